@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under src/ and test/ with node's own runner (through tsx), after building dist/
+// (end-to-end tests call the real `kiln` executable). Arguments narrow the run to paths containing them.
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+function find(dir, out = []) {
+  let entries = [];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const e of entries.sort()) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) find(p, out);
+    else if (e.endsWith(".test.ts")) out.push(p);
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = [...find("src"), ...find("test")].filter(
+  (f) => filters.length === 0 || filters.some((x) => f.includes(x)),
+);
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
+const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+if (build.status !== 0) process.exit(build.status ?? 1);
+const r = spawnSync(
+  process.execPath,
+  [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-reporter=spec",
+    `--test-concurrency=${process.env.KILN_TEST_CONCURRENCY ?? 2}`,
+    ...files,
+  ],
+  { stdio: "inherit" },
+);
+process.exit(r.status ?? 1);

@@ -1,0 +1,55 @@
+import { Command, CommanderError } from "commander";
+import { isKilnError, KilnError } from "../core/errors.js";
+import { KILN_VERSION } from "../core/version.js";
+import { cliState } from "./context.js";
+
+/** Each verb lives in commands/<verb>.ts and exports `register(program)`; heavy code loads in the action. */
+const VERBS: readonly string[] = [];
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command("kiln")
+    .description("kiln: turn programs into unikernel VM images, launch them, ship them as packages")
+    .version(KILN_VERSION, "-V, --version")
+    .enablePositionalOptions()
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const verb of VERBS) {
+    const mod = (await import(`./commands/${verb}.js`)) as { register(p: Command): void };
+    mod.register(program);
+  }
+  for (const c of program.commands) c.exitOverride();
+  const json = argv.includes("--json");
+  try {
+    cliState.exitCode = 0;
+    await program.parseAsync(argv, { from: "user" });
+    return cliState.exitCode;
+  } catch (e) {
+    return renderError(e, json);
+  }
+}
+
+function renderError(e: unknown, json: boolean): number {
+  if (e instanceof CommanderError) {
+    // --help and --version land here with status 0.
+    if (e.exitCode === 0) return 0;
+    const err = new KilnError(
+      "KILN_EUSAGE",
+      e.message.replace(/^error: /, ""),
+      "Run `kiln --help` or `kiln VERB --help`.",
+      { kind: "usage" },
+    );
+    if (json) process.stdout.write(`${JSON.stringify({ error: err.toJSON() }, null, 2)}\n`);
+    return 2;
+  }
+  if (isKilnError(e)) {
+    if (json) process.stdout.write(`${JSON.stringify({ error: e.toJSON() }, null, 2)}\n`);
+    else process.stderr.write(`kiln: error ${e.code}: ${e.message}\n  hint: ${e.hint}\n`);
+    return e.exitCode;
+  }
+  const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  process.stderr.write(
+    `kiln: internal error (KILN_EINTERNAL): ${msg}\n  hint: this is a bug in kiln; please report it with the command you ran.\n`,
+  );
+  return 1;
+}
