@@ -34,7 +34,7 @@ export function report<T>(opts: CommonOpts, data: T, human: (d: T) => string): v
 export function table(rows: readonly (readonly string[])[]): string {
   if (rows.length === 0) return "";
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  for (const r of rows) for (const [i, c] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
   return rows
     .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  "))
     .join("\n");

@@ -13,12 +13,12 @@ export async function main(argv: string[]): Promise<number> {
     .enablePositionalOptions()
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
   for (const verb of VERBS) {
     const mod = (await import(`./commands/${verb}.js`)) as { register(p: Command): void };
     mod.register(program);
   }
-  for (const c of program.commands) c.exitOverride();
+  for (const c of program.commands) quietErrors(c);
   const json = argv.includes("--json");
   try {
     cliState.exitCode = 0;
@@ -39,8 +39,7 @@ function renderError(e: unknown, json: boolean): number {
       "Run `kiln --help` or `kiln VERB --help`.",
       { kind: "usage" },
     );
-    if (json) process.stdout.write(`${JSON.stringify({ error: err.toJSON() }, null, 2)}\n`);
-    return 2;
+    return renderError(err, json);
   }
   if (isKilnError(e)) {
     if (json) process.stdout.write(`${JSON.stringify({ error: e.toJSON() }, null, 2)}\n`);
@@ -52,4 +51,9 @@ function renderError(e: unknown, json: boolean): number {
     `kiln: internal error (KILN_EINTERNAL): ${msg}\n  hint: this is a bug in kiln; please report it with the command you ran.\n`,
   );
   return 1;
+}
+
+function quietErrors(c: Command): void {
+  c.exitOverride().configureOutput({ outputError: () => {} });
+  for (const sub of c.commands) quietErrors(sub);
 }
