@@ -1,0 +1,60 @@
+import { z } from "zod";
+
+/**
+ * The boot configuration kiln-init reads (guest/config.c holds the same schema). Versioned: v is 1.
+ * Sources, merged key by key, later wins: /kiln/image.json (baked), `kiln.config=` on the kernel command line
+ * (base64url JSON, no padding), /kiln/config.json (an initrd segment the launcher appends for large configs).
+ */
+export const RcEntry = z
+  .object({
+    bin: z.string().startsWith("/"),
+    argv: z.array(z.string()).optional(),
+    mode: z.enum(["main", "bg"]).optional(),
+  })
+  .strict();
+
+export const NetEntry = z
+  .object({
+    if: z.string().min(1),
+    addr: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/)
+      .optional(),
+    gw: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+\.\d+$/)
+      .optional(),
+    dns: z.array(z.string()).optional(),
+    mtu: z.number().int().min(68).max(65535).optional(),
+  })
+  .strict();
+
+export const BlkEntry = z
+  .object({
+    dev: z.string().regex(/^[a-z0-9]+$/),
+    fs: z.string().min(1),
+    mount: z.string().startsWith("/"),
+    ro: z.boolean().optional(),
+  })
+  .strict();
+
+export const BootConfig = z
+  .object({
+    v: z.literal(1),
+    hostname: z.string().optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    rc: z.array(RcEntry).optional(),
+    net: z.array(NetEntry).optional(),
+    blk: z.array(BlkEntry).optional(),
+    sysctl: z.record(z.string(), z.string()).optional(),
+    routes: z.array(z.object({ dst: z.string(), via: z.string() }).strict()).optional(),
+    cwd: z.string().optional(),
+  })
+  .strict();
+
+export type BootConfig = z.infer<typeof BootConfig>;
+
+/** Encode a config for the kernel command line: base64url without padding, so it is one token. */
+export function encodeCmdlineConfig(cfg: BootConfig): string {
+  return Buffer.from(JSON.stringify(cfg)).toString("base64url");
+}

@@ -1,0 +1,82 @@
+/**
+ * A baked image is a directory: `kernel`, `initrd` (cpio newc, uncompressed) and `manifest.json`.
+ * The manifest is the contract between bake and every consumer (launch, image formats, compliance):
+ * consumers read it, never guess from file names. Fields are only ever added within v1.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { KilnError, q } from "../core/errors.js";
+import type { BootConfig } from "./bootConfig.js";
+
+export interface ImagePart {
+  file: string;
+  sha256: string;
+  size: number;
+}
+
+export interface ImageManifest {
+  v: 1;
+  kiln: string;
+  name: string;
+  platform: string;
+  kernel: ImagePart & {
+    /** bzimage boots anywhere; elf (PVH vmlinux) boots with QEMU -kernel and Xen PVH. */
+    format: "bzimage" | "elf";
+    kind: "stock" | "specialized";
+    release: string;
+    package?: string;
+    version?: string;
+  };
+  initrd: ImagePart & { entries: number };
+  /** Kernel command line the image needs (console, quiet, ...); launchers append their own parts. */
+  cmdline: string;
+  /** Whether the kernel must see ACPI to find its devices (the stock kernel on microvm does). */
+  acpi: boolean;
+  components: { name: string; how: string }[];
+  modules: { name: string; path: string; sha256: string; size: number }[];
+  programs: { path: string; source: string; sha256: string; size: number; note?: Record<string, string> }[];
+  files: { path: string; sha256: string; size: number }[];
+  init: { path: string; sha256: string; size: number; version: string };
+  /** The baked boot configuration (also in the initrd as /kiln/image.json). */
+  config: BootConfig;
+}
+
+export interface Image {
+  dir: string;
+  manifest: ImageManifest;
+  kernel: string;
+  initrd: string;
+}
+
+export async function readImage(dir: string): Promise<Image> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, "manifest.json"), "utf8");
+  } catch (e) {
+    throw new KilnError(
+      "KILN_EIMAGE_NOT_FOUND",
+      `Cannot read image ${q(dir)}: no manifest.json there`,
+      "Give the directory `kiln bake` wrote.",
+      { cause: e },
+    );
+  }
+  let manifest: ImageManifest;
+  try {
+    manifest = JSON.parse(text) as ImageManifest;
+  } catch (e) {
+    throw new KilnError(
+      "KILN_EIMAGE_INVALID",
+      `Cannot parse ${q(join(dir, "manifest.json"))}: not JSON`,
+      "Bake the image again.",
+      { cause: e },
+    );
+  }
+  if (manifest.v !== 1) {
+    throw new KilnError(
+      "KILN_EIMAGE_INVALID",
+      `Image ${q(dir)} has manifest version ${q(manifest.v)}`,
+      "This kiln reads version 1; bake the image again with this kiln.",
+    );
+  }
+  return { dir, manifest, kernel: join(dir, manifest.kernel.file), initrd: join(dir, manifest.initrd.file) };
+}
