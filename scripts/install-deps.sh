@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages kiln uses (the same list `kiln doctor` checks). Idempotent; needs root (or sudo).
+# Install the Debian packages kiln uses: every package named in data/prerequisites.tsv (the list
+# `kiln doctor` checks) plus what only the tests need. Idempotent; needs root (or sudo).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
-PKGS=(
-  gcc clang lld llvm binutils make
-  musl-tools musl-dev
-  autoconf automake libtool pkg-config cmake meson ninja-build
-  qemu-system-x86 qemu-utils kmod cpio xz-utils file curl
-)
+mapfile -t PKGS < <(grep -v '^#' data/prerequisites.tsv | awk -F'\t' '$3 != "-" {print $3}' | sort -u)
+# Test-only: cross-checks against Debian's own readers.
+PKGS+=(dpkg-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
