@@ -1,0 +1,276 @@
+/**
+ * Bake: put a platform's kernel components together with the programs (Rumprun's "bake"). The component
+ * set selects the system; the result is an image directory (see image.ts) written atomically.
+ */
+import { constants } from "node:fs";
+import { copyFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { sha256 } from "../core/digest.js";
+import { KilnError, q, usageError } from "../core/errors.js";
+import type { Progress } from "../core/progress.js";
+import { silentProgress } from "../core/progress.js";
+import { KILN_VERSION } from "../core/version.js";
+import { BootConfig } from "./bootConfig.js";
+import { type CpioEntry, cpioChunks } from "./cpio.js";
+import type { ImageManifest } from "./image.js";
+import { type CheckedProgram, checkProgram } from "./program.js";
+import { writeImageDir } from "./writeImage.js";
+
+export interface BakeOptions {
+  platform: string;
+  out: string;
+  /** Host paths of the programs. The first runs as `main`, the others in the background before it. */
+  programs: string[];
+  kernel?: "stock" | "specialized";
+  /** Extra files: host path → absolute path in the image. */
+  add?: { src: string; dest: string }[];
+  /** A boot configuration file (JSON) merged over the defaults bake derives from the programs. */
+  configFile?: string;
+  /** Extra kernel command line. */
+  cmdline?: string;
+  /** Extra platform/component catalogue files (-c). */
+  catalogues?: string[];
+  components?: string[];
+  name?: string;
+  env?: NodeJS.ProcessEnv;
+  progress?: Progress;
+}
+
+export interface BakeResult {
+  out: string;
+  manifest: ImageManifest;
+  sizes: { kernel: number; initrd: number; total: number };
+}
+
+const BASE_CMDLINE = "console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests=1";
+
+export function parseAdd(spec: string): { src: string; dest: string } {
+  const i = spec.lastIndexOf(":");
+  if (i <= 0 || !spec.slice(i + 1).startsWith("/")) {
+    throw usageError(
+      "KILN_EADD_SPEC",
+      `Cannot parse --add ${q(spec)}: expected SRC:/DEST`,
+      "Write it like --add ./site:/srv/www or --add app.conf:/etc/app.conf.",
+    );
+  }
+  return { src: spec.slice(0, i), dest: spec.slice(i + 1) };
+}
+
+async function loadConfigFile(path: string): Promise<Partial<BootConfig>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw usageError(
+      "KILN_ECONFIG_NOT_FOUND",
+      `Cannot read boot configuration ${q(path)}: ${(e as NodeJS.ErrnoException).code}`,
+      "Give the path of a JSON file.",
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw usageError(
+      "KILN_ECONFIG_INVALID",
+      `Cannot parse boot configuration ${q(path)}: ${(e as Error).message}`,
+      'The file must be valid JSON, like {"v":1,"env":{"K":"V"}}.',
+    );
+  }
+  const r = BootConfig.safeParse({ v: 1, ...(json as object) });
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw usageError(
+      "KILN_ECONFIG_INVALID",
+      `Cannot use boot configuration ${q(path)}: key ${q(issue.path.join(".") || "(top)")}: ${issue.message}`,
+      "See the boot configuration in README.md (keys v, hostname, env, rc, net, blk, sysctl, routes, cwd).",
+    );
+  }
+  return r.data;
+}
+
+/** The programs go to /bin/NAME; two with one name would shadow each other. */
+function programPaths(programs: CheckedProgram[]): string[] {
+  const seen = new Map<string, string>();
+  return programs.map((p) => {
+    const dest = `/bin/${basename(p.path)}`;
+    const other = seen.get(dest);
+    if (other)
+      throw usageError(
+        "KILN_EPROGRAM_DUPLICATE",
+        `Programs ${q(other)} and ${q(p.path)} would both be ${q(dest)} in the image`,
+        "Rename one of them.",
+      );
+    seen.set(dest, p.path);
+    return dest;
+  });
+}
+
+export async function bake(opts: BakeOptions): Promise<BakeResult> {
+  const progress = opts.progress ?? silentProgress;
+  const env = opts.env ?? process.env;
+  const kind = opts.kernel ?? "stock";
+  const out = resolve(opts.out);
+
+  const [programs, added, configOverride] = await Promise.all([
+    Promise.all(opts.programs.map((p) => checkProgram(p))),
+    Promise.all((opts.add ?? []).map(readAdded)).then((l) => l.flat()),
+    opts.configFile ? loadConfigFile(opts.configFile) : Promise.resolve({}),
+  ]);
+  const dests = programPaths(programs);
+
+  const { resolvePlatform } = await import("../components/resolve.js");
+  const platform = await resolvePlatform(opts.platform, {
+    extraFiles: opts.catalogues,
+    components: opts.components,
+    env,
+    kernel: kind,
+  });
+
+  let kernelSrc: string;
+  let kernelInfo: ImageManifest["kernel"];
+  let modules = platform.modules;
+  let acpi = true;
+  if (kind === "specialized") {
+    const { findSpecializedKernel, buildSpecializedKernel } = await import("../components/specialized.js");
+    let k = await findSpecializedKernel({ symbols: platform.kconfig, env });
+    if (!k) k = await buildSpecializedKernel({ symbols: platform.kconfig, env, progress });
+    kernelSrc = k.vmlinux ?? k.bzImage;
+    kernelInfo = {
+      file: "kernel",
+      format: k.vmlinux ? "elf" : "bzimage",
+      kind,
+      release: k.release,
+      sha256: k.sha256,
+      size: k.size,
+    };
+    if (k.vmlinux) {
+      const buf = await readFile(k.vmlinux);
+      kernelInfo.sha256 = sha256(buf);
+      kernelInfo.size = buf.length;
+    }
+    modules = [];
+    acpi = false;
+  } else {
+    const k = platform.kernel;
+    kernelSrc = k.vmlinuz;
+    kernelInfo = {
+      file: "kernel",
+      format: "bzimage",
+      kind,
+      release: k.release,
+      package: k.package,
+      version: k.version,
+      sha256: k.sha256,
+      size: (await stat(k.vmlinuz)).size,
+    };
+  }
+
+  progress.step("preparing kiln-init");
+  const { ensureToolchain } = await import("../toolchain/toolchain.js");
+  const { ensureKilnInit } = await import("./kilnInit.js");
+  const { paths } = await import("../core/paths.js");
+  const tc = await ensureToolchain({ env });
+  const init = await ensureKilnInit({ cc: tc.cc, cacheDir: join(paths.cache(env), "kiln-init"), progress });
+  progress.done();
+
+  const rc = programs.map((p, i) => ({
+    bin: dests[i]!,
+    argv: [basename(p.path)],
+    mode: (i === 0 ? "main" : "bg") as "main" | "bg",
+  }));
+  const config: BootConfig = { v: 1, ...(rc.length ? { rc } : {}), ...configOverride };
+
+  const entries: CpioEntry[] = [
+    { path: "/init", mode: 0o755, data: await readFile(init.path) },
+    { path: "/kiln/image.json", data: Buffer.from(`${JSON.stringify(config)}\n`) },
+    { path: "/kiln/modules", data: Buffer.from(modules.map((m) => `/${m.relPath}\n`).join("")) },
+    ...programs.map((p, i) => ({ path: dests[i]!, mode: 0o755, data: p.data })),
+    ...(await Promise.all(
+      modules.map(async (m) => ({ path: `/${m.relPath}`, data: await readFile(m.path) })),
+    )),
+    ...added.map((a) => ({ path: a.dest, mode: a.mode, data: a.data })),
+    { path: "/tmp", type: "dir" as const, mode: 0o1777 },
+    { path: "/etc", type: "dir" as const },
+  ];
+  const initrd = cpioChunks(entries);
+  const initrdSize = initrd.reduce((n, c) => n + c.length, 0);
+  const { createHash } = await import("node:crypto");
+  const h = createHash("sha256");
+  for (const c of initrd) h.update(c);
+
+  const cmdline = [BASE_CMDLINE, opts.cmdline].filter(Boolean).join(" ");
+  const manifest: ImageManifest = {
+    v: 1,
+    kiln: KILN_VERSION,
+    name: opts.name ?? (programs[0] ? basename(programs[0].path) : `${opts.platform}-plane`),
+    platform: opts.platform,
+    kernel: kernelInfo,
+    initrd: { file: "initrd", sha256: h.digest("hex"), size: initrdSize, entries: countEntries(entries) },
+    cmdline,
+    acpi,
+    components: platform.components.map((c) => ({ name: c.name, how: c.how })),
+    modules: modules.map((m) => ({ name: m.name, path: `/${m.relPath}`, sha256: m.sha256, size: m.size })),
+    programs: programs.map((p, i) => ({
+      path: dests[i]!,
+      source: basename(p.path),
+      sha256: p.sha256,
+      size: p.data.length,
+      ...(p.note ? { note: p.note } : {}),
+    })),
+    files: added
+      .map((a) => ({ path: a.dest, sha256: sha256(a.data), size: a.data.length }))
+      .sort((a, b) => (a.path < b.path ? -1 : 1)),
+    init: { path: "/init", sha256: init.sha256, size: init.size, version: init.version },
+    config,
+  };
+
+  progress.step(`writing image ${out}`);
+  await writeImageDir(out, async (dir) => {
+    await copyFile(kernelSrc, join(dir, "kernel"), constants.COPYFILE_FICLONE);
+    await writeFile(join(dir, "initrd"), initrd);
+    await writeFile(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  });
+  progress.done();
+  return {
+    out,
+    manifest,
+    sizes: { kernel: kernelInfo.size, initrd: initrdSize, total: kernelInfo.size + initrdSize },
+  };
+}
+
+function countEntries(entries: CpioEntry[]): number {
+  const all = new Set<string>();
+  for (const e of entries) {
+    const parts = e.path.split("/").filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) all.add(parts.slice(0, i).join("/"));
+  }
+  return all.size;
+}
+
+/** --add SRC:DEST; a directory SRC brings its whole tree (regular files and directories, sorted). */
+async function readAdded(a: {
+  src: string;
+  dest: string;
+}): Promise<{ dest: string; data: Buffer; mode: number }[]> {
+  const st = await stat(a.src).catch(() => {
+    throw usageError(
+      "KILN_EADD_NOT_FOUND",
+      `Cannot add ${q(a.src)}: no such file or directory`,
+      "Check the SRC part of --add SRC:/DEST.",
+    );
+  });
+  if (st.isFile())
+    return [{ dest: a.dest, data: await readFile(a.src), mode: st.mode & 0o111 ? 0o755 : 0o644 }];
+  if (!st.isDirectory())
+    throw usageError(
+      "KILN_EADD_NOT_FILE",
+      `Cannot add ${q(a.src)}: it is neither a file nor a directory`,
+      "Add regular files or directories.",
+    );
+  const out: { dest: string; data: Buffer; mode: number }[] = [];
+  for (const name of (await readdir(a.src)).sort()) {
+    out.push(...(await readAdded({ src: join(a.src, name), dest: `${a.dest.replace(/\/$/, "")}/${name}` })));
+  }
+  return out;
+}

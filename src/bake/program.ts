@@ -1,0 +1,66 @@
+import { readFile } from "node:fs/promises";
+import { sha256 } from "../core/digest.js";
+import { readElf, readKilnNote } from "../core/elf.js";
+import { KilnError, q, usageError } from "../core/errors.js";
+import { TUPLE } from "../core/version.js";
+
+export interface CheckedProgram {
+  path: string;
+  data: Buffer;
+  sha256: string;
+  note?: Record<string, string>;
+}
+
+/**
+ * Bake takes only what the kiln toolchain made: a static x86-64 ELF carrying a `.note.kiln` for our tuple
+ * (Rumprun's bake checked its own note the same way). Anything else would fail inside the VM, far from
+ * the cause, so it is refused here with the reason.
+ */
+export async function checkProgram(path: string): Promise<CheckedProgram> {
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw usageError(
+      "KILN_EPROGRAM_NOT_FOUND",
+      `Cannot read program ${q(path)}: ${code === "EISDIR" ? "it is a directory" : "no such file"}`,
+      "Give the path of a program built with the kiln toolchain (`kiln toolchain`).",
+    );
+  }
+  const elf = readElf(data, path);
+  if (elf.machine !== "x86_64") {
+    throw new KilnError(
+      "KILN_EPROGRAM_FOREIGN",
+      `Program ${q(path)} is for ${q(elf.machine)}, not x86_64`,
+      `Build it with ${TUPLE}-gcc.`,
+      { kind: "usage" },
+    );
+  }
+  if (!elf.isStatic) {
+    throw new KilnError(
+      "KILN_EPROGRAM_DYNAMIC",
+      `Program ${q(path)} is dynamically linked (interpreter ${q(elf.interp ?? "?")}, needs ${elf.needed.map((n) => q(n)).join(", ") || "nothing"})`,
+      `Build it with ${TUPLE}-gcc, which links statically against musl.`,
+      { kind: "usage" },
+    );
+  }
+  const note = readKilnNote(elf);
+  if (!note) {
+    throw new KilnError(
+      "KILN_EPROGRAM_FOREIGN",
+      `Program ${q(path)} was not built with the kiln toolchain (it has no .note.kiln)`,
+      `Rebuild it with ${TUPLE}-gcc (\`eval "$(kiln toolchain env)"\`).`,
+      { kind: "usage" },
+    );
+  }
+  if (note.tuple !== TUPLE) {
+    throw new KilnError(
+      "KILN_EPROGRAM_FOREIGN",
+      `Program ${q(path)} was built for ${q(note.tuple)}, not ${q(TUPLE)}`,
+      `Rebuild it with ${TUPLE}-gcc.`,
+      { kind: "usage" },
+    );
+  }
+  return { path, data, sha256: sha256(data), note: { ...note } };
+}

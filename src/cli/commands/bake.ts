@@ -1,0 +1,113 @@
+import type { Command } from "commander";
+import { usageError } from "../../core/errors.js";
+import { type CommonOpts, progressFor, report, table, withCommon } from "../context.js";
+
+interface BakeCliOpts extends CommonOpts {
+  kernel: string;
+  add: string[];
+  config?: string;
+  cmdline?: string;
+  catalogue: string[];
+  component: string[];
+  name?: string;
+  list?: boolean;
+  describe?: string;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function mb(n: number): string {
+  return `${(n / 1024 / 1024).toFixed(2)} MB`;
+}
+
+export function register(program: Command): void {
+  withCommon(
+    program
+      .command("bake")
+      .description("put a platform's kernel components together with programs: a bootable image directory")
+      .argument("[platform]", "platform (component set): qemu, firecracker, xen, ec2, hw, or one from -c")
+      .argument("[out]", "image directory to write (kernel, initrd, manifest.json)")
+      .argument(
+        "[programs...]",
+        "programs built with the kiln toolchain; the first is main, none makes a kernel-plane image",
+      )
+      .option(
+        "--kernel <kind>",
+        "stock (Debian's cloud kernel) or specialized (built for the platform)",
+        "stock",
+      )
+      .option("--add <src:dest>", "add a file or directory to the image (repeatable)", collect, [])
+      .option("--config <file>", "boot configuration (JSON) baked into the image")
+      .option("--cmdline <args>", "extra kernel command line")
+      .option(
+        "-c, --catalogue <file>",
+        "extra platform/component definitions (TOML, repeatable)",
+        collect,
+        [],
+      )
+      .option("--component <name>", "add a component to the platform's set (repeatable)", collect, [])
+      .option("--name <name>", "image name (default: the main program's name)")
+      .option("--list", "list the platforms")
+      .option("--describe <platform>", "show what a platform's components resolve to on the kernel in use")
+      .addHelpText(
+        "after",
+        "\nExamples:\n  kiln bake qemu out/hello examples/hello/hello\n  kiln bake qemu out/web httpd --add ./site:/srv/www --config web.json\n  kiln bake --describe qemu\n  kiln bake qemu out/router   # kernel plane: no program",
+      ),
+  ).action(
+    async (platform: string | undefined, out: string | undefined, programs: string[], opts: BakeCliOpts) => {
+      const catalogueOpts = { extraFiles: opts.catalogue };
+      if (opts.list) {
+        const { listPlatforms } = await import("../../components/resolve.js");
+        const list = await listPlatforms(catalogueOpts);
+        return report(opts, list, (l) =>
+          table([
+            ["platform", "components", "description"],
+            ...l.map((p) => [p.name, p.components.join(","), p.description]),
+          ]),
+        );
+      }
+      if (opts.describe) {
+        const { describePlatform } = await import("../../components/resolve.js");
+        const d = await describePlatform(opts.describe, catalogueOpts);
+        return report(opts, d, (x) => JSON.stringify(x, null, 2));
+      }
+      if (!platform || !out) {
+        throw usageError(
+          "KILN_EUSAGE",
+          "bake needs a PLATFORM and an OUT directory",
+          "Run `kiln bake qemu out/hello ./hello`, or `kiln bake --list`.",
+        );
+      }
+      if (opts.kernel !== "stock" && opts.kernel !== "specialized") {
+        throw usageError(
+          "KILN_EKERNEL_KIND",
+          `Unknown kernel kind "${opts.kernel}"`,
+          "Use --kernel stock or --kernel specialized.",
+        );
+      }
+      const { bake, parseAdd } = await import("../../bake/bake.js");
+      const progress = await progressFor(opts);
+      const r = await bake({
+        platform,
+        out,
+        programs,
+        kernel: opts.kernel,
+        add: opts.add.map(parseAdd),
+        ...(opts.config ? { configFile: opts.config } : {}),
+        ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
+        catalogues: opts.catalogue,
+        components: opts.component,
+        ...(opts.name ? { name: opts.name } : {}),
+        progress,
+      });
+      report(opts, r, (x) =>
+        [
+          `baked ${x.manifest.name} for ${x.manifest.platform} into ${x.out}`,
+          `  kernel  ${x.manifest.kernel.kind} ${x.manifest.kernel.release} (${mb(x.sizes.kernel)})`,
+          `  initrd  ${x.manifest.initrd.entries} entries, ${x.manifest.modules.length} modules (${mb(x.sizes.initrd)})`,
+          `  programs ${x.manifest.programs.map((p) => p.path).join(", ") || "(none: kernel plane)"}`,
+        ].join("\n"),
+      );
+    },
+  );
+}
