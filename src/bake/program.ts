@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { sha256 } from "../core/digest.js";
-import { readElf, readKilnNote } from "../core/elf.js";
+import { parseElf, readKilnNote } from "../core/elf.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { TUPLE } from "../core/version.js";
 
@@ -28,7 +28,7 @@ export async function checkProgram(path: string): Promise<CheckedProgram> {
       "Give the path of a program built with the kiln toolchain (`kiln toolchain`).",
     );
   }
-  const elf = readElf(data, path);
+  const elf = parseElf(data, path);
   if (elf.machine !== "x86_64") {
     throw new KilnError(
       "KILN_EPROGRAM_FOREIGN",

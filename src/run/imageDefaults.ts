@@ -1,0 +1,57 @@
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { q, usageError } from "../core/errors.js";
+
+/**
+ * Image defaults a project directory carries in its kiln.toml `[image]` table, so that `kiln run DIR`
+ * needs no flags: files to add (destination in the image → path relative to DIR), environment,
+ * arguments, memory. Command-line options win over these.
+ */
+export const ImageDefaults = z
+  .object({
+    platform: z.string().optional(),
+    program: z.string().optional(),
+    memory: z.number().int().positive().optional(),
+    args: z.array(z.string()).optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    files: z.record(z.string().startsWith("/"), z.string()).optional(),
+  })
+  .strict();
+export type ImageDefaults = z.infer<typeof ImageDefaults> & { files?: Record<string, string> };
+
+export async function readImageDefaults(dir: string): Promise<ImageDefaults | undefined> {
+  const file = join(dir, "kiln.toml");
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  const { parse, TomlError } = await import("smol-toml");
+  let doc: Record<string, unknown>;
+  try {
+    doc = parse(text) as Record<string, unknown>;
+  } catch (e) {
+    const where = e instanceof TomlError ? ` at line ${e.line}, column ${e.column}` : "";
+    throw usageError(
+      "KILN_ETOML_INVALID",
+      `Cannot parse ${q(file)}${where}: ${(e as Error).message.split("\n")[0]}`,
+      "Fix the TOML syntax.",
+    );
+  }
+  if (doc.image === undefined) return undefined;
+  const r = ImageDefaults.safeParse(doc.image);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw usageError(
+      "KILN_ETOML_INVALID",
+      `Cannot use ${q(file)}: key ${q(["image", ...issue.path].join("."))}: ${issue.message}`,
+      "Keys of [image]: platform, program, memory, args, env, files.",
+    );
+  }
+  const files = r.data.files
+    ? Object.fromEntries(Object.entries(r.data.files).map(([dest, src]) => [dest, resolve(dir, src)]))
+    : undefined;
+  return { ...r.data, ...(files ? { files } : {}) };
+}
