@@ -1,0 +1,73 @@
+import type { Image } from "../bake/image.js";
+import { q, usageError } from "../core/errors.js";
+import type { Progress } from "../core/progress.js";
+
+/**
+ * A launchable format: something another system launches, made from a baked image.
+ * Contract: make() reads a baked image (never modifies it) and writes exactly one file at `out`, atomically
+ * (temp + rename; no partial file on failure); same image + options → same bytes. Missing host tools or
+ * firmware are KilnErrors naming the Debian package; an image that does not fit `sizeMB` is
+ * KILN_EDISK_TOO_SMALL. make() never prints: it reports through `progress` and returns data.
+ */
+export interface LaunchableFormat {
+  name: string;
+  description: string;
+  make(image: Image, out: string, opts: FormatOptions): Promise<LaunchableResult>;
+}
+
+export interface FormatOptions {
+  /** Disk size in MiB for disk formats (default: just big enough). */
+  sizeMB?: number;
+  /** Name for formats that carry one (package name, volume label...). Default: the manifest's name. */
+  name?: string;
+  /** Environment used for tool lookups and firmware overrides (KILN_OVMF, KILN_EFI_STUB, KILN_SYSLINUX_DIR). */
+  env?: NodeJS.ProcessEnv;
+  progress?: Progress;
+  /** Extra kernel command line appended after the image's own. */
+  cmdline?: string;
+}
+
+export interface LaunchableResult {
+  format: string;
+  out: string;
+  size: number;
+  sha256: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Lazy loaders: each module exports `format: LaunchableFormat` and is loaded only when asked for. The
+ * specifier is computed so that the build does not depend on every format module being present.
+ */
+type Loader = () => Promise<LaunchableFormat>;
+const load =
+  (file: string): Loader =>
+  async () =>
+    ((await import(`./${file}.js`)) as { format: LaunchableFormat }).format;
+
+export const FORMATS: Record<string, Loader> = {
+  "raw-bios": load("rawBios"),
+  "raw-uefi": load("rawUefi"),
+  iso: load("iso"),
+  qcow2: load("qcow2"),
+  vmdk: load("vmdk"),
+  vhd: load("vhd"),
+  gce: load("gce"),
+  oci: load("oci"),
+  containerdisk: load("containerDisk"),
+  deb: load("deb"),
+};
+
+export async function getFormat(name: string): Promise<LaunchableFormat> {
+  const loader = Object.hasOwn(FORMATS, name) ? FORMATS[name] : undefined;
+  if (!loader) {
+    const known = Object.keys(FORMATS);
+    throw usageError(
+      "KILN_EFORMAT_UNKNOWN",
+      `Unknown launchable format ${q(name)}`,
+      `Use one of: ${known.join(", ")}.`,
+      { known },
+    );
+  }
+  return loader();
+}
