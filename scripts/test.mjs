@@ -30,6 +30,20 @@ if (files.length === 0) {
 }
 const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
+// Expensive shared state, made once before the tests run in parallel: the default toolchain and the
+// stock kernel components in the shared test KILN_HOME (test/helpers.ts sharedHome()).
+const home = process.env.KILN_TEST_HOME ?? join(process.cwd(), ".kiln-test", "home");
+const env = { ...process.env, KILN_HOME: home, KILN_TEST_HOME: home };
+for (const args of [
+  ["toolchain", "--quiet"],
+  ["components", "fetch", "--quiet"],
+]) {
+  const s = spawnSync(process.execPath, ["bin/kiln.js", ...args], { stdio: "inherit", env });
+  if (s.status !== 0 && !(args[0] === "toolchain" && s.status === 2)) {
+    console.error(`test setup: kiln ${args.join(" ")} failed`);
+    process.exit(1);
+  }
+}
 const r = spawnSync(
   process.execPath,
   [
@@ -40,6 +54,6 @@ const r = spawnSync(
     `--test-concurrency=${process.env.KILN_TEST_CONCURRENCY ?? 2}`,
     ...files,
   ],
-  { stdio: "inherit" },
+  { stdio: "inherit", env },
 );
 process.exit(r.status ?? 1);

@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, test } from "node:test";
+import { runKiln, sharedHome } from "../helpers.js";
+import { bakeImage, compile, helloProgram, WORK } from "./fixtures.js";
+
+const OUT = join(WORK, "bake");
+
+function listing(image: string): string[] {
+  return execFileSync("cpio", ["-it", "--quiet"], { input: readFileSync(join(image, "initrd")) })
+    .toString()
+    .trim()
+    .split("\n");
+}
+
+describe("bake", () => {
+  let hello: string;
+  before(async () => {
+    mkdirSync(OUT, { recursive: true });
+    hello = await helloProgram();
+  });
+
+  test("the initrd lists with Debian's cpio: init, program, modules in the manifest's order, baked config", async () => {
+    const img = await bakeImage(join(OUT, "hello"), [hello]);
+    const names = listing(img);
+    const manifest = JSON.parse(readFileSync(join(img, "manifest.json"), "utf8"));
+    assert.ok(names.includes("init"));
+    assert.ok(names.includes("bin/hello"));
+    assert.ok(names.includes("kiln/image.json"));
+    assert.deepEqual([...names].sort(), names, "entries are sorted");
+    assert.ok(manifest.modules.length > 0, "the qemu platform loads virtio modules from the stock kernel");
+    for (const m of manifest.modules)
+      assert.ok(names.includes(m.path.slice(1)), `${m.path} is in the initrd`);
+    const order = execFileSync("cpio", ["-i", "--to-stdout", "--quiet", "kiln/modules"], {
+      input: readFileSync(join(img, "initrd")),
+    }).toString();
+    assert.deepEqual(
+      order.trim().split("\n"),
+      manifest.modules.map((m: { path: string }) => m.path),
+    );
+    assert.equal(manifest.initrd.entries, names.length);
+    assert.deepEqual(manifest.config.rc, [{ bin: "/bin/hello", argv: ["hello"], mode: "main" }]);
+    assert.equal(manifest.programs[0].note.tuple, "x86_64-kiln-linux-musl");
+  });
+
+  test("two bakes of the same inputs are byte-identical", async () => {
+    const a = await bakeImage(join(OUT, "same-a"), [hello]);
+    const b = await bakeImage(join(OUT, "same-b"), [hello]);
+    for (const f of ["kernel", "initrd", "manifest.json"]) {
+      assert.ok(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), `${f} differs`);
+    }
+    assert.ok(
+      !readFileSync(join(a, "manifest.json"), "utf8").includes(WORK),
+      "no host paths in the manifest",
+    );
+  });
+
+  test("--add puts files and directory trees in; --config is baked in", async () => {
+    const site = join(WORK, "site");
+    mkdirSync(join(site, "sub"), { recursive: true });
+    writeFileSync(join(site, "index.html"), "hi");
+    writeFileSync(join(site, "sub", "a.txt"), "a");
+    const cfg = join(WORK, "cfg.json");
+    writeFileSync(cfg, JSON.stringify({ hostname: "web", env: { PORT: "8080" } }));
+    const img = await bakeImage(join(OUT, "add"), [hello, "--add", `${site}:/srv/www`, "--config", cfg]);
+    const names = listing(img);
+    assert.ok(names.includes("srv/www/index.html") && names.includes("srv/www/sub/a.txt"));
+    const m = JSON.parse(readFileSync(join(img, "manifest.json"), "utf8"));
+    assert.equal(m.config.hostname, "web");
+    assert.deepEqual(m.config.env, { PORT: "8080" });
+    assert.deepEqual(
+      m.files.map((f: { path: string }) => f.path),
+      ["/srv/www/index.html", "/srv/www/sub/a.txt"],
+    );
+  });
+
+  test("no program makes a kernel-plane image; several programs make an rc", async () => {
+    const plane = await bakeImage(join(OUT, "plane"), []);
+    const pm = JSON.parse(readFileSync(join(plane, "manifest.json"), "utf8"));
+    assert.equal(pm.programs.length, 0);
+    assert.equal(pm.config.rc, undefined);
+    const other = await compile("second", "int main(void){return 0;}\n");
+    const two = await bakeImage(join(OUT, "two"), [hello, other]);
+    const tm = JSON.parse(readFileSync(join(two, "manifest.json"), "utf8"));
+    assert.deepEqual(
+      tm.config.rc.map((r: { mode: string }) => r.mode),
+      ["main", "bg"],
+    );
+  });
+
+  describe("bad input gives KILN_E errors and leaves things as they were", () => {
+    const expectError = async (args: string[], code: string, status = 2) => {
+      const r = await runKiln(["bake", ...args]);
+      assert.equal(r.code, status, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`error ${code}: .+\\n  hint: .+`));
+      return r;
+    };
+
+    test("unknown platform and unknown component", async () => {
+      const r = await expectError(["nosuch", join(OUT, "x"), hello], "KILN_EPLATFORM_UNKNOWN");
+      assert.match(r.stderr, /"nosuch"/);
+      await expectError(
+        ["qemu", join(OUT, "x"), hello, "--component", "warp.drive"],
+        "KILN_ECOMPONENT_UNKNOWN",
+      );
+      assert.ok(!existsSync(join(OUT, "x")));
+    });
+
+    test("a program that is not ELF, a dynamic ELF, a foreign ELF", async () => {
+      const txt = join(WORK, "notelf.txt");
+      writeFileSync(txt, "hello\n");
+      await expectError(["qemu", join(OUT, "x"), txt], "KILN_ENOT_ELF");
+      const r = await expectError(["qemu", join(OUT, "x"), "/bin/ls"], "KILN_EPROGRAM_DYNAMIC");
+      assert.match(r.stderr, /"\/bin\/ls"/);
+      const plain = join(WORK, "plain-static");
+      execFileSync("musl-gcc", ["-static", "-o", plain, "-x", "c", "-"], {
+        input: "int main(void){return 0;}",
+      });
+      await expectError(["qemu", join(OUT, "x"), plain], "KILN_EPROGRAM_FOREIGN");
+      assert.ok(!existsSync(join(OUT, "x")));
+    });
+
+    test("a missing --add file, a malformed -c file, a malformed --config", async () => {
+      await expectError(
+        ["qemu", join(OUT, "x"), hello, "--add", "/no/such/file:/etc/x"],
+        "KILN_EADD_NOT_FOUND",
+      );
+      const bad = join(WORK, "bad.toml");
+      writeFileSync(bad, "[platforms.mine\ncomponents = [");
+      await expectError(["qemu", join(OUT, "x"), hello, "-c", bad], "KILN_ECATALOGUE_INVALID");
+      const cfg = join(WORK, "bad-cfg.json");
+      writeFileSync(cfg, JSON.stringify({ rc: [{ bin: "relative" }] }));
+      const r = await expectError(["qemu", join(OUT, "x"), hello, "--config", cfg], "KILN_ECONFIG_INVALID");
+      assert.match(r.stderr, /rc\.0\.bin/);
+      assert.ok(!existsSync(join(OUT, "x")));
+    });
+
+    test("a corrupt kernel in the store is detected and the store is left as it was", async () => {
+      // A private copy of the shared home, so the corruption does not leak into other tests.
+      const home = join(WORK, "corrupt-home");
+      rmSync(home, { recursive: true, force: true });
+      cpSync(sharedHome(), home, { recursive: true });
+      const trees = join(home, "store", "trees");
+      const vmlinuz = findFile(trees, (n) => n.startsWith("vmlinuz-"));
+      assert.ok(vmlinuz, "the stock kernel is in the store");
+      const bytes = readFileSync(vmlinuz);
+      bytes[bytes.length - 100] ^= 0xff;
+      writeFileSync(vmlinuz, bytes);
+      const before = snapshot(join(home, "store"));
+      const r = await runKiln(["bake", "qemu", join(OUT, "x"), hello], { home });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /KILN_ESTORE_CORRUPT/);
+      assert.match(r.stderr, /hint: .*kiln components fetch/);
+      assert.deepEqual(snapshot(join(home, "store")), before);
+      assert.ok(!existsSync(join(OUT, "x")));
+      rmSync(home, { recursive: true, force: true });
+    });
+
+    test("OUT that is a directory of other files is not overwritten", async () => {
+      const dir = join(WORK, "precious");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "thesis.txt"), "do not delete");
+      await expectError(["qemu", dir, hello], "KILN_EOUT_EXISTS");
+      assert.equal(readFileSync(join(dir, "thesis.txt"), "utf8"), "do not delete");
+    });
+  });
+});
+
+function findFile(dir: string, match: (name: string) => boolean): string | undefined {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      const f = findFile(p, match);
+      if (f) return f;
+    } else if (match(e.name)) return p;
+  }
+  return undefined;
+}
+
+function snapshot(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(`${p}:${readFileSync(p).length}`);
+    }
+  };
+  walk(dir);
+  return out;
+}
