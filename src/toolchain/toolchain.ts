@@ -1,0 +1,413 @@
+import { mkdtemp, readFile, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { buildDirAtomic } from "../core/atomic.js";
+import type { KilnNote } from "../core/elf.js";
+import { isKilnError, KilnError, q, usageError } from "../core/errors.js";
+import { exec, which } from "../core/exec.js";
+import { kilnHome, paths } from "../core/paths.js";
+import { KILN_VERSION, TUPLE } from "../core/version.js";
+import type { BackingCompiler } from "./detectCompiler.js";
+import { BINUTILS, type Binutil, type ToolchainLayout, toolchainLayout } from "./layout.js";
+
+export interface ToolchainInfo {
+  dir: string;
+  tuple: string;
+  /** The directory to put on PATH. */
+  bin: string;
+  /** Path to x86_64-kiln-linux-musl-gcc. */
+  cc: string;
+  backing: BackingCompiler;
+  /** kiln's package prefix: the only place, besides the sysroot, where the toolchain's pkg-config looks. */
+  prefix: string;
+  sysroot: string;
+  /** "musl 1.2.3-1" */
+  libc: string;
+  /** What the note in every program made by this toolchain says. */
+  note: KilnNote;
+  cmakeToolchainFile: string;
+  mesonCrossFile: string;
+  kilnVersion: string;
+}
+
+/** toolchain.json: the ToolchainInfo plus what tells whether the directory is still current. */
+interface ToolchainRecord extends ToolchainInfo {
+  schema: 1;
+  /** Identity of the backing compiler binary and of musl's libc.a when the directory was written. */
+  fingerprint: string;
+}
+
+export interface WriteToolchainOptions {
+  cc?: string;
+  dir?: string;
+  force?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The default toolchain (KILN_HOME/toolchains/default), written when missing or out of date: made by
+ * another kiln version, over a compiler binary that has changed since, or over another compiler than
+ * the one asked for (`cc`, else $CC; with neither, whichever compiler the directory was made with).
+ * The current case is a read of toolchain.json and two stats.
+ */
+export async function ensureToolchain(
+  opts: { cc?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<ToolchainInfo> {
+  const env = opts.env ?? process.env;
+  const dir = paths.defaultToolchain(env);
+  const wanted = opts.cc ?? (env.CC || undefined);
+  const current = async () => {
+    const rec = await readRecord(dir);
+    if (!rec || rec.kilnVersion !== KILN_VERSION || rec.prefix !== prefixFor(env)) return { rec, ok: false };
+    if (wanted) {
+      const path = await which(wanted, env.PATH ?? "");
+      if (path !== rec.backing.path) return { rec, ok: false };
+    }
+    return { rec, ok: (await fingerprint(rec.backing.path)) === rec.fingerprint };
+  };
+  const first = await current();
+  if (first.ok) return publicInfo(first.rec!);
+  try {
+    // Without a compiler asked for, an out-of-date directory is rewritten over the compiler it was made with.
+    const cc = wanted ?? first.rec?.backing.path;
+    return await writeToolchain({ cc, dir, force: first.rec !== undefined || (await exists(dir)), env });
+  } catch (e) {
+    // Another kiln wrote it at the same moment: take theirs if it is what we wanted.
+    if (isKilnError(e) && e.code === "KILN_ETOOLCHAIN_EXISTS") {
+      const again = await current();
+      if (again.ok) return publicInfo(again.rec!);
+    }
+    throw e;
+  }
+}
+
+/**
+ * Write a toolchain directory over a backing gcc or clang. An existing directory is left alone: when it
+ * is the same toolchain (same compiler, kiln version, prefix) it is returned as it is; otherwise this is
+ * KILN_ETOOLCHAIN_EXISTS unless `force`. The directory is built beside its place, checked by compiling,
+ * linking and running a program with it, and moved in with one rename, so a failure leaves nothing.
+ */
+export async function writeToolchain(opts: WriteToolchainOptions): Promise<ToolchainInfo> {
+  const env = opts.env ?? process.env;
+  const dir = resolve(opts.dir ?? paths.defaultToolchain(env));
+  checkDirPath(dir);
+  const { detectCompiler } = await import("./detectCompiler.js");
+  const { findMusl } = await import("./musl.js");
+  const backing = await detectCompiler(opts.cc ?? (env.CC || "gcc"), env);
+  const musl = await findMusl(env);
+  const prefix = prefixFor(env);
+  const fp = await fingerprint(backing.path);
+
+  const existing = await readRecord(dir);
+  if (!opts.force && (existing || (await exists(dir)))) {
+    if (
+      existing &&
+      existing.dir === dir &&
+      existing.kilnVersion === KILN_VERSION &&
+      existing.backing.path === backing.path &&
+      existing.fingerprint === fp &&
+      existing.prefix === prefix
+    ) {
+      return publicInfo(existing);
+    }
+    throw existsError(dir);
+  }
+
+  const note: KilnNote = {
+    tuple: TUPLE,
+    libc: musl.libc,
+    toolchain: `kiln ${KILN_VERSION} (${backing.kind} ${backing.version})`,
+  };
+  const clang = backing.kind === "clang" ? await clangParts(backing, env) : undefined;
+  const tools = await findBinutils(backing, clang?.lld, env);
+  const pkgConfig = await which("pkg-config", env.PATH ?? "");
+  const record = (root: string): ToolchainRecord => {
+    const l = toolchainLayout(root);
+    return {
+      schema: 1,
+      dir: root,
+      tuple: TUPLE,
+      bin: l.bin,
+      cc: l.tool("gcc"),
+      backing,
+      prefix,
+      sysroot: l.sysroot,
+      libc: musl.libc,
+      note,
+      cmakeToolchainFile: l.cmake,
+      mesonCrossFile: l.meson,
+      kilnVersion: KILN_VERSION,
+      fingerprint: fp,
+    };
+  };
+
+  try {
+    await buildDirAtomic(
+      dir,
+      async (tmp) => {
+        // Files name their own absolute paths. Render them for the temporary place to test the toolchain
+        // there, then again for the final place just before the rename.
+        const fill = (root: string) =>
+          fillDir(
+            tmp,
+            { layout: toolchainLayout(root), backing, musl, prefix, pkgConfig, clang, tools },
+            note,
+            record(root),
+          );
+        await fill(tmp);
+        await selfTest(toolchainLayout(tmp), note, env);
+        await fill(dir);
+      },
+      { replace: opts.force === true },
+    );
+  } catch (e) {
+    if (isKilnError(e)) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOTEMPTY" || code === "EEXIST") throw existsError(dir);
+    throw new KilnError(
+      "KILN_ETOOLCHAIN_WRITE",
+      `Cannot write the toolchain to ${q(dir)}: ${(e as Error).message}`,
+      "Choose a writable directory with --dir (its parent must be a directory you can write).",
+      { cause: e },
+    );
+  }
+  return publicInfo(record(dir));
+}
+
+/** The toolchain recorded in a directory, or KILN_ETOOLCHAIN_MISSING. */
+export async function readToolchain(dir: string): Promise<ToolchainInfo> {
+  const rec = await readRecord(resolve(dir));
+  if (!rec) {
+    throw new KilnError(
+      "KILN_ETOOLCHAIN_MISSING",
+      `No kiln toolchain in ${q(dir)}`,
+      `Write one with \`kiln toolchain --dir ${dir}\`.`,
+    );
+  }
+  return publicInfo(rec);
+}
+
+function prefixFor(env: NodeJS.ProcessEnv): string {
+  return join(kilnHome(env), "prefix");
+}
+
+function existsError(dir: string): KilnError {
+  return new KilnError(
+    "KILN_ETOOLCHAIN_EXISTS",
+    `Cannot write the toolchain to ${q(dir)}: it exists and holds something else`,
+    "Add --force to replace it, or choose another --dir.",
+  );
+}
+
+function checkDirPath(dir: string): void {
+  // ':' would split PATH and PKG_CONFIG_LIBDIR; control characters cannot be written safely into scripts.
+  if (!isAbsolute(dir) || /[:\0-\x1f\x7f]/.test(dir)) {
+    throw usageError(
+      "KILN_ETOOLCHAIN_PATH",
+      `Cannot use ${q(dir)} as a toolchain directory: it contains ':' or a control character`,
+      "Choose a directory path without ':' or control characters.",
+    );
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function fingerprint(compiler: string): Promise<string> {
+  const id = async (p: string) => {
+    try {
+      const real = await realpath(p);
+      const s = await stat(real);
+      return `${real}@${s.size}@${Math.trunc(s.mtimeMs)}`;
+    } catch {
+      return `${p}@missing`;
+    }
+  };
+  const { MUSL_LIB } = await import("./musl.js");
+  return `${await id(compiler)};${await id(join(MUSL_LIB, "libc.a"))}`;
+}
+
+async function readRecord(dir: string): Promise<ToolchainRecord | undefined> {
+  let rec: ToolchainRecord;
+  try {
+    rec = JSON.parse(await readFile(join(dir, "toolchain.json"), "utf8")) as ToolchainRecord;
+  } catch {
+    return undefined;
+  }
+  if (rec?.schema !== 1 || typeof rec.dir !== "string" || typeof rec.backing?.path !== "string")
+    return undefined;
+  return rec;
+}
+
+function publicInfo(rec: ToolchainRecord): ToolchainInfo {
+  const { schema: _s, fingerprint: _f, ...info } = rec;
+  return info;
+}
+
+/** Ask clang where its own headers are and where the host gcc's crt files and libgcc live. */
+async function clangParts(backing: BackingCompiler, env: NodeJS.ProcessEnv) {
+  const ask = async (arg: string) =>
+    (await exec(backing.path, [arg], { env, timeoutMs: 20_000 })).stdout.trim();
+  const file = async (name: string, required: boolean) => {
+    const p = await ask(`-print-file-name=${name}`);
+    if (isAbsolute(p) && (await exists(p))) return resolve(p);
+    if (!required) return undefined;
+    throw new KilnError(
+      "KILN_ETOOLCHAIN_DEPS",
+      `Cannot build a kiln toolchain on ${q(backing.path)}: clang finds no ${q(name)}`,
+      "clang links with the host gcc's crt files and libgcc: `apt-get install gcc` (or libgcc-12-dev).",
+    );
+  };
+  const resourceDir = await ask("-print-resource-dir");
+  const libgcc = (await ask("-print-libgcc-file-name")) || "libgcc.a";
+  if (!isAbsolute(libgcc) || !(await exists(libgcc))) await file("libgcc.a", true);
+  return {
+    resourceInclude: join(resourceDir, "include"),
+    crtbegin: (await file("crtbeginT.o", true))!,
+    crtend: (await file("crtend.o", true))!,
+    libgcc: resolve(libgcc),
+    libgccEh: await file("libgcc_eh.a", false),
+    lld: await which("ld.lld", env.PATH ?? ""),
+  };
+}
+
+/** Host binutils to link as the toolchain's own: GNU for gcc; LLVM's when clang has them, GNU otherwise. */
+async function findBinutils(
+  backing: BackingCompiler,
+  lld: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<Partial<Record<Binutil, string>>> {
+  const PATH = env.PATH ?? "";
+  const out: Partial<Record<Binutil, string>> = {};
+  for (const tool of BINUTILS) {
+    const names =
+      tool === "ld"
+        ? backing.kind === "clang" && lld
+          ? ["ld.lld"]
+          : ["ld.bfd", "ld"]
+        : tool === "as" || backing.kind === "gcc"
+          ? [tool]
+          : [`llvm-${tool}`, tool];
+    for (const n of names) {
+      const found = await which(n, PATH);
+      if (found) {
+        out[tool] = found;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+async function fillDir(
+  target: string,
+  ctx: import("./wrappers.js").WrapperContext & {
+    tools: Partial<Record<Binutil, string>>;
+  },
+  note: KilnNote,
+  record: ToolchainRecord,
+): Promise<void> {
+  const { mkdir } = await import("node:fs/promises");
+  const { compilerScripts, pkgConfigScript, refusingScript } = await import("./wrappers.js");
+  const { gccSpecs } = await import("./gccSpecs.js");
+  const { kilnNoteAsm } = await import("./kilnNote.js");
+  const { cmakeToolchainFile, mesonCrossFile } = await import("./buildSystemFiles.js");
+  // Paths inside the files use ctx.layout (the directory's final or test place); they are written to `target`.
+  const at = toolchainLayout(target);
+  const to = (p: string) => join(target, p.slice(ctx.layout.root.length));
+  await mkdir(at.bin, { recursive: true });
+  await mkdir(at.lib, { recursive: true });
+  await mkdir(join(at.sysroot, "usr"), { recursive: true });
+
+  if (!(await exists(at.noteObject))) {
+    await writeFile(at.noteSource, kilnNoteAsm(note));
+    const args =
+      ctx.backing.kind === "clang"
+        ? ["--target=x86_64-linux-musl", "-c", at.noteSource]
+        : ["-c", at.noteSource];
+    const r = await exec(ctx.backing.path, [...args, "-o", at.noteObject], {
+      check: false,
+      timeoutMs: 60_000,
+    });
+    if (r.code !== 0) {
+      throw new KilnError(
+        "KILN_ETOOLCHAIN_BROKEN",
+        `Cannot assemble the kiln note with ${q(ctx.backing.path)}: status ${r.code}\n${r.stderr.trim().split("\n").slice(-6).join("\n")}`,
+        "Check that the compiler works (compile a small C file with it); `kiln doctor` lists what kiln needs.",
+      );
+    }
+  }
+  if (ctx.backing.kind === "gcc") await writeFile(at.specs, gccSpecs(ctx.musl, ctx.layout.noteObject));
+
+  const replaceLink = async (linkTarget: string, path: string) => {
+    await rm(path, { force: true });
+    await symlink(linkTarget, path);
+  };
+  for (const [name, text] of compilerScripts(ctx))
+    await writeFile(to(ctx.layout.tool(name)), text, { mode: 0o755 });
+  await writeFile(to(ctx.layout.tool("pkg-config")), pkgConfigScript(ctx), { mode: 0o755 });
+  for (const tool of BINUTILS) {
+    const found = ctx.tools[tool];
+    const path = to(ctx.layout.tool(tool));
+    if (found) await replaceLink(found, path);
+    else {
+      await rm(path, { force: true });
+      await writeFile(
+        path,
+        refusingScript(
+          tool,
+          "KILN_ETOOL_MISSING",
+          `no ${tool} was found when this toolchain was written`,
+          "install binutils (`apt-get install binutils`), then run `kiln toolchain --force`",
+          127,
+        ),
+        { mode: 0o755 },
+      );
+    }
+  }
+  await replaceLink(ctx.musl.include, join(at.sysroot, "usr", "include"));
+  await replaceLink(ctx.musl.lib, join(at.sysroot, "usr", "lib"));
+  await writeFile(at.cmake, cmakeToolchainFile(ctx.layout, ctx.prefix));
+  await writeFile(at.meson, mesonCrossFile(ctx.layout));
+  await writeFile(at.json, `${JSON.stringify(record, null, 2)}\n`);
+}
+
+/** Compile, link (with --gc-sections) and run a program with the new toolchain before it goes in place. */
+async function selfTest(layout: ToolchainLayout, note: KilnNote, env: NodeJS.ProcessEnv): Promise<void> {
+  const { readElf, readKilnNote } = await import("../core/elf.js");
+  const work = await mkdtemp(join(tmpdir(), "kiln-toolchain-check-"));
+  try {
+    const src = join(work, "check.c");
+    const exe = join(work, "check");
+    await writeFile(src, '#include <stdio.h>\nint main(void) { puts("kiln toolchain check"); return 0; }\n');
+    const fail = (why: string) =>
+      new KilnError(
+        "KILN_ETOOLCHAIN_BROKEN",
+        `The new toolchain cannot build a program: ${why}`,
+        "Check that the backing compiler works and that musl-dev is installed (`apt-get install musl-tools musl-dev`).",
+      );
+    const cc = await exec(layout.tool("gcc"), ["-O2", "-Wl,--gc-sections", src, "-o", exe], {
+      check: false,
+      env,
+      timeoutMs: 60_000,
+    });
+    if (cc.code !== 0)
+      throw fail(`compiling exited with ${cc.code}:\n${cc.stderr.trim().split("\n").slice(-6).join("\n")}`);
+    const run = await exec(exe, [], { check: false, timeoutMs: 30_000 });
+    if (run.code !== 0 || run.stdout !== "kiln toolchain check\n")
+      throw fail(`the program printed ${q(run.stdout)}`);
+    const info = await readElf(exe);
+    if (!info.isStatic) throw fail("the program is not static");
+    const got = readKilnNote(info);
+    if (JSON.stringify(got) !== JSON.stringify(note))
+      throw fail(`the program's kiln note is ${q(JSON.stringify(got))}`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
