@@ -1,0 +1,25 @@
+/* The kernel command line as the kernel itself splits it (lib/cmdline.c next_arg()): whitespace separates
+ * parameters except inside double quotes; a quote right at the start of a parameter or of its value is
+ * dropped together with a quote that ends the parameter; parsing stops at "--". kiln-init reads its own
+ * parameters (kiln.*) from /proc/cmdline this way, so it sees exactly what the kernel saw. */
+#ifndef KILN_CMDLINE_H
+#define KILN_CMDLINE_H
+
+#include <stddef.h>
+
+/* Split off the next parameter of args, in place (NUL bytes replace separators and stripped quotes).
+ * Returns the rest of the line; *val is NULL for a parameter without '='. Call while *args is not NUL. */
+char *cmdline_next(char *args, char **param, char **val);
+
+struct kiln_cmdline {
+  const char *config; /* kiln.config value (the last one wins, as for any kernel parameter), or NULL */
+  int debug;          /* kiln.debug, kiln.debug=1 (anything but "0" and "") */
+};
+
+/* Parse a whole command line (modified in place) for kiln.* parameters. */
+void cmdline_parse(char *line, struct kiln_cmdline *out);
+
+/* Parameter names compare like the kernel's parameq(): '-' and '_' are the same. */
+int cmdline_parameq(const char *a, const char *b);
+
+#endif

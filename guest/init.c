@@ -1,0 +1,469 @@
+/* kiln-init: PID 1 of a kiln image.
+ *
+ * Mounts /dev, /proc and /sys, reads the boot configuration (baked /kiln/image.json, kiln.config on the
+ * kernel command line, /kiln/config.json from a launcher-appended initrd segment; later wins), loads the
+ * baked modules, configures hostname, environment, network, sysctls and block devices, runs the programs
+ * and, when the main one exits, reports its status and powers the machine off. Every path ends in a
+ * power-off with a status the host can read: "kiln: exit N" on the console and, where QEMU's
+ * isa-debug-exit device sits at port 0xf4, QEMU's own exit status (N << 1 | 1).
+ *
+ * Status codes of kiln-init itself: 125 configuration error, 126 init failure, 127 program not runnable. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <sys/io.h>
+#endif
+
+#include "base64url.h"
+#include "cmdline.h"
+#include "config.h"
+#include "json.h"
+
+#ifndef KILN_INIT_VERSION
+#define KILN_INIT_VERSION "dev"
+#endif
+
+#define EXIT_CONFIG 125
+#define EXIT_INIT 126
+#define EXIT_EXEC 127
+#define WAIT_DEVICE_MS 3000
+
+/* The kernel's virtio drivers may probe after finit_module() returns, so devices are awaited, briefly. */
+
+static int debug;
+static struct json_doc docs[3];
+static struct kiln_config cfg;
+static char buf[JSON_MAX_INPUT + 1];
+
+static void say(const char *fmt, ...) {
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n >= sizeof line) n = sizeof line - 1;
+  for (int o = 0; o < n;) {
+    ssize_t w = write(2, line + o, (size_t)(n - o));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    o += (int)w;
+  }
+}
+
+static void mark(const char *what) {
+  if (!debug) return;
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  say("kiln: debug: %ld.%03ld s %s\n", (long)t.tv_sec, t.tv_nsec / 1000000, what);
+}
+
+static _Noreturn void finish(int status) {
+  say("kiln: exit %d\n", status);
+  /* Nothing else may write once the disks are synced. */
+  kill(-1, SIGKILL);
+  sync();
+  /* The console line must leave the UART before the machine goes away. */
+  tcdrain(2);
+#if defined(__x86_64__) || defined(__i386__)
+  /* QEMU's isa-debug-exit: exit status (v << 1) | 1. Only 0..127 survive the 8-bit process status, so
+   * the console line stays the authority. Where no device listens the write goes nowhere. */
+  if (ioperm(0xf4, 1, 1) == 0) outb((unsigned char)(status & 0x7f), 0xf4);
+#endif
+  /* Without ACPI (microvm,acpi=off) power-off would only halt; a reboot with reboot=t and QEMU's
+   * -no-reboot ends the machine instead. */
+  if (access("/sys/firmware/acpi", F_OK) == 0) reboot(RB_POWER_OFF);
+  reboot(RB_AUTOBOOT);
+  /* Last resort: PID 1 exiting panics the kernel, and panic=-1 reboots. */
+  _exit(status);
+}
+
+static _Noreturn void fail_init(const char *fmt, ...) {
+  char line[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  say("kiln: error: %s\n", line);
+  finish(EXIT_INIT);
+}
+
+static _Noreturn void fail_config(const char *source, const struct kiln_config_error *e) {
+  say("kiln: config error: %s: key \"%s\": %s\n", source, e->path, e->msg);
+  finish(EXIT_CONFIG);
+}
+
+static const char *q(const char *s) {
+  static char b[2][200];
+  static int k;
+  k ^= 1;
+  return json_quote(b[k], sizeof b[k], s, strlen(s));
+}
+
+static void ensure_console(void) {
+  int need = 0;
+  for (int fd = 0; fd < 3; fd++) need |= fcntl(fd, F_GETFD) < 0;
+  if (!need) return;
+  int c = open("/dev/console", O_RDWR | O_NOCTTY);
+  if (c < 0) return;
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) < 0) dup2(c, fd);
+  if (c > 2) close(c);
+}
+
+static void mount_api(const char *type, const char *dir, unsigned long flags) {
+  mkdir(dir, 0755);
+  if (mount(type, dir, type, flags, NULL) && errno != EBUSY)
+    fail_init("cannot mount %s on %s: %s", type, dir, strerror(errno));
+}
+
+/* Read a whole file into buf. Returns its length, -1 with errno, or -2 when larger than the buffer. */
+static long read_file(const char *path, char *out, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t n = 0;
+  for (;;) {
+    ssize_t r = read(fd, out + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
+      close(fd);
+      errno = e;
+      return -1;
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+    if (n == cap) {
+      close(fd);
+      return -2;
+    }
+  }
+  close(fd);
+  return (long)n;
+}
+
+static void load_source_file(const char *path, struct json_doc *doc) {
+  struct kiln_config_error e = {{0}, {0}};
+  long n = read_file(path, buf, JSON_MAX_INPUT + 1);
+  if (n == -1 && errno == ENOENT) return;
+  if (n == -1) {
+    snprintf(e.msg, sizeof e.msg, "cannot read: %s", strerror(errno));
+    fail_config(path, &e);
+  }
+  if (n == -2) {
+    snprintf(e.msg, sizeof e.msg, "larger than %d bytes", JSON_MAX_INPUT);
+    fail_config(path, &e);
+  }
+  if (config_load(&cfg, doc, buf, (size_t)n, &e)) fail_config(path, &e);
+}
+
+static void load_source_cmdline(const char *value, struct json_doc *doc) {
+  struct kiln_config_error e = {{0}, {0}};
+  size_t bad, len = strlen(value);
+  if (len > B64URL_ENCODED_LEN(JSON_MAX_INPUT)) {
+    snprintf(e.msg, sizeof e.msg, "value larger than %d bytes decoded", JSON_MAX_INPUT);
+    fail_config("kiln.config", &e);
+  }
+  long n = b64url_decode(value, len, (unsigned char *)buf, sizeof buf, &bad);
+  if (n < 0) {
+    if (bad < len)
+      snprintf(e.msg, sizeof e.msg, "not base64url without padding: character %zu is %s", bad, q((char[]){value[bad], 0}));
+    else
+      snprintf(e.msg, sizeof e.msg, "not base64url without padding: impossible length or trailing bits");
+    fail_config("kiln.config", &e);
+  }
+  if (config_load(&cfg, doc, buf, (size_t)n, &e)) fail_config("kiln.config", &e);
+}
+
+static void load_modules(void) {
+  static char list[16384];
+  long n = read_file("/kiln/modules", list, sizeof list - 1);
+  if (n == -1 && errno == ENOENT) return;
+  if (n == -1) fail_init("cannot read /kiln/modules: %s", strerror(errno));
+  if (n == -2) fail_init("/kiln/modules is larger than %zu bytes", sizeof list - 1);
+  list[n] = 0;
+  for (char *line = list, *next; *line; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    else next = line + strlen(line);
+    size_t l = strlen(line);
+    while (l && (line[l - 1] == ' ' || line[l - 1] == '\t' || line[l - 1] == '\r')) line[--l] = 0;
+    if (!l || line[0] == '#') continue;
+    int fd = open(line, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail_init("module %s: %s", q(line), strerror(errno));
+    /* 4 = MODULE_INIT_COMPRESSED_FILE (Linux 5.17+): the kernel decompresses .ko.xz/.zst/.gz itself. */
+    int flags = 0;
+    if (l > 3 && (!strcmp(line + l - 3, ".xz") || !strcmp(line + l - 3, ".gz") || !strcmp(line + l - 4, ".zst")))
+      flags = 4;
+    if (syscall(SYS_finit_module, fd, "", flags) && errno != EEXIST)
+      fail_init("module %s: %s", q(line), strerror(errno));
+    close(fd);
+  }
+}
+
+static int wait_path(const char *path, int ms) {
+  struct timespec tick = {0, 10 * 1000 * 1000};
+  for (int waited = 0;; waited += 10) {
+    if (access(path, F_OK) == 0) return 0;
+    if (waited >= ms) return -1;
+    nanosleep(&tick, NULL);
+  }
+}
+
+static void mkdir_p(const char *path) {
+  char p[4096];
+  size_t l = strlen(path);
+  if (l >= sizeof p) fail_init("path too long: %s", q(path));
+  memcpy(p, path, l + 1);
+  for (char *s = p + 1;; s++) {
+    if (*s == '/' || !*s) {
+      char c = *s;
+      *s = 0;
+      if (mkdir(p, 0755) && errno != EEXIST) fail_init("cannot create directory %s: %s", q(p), strerror(errno));
+      if (!c) return;
+      *s = c;
+    }
+  }
+}
+
+static void sin_of(struct sockaddr *sa, uint32_t host_order) {
+  struct sockaddr_in *in = (struct sockaddr_in *)sa;
+  memset(in, 0, sizeof *in);
+  in->sin_family = AF_INET;
+  in->sin_addr.s_addr = htonl(host_order);
+}
+
+static uint32_t mask_of(int prefix) { return prefix ? 0xffffffffu << (32 - prefix) : 0; }
+
+static void if_up(int sock, const char *name) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr)) fail_init("interface %s: %s", q(name), strerror(errno));
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(sock, SIOCSIFFLAGS, &ifr)) fail_init("interface %s: cannot bring it up: %s", q(name), strerror(errno));
+}
+
+static void add_route(int sock, uint32_t dst, int prefix, uint32_t via, const char *dev) {
+  struct rtentry rt;
+  memset(&rt, 0, sizeof rt);
+  sin_of(&rt.rt_dst, dst);
+  sin_of(&rt.rt_genmask, mask_of(prefix));
+  sin_of(&rt.rt_gateway, via);
+  rt.rt_flags = RTF_UP | RTF_GATEWAY | (prefix == 32 ? RTF_HOST : 0);
+  rt.rt_dev = (char *)dev;
+  if (ioctl(sock, SIOCADDRT, &rt) && errno != EEXIST) {
+    char d[16], g[16];
+    snprintf(d, sizeof d, "%u.%u.%u.%u", dst >> 24, dst >> 16 & 255, dst >> 8 & 255, dst & 255);
+    snprintf(g, sizeof g, "%u.%u.%u.%u", via >> 24, via >> 16 & 255, via >> 8 & 255, via & 255);
+    fail_init("route %s/%d via %s: %s", d, prefix, g, strerror(errno));
+  }
+}
+
+static void setup_net(void) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    /* A kernel without IPv4 (tinyconfig) can still run programs that need no network. */
+    if (cfg.n_net || cfg.n_routes) fail_init("cannot configure the network: %s", strerror(errno));
+    return;
+  }
+  if_up(sock, "lo");
+  for (int i = 0; i < cfg.n_net; i++) {
+    const struct kiln_net *n = &cfg.net[i];
+    char path[64];
+    snprintf(path, sizeof path, "/sys/class/net/%s", n->ifname);
+    if (wait_path(path, WAIT_DEVICE_MS))
+      fail_init("network interface %s did not appear within %d s (is its driver module baked in?)", q(n->ifname),
+                WAIT_DEVICE_MS / 1000);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, n->ifname, IFNAMSIZ - 1);
+    if (n->has_addr) {
+      sin_of(&ifr.ifr_addr, n->addr);
+      if (ioctl(sock, SIOCSIFADDR, &ifr)) fail_init("interface %s: address: %s", q(n->ifname), strerror(errno));
+      sin_of(&ifr.ifr_netmask, mask_of(n->prefix));
+      if (ioctl(sock, SIOCSIFNETMASK, &ifr)) fail_init("interface %s: netmask: %s", q(n->ifname), strerror(errno));
+    }
+    if (n->mtu) {
+      ifr.ifr_mtu = n->mtu;
+      if (ioctl(sock, SIOCSIFMTU, &ifr)) fail_init("interface %s: mtu %d: %s", q(n->ifname), n->mtu, strerror(errno));
+    }
+    if_up(sock, n->ifname);
+    if (n->has_gw) add_route(sock, 0, 0, n->gw, n->ifname);
+  }
+  for (int i = 0; i < cfg.n_routes; i++) add_route(sock, cfg.routes[i].dst, cfg.routes[i].prefix, cfg.routes[i].via, NULL);
+  close(sock);
+
+  char conf[KILN_MAX_NET * KILN_MAX_DNS * 28 + 1];
+  size_t o = 0;
+  for (int i = 0; i < cfg.n_net; i++)
+    for (int j = 0; j < cfg.net[i].n_dns; j++) {
+      uint32_t a = cfg.net[i].dns[j];
+      o += (size_t)snprintf(conf + o, sizeof conf - o, "nameserver %u.%u.%u.%u\n", a >> 24, a >> 16 & 255,
+                            a >> 8 & 255, a & 255);
+    }
+  if (o) {
+    mkdir("/etc", 0755);
+    int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, conf, o) != (ssize_t)o) fail_init("cannot write /etc/resolv.conf: %s", strerror(errno));
+    close(fd);
+  }
+}
+
+static void setup_sysctl(void) {
+  for (int i = 0; i < cfg.n_sysctl; i++) {
+    const struct kiln_kv *s = &cfg.sysctl[i];
+    char path[256] = "/proc/sys/";
+    size_t o = strlen(path);
+    char sep = strchr(s->key, '/') ? '/' : '.';
+    for (const char *p = s->key; *p && o < sizeof path - 1; p++) path[o++] = *p == sep ? '/' : *p;
+    path[o] = 0;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    size_t l = strlen(s->value);
+    if (fd < 0 || write(fd, s->value, l) != (ssize_t)l) fail_init("sysctl %s: %s", q(s->key), strerror(errno));
+    close(fd);
+  }
+}
+
+static void setup_blk(void) {
+  for (int i = 0; i < cfg.n_blk; i++) {
+    const struct kiln_blk *b = &cfg.blk[i];
+    char dev[80];
+    snprintf(dev, sizeof dev, "/dev/%s", b->dev);
+    if (wait_path(dev, WAIT_DEVICE_MS))
+      fail_init("block device %s did not appear within %d s (is its driver module baked in?)", q(dev),
+                WAIT_DEVICE_MS / 1000);
+    mkdir_p(b->mount);
+    if (mount(dev, b->mount, b->fs, b->ro ? MS_RDONLY : 0, NULL))
+      fail_init("cannot mount %s (%s) on %s: %s", q(dev), b->fs, q(b->mount), strerror(errno));
+  }
+}
+
+static void setup_env(void) {
+  clearenv();
+  for (int i = 0; i < cfg.n_env; i++)
+    if (setenv(cfg.env[i].key, cfg.env[i].value, 1)) fail_init("environment %s: %s", q(cfg.env[i].key), strerror(errno));
+}
+
+static pid_t spawn(const struct kiln_rc *r) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC)) fail_init("pipe: %s", strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) fail_init("fork: %s", strerror(errno));
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid();
+    /* The main program gets the console as its terminal, so ^C on an attached console reaches it. */
+    if (r->mode == KILN_MAIN) ioctl(0, TIOCSCTTY, 0);
+    execve(r->bin, (char *const *)r->argv, environ);
+    int e = errno;
+    (void)!write(p[1], &e, sizeof e);
+    _exit(EXIT_EXEC);
+  }
+  close(p[1]);
+  int e;
+  ssize_t n;
+  do n = read(p[0], &e, sizeof e);
+  while (n < 0 && errno == EINTR);
+  close(p[0]);
+  if (n == (ssize_t)sizeof e) {
+    say("kiln: error: cannot run %s: %s\n", q(r->bin), strerror(e));
+    waitpid(pid, NULL, 0);
+    finish(EXIT_EXEC);
+  }
+  if (debug) {
+    char what[300];
+    snprintf(what, sizeof what, "started %s (%s, pid %d)", r->bin, r->mode == KILN_MAIN ? "main" : "bg", (int)pid);
+    mark(what);
+  }
+  return pid;
+}
+
+static _Noreturn void run(void) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  /* SIGCHLD stays blocked and is taken with sigwaitinfo(), so no exit can slip between a check and a wait. */
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  for (int i = 0; i < cfg.n_rc; i++)
+    if (cfg.rc[i].mode == KILN_BG) spawn(&cfg.rc[i]);
+  const struct kiln_rc *m = config_main(&cfg);
+  pid_t main_pid = m ? spawn(m) : -1;
+  if (!m) say(cfg.n_rc ? "kiln: ready (no main program)\n" : "kiln: ready (no program)\n");
+  for (;;) {
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+      if (pid != main_pid) continue;
+      int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      mark("main program exited");
+      finish(code);
+    }
+    sigwaitinfo(&chld, NULL);
+  }
+}
+
+int main(void) {
+  if (getpid() != 1) {
+    /* Powering off is only right inside a kiln image. */
+    say("kiln-init %s: must run as PID 1 in a kiln image\n", KILN_INIT_VERSION);
+    return 2;
+  }
+  ensure_console();
+  mount_api("devtmpfs", "/dev", MS_NOSUID);
+  ensure_console();
+  mount_api("proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  mount_api("sysfs", "/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+
+  static char cmdline[8192];
+  struct kiln_cmdline kc = {0};
+  long n = read_file("/proc/cmdline", cmdline, sizeof cmdline - 1);
+  if (n >= 0) {
+    cmdline[n] = 0;
+    cmdline_parse(cmdline, &kc);
+  }
+  debug = kc.debug;
+  if (debug) say("kiln: debug: kiln-init %s\n", KILN_INIT_VERSION);
+  mark("mounted /dev /proc /sys");
+
+  /* The configuration is read before anything changes, so a bad one stops the boot at once. */
+  config_init(&cfg);
+  load_source_file("/kiln/image.json", &docs[0]);
+  if (kc.config) load_source_cmdline(kc.config, &docs[1]);
+  load_source_file("/kiln/config.json", &docs[2]);
+  mark("configuration read");
+
+  load_modules();
+  mark("modules loaded");
+  if (cfg.hostname && sethostname(cfg.hostname, strlen(cfg.hostname)))
+    fail_init("hostname %s: %s", q(cfg.hostname), strerror(errno));
+  setup_env();
+  setup_net();
+  setup_sysctl();
+  mark("network configured");
+  setup_blk();
+  if (chdir(cfg.cwd)) fail_init("cwd %s: %s", q(cfg.cwd), strerror(errno));
+  mark("ready to run");
+  run();
+}

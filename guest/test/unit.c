@@ -1,0 +1,541 @@
+/* Host unit tests of kiln-init's pure parsers (json, config, cmdline, base64url). Output is TAP: one
+ * "ok N - name" or "not ok N - name" line per check, details as "# " lines, then "1..N". The exit status
+ * is 1 when any check failed. test/e2e/guest-unit.test.ts builds and runs this under ASan and UBSan. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base64url.h"
+#include "../cmdline.h"
+#include "../config.h"
+#include "../json.h"
+#include "jsondump.h"
+
+static int n_checks, n_failed;
+static struct json_doc doc, doc2, docs[3];
+static struct kiln_config cfg;
+static char out[JSON_MAX_INPUT * 8];
+
+static void check(int ok, const char *fmt, ...) {
+  char raw[512], name[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(raw, sizeof raw, fmt, ap);
+  va_end(ap);
+  /* one line per check, whatever bytes the case holds */
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)raw; *p; p++)
+    o += (size_t)(*p < 0x20 || *p == 0x7f ? sprintf(name + o, "\\x%02x", *p) : sprintf(name + o, "%c", *p));
+  n_checks++;
+  if (!ok) n_failed++;
+  printf("%sok %d - %s\n", ok ? "" : "not ", n_checks, name);
+}
+
+static void note(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  printf("# ");
+  vprintf(fmt, ap);
+  printf("\n");
+  va_end(ap);
+}
+
+/* ---- JSON ---- */
+
+/* Parses, and the canonical dump equals `want` (NULL: same as the input). */
+static void json_ok(const char *in, const char *want) {
+  struct json_error e;
+  int r = json_parse(&doc, in, strlen(in), &e);
+  if (r) {
+    check(0, "json accepts %s", in);
+    note("error at %zu: %s", e.offset, e.msg);
+    return;
+  }
+  long n = json_dump(&doc, out, sizeof out);
+  int same = n >= 0 && !strcmp(out, want ? want : in);
+  check(same, "json accepts %s", in);
+  if (!same) note("dump: %s", n >= 0 ? out : "(overflow)");
+  /* and what it dumps parses to the same dump again */
+  if (n >= 0) {
+    static char again[sizeof out];
+    memcpy(again, out, (size_t)n + 1);
+    int r2 = json_parse(&doc2, again, strlen(again), &e);
+    long n2 = r2 ? -1 : json_dump(&doc2, out, sizeof out);
+    check(n2 >= 0 && !strcmp(out, again), "json round-trips %s", in);
+  }
+}
+
+static void json_bad_n(const char *in, size_t len, const char *msg, long offset, const char *path, const char *label) {
+  struct json_error e;
+  int r = json_parse(&doc, in, len, &e);
+  int ok = r == -1 && strstr(e.msg, msg) && (offset < 0 || (long)e.offset == offset) && (!path || !strcmp(e.path, path));
+  check(ok, "json rejects %s: %s", label, msg);
+  if (!ok) note(r ? "got at %zu (path %s): %s" : "accepted%.0zu%s%s", r ? e.offset : 0, r ? e.path : "", r ? e.msg : "");
+}
+
+static void json_bad(const char *in, const char *msg, long offset, const char *path) {
+  json_bad_n(in, strlen(in), msg, offset, path, in);
+}
+
+static void json_string_is(const char *in, const char *bytes, size_t len) {
+  struct json_error e;
+  int r = json_parse(&doc, in, strlen(in), &e);
+  const struct json_node *n = json_root(&doc);
+  int ok = !r && n->type == JSON_STRING && n->len == len && !memcmp(json_str(&doc, n), bytes, len) &&
+           json_str(&doc, n)[len] == 0;
+  check(ok, "json decodes %s", in);
+  if (!ok && r) note("error at %zu: %s", e.offset, e.msg);
+}
+
+static void test_json(void) {
+  json_ok("null", NULL);
+  json_ok("true", NULL);
+  json_ok("false", NULL);
+  json_ok("0", NULL);
+  json_ok("-0", NULL);
+  json_ok("123", NULL);
+  json_ok("-12.5e-3", NULL);
+  json_ok("1E+10", NULL);
+  json_ok("0.000", NULL);
+  json_ok("\"\"", NULL);
+  json_ok(" \t\r\n{ } \n", "{}");
+  json_ok("[ ]", "[]");
+  json_ok("[1, [2, [3, {}]], {\"a\" : {\"b\" : null}}]", "[1,[2,[3,{}]],{\"a\":{\"b\":null}}]");
+  json_ok("{\"v\":1,\"rc\":[{\"bin\":\"/bin/x\",\"argv\":[\"x\",\"-p\"]}]}", NULL);
+  json_ok("{\"\":1}", NULL);
+  json_ok("{\"a\":1,\"A\":2}", NULL);
+
+  json_string_is("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\/\b\f\n\r\t", 8);
+  json_string_is("\"\\u0041\\u00e9\\u20AC\"", "A\xc3\xa9\xe2\x82\xac", 6);
+  json_string_is("\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80", 4);
+  json_string_is("\"\\uDBFF\\uDFFF\"", "\xf4\x8f\xbf\xbf", 4);
+  json_string_is("\"a\\u0000b\"", "a\0b", 3);
+  json_string_is("\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14);
+  json_string_is("\"\xef\xbf\xbf\"", "\xef\xbf\xbf", 3);
+  json_string_is("\"\x7f\"", "\x7f", 1);
+
+  json_bad("", "empty input", 0, "");
+  json_bad("   ", "empty input", 3, "");
+  json_bad("{\"a\":1,}", "expected a string key", 7, "");
+  json_bad("[1,]", "unexpected character", 3, "[1]");
+  json_bad("[1 2]", "expected ',' or ']'", 3, "[0]");
+  json_bad("{\"a\" 1}", "expected ':'", 5, "a");
+  json_bad("{a:1}", "expected a string key", 1, "");
+  json_bad("'x'", "unexpected character", 0, "");
+  json_bad("01", "leading zero", 1, "");
+  json_bad("-01", "leading zero", 2, "");
+  json_bad("1.", "digit expected after '.'", 2, "");
+  json_bad(".5", "unexpected character", 0, "");
+  json_bad("-", "bad number", 1, "");
+  json_bad("1e", "exponent", 2, "");
+  json_bad("1e+", "exponent", 3, "");
+  json_bad("+1", "unexpected character", 0, "");
+  json_bad("0x10", "unexpected data after the value", 1, "");
+  json_bad("NaN", "unexpected character", 0, "");
+  json_bad("-Infinity", "bad number", 1, "");
+  json_bad("tru", "unexpected character", 0, "");
+  json_bad("nul", "unexpected character", 0, "");
+  json_bad("truex", "unexpected data after the value", 4, "");
+  json_bad("\"abc", "unterminated string", 4, "");
+  json_bad("\"abc\\", "unterminated string", 5, "");
+  json_bad("\"\\x\"", "unknown escape", 2, "");
+  json_bad("\"\\u12\"", "truncated \\u escape", 3, "");
+  json_bad("\"\\u12\"x", "bad hex digit", 3, "");
+  json_bad("\"\\u12", "truncated \\u escape", 3, "");
+  json_bad("\"\\u12G4\"", "bad hex digit", 3, "");
+  json_bad("\"\\ud800\"", "high surrogate not followed", 7, "");
+  json_bad("\"\\ud800\\u0041\"", "high surrogate not followed", 13, "");
+  json_bad("\"\\udc00\"", "lone low surrogate", 7, "");
+  json_bad("\"a\nb\"", "control character", 2, "");
+  json_bad("\"a\tb\"", "control character", 2, "");
+  json_bad("\"\xff\"", "invalid UTF-8", 1, "");
+  json_bad("\"\xc0\xaf\"", "invalid UTF-8", 1, "");
+  json_bad("\"\xe0\x80\xaf\"", "invalid UTF-8", 1, "");
+  json_bad("\"\xed\xa0\x80\"", "invalid UTF-8", 1, "");
+  json_bad("\"\xe2\x82\"", "invalid UTF-8", 1, "");
+  json_bad("\"\xf4\x90\x80\x80\"", "invalid UTF-8", 1, "");
+  json_bad("\"\x80\"", "invalid UTF-8", 1, "");
+  json_bad("\xef\xbb\xbf{}", "unexpected character", 0, "");
+  json_bad("{} x", "unexpected data after the value", 3, "");
+  json_bad("{}{}", "unexpected data after the value", 2, "");
+  json_bad("1 2", "unexpected data after the value", 2, "");
+  json_bad("{\"a\":1,\"a\":2}", "duplicate key", 7, "a");
+  json_bad("{\"rc\":[{\"bin\":\"x\",\"bin\":\"y\"}]}", "duplicate key", -1, "rc[0].bin");
+  json_bad("{\"a\\u0000\":1,\"a\":2,\"a\\u0000\":3}", "duplicate key", -1, "[\"a\\x00\"]");
+  json_bad("{\"rc\":[{\"bin\":\"/x\"},{\"bin\":1,]}]}", "expected a string key", 29, "rc[1]");
+  json_bad("{\"env\":{\"A\":\"1\",\"B\":tru}}", "unexpected character", -1, "env.B");
+  json_bad("[[1],[2],[3,\"x]]", "unterminated string", -1, "[2][1]");
+  json_bad_n("[1\0]", 4, "expected ',' or ']'", 2, "[0]", "a NUL byte");
+  json_bad_n("\"a\0\"", 4, "control character", 2, "", "a NUL byte in a string");
+
+  /* depth */
+  char deep[64];
+  memset(deep, '[', 16);
+  memset(deep + 16, ']', 16);
+  deep[32] = 0;
+  json_ok(deep, NULL);
+  memset(deep, '[', 17);
+  memset(deep + 17, ']', 17);
+  deep[34] = 0;
+  json_bad(deep, "nested too deeply", 16, "[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]");
+  /* deep nesting with objects, and far more than the limit */
+  static char big[JSON_MAX_INPUT + 2];
+  size_t o = 0;
+  for (int i = 0; i < 10000; i++) o += (size_t)sprintf(big + o, "{\"a\":");
+  json_bad_n(big, o, "nested too deeply", -1, NULL, "10000 nested objects");
+
+  /* node count: the root array plus 4095 elements fits, one more does not */
+  o = 0;
+  big[o++] = '[';
+  for (int i = 0; i < 4095; i++) big[o++] = '0', big[o++] = ',';
+  big[o - 1] = ']';
+  struct json_error e;
+  check(json_parse(&doc, big, o, &e) == 0 && json_root(&doc)->len == 4095, "json accepts 4096 values");
+  big[o - 1] = ',';
+  big[o++] = '0';
+  big[o++] = ']';
+  json_bad_n(big, o, "too many values", -1, "[4095]", "4097 values");
+
+  /* input size: a 65536-byte string parses, one byte more is refused before parsing */
+  memset(big, 'x', JSON_MAX_INPUT);
+  big[0] = big[JSON_MAX_INPUT - 1] = '"';
+  check(json_parse(&doc, big, JSON_MAX_INPUT, &e) == 0 && json_root(&doc)->len == JSON_MAX_INPUT - 2,
+        "json accepts 65536 bytes");
+  json_bad_n(big, JSON_MAX_INPUT + 1, "input too large", 0, "", "65537 bytes");
+  /* the decoded-string buffer is big enough even for a final number filling the input */
+  memset(big, '1', JSON_MAX_INPUT);
+  check(json_parse(&doc, big, JSON_MAX_INPUT, &e) == 0 && json_root(&doc)->len == JSON_MAX_INPUT,
+        "json accepts a 65536-digit number");
+
+  /* json_int */
+  const struct {
+    const char *in;
+    int ok;
+    long long v;
+  } ints[] = {{"0", 1, 0},
+              {"-0", 1, 0},
+              {"42", 1, 42},
+              {"9223372036854775807", 1, 9223372036854775807LL},
+              {"-9223372036854775808", 1, -9223372036854775807LL - 1},
+              {"9223372036854775808", 0, 0},
+              {"-9223372036854775809", 0, 0},
+              {"1.0", 0, 0},
+              {"1e2", 0, 0},
+              {"\"1\"", 0, 0}};
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+    int64_t v = 0;
+    int r = json_parse(&doc, ints[i].in, strlen(ints[i].in), &e) ? -2 : json_int(&doc, json_root(&doc), &v);
+    check(ints[i].ok ? r == 0 && v == ints[i].v : r == -1, "json_int %s %s", ints[i].in,
+          ints[i].ok ? "is an int64" : "is refused");
+  }
+
+  /* json_get */
+  const char *g = "{\"a\":1,\"bb\":[true],\"b\":\"x\"}";
+  json_parse(&doc, g, strlen(g), &e);
+  const struct json_node *b = json_get(&doc, json_root(&doc), "b");
+  check(b && b->type == JSON_STRING && !strcmp(json_str(&doc, b), "x") && !json_get(&doc, json_root(&doc), "c"),
+        "json_get finds members by whole key");
+
+  /* json_quote */
+  char qb[16];
+  check(!strcmp(json_quote(qb, sizeof qb, "a\"b\\\n", 5), "\"a\\\"b\\\\\\x0a\""), "json_quote escapes");
+  check(!strcmp(json_quote(qb, sizeof qb, "abcdefghijklmnopqrstuvwxyz", 26), "\"abcdefghij...\""),
+        "json_quote truncates long values visibly");
+}
+
+/* ---- config ---- */
+
+static int load1(const char *text, struct kiln_config_error *e) {
+  config_init(&cfg);
+  return config_load(&cfg, &docs[0], text, strlen(text), e);
+}
+
+static void config_bad(const char *text, const char *path, const char *msg) {
+  struct kiln_config_error e;
+  int r = load1(text, &e);
+  int ok = r == -1 && !strcmp(e.path, path) && strstr(e.msg, msg);
+  check(ok, "config rejects %s: key \"%s\": %s", text, path, msg);
+  if (!ok) note(r ? "got key \"%s\": %s" : "accepted%s%s", r ? e.path : "", r ? e.msg : "");
+}
+
+static const char *env_of(const char *k) {
+  for (int i = 0; i < cfg.n_env; i++)
+    if (!strcmp(cfg.env[i].key, k)) return cfg.env[i].value;
+  return NULL;
+}
+
+static void test_config(void) {
+  struct kiln_config_error e;
+  check(load1("{\"v\":1}", &e) == 0 && cfg.n_rc == 0 && !cfg.hostname && !strcmp(cfg.cwd, "/") && cfg.n_env == 2 &&
+            !strcmp(env_of("PATH"), "/bin:/usr/bin:/sbin:/usr/sbin") && !strcmp(env_of("HOME"), "/") &&
+            !config_main(&cfg),
+        "config {\"v\":1} gives the defaults");
+
+  const char *full =
+      "{\"v\":1,\"hostname\":\"web\",\"env\":{\"PORT\":\"8080\"},"
+      "\"rc\":[{\"bin\":\"/bin/httpd\",\"argv\":[\"httpd\",\"-p\",\"8080\"],\"mode\":\"main\"},"
+      "{\"bin\":\"/bin/helper\",\"argv\":[\"helper\"],\"mode\":\"bg\"}],"
+      "\"net\":[{\"if\":\"eth0\",\"addr\":\"10.0.2.15/24\",\"gw\":\"10.0.2.2\",\"dns\":[\"10.0.2.3\"],\"mtu\":1500}],"
+      "\"blk\":[{\"dev\":\"vdb\",\"fs\":\"ext4\",\"mount\":\"/data\",\"ro\":false}],"
+      "\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"},"
+      "\"routes\":[{\"dst\":\"10.1.0.0/16\",\"via\":\"10.0.2.2\"}],"
+      "\"cwd\":\"/\"}";
+  int r = load1(full, &e);
+  if (r) note("error: key \"%s\": %s", e.path, e.msg);
+  const struct kiln_rc *m = config_main(&cfg);
+  check(!r && !strcmp(cfg.hostname, "web") && !strcmp(env_of("PORT"), "8080") && cfg.n_env == 3, "config full: hostname, env");
+  check(!r && cfg.n_rc == 2 && m == &cfg.rc[0] && !strcmp(m->bin, "/bin/httpd") && m->argc == 3 &&
+            !strcmp(m->argv[2], "8080") && !m->argv[3] && cfg.rc[1].mode == KILN_BG && !strcmp(cfg.rc[1].argv[0], "helper"),
+        "config full: rc");
+  const struct kiln_net *n = &cfg.net[0];
+  check(!r && cfg.n_net == 1 && !strcmp(n->ifname, "eth0") && n->has_addr && n->addr == 0x0a00020f && n->prefix == 24 &&
+            n->has_gw && n->gw == 0x0a000202 && n->n_dns == 1 && n->dns[0] == 0x0a000203 && n->mtu == 1500,
+        "config full: net");
+  check(!r && cfg.n_blk == 1 && !strcmp(cfg.blk[0].dev, "vdb") && !strcmp(cfg.blk[0].fs, "ext4") &&
+            !strcmp(cfg.blk[0].mount, "/data") && !cfg.blk[0].ro,
+        "config full: blk");
+  check(!r && cfg.n_sysctl == 1 && !strcmp(cfg.sysctl[0].key, "net.ipv4.ip_forward") && !strcmp(cfg.sysctl[0].value, "1"),
+        "config full: sysctl");
+  check(!r && cfg.n_routes == 1 && cfg.routes[0].dst == 0x0a010000 && cfg.routes[0].prefix == 16 &&
+            cfg.routes[0].via == 0x0a000202,
+        "config full: routes");
+
+  r = load1("{\"v\":1,\"rc\":[{\"bin\":\"/usr/bin/hello\"}],\"blk\":[{\"dev\":\"vdc\",\"mount\":\"/m\",\"ro\":true}]}", &e);
+  check(!r && cfg.rc[0].argc == 1 && !strcmp(cfg.rc[0].argv[0], "hello") && !cfg.rc[0].argv[1] &&
+            cfg.rc[0].mode == KILN_MAIN && !strcmp(cfg.blk[0].fs, "ext4") && cfg.blk[0].ro,
+        "config defaults: argv [basename(bin)], mode main, fs ext4");
+  r = load1("{\"v\":1,\"rc\":[{\"bin\":\"/a\",\"mode\":\"bg\"},{\"bin\":\"/b\",\"mode\":\"bg\"}]}", &e);
+  check(!r && cfg.n_rc == 2 && !config_main(&cfg), "config allows only bg programs (no main)");
+  r = load1("{\"v\":1,\"rc\":[]}", &e);
+  check(!r && cfg.n_rc == 0, "config rc [] means no program");
+  r = load1("{\"v\":1,\"routes\":[{\"dst\":\"default\",\"via\":\"10.0.2.2\"},{\"dst\":\"10.9.9.9/32\",\"via\":\"10.0.2.3\"}]}", &e);
+  check(!r && cfg.n_routes == 2 && cfg.routes[0].prefix == 0 && cfg.routes[1].prefix == 32, "config routes: default and /32");
+  r = load1("{\"v\":1,\"env\":{\"PATH\":\"/opt/bin\",\"E\":\"caf\\u00e9\"}}", &e);
+  check(!r && cfg.n_env == 3 && !strcmp(env_of("PATH"), "/opt/bin") && !strcmp(env_of("E"), "caf\xc3\xa9"),
+        "config env overrides the default PATH and decodes escapes");
+  r = load1("{\"v\":1,\"sysctl\":{\"net/ipv4/conf/eth0.100/rp_filter\":\"0\"}}", &e);
+  check(!r && cfg.n_sysctl == 1, "config sysctl accepts the slash form");
+
+  /* merging: later wins key by key; env by variable name; lists are replaced whole */
+  config_init(&cfg);
+  const char *a = "{\"v\":1,\"hostname\":\"a\",\"env\":{\"A\":\"1\",\"B\":\"2\"},\"rc\":[{\"bin\":\"/x\"},{\"bin\":\"/y\",\"mode\":\"bg\"}],\"cwd\":\"/srv\"}";
+  const char *b = "{\"v\":1,\"hostname\":\"b\",\"env\":{\"B\":\"3\",\"C\":\"4\"}}";
+  const char *c = "{\"v\":1,\"rc\":[{\"bin\":\"/z\",\"argv\":[\"z\",\"1\"]}]}";
+  r = config_load(&cfg, &docs[0], a, strlen(a), &e) || config_load(&cfg, &docs[1], b, strlen(b), &e) ||
+      config_load(&cfg, &docs[2], c, strlen(c), &e);
+  check(!r && !strcmp(cfg.hostname, "b") && !strcmp(env_of("A"), "1") && !strcmp(env_of("B"), "3") &&
+            !strcmp(env_of("C"), "4") && cfg.n_env == 5 && !strcmp(cfg.cwd, "/srv"),
+        "config merge: later hostname wins, env merges by name, untouched keys stay");
+  check(!r && cfg.n_rc == 1 && !strcmp(cfg.rc[0].bin, "/z") && !strcmp(cfg.rc[0].argv[1], "1"),
+        "config merge: a later rc replaces the whole list");
+
+  config_bad("[]", "", "must be an object, not an array");
+  config_bad("\"x\"", "", "must be an object, not a string");
+  config_bad("{}", "v", "is missing");
+  config_bad("{\"hostname\":\"x\"}", "v", "is missing");
+  config_bad("{\"v\":2,\"future\":1}", "v", "unsupported version 2");
+  config_bad("{\"v\":0}", "v", "unsupported version 0");
+  config_bad("{\"v\":\"1\"}", "v", "must be the integer 1, not a string");
+  config_bad("{\"v\":1.0}", "v", "must be the integer 1, not 1.0");
+  config_bad("{\"v\":null}", "v", "must be the integer 1, not null");
+  config_bad("{\"v\":1,\"x\":1}", "x", "unknown key");
+  config_bad("{\"v\":1,\"Rc\":[]}", "Rc", "unknown key");
+  config_bad("{\"v\":1,\"a b\":1}", "[\"a b\"]", "unknown key");
+  config_bad("{\"v\":1,\"rc\":{}}", "rc", "must be an array of programs, not an object");
+  config_bad("{\"v\":1,\"rc\":[\"/bin/x\"]}", "rc[0]", "must be an object");
+  config_bad("{\"v\":1,\"rc\":[{\"argv\":[\"a\"]}]}", "rc[0].bin", "is missing");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\"},{\"bin\":\"bin/x\"}]}", "rc[1].bin", "\"bin/x\" is not an absolute path");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"\"}]}", "rc[0].bin", "is not an absolute path");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/bin/\"}]}", "rc[0].bin", "names a directory");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/bin/x\\u0000y\"}]}", "rc[0].bin", "must not contain a NUL");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"argv\":[]}]}", "rc[0].argv", "must not be empty");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"argv\":\"x -p\"}]}", "rc[0].argv", "must be an array of strings, not a string");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"argv\":[\"a\",1]}]}", "rc[0].argv[1]", "must be a string, not a number");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\"},{\"bin\":\"/y\"}]}", "rc[1].mode", "a second main program (rc[0] is main");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"fg\"}]}", "rc[0].mode", "\"fg\" is not a mode");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":true}]}", "rc[0].mode", "must be a string, not a boolean");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"cwd\":\"/\"}]}", "rc[0].cwd", "unknown key (known keys here: bin, argv, mode)");
+  config_bad("{\"v\":1,\"env\":[]}", "env", "must be an object of strings, not an array");
+  config_bad("{\"v\":1,\"env\":{\"PORT\":8080}}", "env.PORT", "must be a string, not a number");
+  config_bad("{\"v\":1,\"env\":{\"A=B\":\"1\"}}", "env[\"A=B\"]", "must not contain '='");
+  config_bad("{\"v\":1,\"env\":{\"\":\"1\"}}", "env[\"\"]", "must not be empty");
+  config_bad("{\"v\":1,\"hostname\":\"web server\"}", "hostname", "is not a host name");
+  config_bad("{\"v\":1,\"hostname\":\"\"}", "hostname", "must not be empty");
+  config_bad("{\"v\":1,\"hostname\":\"-x\"}", "hostname", "is not a host name");
+  config_bad("{\"v\":1,\"hostname\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", "hostname",
+             "longer than 64 bytes");
+  config_bad("{\"v\":1,\"net\":[{\"addr\":\"10.0.2.15/24\"}]}", "net[0].if", "is missing");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"abcdefghijklmnop\"}]}", "net[0].if", "is not an interface name");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"a/b\"}]}", "net[0].if", "is not an interface name");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\"},{\"if\":\"eth0\"}]}", "net[1].if", "\"eth0\" is configured twice (net[0])");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"addr\":\"10.0.2.300/24\"}]}", "net[0].addr",
+             "\"10.0.2.300/24\" is not an IPv4 address with a prefix length");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"addr\":\"10.0.2.15\"}]}", "net[0].addr", "is not an IPv4 address");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"addr\":\"10.0.2.15/33\"}]}", "net[0].addr", "is not an IPv4 address");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"addr\":\"010.0.2.15/24\"}]}", "net[0].addr", "is not an IPv4 address");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"addr\":\"10.0.2.15/024\"}]}", "net[0].addr", "is not an IPv4 address");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"addr\":\"10.0.2/24\"}]}", "net[0].addr", "is not an IPv4 address");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"addr\":\"10.0.2.15.1/24\"}]}", "net[0].addr", "is not an IPv4 address");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"addr\":\"10.0.2.15/\"}]}", "net[0].addr", "is not an IPv4 address");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"addr\":\" 10.0.2.15/24\"}]}", "net[0].addr", "is not an IPv4 address");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"gw\":\"10.0.2.2\"}]}", "net[0].gw", "needs \"addr\"");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"addr\":\"10.0.2.15/24\",\"gw\":\"10.0.2\"}]}", "net[0].gw",
+             "\"10.0.2\" is not an IPv4 address");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"dns\":\"10.0.2.3\"}]}", "net[0].dns", "must be an array");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"dns\":[\"10.0.2.3\",\"x\"]}]}", "net[0].dns[1]", "is not an IPv4 address");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"mtu\":10}]}", "net[0].mtu", "from 68 to 65535, not 10");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"mtu\":1500.5}]}", "net[0].mtu", "not 1500.5");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"mtu\":\"1500\"}]}", "net[0].mtu", "must be an integer, not a string");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"dhcp\":true}]}", "net[0].dhcp", "unknown key");
+  config_bad("{\"v\":1,\"blk\":[{\"dev\":\"vdb\"}]}", "blk[0].mount", "is missing");
+  config_bad("{\"v\":1,\"blk\":[{\"mount\":\"/data\"}]}", "blk[0].dev", "is missing");
+  config_bad("{\"v\":1,\"blk\":[{\"dev\":\"/dev/vdb\",\"mount\":\"/data\"}]}", "blk[0].dev", "without \"/dev/\"");
+  config_bad("{\"v\":1,\"blk\":[{\"dev\":\"vdb\",\"mount\":\"/\"}]}", "blk[0].mount", "cannot mount over");
+  config_bad("{\"v\":1,\"blk\":[{\"dev\":\"vdb\",\"mount\":\"data\"}]}", "blk[0].mount", "not an absolute path");
+  config_bad("{\"v\":1,\"blk\":[{\"dev\":\"vdb\",\"mount\":\"/d\",\"ro\":\"yes\"}]}", "blk[0].ro", "must be a boolean, not a string");
+  config_bad("{\"v\":1,\"blk\":[{\"dev\":\"vdb\",\"mount\":\"/d\",\"fs\":\"ext4 -o x\"}]}", "blk[0].fs", "not a file system type");
+  config_bad("{\"v\":1,\"sysctl\":{\"net.ipv4.ip_forward\":1}}", "sysctl[\"net.ipv4.ip_forward\"]", "must be a string, not a number");
+  config_bad("{\"v\":1,\"sysctl\":{\"net..x\":\"1\"}}", "sysctl[\"net..x\"]", "is not a sysctl name");
+  config_bad("{\"v\":1,\"sysctl\":{\"../../etc/x\":\"1\"}}", "sysctl[\"../../etc/x\"]", "is not a sysctl name");
+  config_bad("{\"v\":1,\"sysctl\":{\"a/../b\":\"1\"}}", "sysctl[\"a/../b\"]", "is not a sysctl name");
+  config_bad("{\"v\":1,\"sysctl\":{\"a b\":\"1\"}}", "sysctl[\"a b\"]", "is not a sysctl name");
+  config_bad("{\"v\":1,\"routes\":[{\"dst\":\"10.1.2.0/16\",\"via\":\"10.0.2.2\"}]}", "routes[0].dst", "host bits set");
+  config_bad("{\"v\":1,\"routes\":[{\"dst\":\"10.1.0.0/16\"}]}", "routes[0].via", "is missing");
+  config_bad("{\"v\":1,\"routes\":[{\"via\":\"10.0.2.2\"}]}", "routes[0].dst", "is missing");
+  config_bad("{\"v\":1,\"cwd\":\"srv\"}", "cwd", "is not an absolute path");
+  config_bad("{\"v\":1,\"cwd\":[]}", "cwd", "must be a string, not an array");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",]}", "rc[0]", "invalid JSON at byte 25: expected a string key");
+  config_bad("{\"v\":1,\"v\":1}", "v", "invalid JSON at byte 7: duplicate key");
+
+  /* limits */
+  char t[8192];
+  size_t o = (size_t)sprintf(t, "{\"v\":1,\"rc\":[");
+  for (int i = 0; i < KILN_MAX_RC + 1; i++) o += (size_t)sprintf(t + o, "%s{\"bin\":\"/x\",\"mode\":\"bg\"}", i ? "," : "");
+  sprintf(t + o, "]}");
+  config_bad(t, "rc", "too many programs (limit 16)");
+  o = (size_t)sprintf(t, "{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"argv\":[");
+  for (int i = 0; i < KILN_MAX_ARGS; i++) o += (size_t)sprintf(t + o, "%s\"%d\"", i ? "," : "", i);
+  sprintf(t + o, "]}]}");
+  check(load1(t, &e) == 0 && cfg.rc[0].argc == KILN_MAX_ARGS && !cfg.rc[0].argv[KILN_MAX_ARGS], "config takes 64 arguments");
+  o = (size_t)sprintf(t, "{\"v\":1,\"env\":{");
+  for (int i = 0; i < KILN_MAX_ENV - 1; i++) o += (size_t)sprintf(t + o, "%s\"V%d\":\"x\"", i ? "," : "", i);
+  sprintf(t + o, "}}");
+  config_bad(t, "env.V126", "too many variables (limit 128)");
+}
+
+/* ---- cmdline ---- */
+
+static void test_cmdline(void) {
+  char line[512];
+  struct kiln_cmdline kc;
+
+  strcpy(line, "console=ttyS0 quiet panic=-1 kiln.config=eyJ2IjoxfQ kiln.debug=1\n");
+  cmdline_parse(line, &kc);
+  check(kc.config && !strcmp(kc.config, "eyJ2IjoxfQ") && kc.debug == 1, "cmdline finds kiln.config and kiln.debug");
+
+  strcpy(line, "quiet");
+  cmdline_parse(line, &kc);
+  check(!kc.config && !kc.debug, "cmdline without kiln parameters");
+
+  strcpy(line, "kiln.config=a kiln.config=b kiln.debug kiln.debug=0");
+  cmdline_parse(line, &kc);
+  check(kc.config && !strcmp(kc.config, "b") && kc.debug == 0, "cmdline: the last value wins");
+
+  strcpy(line, "kiln.debug");
+  cmdline_parse(line, &kc);
+  check(kc.debug == 1, "cmdline: bare kiln.debug turns it on");
+
+  strcpy(line, "kiln.config=a -- kiln.config=b kiln.debug=1");
+  cmdline_parse(line, &kc);
+  check(kc.config && !strcmp(kc.config, "a") && !kc.debug, "cmdline stops at \"--\" (the rest is init's argv)");
+
+  strcpy(line, "x=\"a -- b\" kiln.config=q");
+  cmdline_parse(line, &kc);
+  check(kc.config && !strcmp(kc.config, "q"), "cmdline: quotes hide \"--\"");
+
+  strcpy(line, "\t kiln.config=\"x y\"\t\n");
+  cmdline_parse(line, &kc);
+  check(kc.config && !strcmp(kc.config, "x y"), "cmdline: quoted value with a space");
+
+  strcpy(line, "\"kiln.config=p q\"");
+  cmdline_parse(line, &kc);
+  check(kc.config && !strcmp(kc.config, "p q"), "cmdline: quoted whole parameter");
+
+  /* splitting exactly like the kernel's next_arg() */
+  strcpy(line, "foo bar=\"baz qux\" \"quoted param\" x=\" y\" z=\"a\"b w=a\"b c\"d e=\xa0" "f g\xa0h");
+  const char *want[][2] = {{"foo", NULL},     {"bar", "baz qux"}, {"quoted param", NULL}, {"x", " y"},
+                           {"z", "a\"b"},     {"w", "a\"b c\"d"}, {"e", ""},              {"f", NULL},
+                           {"g", NULL},       {"h", NULL}};
+  char *args = line;
+  size_t i = 0;
+  int ok = 1;
+  while (*args) {
+    char *p, *v;
+    args = cmdline_next(args, &p, &v);
+    if (i >= sizeof want / sizeof want[0]) {
+      ok = 0;
+      note("extra parameter %s", p);
+      break;
+    }
+    int same = !strcmp(p, want[i][0]) && (want[i][1] ? v && !strcmp(v, want[i][1]) : !v);
+    if (!same) note("parameter %zu: got %s=%s", i, p, v ? v : "(none)");
+    ok &= same;
+    i++;
+  }
+  check(ok && i == sizeof want / sizeof want[0], "cmdline splits like the kernel (quotes, NBSP)");
+  check(cmdline_parameq("a-b_c", "a_b-c") && !cmdline_parameq("ab", "abc") && !cmdline_parameq("a.b", "a-b"),
+        "cmdline_parameq");
+}
+
+/* ---- base64url ---- */
+
+static void test_base64url(void) {
+  const char *vec[][2] = {{"", ""},         {"f", "Zg"},         {"fo", "Zm8"},         {"foo", "Zm9v"},
+                          {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "-_8"}};
+  for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+    char enc[32];
+    unsigned char dec[32];
+    size_t bad, l = strlen(vec[i][0]);
+    b64url_encode((const unsigned char *)vec[i][0], l, enc);
+    long n = b64url_decode(vec[i][1], strlen(vec[i][1]), dec, sizeof dec, &bad);
+    check(!strcmp(enc, vec[i][1]) && n == (long)l && !memcmp(dec, vec[i][0], l), "base64url %s <-> %s", vec[i][1],
+          vec[i][0]);
+  }
+  const struct {
+    const char *in;
+    size_t bad;
+  } bads[] = {{"Zg==", 2}, {"Z", 1}, {"Zm9vY", 5}, {"Zh", 1}, {"Zm9=", 3}, {"Zm+v", 2}, {"Zm/v", 2}, {"Zm 9", 2},
+              {"Zm9\n", 3}};
+  for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+    unsigned char dec[32];
+    size_t bad = 99;
+    long n = b64url_decode(bads[i].in, strlen(bads[i].in), dec, sizeof dec, &bad);
+    check(n == -1 && bad == bads[i].bad, "base64url rejects \"%s\" at %zu", bads[i].in, bads[i].bad);
+    if (n != -1 || bad != bads[i].bad) note("got %ld, bad at %zu", n, bad);
+  }
+  unsigned char dec[4];
+  size_t bad;
+  check(b64url_decode("Zm9vYmFy", 8, dec, sizeof dec, &bad) == -1 && bad == 8, "base64url refuses to overflow its output");
+  /* every byte value and every length up to 300 round-trips */
+  unsigned char raw[300], back[300];
+  char enc[B64URL_ENCODED_LEN(300) + 1];
+  int ok = 1;
+  for (int i = 0; i < 300; i++) raw[i] = (unsigned char)(i * 7 + 3);
+  for (size_t l = 0; l <= 300 && ok; l++) {
+    size_t el = b64url_encode(raw, l, enc);
+    long n = b64url_decode(enc, el, back, sizeof back, &bad);
+    ok = el == B64URL_ENCODED_LEN(l) && n == (long)l && !memcmp(raw, back, l) && !strpbrk(enc, "+/=");
+  }
+  check(ok, "base64url round-trips every length up to 300");
+}
+
+int main(void) {
+  test_json();
+  test_config();
+  test_cmdline();
+  test_base64url();
+  printf("1..%d\n", n_checks);
+  printf("# %d passed, %d failed\n", n_checks - n_failed, n_failed);
+  return n_failed ? 1 : 0;
+}
