@@ -1,0 +1,72 @@
+/**
+ * Decompress a stream by its format: xz and zstd through the real tools (`xz -dc`, `zstd -dc` over pipes,
+ * as the design says), gzip with node's zlib. A tool that fails (corrupt or truncated input) makes the
+ * output stream fail with KILN_EARCHIVE_INVALID, so a consumer never takes a short stream for a whole one.
+ */
+import { spawn } from "node:child_process";
+import { PassThrough, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { KilnError, q } from "./errors.js";
+
+export type Compression = "xz" | "zst" | "gz" | "none";
+
+/** The compression a file name's suffix says (`data.tar.xz` → xz). */
+export function compressionOf(name: string): Compression | undefined {
+  if (name.endsWith(".xz")) return "xz";
+  if (name.endsWith(".zst")) return "zst";
+  if (name.endsWith(".gz")) return "gz";
+  if (name.endsWith(".tar") || !/\.[a-z0-9]+$/.test(name)) return "none";
+  return undefined;
+}
+
+export function decompress(input: Readable, kind: Compression, label: string): Readable {
+  if (kind === "none") return input;
+  if (kind === "gz") {
+    const out = new PassThrough();
+    pipeline(input, createGunzip(), out).catch((e: Error) => out.destroy(invalid(label, e.message)));
+    return out;
+  }
+  const tool = kind === "xz" ? "xz" : "zstd";
+  const out = new PassThrough();
+  const child = spawn(tool, ["-dc"], { stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  let done = false;
+  child.stderr.on("data", (b: Buffer) => {
+    stderr += b.toString();
+  });
+  child.on("error", (e: NodeJS.ErrnoException) => {
+    done = true;
+    out.destroy(
+      e.code === "ENOENT"
+        ? new KilnError(
+            "KILN_ETOOL_MISSING",
+            `Cannot run ${q(tool)} to decompress ${q(label)}: not found`,
+            `Install it (Debian: apt-get install ${kind === "xz" ? "xz-utils" : "zstd"}).`,
+          )
+        : e,
+    );
+  });
+  // The tool may exit early on bad input; its closed stdin is reported through its exit status below.
+  pipeline(input, child.stdin).catch(() => {});
+  child.stdout.pipe(out, { end: false });
+  child.on("close", (code, signal) => {
+    if (done) return;
+    done = true;
+    if (code === 0) out.end();
+    else out.destroy(invalid(label, stderr.trim() || `${tool} exited with ${code ?? signal}`));
+  });
+  out.on("close", () => {
+    if (!done) child.kill("SIGKILL");
+    input.destroy();
+  });
+  return out;
+}
+
+function invalid(label: string, why: string): KilnError {
+  return new KilnError(
+    "KILN_EARCHIVE_INVALID",
+    `Cannot decompress ${q(label)}: ${why}`,
+    "The archive is damaged or truncated; download it again.",
+  );
+}
