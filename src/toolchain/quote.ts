@@ -17,7 +17,12 @@ export function cmakeQuote(s: string): string {
   return `[${eq}[${s}]${eq}]`;
 }
 
-/** A string in a Meson machine file (single-quoted, backslash escapes). */
+/**
+ * A string in a Meson machine file. Meson 1.0 reads these without escape sequences, so a value holding a
+ * single quote goes in triple quotes (toolchain paths never hold three in a row: checked beforehand).
+ */
 export function mesonQuote(s: string): string {
-  return `'${s.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+  if (!s.includes("'")) return `'${s}'`;
+  if (s.includes("'''") || s.endsWith("'")) throw new Error(`cannot quote ${JSON.stringify(s)} for Meson`);
+  return `'''${s}'''`;
 }

@@ -88,6 +88,13 @@ export async function ensureToolchain(
  * linking and running a program with it, and moved in with one rename, so a failure leaves nothing.
  */
 export async function writeToolchain(opts: WriteToolchainOptions): Promise<ToolchainInfo> {
+  return (await writeToolchainDetailed(opts)).info;
+}
+
+/** writeToolchain, also saying whether it wrote the directory or found the same toolchain there. */
+export async function writeToolchainDetailed(
+  opts: WriteToolchainOptions,
+): Promise<{ info: ToolchainInfo; written: boolean }> {
   const env = opts.env ?? process.env;
   const dir = resolve(opts.dir ?? paths.defaultToolchain(env));
   checkDirPath(dir);
@@ -96,6 +103,7 @@ export async function writeToolchain(opts: WriteToolchainOptions): Promise<Toolc
   const backing = await detectCompiler(opts.cc ?? (env.CC || "gcc"), env);
   const musl = await findMusl(env);
   const prefix = prefixFor(env);
+  checkDirPath(prefix);
   const fp = await fingerprint(backing.path);
 
   const existing = await readRecord(dir);
@@ -108,7 +116,7 @@ export async function writeToolchain(opts: WriteToolchainOptions): Promise<Toolc
       existing.fingerprint === fp &&
       existing.prefix === prefix
     ) {
-      return publicInfo(existing);
+      return { info: publicInfo(existing), written: false };
     }
     throw existsError(dir);
   }
@@ -171,7 +179,7 @@ export async function writeToolchain(opts: WriteToolchainOptions): Promise<Toolc
       { cause: e },
     );
   }
-  return publicInfo(record(dir));
+  return { info: publicInfo(record(dir)), written: true };
 }
 
 /** The toolchain recorded in a directory, or KILN_ETOOLCHAIN_MISSING. */
@@ -200,12 +208,13 @@ function existsError(dir: string): KilnError {
 }
 
 function checkDirPath(dir: string): void {
-  // ':' would split PATH and PKG_CONFIG_LIBDIR; control characters cannot be written safely into scripts.
-  if (!isAbsolute(dir) || /[:\0-\x1f\x7f]/.test(dir)) {
+  // ':' would split PATH and PKG_CONFIG_LIBDIR; control characters cannot be written safely into scripts;
+  // Meson machine files cannot hold three single quotes in a row.
+  if (!isAbsolute(dir) || /[:\0-\x1f\x7f]|'''/.test(dir)) {
     throw usageError(
       "KILN_ETOOLCHAIN_PATH",
-      `Cannot use ${q(dir)} as a toolchain directory: it contains ':' or a control character`,
-      "Choose a directory path without ':' or control characters.",
+      `Cannot use ${q(dir)} as a toolchain directory: it holds ':', a control character or quotes kiln cannot write`,
+      "Choose a directory path without ':', control characters or three quotes in a row.",
     );
   }
 }

@@ -1,0 +1,71 @@
+import type { Command } from "commander";
+import type { ToolchainInfo } from "../../toolchain/toolchain.js";
+import { type CommonOpts, progressFor, report, table, withCommon } from "../context.js";
+
+interface ToolchainOpts extends CommonOpts {
+  cc?: string;
+  dir?: string;
+  force?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = withCommon(program.command("toolchain"))
+    .description(
+      "write the x86_64-kiln-linux-musl toolchain: static musl programs from the host gcc or clang",
+    )
+    .option("--cc <compiler>", "backing compiler: gcc, gcc-12, clang or a path (default: $CC, else gcc)")
+    .option("--dir <dir>", "where to write it (default: KILN_HOME/toolchains/default)")
+    .option("--force", "replace an existing directory")
+    .enablePositionalOptions()
+    .addHelpText(
+      "after",
+      '\nExample:\n  kiln toolchain --cc clang\n  eval "$(kiln toolchain env)" && make CC=x86_64-kiln-linux-musl-gcc',
+    )
+    .action(async (opts: ToolchainOpts) => {
+      const { writeToolchainDetailed } = await import("../../toolchain/toolchain.js");
+      const progress = await progressFor(opts);
+      progress.step(`preparing the ${opts.dir ? "" : "default "}toolchain`);
+      let res: { info: ToolchainInfo; written: boolean };
+      try {
+        res = await writeToolchainDetailed({ cc: opts.cc, dir: opts.dir, force: opts.force });
+      } catch (e) {
+        progress.fail();
+        throw e;
+      }
+      const { info, written } = res;
+      progress.done(
+        `${written ? "wrote the toolchain" : "the toolchain is up to date"} over ${info.backing.kind} ${info.backing.version}`,
+      );
+      report(opts, { ...info, written }, (i) => {
+        const env = opts.dir ? `kiln toolchain env --dir ${shellWord(i.dir)}` : "kiln toolchain env";
+        return `${table([
+          ["toolchain", i.dir],
+          ["tuple", i.tuple],
+          ["cc", i.cc],
+          ["backing", `${i.backing.kind} ${i.backing.version} (${i.backing.path})`],
+          ["libc", i.libc],
+          ["cmake", i.cmakeToolchainFile],
+          ["meson", i.mesonCrossFile],
+          ["prefix", i.prefix],
+        ])}\n\nPut it on PATH with:  eval "$(${env})"`;
+      });
+    });
+
+  withCommon(cmd.command("env"))
+    .description("print the shell line that puts the toolchain's bin directory on PATH")
+    .option(
+      "--dir <dir>",
+      "a toolchain written with --dir (default: the default toolchain, written if missing)",
+    )
+    .addHelpText("after", '\nExample:\n  eval "$(kiln toolchain env)"')
+    .action(async (opts: CommonOpts & { dir?: string }) => {
+      const { ensureToolchain, readToolchain } = await import("../../toolchain/toolchain.js");
+      const info = opts.dir ? await readToolchain(opts.dir) : await ensureToolchain();
+      const line = `export PATH=${shellWord(info.bin)}:"$PATH"`;
+      report(opts, { bin: info.bin, dir: info.dir, shell: line }, (d) => d.shell);
+    });
+}
+
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
