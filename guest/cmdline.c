@@ -60,7 +60,7 @@ void cmdline_parse(char *line, struct kiln_cmdline *out) {
     char *param, *val;
     args = cmdline_next(args, &param, &val);
     if (!val && !strcmp(param, "--")) break;
-    if (cmdline_parameq(param, "kiln.config")) out->config = val ? val : "";
+    if (cmdline_parameq(param, "kiln.config")) out->config = val ? val : param + strlen(param);
     else if (cmdline_parameq(param, "kiln.debug")) out->debug = !val || (strcmp(val, "0") && *val);
   }
 }

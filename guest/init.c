@@ -358,10 +358,24 @@ static void setup_blk(void) {
   }
 }
 
+/* The programs' whole environment: the defaults and the configuration, nothing the kernel passed to init.
+ * Built in static storage: every variable comes from one of the three sources, each at most
+ * JSON_MAX_INPUT bytes decoded, plus the two defaults. */
+static char *envp[KILN_MAX_ENV + 1];
+static char env_store[3 * JSON_MAX_INPUT + 64];
+
 static void setup_env(void) {
-  clearenv();
-  for (int i = 0; i < cfg.n_env; i++)
-    if (setenv(cfg.env[i].key, cfg.env[i].value, 1)) fail_init("environment %s: %s", q(cfg.env[i].key), strerror(errno));
+  size_t o = 0;
+  for (int i = 0; i < cfg.n_env; i++) {
+    size_t kl = strlen(cfg.env[i].key), vl = strlen(cfg.env[i].value);
+    if (o + kl + vl + 2 > sizeof env_store) fail_init("environment too large");
+    envp[i] = env_store + o;
+    memcpy(env_store + o, cfg.env[i].key, kl);
+    env_store[o + kl] = '=';
+    memcpy(env_store + o + kl + 1, cfg.env[i].value, vl + 1);
+    o += kl + vl + 2;
+  }
+  envp[cfg.n_env] = NULL;
 }
 
 static pid_t spawn(const struct kiln_rc *r) {
@@ -376,7 +390,7 @@ static pid_t spawn(const struct kiln_rc *r) {
     setsid();
     /* The main program gets the console as its terminal, so ^C on an attached console reaches it. */
     if (r->mode == KILN_MAIN) ioctl(0, TIOCSCTTY, 0);
-    execve(r->bin, (char *const *)r->argv, environ);
+    execve(r->bin, (char *const *)r->argv, envp);
     int e = errno;
     (void)!write(p[1], &e, sizeof e);
     _exit(EXIT_EXEC);
