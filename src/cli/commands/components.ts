@@ -1,0 +1,114 @@
+import type { Command } from "commander";
+import { type CommonOpts, progressFor, report, table, withCommon } from "../context.js";
+
+interface FetchOpts extends CommonOpts {
+  force?: boolean;
+  deb?: string;
+}
+
+interface ListOpts extends CommonOpts {
+  catalogue: string[];
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function mb(n: number): string {
+  return `${(n / 1e6).toFixed(1)} MB`;
+}
+
+export function register(program: Command): void {
+  const components = program
+    .command("components")
+    .description("the stock kernel (Debian's cloud kernel) and the components platforms are made of")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  kiln components fetch\n  kiln components list\n  kiln components show --json",
+    );
+
+  withCommon(
+    components
+      .command("fetch")
+      .description(
+        "download Debian's current cloud kernel with apt, verify it, unpack and index it in the store",
+      )
+      .option("--force", "fetch and unpack again even if the store has it")
+      .option(
+        "--deb <file>",
+        "import this kernel .deb instead of downloading (checked against apt when apt knows it)",
+      )
+      .addHelpText(
+        "after",
+        "\nExamples:\n  kiln components fetch\n  kiln components fetch --deb linux-image-6.1.0-56-cloud-amd64_6.1.192-2_amd64.deb",
+      ),
+  ).action(async (opts: FetchOpts) => {
+    const { fetchStockKernel } = await import("../../components/fetchKernel.js");
+    const progress = await progressFor(opts);
+    const r = await fetchStockKernel({ force: opts.force, ...(opts.deb ? { deb: opts.deb } : {}), progress });
+    report(opts, r, (d) =>
+      [
+        `${d.fetched ? "fetched" : "already in the store:"} ${d.package} ${d.version} (kernel ${d.release})`,
+        `  sha256 ${d.sha256} (${d.digestFrom === "apt" ? "as apt's index says" : "of the file; apt does not know this package"})`,
+        `  ${mb(d.debSize)} package, ${mb(d.vmlinuzSize)} kernel, ${d.modules} modules (compression in the package: ${d.moduleCompression.join(", ")})`,
+      ].join("\n"),
+    );
+  });
+
+  withCommon(
+    components
+      .command("list")
+      .description(
+        "every component, and how it resolves on the fetched kernel (built in, module, unavailable)",
+      )
+      .option(
+        "-c, --catalogue <file>",
+        "extra component/platform definitions (TOML, repeatable)",
+        collect,
+        [],
+      )
+      .addHelpText(
+        "after",
+        "\nExample:\n  kiln components list\n  kiln components list -c my-platforms.toml --json",
+      ),
+  ).action(async (opts: ListOpts) => {
+    const { listComponents } = await import("../../components/resolve.js");
+    const r = await listComponents({ extraFiles: opts.catalogue });
+    report(opts, r, (d) => {
+      const head = d.kernel
+        ? `kernel ${d.kernel.release} (${d.kernel.package} ${d.kernel.version})`
+        : "no kernel fetched: run `kiln components fetch` to see how components resolve";
+      const rows = d.components.map((c) => [
+        c.name,
+        c.how,
+        c.how === "unavailable" ? `lacks ${c.missing.join(", ")}` : c.modules.join(", "),
+        c.description,
+      ]);
+      return `${head}\n\n${table([["component", "how", "modules", "description"], ...rows])}`;
+    });
+  });
+
+  withCommon(
+    components
+      .command("show")
+      .description("the stock kernel in use: release, package, version, digests and sizes")
+      .addHelpText("after", "\nExample:\n  kiln components show"),
+  ).action(async (opts: CommonOpts) => {
+    const { stockKernelInfo } = await import("../../components/stockKernel.js");
+    const r = await stockKernelInfo();
+    report(opts, r, (d) =>
+      table([
+        ["release", d.release],
+        ["package", `${d.package} ${d.version}`],
+        ...(d.source ? [["source", d.source]] : []),
+        ["sha256", `${d.sha256} (${mb(d.debSize)})`],
+        ["kernel", `${d.vmlinuz.path} (${mb(d.vmlinuz.size)})`],
+        ["kernel sha256", d.vmlinuz.sha256],
+        [
+          "modules",
+          `${d.modules.count} (${mb(d.modules.size)}; in the package: ${d.modules.compression.join(", ")})`,
+        ],
+        ["built in", `${d.builtin} modules compiled in`],
+        ["tree", d.tree],
+      ]),
+    );
+  });
+}

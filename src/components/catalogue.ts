@@ -1,0 +1,136 @@
+/**
+ * The component catalogue and platforms: data/components.toml and data/platforms.toml, then the user's
+ * `-c FILE`s in order (a definition replaces the one of the same name). Validated with zod; errors name
+ * the file, the line where it can be found, and the key. The validated result is cached by the files'
+ * content, so a bake does not pay for TOML parsing and zod on every run.
+ */
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "../core/atomic.js";
+import { sha256 } from "../core/digest.js";
+import { KilnError, q, usageError } from "../core/errors.js";
+import { paths } from "../core/paths.js";
+
+export interface Component {
+  name: string;
+  description: string;
+  kconfig: string[];
+  kconfigExtra: string[];
+  modules: string[];
+  /** The file that defined it. */
+  source: string;
+}
+
+export interface Platform {
+  name: string;
+  description: string;
+  include: string[];
+  components: string[];
+  source: string;
+}
+
+export interface Catalogue {
+  components: Map<string, Component>;
+  platforms: Map<string, Platform>;
+}
+
+export interface CatalogueOptions {
+  /** User catalogue files (`-c FILE`), applied in order over the built-in ones. */
+  extraFiles?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+const CACHE_FORMAT = 1;
+
+export const BUILTIN_CATALOGUE_FILES = [
+  fileURLToPath(new URL("../../data/components.toml", import.meta.url)),
+  fileURLToPath(new URL("../../data/platforms.toml", import.meta.url)),
+];
+
+export async function loadCatalogue(opts: CatalogueOptions = {}): Promise<Catalogue> {
+  const files = [...BUILTIN_CATALOGUE_FILES, ...(opts.extraFiles ?? []).map((f) => resolve(f))];
+  const texts = await Promise.all(
+    files.map((f) =>
+      readFile(f, "utf8").catch(() => {
+        throw usageError(
+          "KILN_ECATALOGUE_NOT_FOUND",
+          `Cannot read catalogue file ${q(f)}`,
+          "Give the path of a TOML file with [components.NAME] and/or [platforms.NAME] tables.",
+        );
+      }),
+    ),
+  );
+  const key = sha256(JSON.stringify([CACHE_FORMAT, files, texts]));
+  const cacheFile = join(paths.cache(opts.env), "catalogue", `${key}.json`);
+  try {
+    return fromJSON(JSON.parse(await readFile(cacheFile, "utf8")) as CachedCatalogue);
+  } catch {}
+  const { parseCatalogueFiles } = await import("./catalogueSchema.js");
+  const cat = await parseCatalogueFiles(files.map((f, i) => ({ path: f, text: texts[i]! })));
+  // A cache that cannot be written (read-only home) only costs time.
+  await writeFileAtomic(cacheFile, JSON.stringify(toJSON(cat))).catch(() => {});
+  return cat;
+}
+
+interface CachedCatalogue {
+  components: Component[];
+  platforms: Platform[];
+}
+
+function toJSON(c: Catalogue): CachedCatalogue {
+  return { components: [...c.components.values()], platforms: [...c.platforms.values()] };
+}
+
+function fromJSON(j: CachedCatalogue): Catalogue {
+  return {
+    components: new Map(j.components.map((c) => [c.name, c])),
+    platforms: new Map(j.platforms.map((p) => [p.name, p])),
+  };
+}
+
+/** A platform's components, its includes' first (depth first), each once. */
+export function expandPlatform(cat: Catalogue, name: string): string[] {
+  const platform = cat.platforms.get(name);
+  if (!platform) {
+    throw usageError(
+      "KILN_EPLATFORM_UNKNOWN",
+      `Unknown platform ${q(name)}`,
+      `Known platforms: ${[...cat.platforms.keys()].sort().join(", ")}. Define others in a catalogue file given with -c.`,
+    );
+  }
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const visit = (p: Platform, path: string[]) => {
+    for (const inc of p.include) {
+      // Validation refuses cycles and unknown includes; this guard keeps a bad cache from looping.
+      if (path.includes(inc))
+        throw new KilnError(
+          "KILN_ECATALOGUE_INVALID",
+          `Platform ${q(p.name)} includes itself`,
+          "Fix the include list.",
+        );
+      visit(cat.platforms.get(inc)!, [...path, inc]);
+    }
+    for (const c of p.components) {
+      if (!seen.has(c)) {
+        seen.add(c);
+        out.push(c);
+      }
+    }
+  };
+  visit(platform, [name]);
+  return out;
+}
+
+export function getComponent(cat: Catalogue, name: string): Component {
+  const c = cat.components.get(name);
+  if (!c) {
+    throw usageError(
+      "KILN_ECOMPONENT_UNKNOWN",
+      `Unknown component ${q(name)}`,
+      `Run \`kiln components list\` to see the ${cat.components.size} known components, or define it in a catalogue file given with -c.`,
+    );
+  }
+  return c;
+}

@@ -1,0 +1,172 @@
+/**
+ * Parsing and validating catalogue files (TOML, zod). Loaded only when the catalogue cache misses.
+ */
+import { parse, TomlError } from "smol-toml";
+import { z } from "zod";
+import { KilnError, q } from "../core/errors.js";
+import type { Catalogue, Component, Platform } from "./catalogue.js";
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+const SYMBOL = /^[A-Z0-9_]+$/;
+const MODULE = /^[A-Za-z0-9_-]+$/;
+
+const ComponentDef = z
+  .object({
+    description: z.string().min(1),
+    kconfig: z
+      .array(z.string().regex(SYMBOL, "a Kconfig symbol without CONFIG_, like VIRTIO_NET"))
+      .default([]),
+    kconfig_extra: z.array(z.string().regex(SYMBOL, "a Kconfig symbol without CONFIG_")).default([]),
+    modules: z.array(z.string().regex(MODULE, "a module name, like virtio_net")).default([]),
+  })
+  .strict()
+  .refine((c) => c.kconfig.length > 0 || c.modules.length > 0, "needs kconfig symbols or modules");
+
+const PlatformDef = z
+  .object({
+    description: z.string().min(1),
+    include: z.array(z.string().regex(NAME)).default([]),
+    components: z.array(z.string().regex(NAME)).default([]),
+  })
+  .strict();
+
+const FileDef = z
+  .object({
+    components: z
+      .record(z.string().regex(NAME, "a lowercase name; quote names with dots"), ComponentDef)
+      .optional(),
+    platforms: z
+      .record(z.string().regex(NAME, "a lowercase name; quote names with dots"), PlatformDef)
+      .optional(),
+  })
+  .strict();
+
+function invalid(file: string, line: number | undefined, key: string, why: string): KilnError {
+  return new KilnError(
+    "KILN_ECATALOGUE_INVALID",
+    `Cannot use catalogue ${q(file)}${line ? ` line ${line}` : ""}: key ${q(key)}: ${why}`,
+    'See data/components.toml and data/platforms.toml for the format: [components."NAME"] with description, kconfig, kconfig_extra, modules; [platforms.NAME] with description, include, components.',
+    { details: { file, ...(line ? { line } : {}), key } },
+  );
+}
+
+/** Where a key is written: the line of its table header, or of the key inside that table. */
+export function locate(text: string, path: (string | number)[]): number | undefined {
+  const lines = text.split("\n");
+  const [section, name, field] = path;
+  if (typeof section !== "string") return undefined;
+  if (typeof name !== "string") {
+    const i = lines.findIndex((l) => new RegExp(`^\\s*\\[\\s*${esc(section)}\\b`).test(l));
+    return i >= 0 ? i + 1 : undefined;
+  }
+  const header = new RegExp(
+    `^\\s*\\[\\s*${esc(section)}\\s*\\.\\s*("${esc(name)}"|'${esc(name)}'|${esc(name)})\\s*\\]`,
+  );
+  const h = lines.findIndex((l) => header.test(l));
+  if (h < 0) return undefined;
+  if (typeof field === "string") {
+    for (let i = h + 1; i < lines.length && !/^\s*\[/.test(lines[i]!); i++) {
+      if (new RegExp(`^\\s*${esc(field)}\\s*=`).test(lines[i]!)) return i + 1;
+    }
+  }
+  return h + 1;
+}
+
+function esc(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+export async function parseCatalogueFiles(files: { path: string; text: string }[]): Promise<Catalogue> {
+  const components = new Map<string, Component>();
+  const platforms = new Map<string, Platform>();
+  const texts = new Map(files.map((f) => [f.path, f.text]));
+  for (const { path, text } of files) {
+    let raw: unknown;
+    try {
+      raw = parse(text);
+    } catch (e) {
+      if (e instanceof TomlError) {
+        throw invalid(
+          path,
+          e.line,
+          "(syntax)",
+          e.message.split("\n")[0]!.replace(/^Invalid TOML document: /, ""),
+        );
+      }
+      throw e;
+    }
+    const r = FileDef.safeParse(raw);
+    if (!r.success) {
+      const issue = r.error.issues[0]!;
+      const keyPath = issue.path.map(String);
+      throw invalid(
+        path,
+        locate(text, issue.path as (string | number)[]),
+        keyPath.join(".") || "(top)",
+        issue.message,
+      );
+    }
+    for (const [name, c] of Object.entries(r.data.components ?? {})) {
+      components.set(name, {
+        name,
+        description: c.description,
+        kconfig: c.kconfig,
+        kconfigExtra: c.kconfig_extra,
+        modules: c.modules,
+        source: path,
+      });
+    }
+    for (const [name, p] of Object.entries(r.data.platforms ?? {})) {
+      platforms.set(name, {
+        name,
+        description: p.description,
+        include: p.include,
+        components: p.components,
+        source: path,
+      });
+    }
+  }
+  // References are checked once every file is in: a user file may name components another file defines.
+  for (const p of platforms.values()) {
+    const text = texts.get(p.source) ?? "";
+    for (const inc of p.include) {
+      if (!platforms.has(inc)) {
+        throw invalid(
+          p.source,
+          locate(text, ["platforms", p.name, "include"]),
+          `platforms.${p.name}.include`,
+          `unknown platform ${q(inc)}`,
+        );
+      }
+    }
+    for (const c of p.components) {
+      if (!components.has(c)) {
+        throw invalid(
+          p.source,
+          locate(text, ["platforms", p.name, "components"]),
+          `platforms.${p.name}.components`,
+          `unknown component ${q(c)}`,
+        );
+      }
+    }
+  }
+  for (const p of platforms.values()) {
+    const stack: string[] = [];
+    const walk = (name: string) => {
+      if (stack.includes(name)) {
+        const text = texts.get(p.source) ?? "";
+        throw invalid(
+          p.source,
+          locate(text, ["platforms", p.name, "include"]),
+          `platforms.${p.name}.include`,
+          `includes form a cycle: ${[...stack, name].join(" → ")}`,
+        );
+      }
+      stack.push(name);
+      for (const inc of platforms.get(name)!.include) walk(inc);
+      stack.pop();
+    };
+    walk(p.name);
+  }
+  return { components, platforms };
+}
