@@ -4,7 +4,17 @@ import { KILN_VERSION } from "../core/version.js";
 import { cliState } from "./context.js";
 
 /** Each verb lives in commands/<verb>.ts and exports `register(program)`; heavy code loads in the action. */
-const VERBS: readonly string[] = ["doctor", "toolchain", "inspect", "components"];
+const VERBS: readonly string[] = [
+  "doctor",
+  "toolchain",
+  "inspect",
+  "launch",
+  "ps",
+  "logs",
+  "stop",
+  "rm",
+  "components",
+];
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("kiln")

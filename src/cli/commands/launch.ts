@@ -1,0 +1,151 @@
+import type { Command } from "commander";
+import type { LaunchOptionValues } from "../../launch/options.js";
+import { type CommonOpts, cliState, progressFor, report, withCommon } from "../context.js";
+
+const BACKEND_HELP: Record<string, string> = {
+  qemu: "boot an image under QEMU (microvm by default; KVM when it works here, else software emulation)",
+  xen: "boot an image as a Xen PVH guest with `xl create` (or print its xl configuration with --dry-run)",
+  firecracker: "boot an image under Firecracker (or print its JSON configuration with --dry-run)",
+};
+
+function collect(value: string, prev: string[] = []): string[] {
+  return [...prev, value];
+}
+
+/** The machine options `kiln launch` and `kiln run` share. Parse the values with specFromOptions(). */
+export function addLaunchOptions(cmd: Command): Command {
+  return cmd
+    .option("-M, --memory <MB>", "memory in megabytes (or 1G)", undefined)
+    .option("--cpus <N>", "virtual CPUs")
+    .option("-e, --env <NAME=VALUE>", "environment variable for the program (repeatable)", collect)
+    .option(
+      "-b, --disk <FILE[,/MOUNT][,ro]>",
+      "attach a raw disk image, mounted at /MOUNT (repeatable)",
+      collect,
+    )
+    .option(
+      "-p, --publish <[ADDR:]HOST:GUEST[/udp]>",
+      "forward a host port to the guest (repeatable)",
+      collect,
+    )
+    .option("--share <DIR:/MOUNT[:ro]>", "share a host directory (needs a kernel with 9p)", collect)
+    .option("--net <SPEC>", "network: user, none, tap:NAME or bridge:NAME[,ip=CIDR,gw=IP,mac=MAC]")
+    .option("--machine <TYPE>", "QEMU machine type: microvm (default), q35 or pc")
+    .option("--accel <ACCEL>", "QEMU accelerator: auto (default), kvm or tcg")
+    .option("-d, --detach", "run in the background (see kiln ps, logs, stop, rm)")
+    .option("-i, --interactive", "pass this terminal's input to the guest console")
+    .option("--name <NAME>", "machine name (default: the image name and a random suffix)")
+    .option("-D, --gdb <PORT>", "open a gdb stub on this host TCP port")
+    .option("--rm", "remove the machine's state when it ends");
+}
+
+/** Arguments after the image go to the program; a leading "--" only separates them. */
+export function programArgs(rest: string[]): string[] | undefined {
+  if (rest.length === 0) return undefined;
+  return rest[0] === "--" ? rest.slice(1) : rest;
+}
+
+/** Stop the machine on Ctrl-C or SIGTERM; returns the signal's exit status once one came. */
+export function interruptOnSignals(ac: AbortController): { dispose(): void; status(): number | undefined } {
+  let got: number | undefined;
+  const on = (sig: NodeJS.Signals, status: number) => {
+    const h = () => {
+      got ??= status;
+      ac.abort();
+    };
+    process.on(sig, h);
+    return () => process.off(sig, h);
+  };
+  const offs = [on("SIGINT", 130), on("SIGTERM", 143), on("SIGHUP", 129)];
+  return {
+    dispose: () => {
+      for (const f of offs) f();
+    },
+    status: () => got,
+  };
+}
+
+type Opts = LaunchOptionValues & CommonOpts & { dryRun?: boolean };
+
+async function action(backend: string, image: string, rest: string[], opts: Opts): Promise<void> {
+  const { specFromOptions } = await import("../../launch/options.js");
+  const spec = specFromOptions(image, programArgs(rest), opts);
+  const { dryRun, launch } = await import("../../launch/launch.js");
+  if (opts.dryRun) {
+    const r = await dryRun(spec, { backend });
+    report(opts, r, (d) => {
+      const parts = d.warnings.map((w) => `# warning: ${w}`);
+      for (const f of d.files) parts.push(`# ${f.path}`, f.content.trimEnd(), "");
+      parts.push(`# command`, d.command.map(shellQuote).join(" "));
+      return parts.join("\n");
+    });
+    return;
+  }
+  const ac = new AbortController();
+  const signals = interruptOnSignals(ac);
+  try {
+    const attached = spec.console === "attached";
+    const consoleOut = opts.json ? process.stderr : process.stdout;
+    const r = await launch(spec, {
+      backend,
+      progress: await progressFor(opts),
+      signal: ac.signal,
+      ...(attached ? { onConsole: (b: Buffer) => consoleOut.write(b) } : {}),
+    });
+    if (!opts.json) for (const w of r.warnings) process.stderr.write(`kiln: warning: ${w}\n`);
+    if (attached) {
+      cliState.exitCode = r.interrupted ? (signals.status() ?? 130) : r.status;
+      if (opts.json) report(opts, r, () => "");
+    } else {
+      report(opts, r.machine, (m) => m.name);
+    }
+  } finally {
+    signals.dispose();
+  }
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+export function register(program: Command): void {
+  const launchCmd = program
+    .command("launch")
+    .description("boot an image as a machine: kiln launch BACKEND [options] IMAGE [-- ARGS]")
+    .enablePositionalOptions()
+    .argument("[backend]", "qemu, xen or firecracker")
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .addHelpText(
+      "after",
+      "\nExamples:\n  kiln launch qemu ./hello.img\n  kiln launch qemu -p 8080:80 -e GREETING=hi -d --name web ./httpd.img\n  kiln launch xen --dry-run ./hello.img",
+    )
+    .action(async (backend: string | undefined) => {
+      const { driverFor } = await import("../../launch/drivers/index.js");
+      if (backend === undefined) {
+        const { usageError } = await import("../../core/errors.js");
+        throw usageError(
+          "KILN_EBACKEND_MISSING",
+          "Cannot launch without a backend",
+          "Name one: kiln launch qemu IMAGE (or xen, firecracker).",
+        );
+      }
+      driverFor(backend); // throws KILN_EBACKEND_UNKNOWN
+    });
+  for (const backend of ["qemu", "xen", "firecracker"]) {
+    const sub = launchCmd
+      .command(backend)
+      .description(BACKEND_HELP[backend]!)
+      .argument("<image>", "image directory written by kiln bake")
+      .argument("[args...]", "arguments for the program (replace the baked ones)")
+      .passThroughOptions()
+      .option("--dry-run", "print the configuration and command instead of running them")
+      .addHelpText(
+        "after",
+        `\nExample:\n  kiln launch ${backend} ${backend === "qemu" ? "-M 256 -p 8080:80 " : "--dry-run "}./hello.img -- --greeting hi`,
+      );
+    withCommon(addLaunchOptions(sub)).action((image: string, rest: string[], opts: Opts) =>
+      action(backend, image, rest, opts),
+    );
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Where the launch-time boot configuration travels: on the kernel command line as `kiln.config=<base64url>`
+ * when it fits, otherwise as /kiln/config.json in a cpio segment appended to the baked initrd (the kernel
+ * unpacks concatenated archives in order, so the segment adds a file without touching the baked image).
+ */
+import { type BootConfig, encodeCmdlineConfig } from "../bake/bootConfig.js";
+import { writeCpio } from "../bake/cpio.js";
+
+/** x86 COMMAND_LINE_SIZE is 2048 bytes including the final NUL. */
+export const X86_CMDLINE_MAX = 2047;
+
+export interface ConfigPlacement {
+  via: "none" | "cmdline" | "initrd";
+  /** Command line parameters to add (the kiln.config= token when it fits). */
+  cmdline: string[];
+  /** The cpio segment holding /kiln/config.json, when the command line has no room. */
+  segment?: Buffer;
+}
+
+/**
+ * `base` is every other part of the command line; `reserve` is room the hypervisor itself adds later
+ * (QEMU microvm without ACPI appends its virtio_mmio.device= parameters).
+ */
+export function placeConfig(
+  base: string,
+  cfg: BootConfig | undefined,
+  opts: { max?: number; reserve?: number } = {},
+): ConfigPlacement {
+  if (!cfg) return { via: "none", cmdline: [] };
+  const token = `kiln.config=${encodeCmdlineConfig(cfg)}`;
+  const max = (opts.max ?? X86_CMDLINE_MAX) - (opts.reserve ?? 0);
+  if (Buffer.byteLength(`${base} ${token}`) <= max) return { via: "cmdline", cmdline: [token] };
+  return { via: "initrd", cmdline: [], segment: configSegment(cfg) };
+}
+
+export function configSegment(cfg: BootConfig): Buffer {
+  return writeCpio([
+    { path: "kiln", type: "dir", mode: 0o755 },
+    { path: "kiln/config.json", mode: 0o644, data: Buffer.from(`${JSON.stringify(cfg)}\n`) },
+  ]);
+}

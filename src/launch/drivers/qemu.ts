@@ -1,0 +1,209 @@
+/**
+ * QEMU: direct kernel boot (-kernel/-initrd/-append) on microvm by default, q35 or pc on request; KVM when
+ * it really works here, else TCG with the timer hints the stock kernel needs under software emulation
+ * (microvm hangs in early TSC calibration without tsc_early_khz). The guest's exit status also reaches
+ * QEMU through isa-debug-exit (status (N<<1)|1); the console line stays authoritative.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Image } from "../../bake/image.js";
+import { KilnError, q } from "../../core/errors.js";
+import { which } from "../../core/exec.js";
+import type { CmdlineParts } from "../cmdline.js";
+import type { Driver, LaunchPlan, MachineSpec, MachineStatus, PlanContext, ProbeResult } from "../machine.js";
+import { qmpCommand } from "../qmp.js";
+import { FILES, isOurProcess } from "../state.js";
+import { terminate, waitGone } from "./waitGone.js";
+
+export function qemuBinary(env: NodeJS.ProcessEnv = process.env): string {
+  return env.KILN_QEMU || "qemu-system-x86_64";
+}
+
+/** The host TSC frequency in kHz for tsc_early_khz (TCG's TSC follows the host's). */
+export function tscKhz(cpuinfo?: string): number {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = readFileSync("/proc/cpuinfo", "utf8");
+    } catch {
+      text = "";
+    }
+  }
+  const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(text);
+  const mhz = m ? Number(m[1]) : Number.NaN;
+  return Number.isFinite(mhz) && mhz > 100 ? Math.round(mhz * 1000) : 2_000_000;
+}
+
+/** QEMU option values are comma-separated: a comma inside a value is written twice. */
+function v(value: string): string {
+  return value.replaceAll(",", ",,");
+}
+
+const TCG_HINTS = (khz: number) => [
+  `tsc_early_khz=${khz}`,
+  "no_timer_check",
+  "tsc=reliable",
+  "cryptomgr.notests=1",
+];
+
+export interface QemuArgsInput {
+  spec: MachineSpec & { name: string };
+  image: Image;
+  cmdline: string;
+  initrd: string;
+  accel: "kvm" | "tcg";
+  dir: string;
+  control: string;
+  /** Detached: QEMU daemonizes and writes the console to this file. */
+  consoleFile?: string;
+}
+
+export function qemuArgs(i: QemuArgsInput): string[] {
+  const { spec } = i;
+  const mmio = spec.machine === "microvm";
+  const bus = (dev: string) => (mmio ? `${dev}-device` : `${dev}-pci`);
+  const machine = mmio ? (i.image.manifest.acpi === false ? "microvm,acpi=off" : "microvm") : spec.machine;
+  const a: string[] = [
+    "-name",
+    v(`kiln-${spec.name}`),
+    "-M",
+    machine,
+    "-accel",
+    i.accel,
+    "-m",
+    String(spec.memoryMB),
+    "-smp",
+    String(spec.cpus),
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-no-reboot",
+  ];
+  if (i.consoleFile) a.push("-chardev", `file,id=con0,path=${v(i.consoleFile)}`);
+  else a.push("-chardev", "stdio,id=con0,signal=on");
+  a.push("-serial", "chardev:con0");
+  a.push("-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
+  a.push("-kernel", i.image.kernel, "-initrd", i.initrd, "-append", i.cmdline);
+  const net = spec.net;
+  if (net.kind !== "none") {
+    let netdev: string;
+    if (net.kind === "user") {
+      netdev = "user,id=n0";
+      for (const f of net.forwards) netdev += `,hostfwd=${f.proto}:${f.hostAddr ?? ""}:${f.host}-:${f.guest}`;
+    } else if (net.kind === "tap") {
+      netdev = `tap,id=n0,ifname=${v(net.ifname)},script=no,downscript=no`;
+    } else {
+      netdev = `bridge,id=n0,br=${v(net.bridge)}`;
+    }
+    const mac = net.kind === "tap" || net.kind === "bridge" ? net.mac : undefined;
+    a.push("-netdev", netdev, "-device", `${bus("virtio-net")},netdev=n0${mac ? `,mac=${mac}` : ""}`);
+  }
+  spec.disks.forEach((d, n) => {
+    a.push(
+      "-drive",
+      `file=${v(d.file)},if=none,id=d${n},format=raw${d.ro ? ",readonly=on" : ""}`,
+      "-device",
+      `${bus("virtio-blk")},drive=d${n}`,
+    );
+  });
+  spec.shares.forEach((s, n) => {
+    a.push(
+      "-fsdev",
+      `local,id=fs${n},path=${v(s.host)},security_model=none${s.ro ? ",readonly=on" : ""}`,
+      "-device",
+      `${bus("virtio-9p")},fsdev=fs${n},mount_tag=share${n}`,
+    );
+  });
+  if (spec.gdbPort !== undefined) a.push("-gdb", `tcp::${spec.gdbPort}`);
+  a.push("-qmp", `unix:${v(i.control)},server=on,wait=off`);
+  a.push("-pidfile", join(i.dir, FILES.pid));
+  if (i.consoleFile) a.push("-daemonize");
+  return a;
+}
+
+export const qemuDriver: Driver = {
+  name: "qemu",
+
+  async probe(): Promise<ProbeResult> {
+    const bin = qemuBinary();
+    if (await which(bin)) return { available: true };
+    return {
+      available: false,
+      reason: `QEMU is not available: ${q(bin)} not found`,
+      hint: "Install it: apt-get install qemu-system-x86 (or set KILN_QEMU to its path).",
+    };
+  },
+
+  cmdlineFor(_spec: MachineSpec, _image: Image, accel): CmdlineParts {
+    return {
+      override: ["console=ttyS0", "reboot=t", "panic=-1"],
+      ifAbsent: accel === "tcg" ? TCG_HINTS(tscKhz()) : [],
+    };
+  },
+
+  cmdlineReserve(spec, image) {
+    // microvm without ACPI announces each virtio-mmio device on the command line itself (~60 bytes each).
+    if (spec.machine !== "microvm" || image.manifest.acpi !== false) return 0;
+    const devices = (spec.net.kind === "none" ? 0 : 1) + spec.disks.length + spec.shares.length;
+    return 64 * devices;
+  },
+
+  diskDevice(index: number): string {
+    return `vd${String.fromCharCode(97 + index)}`;
+  },
+
+  check(spec, image) {
+    if (spec.shares.length > 0) {
+      const has9p = image.manifest.components.some((c) => c.name === "fs.9p" || c.name === "virtio.9p");
+      if (!has9p) {
+        throw new KilnError(
+          "KILN_ESHARE_UNSUPPORTED",
+          `Cannot share ${q(spec.shares[0]!.host)} with image ${q(image.manifest.name)}: its kernel has no 9p file system`,
+          "Debian's cloud kernel has no 9p: copy the files into a disk image and attach it with -b FILE,/MOUNT, or bake with a kernel that has fs.9p.",
+        );
+      }
+    }
+    return [];
+  },
+
+  async plan(ctx: PlanContext): Promise<LaunchPlan> {
+    const accel = ctx.accel ?? "tcg";
+    const control = ctx.control;
+    const args = qemuArgs({
+      spec: ctx.spec,
+      image: ctx.image,
+      cmdline: ctx.cmdline,
+      initrd: ctx.initrd,
+      accel,
+      dir: ctx.dir,
+      control,
+      ...(ctx.consoleFile ? { consoleFile: ctx.consoleFile } : {}),
+    });
+    return {
+      backend: "qemu",
+      command: [qemuBinary(), ...args],
+      files: [],
+      warnings: [],
+      daemonizes: ctx.consoleFile !== undefined,
+      pidFile: join(ctx.dir, FILES.pid),
+      control,
+    };
+  },
+
+  statusFromExit(code) {
+    // isa-debug-exit makes QEMU exit with (N<<1)|1; 1 alone is also QEMU's own failure status.
+    if (code !== null && code > 1 && code % 2 === 1) return code >> 1;
+    return undefined;
+  },
+
+  async stop(status: MachineStatus, dir, opts) {
+    if (status.control) {
+      try {
+        await qmpCommand(status.control, "quit", undefined, Math.min(opts.timeoutMs, 3000));
+      } catch {}
+    }
+    if (await waitGone(() => isOurProcess(status.pid, dir), opts.timeoutMs)) return;
+    await terminate(status.pid, dir, 2000);
+  },
+};

@@ -1,0 +1,160 @@
+/**
+ * The launch contract (after KraftKit's machine drivers): one MachineSpec says what to run, one
+ * MachineStatus says how it is going, and one Driver per hypervisor turns a spec into a plan (the command
+ * and the files it reads) and knows how to stop what it started.
+ *
+ * Drivers only plan; launch.ts runs every plan the same way: it writes the plan's files into the machine's
+ * state directory, spawns the command, tees the console to the log file and to `onConsole`, and takes the
+ * program's exit status from the console line `kiln: exit N` that kiln-init prints last. A driver may offer
+ * a fallback for a machine that died without that line (QEMU's isa-debug-exit status).
+ */
+import type { Image } from "../bake/image.js";
+import type { CmdlineParts } from "./cmdline.js";
+
+export const BACKENDS = ["qemu", "xen", "firecracker"] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+export const MACHINE_TYPES = ["microvm", "q35", "pc"] as const;
+export type MachineType = (typeof MACHINE_TYPES)[number];
+
+export interface PortForward {
+  proto: "tcp" | "udp";
+  host: number;
+  guest: number;
+  /** Host address to listen on; every address when absent. */
+  hostAddr?: string;
+}
+
+/** Guest-side address settings for a NIC on a tap or bridge (user networking has fixed ones). */
+export interface GuestAddr {
+  /** CIDR, like 10.0.0.2/24; absent means kiln-init's default (DHCP). */
+  addr?: string;
+  gw?: string;
+  mac?: string;
+}
+
+export type NetSpec =
+  | { kind: "none" }
+  | { kind: "user"; forwards: PortForward[] }
+  | ({ kind: "tap"; ifname: string } & GuestAddr)
+  | ({ kind: "bridge"; bridge: string } & GuestAddr);
+
+export interface DiskSpec {
+  /** Host path of a raw disk image. */
+  file: string;
+  /** Where kiln-init mounts it; unmounted when absent. */
+  mount?: string;
+  ro: boolean;
+  /** File system kiln-init mounts it as (default ext4). */
+  fs?: string;
+}
+
+export interface ShareSpec {
+  host: string;
+  mount: string;
+  ro: boolean;
+}
+
+export interface MachineSpec {
+  /** Image directory (kernel, initrd, manifest.json). */
+  image: string;
+  /** Unique among this user's machines; generated from the image name when absent. */
+  name?: string;
+  memoryMB: number;
+  cpus: number;
+  machine: MachineType;
+  net: NetSpec;
+  disks: DiskSpec[];
+  shares: ShareSpec[];
+  /** Merged over the baked environment. */
+  env: Record<string, string>;
+  /** Replace the main program's argv[1..]; the baked argv when absent. */
+  args?: string[];
+  console: "attached" | "detached";
+  /** Pass kiln's stdin to the guest console (attached only). */
+  interactive: boolean;
+  gdbPort?: number;
+  /** QEMU accelerator; auto uses KVM when it really works here. */
+  accel: "auto" | "kvm" | "tcg";
+  /** Delete the machine's state directory when an attached machine ends. */
+  rm: boolean;
+}
+
+export type MachineState = "created" | "running" | "exited";
+
+export interface MachineStatus {
+  name: string;
+  backend: Backend;
+  state: MachineState;
+  image: string;
+  /** The hypervisor process. */
+  pid?: number;
+  started?: string;
+  ended?: string;
+  /** The program's exit status (from `kiln: exit N`), when it reported one. */
+  exitStatus?: number;
+  /** Why an exited machine ended: the program exited, `kiln stop` stopped it, or it died on its own. */
+  reason?: "exited" | "stopped" | "crashed";
+  logFile: string;
+  /** Host ports forwarded to the guest, for `kiln ps`. */
+  ports?: string[];
+  /** QMP socket (QEMU) for `kiln stop`. */
+  control?: string;
+}
+
+export interface ProbeResult {
+  available: boolean;
+  reason?: string;
+  /** What to do about it. */
+  hint?: string;
+}
+
+/** What launching a machine means for one backend: the command to run and the files it needs. */
+export interface LaunchPlan {
+  backend: Backend;
+  command: string[];
+  /** Files to write into the machine directory before running (relative name → content). */
+  files: { name: string; content: string }[];
+  warnings: string[];
+  /** Whether the command detaches by itself (QEMU -daemonize) and writes its pid to `pidFile`. */
+  daemonizes: boolean;
+  pidFile?: string;
+  control?: string;
+}
+
+/** Everything a driver needs to plan a launch. */
+export interface PlanContext {
+  spec: MachineSpec & { name: string };
+  image: Image;
+  /** The machine's state directory (may not exist yet for a dry run). */
+  dir: string;
+  /** The complete kernel command line. */
+  cmdline: string;
+  /** Initrd to boot: the baked one, or the baked one plus a configuration segment in `dir`. */
+  initrd: string;
+  accel?: "kvm" | "tcg";
+  /** Console destination: the hypervisor's stdout (attached), or a file (QEMU detached). */
+  consoleFile?: string;
+  /** QEMU's control (QMP) socket. */
+  control: string;
+  dryRun: boolean;
+}
+
+export interface Driver {
+  readonly name: Backend;
+  /** Whether this host can run the backend; never throws. */
+  probe(): Promise<ProbeResult>;
+  /** Kernel command line parameters the backend needs (console device, reboot behaviour, timers). */
+  cmdlineFor(spec: MachineSpec, image: Image, accel: "kvm" | "tcg" | undefined): CmdlineParts;
+  /** Guest device name of the n-th disk (0-based), as the guest kernel will call it. */
+  diskDevice(index: number): string;
+  /** Refuse (with a KilnError) what this backend cannot do, before anything runs; returns warnings. */
+  check(spec: MachineSpec, image: Image, dryRun: boolean): string[];
+  /** Room (bytes) the hypervisor itself takes on the kernel command line. */
+  cmdlineReserve?(spec: MachineSpec, image: Image): number;
+  plan(ctx: PlanContext): Promise<LaunchPlan>;
+  /** Exit status to report when the console had no `kiln: exit N` line, from the process's own status. */
+  statusFromExit?(code: number | null, signal: NodeJS.Signals | null): number | undefined;
+  /** Stop a running machine of this backend: gracefully, then by force. */
+  stop(status: MachineStatus, dir: string, opts: { timeoutMs: number }): Promise<void>;
+}

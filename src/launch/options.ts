@@ -1,0 +1,263 @@
+/**
+ * Launch options as users write them (`-M 256`, `-p 8080:80/udp`, `-b disk.img,/data,ro`, `--net tap:tap0`)
+ * turned into a MachineSpec. Shared by `kiln launch` and `kiln run`; every bad value is a usage error that
+ * quotes it.
+ */
+import { resolve } from "node:path";
+import { q, usageError } from "../core/errors.js";
+import { accelRequest } from "./accel.js";
+import {
+  type DiskSpec,
+  MACHINE_TYPES,
+  type MachineSpec,
+  type MachineType,
+  type NetSpec,
+  type PortForward,
+  type ShareSpec,
+} from "./machine.js";
+import { checkName } from "./state.js";
+
+/** The raw option values (as commander collects them). */
+export interface LaunchOptionValues {
+  memory?: string;
+  cpus?: string;
+  env?: string[];
+  disk?: string[];
+  publish?: string[];
+  share?: string[];
+  net?: string;
+  machine?: string;
+  detach?: boolean;
+  interactive?: boolean;
+  name?: string;
+  gdb?: string;
+  accel?: string;
+  rm?: boolean;
+}
+
+export const DEFAULT_MEMORY_MB = 128;
+
+export function parseMemory(s: string): number {
+  const m = /^(\d+)\s*([MG])?(?:i?B)?$/i.exec(s.trim());
+  const n = m ? Number(m[1]) * (m[2]?.toUpperCase() === "G" ? 1024 : 1) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 16 || n > 1024 * 1024) {
+    throw usageError(
+      "KILN_EBAD_MEMORY",
+      `Cannot give a machine ${q(s)} of memory`,
+      "Give megabytes from 16 up, like -M 256 (or -M 1G).",
+    );
+  }
+  return n;
+}
+
+export function parseCpus(s: string): number {
+  const n = /^\d+$/.test(s.trim()) ? Number(s) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 255) {
+    throw usageError("KILN_EBAD_CPUS", `Cannot give a machine ${q(s)} CPUs`, "Give a count from 1 to 255.");
+  }
+  return n;
+}
+
+function parsePort(s: string, what: string, whole: string): number {
+  const n = /^\d+$/.test(s) ? Number(s) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw usageError(
+      "KILN_EBAD_PORT",
+      `Cannot parse ${what} port ${q(s)} in ${q(whole)}`,
+      "Ports are numbers from 1 to 65535: -p 8080:80, -p 127.0.0.1:8080:80, -p 5353:53/udp.",
+    );
+  }
+  return n;
+}
+
+/** HOST:GUEST, ADDR:HOST:GUEST, with /tcp or /udp. */
+export function parsePublish(s: string): PortForward {
+  const m = /^(?:(.+):)?([^:/]+):([^:/]+)(?:\/(tcp|udp))?$/i.exec(s.trim());
+  if (!m) {
+    throw usageError(
+      "KILN_EBAD_PORT",
+      `Cannot parse port forward ${q(s)}`,
+      "Write HOST:GUEST[/udp], optionally with a host address first: -p 127.0.0.1:8080:80.",
+    );
+  }
+  let hostAddr = m[1];
+  if (hostAddr?.startsWith("[") && hostAddr.endsWith("]")) hostAddr = hostAddr.slice(1, -1);
+  if (hostAddr !== undefined && !/^\d+\.\d+\.\d+\.\d+$/.test(hostAddr)) {
+    throw usageError(
+      "KILN_EBAD_PORT",
+      `Cannot forward from host address ${q(hostAddr)} in ${q(s)}`,
+      "QEMU user networking listens on IPv4 addresses: give one like 127.0.0.1.",
+    );
+  }
+  return {
+    proto: (m[4]?.toLowerCase() as "tcp" | "udp" | undefined) ?? "tcp",
+    host: parsePort(m[2]!, "host", s),
+    guest: parsePort(m[3]!, "guest", s),
+    ...(hostAddr ? { hostAddr } : {}),
+  };
+}
+
+export function parseEnv(s: string): [string, string] {
+  const i = s.indexOf("=");
+  const k = i < 0 ? s : s.slice(0, i);
+  if (i < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
+    throw usageError(
+      "KILN_EBAD_ENV",
+      `Cannot parse environment setting ${q(s)}`,
+      "Write NAME=VALUE, with a name of letters, digits and _: -e PORT=8080.",
+    );
+  }
+  return [k, s.slice(i + 1)];
+}
+
+/** FILE[,MOUNT][,ro][,fs=TYPE] */
+export function parseDisk(s: string, cwd = process.cwd()): DiskSpec {
+  const [file, ...rest] = s.split(",");
+  if (!file) {
+    throw usageError("KILN_EBAD_DISK", `Cannot parse disk ${q(s)}`, "Write -b FILE[,/MOUNT][,ro][,fs=TYPE].");
+  }
+  const d: DiskSpec = { file: resolve(cwd, file), ro: false };
+  for (const part of rest) {
+    if (part === "ro") d.ro = true;
+    else if (part === "rw") d.ro = false;
+    else if (part.startsWith("fs=") && /^[a-z0-9]+$/.test(part.slice(3))) d.fs = part.slice(3);
+    else if (part.startsWith("/") && d.mount === undefined) d.mount = part;
+    else {
+      throw usageError(
+        "KILN_EBAD_DISK",
+        `Cannot parse ${q(part)} in disk ${q(s)}`,
+        "Write -b FILE[,/MOUNT][,ro][,fs=TYPE]: the mount point is an absolute path in the guest.",
+      );
+    }
+  }
+  return d;
+}
+
+/** HOST:/MOUNT[:ro] */
+export function parseShare(s: string, cwd = process.cwd()): ShareSpec {
+  const m = /^(.+?):(\/[^:]*)(?::(ro|rw))?$/.exec(s);
+  if (!m) {
+    throw usageError("KILN_EBAD_SHARE", `Cannot parse share ${q(s)}`, "Write --share HOSTDIR:/MOUNT[:ro].");
+  }
+  return { host: resolve(cwd, m[1]!), mount: m[2]!, ro: m[3] === "ro" };
+}
+
+/** user | none | tap:NAME[,ip=CIDR][,gw=IP][,mac=MAC] | bridge:NAME[,...] */
+export function parseNet(s: string): NetSpec {
+  if (s === "user") return { kind: "user", forwards: [] };
+  if (s === "none") return { kind: "none" };
+  const m = /^(tap|bridge):([^,]+)((?:,[^,]+)*)$/.exec(s);
+  if (!m || !/^[A-Za-z0-9_.-]{1,15}$/.test(m[2]!)) {
+    throw usageError(
+      "KILN_EBAD_NET",
+      `Cannot parse network ${q(s)}`,
+      "Use --net user, --net none, --net tap:tap0 or --net bridge:br0 (add ,ip=10.0.0.2/24,gw=10.0.0.1 for a static address).",
+    );
+  }
+  const extra: { addr?: string; gw?: string; mac?: string } = {};
+  for (const part of (m[3] ?? "").split(",").filter(Boolean)) {
+    const [k, val = ""] = part.split("=", 2) as [string, string?];
+    if (k === "ip" && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(val)) extra.addr = val;
+    else if (k === "gw" && /^\d+\.\d+\.\d+\.\d+$/.test(val)) extra.gw = val;
+    else if (k === "mac" && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(val)) extra.mac = val;
+    else {
+      throw usageError(
+        "KILN_EBAD_NET",
+        `Cannot parse ${q(part)} in network ${q(s)}`,
+        "Options are ip=CIDR (10.0.0.2/24), gw=ADDRESS and mac=52:54:00:12:34:56.",
+      );
+    }
+  }
+  return m[1] === "tap"
+    ? { kind: "tap", ifname: m[2]!, ...extra }
+    : { kind: "bridge", bridge: m[2]!, ...extra };
+}
+
+export function specFromOptions(
+  image: string,
+  args: string[] | undefined,
+  o: LaunchOptionValues,
+  env: NodeJS.ProcessEnv = process.env,
+): MachineSpec {
+  if (o.detach && o.interactive) {
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      "Cannot use -d (detached) with -i (console input): a detached machine has no terminal",
+      "Drop one of them; `kiln logs -f NAME` follows a detached machine's console.",
+    );
+  }
+  if (o.detach && o.rm) {
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      "Cannot use -d with --rm: a detached machine is removed with `kiln rm`",
+      "Drop --rm.",
+    );
+  }
+  const forwards = (o.publish ?? []).map(parsePublish);
+  const seen = new Map<string, string>();
+  for (const [n, f] of forwards.entries()) {
+    const key = `${f.proto}:${f.host}`;
+    const prev = seen.get(key);
+    if (prev !== undefined) {
+      throw usageError(
+        "KILN_EOPTION_CONFLICT",
+        `Cannot forward host port ${q(`${f.host}/${f.proto}`)} twice (${q(prev)} and ${q(o.publish![n]!)})`,
+        "Give each -p its own host port.",
+      );
+    }
+    seen.set(key, o.publish![n]!);
+  }
+  let net: NetSpec = o.net
+    ? parseNet(o.net)
+    : forwards.length > 0
+      ? { kind: "user", forwards: [] }
+      : { kind: "none" };
+  if (forwards.length > 0) {
+    if (net.kind !== "user") {
+      throw usageError(
+        "KILN_EOPTION_CONFLICT",
+        `Cannot use -p with --net ${q(o.net)}: port forwards are a feature of user-mode networking`,
+        "Drop --net (or use --net user) to forward ports; on a tap or bridge, reach the guest's own address.",
+      );
+    }
+    net = { kind: "user", forwards };
+  }
+  const gdbPort = o.gdb !== undefined ? parsePort(o.gdb, "gdb", o.gdb) : undefined;
+  if (gdbPort !== undefined && forwards.some((f) => f.proto === "tcp" && f.host === gdbPort)) {
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      `Cannot use host port ${q(gdbPort)} for both gdb and a port forward`,
+      "Give -D another port.",
+    );
+  }
+  const machine = o.machine ?? "microvm";
+  if (!(MACHINE_TYPES as readonly string[]).includes(machine)) {
+    throw usageError(
+      "KILN_EBAD_MACHINE",
+      `Cannot use machine type ${q(machine)}`,
+      `Use one of: ${MACHINE_TYPES.join(", ")}.`,
+    );
+  }
+  const envVars: Record<string, string> = {};
+  for (const e of o.env ?? []) {
+    const [k, val] = parseEnv(e);
+    envVars[k] = val;
+  }
+  return {
+    image: resolve(image),
+    ...(o.name !== undefined ? { name: checkName(o.name) } : {}),
+    memoryMB: o.memory !== undefined ? parseMemory(o.memory) : DEFAULT_MEMORY_MB,
+    cpus: o.cpus !== undefined ? parseCpus(o.cpus) : 1,
+    machine: machine as MachineType,
+    net,
+    disks: (o.disk ?? []).map((d) => parseDisk(d)),
+    shares: (o.share ?? []).map((s) => parseShare(s)),
+    env: envVars,
+    ...(args !== undefined ? { args } : {}),
+    console: o.detach ? "detached" : "attached",
+    interactive: o.interactive ?? false,
+    ...(gdbPort !== undefined ? { gdbPort } : {}),
+    accel: accelRequest(o.accel ?? env.KILN_ACCEL),
+    rm: o.rm ?? false,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The launch-time boot configuration: what the user asked for at launch (environment, arguments, network,
+ * disks, shares), as a delta kiln-init merges key by key over the baked /kiln/image.json. Keys are replaced
+ * whole by the guest, so a delta key carries the merged value (baked env plus -e, baked rc with new argv).
+ */
+import { posix } from "node:path";
+import { BootConfig } from "../bake/bootConfig.js";
+import type { ImageManifest } from "../bake/image.js";
+import { q, usageError } from "../core/errors.js";
+import type { MachineSpec } from "./machine.js";
+
+/** QEMU user networking's fixed addresses (slirp): guest 10.0.2.15, gateway 10.0.2.2, DNS 10.0.2.3. */
+export const USER_NET = { addr: "10.0.2.15/24", gw: "10.0.2.2", dns: ["10.0.2.3"] } as const;
+
+export function runtimeConfig(
+  spec: MachineSpec,
+  manifest: ImageManifest,
+  diskDevice: (index: number) => string,
+): BootConfig | undefined {
+  const baked = manifest.config ?? { v: 1 };
+  const delta: Record<string, unknown> = {};
+  if (Object.keys(spec.env).length > 0) delta.env = { ...(baked.env ?? {}), ...spec.env };
+  if (spec.args !== undefined) {
+    const rc = baked.rc ?? [];
+    const main = rc.findIndex((e) => (e.mode ?? "main") === "main");
+    if (main < 0) {
+      throw usageError(
+        "KILN_EARGS_NO_PROGRAM",
+        `Cannot pass arguments ${q(spec.args.join(" "))} to image ${q(manifest.name)}: it has no main program`,
+        "A kernel-plane image runs no program; launch it without arguments after the image.",
+      );
+    }
+    delta.rc = rc.map((e, i) => {
+      if (i !== main) return e;
+      const argv0 = e.argv?.[0] ?? posix.basename(e.bin);
+      return { ...e, argv: [argv0, ...(spec.args ?? [])] };
+    });
+  }
+  const net = spec.net;
+  if (net.kind === "user")
+    delta.net = [{ if: "eth0", addr: USER_NET.addr, gw: USER_NET.gw, dns: [...USER_NET.dns] }];
+  else if (net.kind === "tap" || net.kind === "bridge") {
+    delta.net = [
+      {
+        if: "eth0",
+        ...(net.addr ? { addr: net.addr } : {}),
+        ...(net.gw ? { gw: net.gw } : {}),
+      },
+    ];
+  }
+  const blk: NonNullable<BootConfig["blk"]> = [];
+  spec.disks.forEach((d, i) => {
+    if (d.mount) blk.push({ dev: diskDevice(i), fs: d.fs ?? "ext4", mount: d.mount, ro: d.ro });
+  });
+  // Shares travel as 9p mounts: the "device" is the mount tag the launcher gave the share.
+  spec.shares.forEach((s, i) => {
+    blk.push({ dev: `share${i}`, fs: "9p", mount: s.mount, ro: s.ro });
+  });
+  if (blk.length > 0) delta.blk = blk;
+  if (Object.keys(delta).length === 0) return undefined;
+  const parsed = BootConfig.safeParse({ v: 1, ...delta });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join(".") ?? "";
+    throw usageError(
+      "KILN_ELAUNCH_CONFIG",
+      `Cannot pass the launch options to the guest: ${where ? `${where}: ` : ""}${issue?.message ?? "invalid"}`,
+      "Check -e, -b and --net values (mount points are absolute paths, addresses are CIDR like 10.0.0.2/24).",
+    );
+  }
+  return parsed.data;
+}
