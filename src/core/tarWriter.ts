@@ -63,11 +63,17 @@ export function tarStream(entries: readonly TarEntry[], opts: TarOptions = {}): 
           ),
         );
       } else if (e.path !== undefined && e.size !== undefined) {
-        const sink = pack.entry({ ...common, name: e.name, type, mode: e.mode ?? 0o644, size: e.size });
         if (e.size === 0) {
-          sink.end();
+          await new Promise<void>((res, rej) =>
+            pack.entry(
+              { ...common, name: e.name, type, mode: e.mode ?? 0o644, size: 0 },
+              Buffer.alloc(0),
+              (err) => (err ? rej(err) : res()),
+            ),
+          );
           continue;
         }
+        const sink = pack.entry({ ...common, name: e.name, type, mode: e.mode ?? 0o644, size: e.size });
         const start = e.offset ?? 0;
         await pipeline(
           createReadStream(e.path, { start, end: start + e.size - 1 }),

@@ -1,0 +1,81 @@
+/**
+ * The `oci` launchable: a baked image as an OCI artifact (image-spec v1.1), in an oci-archive tar.
+ * artifactType application/vnd.kiln.image.v1; the config blob is the image's manifest.json itself
+ * (application/vnd.kiln.image.config.v1+json); the layers are the kernel and the initrd as they are (no
+ * tar around them), titled so that ORAS-style clients name the files. The index.json descriptor carries
+ * a platform as KraftKit's unikernel images do (architecture, os, os.version = kernel release,
+ * os.features = the image's components); OCI's `architecture` takes Go's names, so `amd64`.
+ * No creation time: the same image gives the same bytes.
+ */
+import { stat } from "node:fs/promises";
+import type { Image } from "../bake/image.js";
+import { sha256File } from "../core/digest.js";
+import { silentProgress } from "../core/progress.js";
+import { ANNOTATION, type ImageManifest, MEDIA } from "../core/registry/ociTypes.js";
+import { KILN_VERSION } from "../core/version.js";
+import type { FormatOptions, LaunchableFormat, LaunchableResult } from "./format.js";
+import {
+  artifactFrom,
+  descriptorOf,
+  imageFileBlob,
+  KILN_MEDIA,
+  kilnPlatform,
+  memoryBlob,
+  type OciArtifact,
+  writeOciArchive,
+} from "./ociLayout.js";
+
+/** Annotation keys of kiln's own, after KraftKit's org.unikraft.kernel.* ones. */
+export const KILN_ANNOTATION = {
+  platform: "dev.kiln.image.platform",
+  kernelRelease: "dev.kiln.kernel.release",
+  kernelFormat: "dev.kiln.kernel.format",
+  cmdline: "dev.kiln.kernel.cmdline",
+} as const;
+
+export async function kilnArtifact(image: Image, opts: { name?: string } = {}): Promise<OciArtifact> {
+  const { readFile } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const m = image.manifest;
+  const config = memoryBlob(await readFile(join(image.dir, "manifest.json")));
+  const kernel = imageFileBlob(image.kernel, m.kernel);
+  const initrd = imageFileBlob(image.initrd, m.initrd);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA.manifest,
+    artifactType: KILN_MEDIA.artifact,
+    config: descriptorOf(config, KILN_MEDIA.config),
+    layers: [
+      descriptorOf(kernel, KILN_MEDIA.kernel, { [ANNOTATION.title]: m.kernel.file }),
+      descriptorOf(initrd, KILN_MEDIA.initrd, { [ANNOTATION.title]: m.initrd.file }),
+    ],
+    annotations: {
+      [ANNOTATION.title]: opts.name ?? m.name,
+      [ANNOTATION.version]: KILN_VERSION,
+      [KILN_ANNOTATION.platform]: m.platform,
+      [KILN_ANNOTATION.kernelRelease]: m.kernel.release,
+      [KILN_ANNOTATION.kernelFormat]: m.kernel.format,
+      [KILN_ANNOTATION.cmdline]: m.cmdline,
+    },
+  };
+  return artifactFrom(manifest, [config, kernel, initrd], { platform: kilnPlatform(image) });
+}
+
+export const format: LaunchableFormat = {
+  name: "oci",
+  description: "OCI artifact (kernel, initrd, manifest) in an oci-archive tar, for `kiln push` or skopeo",
+  async make(image: Image, out: string, opts: FormatOptions): Promise<LaunchableResult> {
+    const progress = opts.progress ?? silentProgress;
+    progress.step(`writing OCI archive ${out}`);
+    const a = await kilnArtifact(image, opts.name ? { name: opts.name } : {});
+    await writeOciArchive(a, out);
+    progress.done();
+    return {
+      format: "oci",
+      out,
+      size: (await stat(out)).size,
+      sha256: await sha256File(out),
+      details: { digest: a.digest, mediaType: a.mediaType, artifactType: a.artifactType },
+    };
+  },
+};
