@@ -14,6 +14,8 @@ const VERBS: readonly string[] = [
   "stop",
   "rm",
   "components",
+  "push",
+  "pull",
 ];
 
 export async function main(argv: string[]): Promise<number> {

@@ -59,18 +59,15 @@ export interface FetchedManifest {
 /** Manifests above this are refused: the distribution spec lets registries stop at 4 MiB too. */
 const MANIFEST_MAX = 4 * 1024 * 1024;
 
-const UNREACHABLE = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "ERR_SSL_WRONG_VERSION_NUMBER",
-  "CERT_HAS_EXPIRED",
+/** Errors that mean a connection broke after it was made (everything else: it could not be made). */
+const BROKEN = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
+  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
+  "ERR_STREAM_PREMATURE_CLOSE",
 ]);
 
 interface Send {
@@ -154,8 +151,16 @@ export class RegistryClient {
           redirect: "follow",
         } as RequestInit);
       } catch (e) {
-        const code = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? "";
-        throw registryIoError(this.registry, r.what, e, !UNREACHABLE.has(code));
+        const cause = (e as Error).cause as NodeJS.ErrnoException | undefined;
+        if (cause?.message === "bad port") {
+          throw new KilnError(
+            "KILN_EREGISTRY_UNREACHABLE",
+            `Cannot reach registry ${q(this.registry)}: fetch refuses to connect to port ${new URL(r.url).port}`,
+            'That port is on the WHATWG fetch "bad ports" list (as in browsers); run the registry on another port.',
+          );
+        }
+        const code = cause?.code ?? "";
+        throw registryIoError(this.registry, r.what, e, BROKEN.has(code));
       }
       if (res.status === 401 && attempt === 0) {
         const challenge = res.headers.get("www-authenticate") ?? "";
