@@ -62,7 +62,10 @@ export function locate(text: string, path: (string | number)[]): number | undefi
   const header = new RegExp(
     `^\\s*\\[\\s*${esc(section)}\\s*\\.\\s*("${esc(name)}"|'${esc(name)}'|${esc(name)})\\s*\\]`,
   );
-  const h = lines.findIndex((l) => header.test(l));
+  let h = lines.findIndex((l) => header.test(l));
+  // [components.my.thing] (an unquoted dotted name) makes a table "my" holding a table "thing".
+  const nested = new RegExp(`^\\s*\\[\\s*${esc(section)}\\s*\\.\\s*${esc(name)}\\s*\\.`);
+  if (h < 0) h = lines.findIndex((l) => nested.test(l));
   if (h < 0) return undefined;
   if (typeof field === "string") {
     for (let i = h + 1; i < lines.length && !/^\s*\[/.test(lines[i]!); i++) {
@@ -98,12 +101,18 @@ export async function parseCatalogueFiles(files: { path: string; text: string }[
     const r = FileDef.safeParse(raw);
     if (!r.success) {
       const issue = r.error.issues[0]!;
-      const keyPath = issue.path.map(String);
+      const at = [...issue.path] as (string | number)[];
+      // An unknown key is found on its own line.
+      if (issue.code === "unrecognized_keys" && issue.keys[0]) at.push(issue.keys[0]);
+      const line = locate(text, at);
+      const headerLine = locate(text, at.slice(0, 2));
+      const header = headerLine === undefined ? "" : (text.split("\n")[headerLine - 1] ?? "");
+      const dotted = /^\s*\[\s*\w+\s*\.\s*[\w-]+\s*\./.test(header);
       throw invalid(
         path,
-        locate(text, issue.path as (string | number)[]),
-        keyPath.join(".") || "(top)",
-        issue.message,
+        line,
+        issue.path.map(String).join(".") || "(top)",
+        dotted ? `${issue.message} (quote a name with dots: [components."my.thing"])` : issue.message,
       );
     }
     for (const [name, c] of Object.entries(r.data.components ?? {})) {
