@@ -59,6 +59,17 @@ try {
     console.log(
       `${cc.padEnd(6)} wrapper ${fmt(mw)}  direct ${fmt(md)}  ratio ${(mw / md).toFixed(3)} (overhead ${(((mw - md) / md) * 100).toFixed(1)}%, target < 10%)`,
     );
+    // The wrapper's fixed cost in absolute terms: a call that does almost nothing (-dumpversion).
+    const [qd, ...qArgs] = directArgv(wrapper, ["-dumpversion"]);
+    const qw = [];
+    const qdt = [];
+    for (let i = 0; i < N; i++) {
+      qw.push(time(wrapper, ["-dumpversion"]));
+      qdt.push(time(qd, qArgs));
+    }
+    console.log(
+      `${"".padEnd(6)} -dumpversion: wrapper ${fmt(median(qw))}  direct ${fmt(median(qdt))}  (fixed cost ${fmt(median(qw) - median(qdt))} per call)`,
+    );
   }
 
   // Start-up: the default toolchain exists (the first call writes it), so `env` takes its fast path.
