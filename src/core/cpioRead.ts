@@ -35,7 +35,13 @@ export interface CpioReadEntry {
 
 const HEADER = 110;
 const S_IFMT = 0o170000;
-const TYPES: Record<number, CpioEntryType> = { 16807: "file", 9604: "dir", 21609: "symlink" };
+// A Map, not an object literal: numeric keys written in octal are easy to get wrong (a formatter once
+// rewrote them in the wrong base).
+const TYPES = new Map<number, CpioEntryType>([
+  [0o100000, "file"],
+  [0o040000, "dir"],
+  [0o120000, "symlink"],
+]);
 const pad4 = (n: number) => (n + 3) & ~3;
 
 function invalid(label: string, offset: number, why: string): KilnError {
@@ -102,7 +108,7 @@ export function readCpio(buf: Buffer, label = "initrd"): CpioReadEntry[] {
       segment = [];
       continue;
     }
-    const type = TYPES[mode & S_IFMT] ?? "other";
+    const type = TYPES.get(mode & S_IFMT) ?? "other";
     const data = buf.subarray(dataStart, dataEnd);
     const entry: CpioReadEntry = {
       path: normalise(name, label, entryOffset),
