@@ -46,6 +46,7 @@ const load =
     ((await import(`./${file}.js`)) as { format: LaunchableFormat }).format;
 
 export const FORMATS: Record<string, Loader> = {
+  raw: load("rawHybrid"),
   "raw-bios": load("rawBios"),
   "raw-uefi": load("rawUefi"),
   iso: load("iso"),

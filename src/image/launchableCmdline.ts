@@ -1,0 +1,34 @@
+import type { ImageManifest } from "../bake/image.js";
+import { q, usageError } from "../core/errors.js";
+
+/** x86 COMMAND_LINE_SIZE, including the terminating NUL. */
+const MAX_CMDLINE = 2047;
+
+/**
+ * The kernel command line a launchable boots with: the image's own (its baked config is /kiln/image.json in
+ * the initrd, so nothing else is needed), the caller's extra, and a serial console, since clouds and tests
+ * read ttyS0. It ends up in boot loader configuration files, so control characters are refused.
+ */
+export function launchableCmdline(manifest: ImageManifest, extra?: string): string {
+  const words = [manifest.cmdline, extra ?? ""]
+    .join(" ")
+    .split(/[ \t]+/)
+    .filter(Boolean);
+  if (!words.some((w) => w.startsWith("console="))) words.push("console=ttyS0");
+  const line = words.join(" ");
+  if (/[\u0000-\u001f\u007f]/.test(line)) {
+    throw usageError(
+      "KILN_ECMDLINE_INVALID",
+      `Cannot use the kernel command line ${q(line)}: it contains a control character`,
+      "Give the command line as words separated by spaces, on one line.",
+    );
+  }
+  if (Buffer.byteLength(line) > MAX_CMDLINE) {
+    throw usageError(
+      "KILN_ECMDLINE_INVALID",
+      `Cannot use a kernel command line of ${Buffer.byteLength(line)} bytes: x86 Linux takes at most ${MAX_CMDLINE}`,
+      "Shorten --cmdline, or move configuration into the image (kiln bake --config).",
+    );
+  }
+  return line;
+}

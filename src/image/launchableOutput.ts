@@ -1,0 +1,50 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { sha256File } from "../core/digest.js";
+import { q, usageError } from "../core/errors.js";
+
+/**
+ * Write one launchable file atomically. `fill` writes `file` inside a private work directory beside the
+ * output (same filesystem, so the final rename is atomic; the file already has its final base name, since
+ * some formats record it, e.g. VMDK extents). Whatever happens, the work directory goes; on failure the
+ * output path is untouched.
+ */
+export async function writeLaunchable(
+  out: string,
+  fill: (file: string, workDir: string) => Promise<Record<string, unknown> | undefined>,
+): Promise<{ out: string; size: number; sha256: string; details?: Record<string, unknown> }> {
+  const abs = resolve(out);
+  const dir = dirname(abs);
+  let dirStat: Awaited<ReturnType<typeof stat>> | undefined;
+  try {
+    dirStat = await stat(dir);
+  } catch {}
+  if (!dirStat?.isDirectory()) {
+    throw usageError(
+      "KILN_EOUT_DIR_MISSING",
+      `Cannot write ${q(out)}: the directory ${q(dir)} does not exist`,
+      `Create it first (mkdir -p ${dir}) or choose another output path.`,
+    );
+  }
+  const existing = await stat(abs).catch(() => undefined);
+  if (existing?.isDirectory()) {
+    throw usageError(
+      "KILN_EOUT_IS_DIR",
+      `Cannot write ${q(out)}: it is a directory`,
+      "Give a file name for the launchable, like out/hello.img.",
+    );
+  }
+  const work = join(dir, `.${basename(abs)}.kiln-${process.pid}-${randomBytes(4).toString("hex")}`);
+  await mkdir(work);
+  try {
+    const file = join(work, basename(abs));
+    const details = await fill(file, work);
+    const size = (await stat(file)).size;
+    const digest = await sha256File(file);
+    await rename(file, abs);
+    return { out: abs, size, sha256: digest, ...(details ? { details } : {}) };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

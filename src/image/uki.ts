@@ -1,0 +1,55 @@
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Image } from "../bake/image.js";
+import { firmwareFile } from "./firmware.js";
+import { runTool } from "./hostTool.js";
+import { fixPeTimestamp, readPeHeaders } from "./peImage.js";
+
+const PAGE = 4096;
+const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
+
+/**
+ * A unified kernel image: systemd's EFI stub with the os-release, command line, initrd and kernel added as
+ * PE sections (what `ukify` does; it is not packaged for Debian 12). Sections follow the stub's last one,
+ * page-aligned, kernel last. objcopy stamps the current time into the COFF header; we set it to 0, as the
+ * stub itself has, and fix the checksum.
+ */
+export async function makeUki(
+  image: Image,
+  opts: { cmdline: string; workDir: string; env?: NodeJS.ProcessEnv },
+): Promise<string> {
+  const stub = await firmwareFile("efiStub", opts.env);
+  const stubBuf = await readFile(stub);
+  const h = readPeHeaders(stubBuf, stub);
+  const align = Math.max(PAGE, h.sectionAlignment);
+  let next = alignUp(
+    Math.max(...h.sections.map((s) => s.virtualAddress + Math.max(s.virtualSize, s.rawSize))),
+    align,
+  );
+  const osrel = join(opts.workDir, "uki.osrel");
+  const cmdline = join(opts.workDir, "uki.cmdline");
+  const m = image.manifest;
+  await writeFile(
+    osrel,
+    `NAME="kiln"\nID=kiln\nVERSION_ID="${m.kiln}"\nPRETTY_NAME="kiln image ${m.name.replace(/["\\$`]/g, "")}"\n`,
+  );
+  await writeFile(cmdline, opts.cmdline);
+  const parts: [string, string][] = [
+    [".osrel", osrel],
+    [".cmdline", cmdline],
+    [".initrd", image.initrd],
+    [".linux", image.kernel],
+  ];
+  const args: string[] = [];
+  for (const [name, file] of parts) {
+    const vma = h.imageBase + BigInt(next);
+    args.push("--add-section", `${name}=${file}`, "--change-section-vma", `${name}=0x${vma.toString(16)}`);
+    next = alignUp(next + (await stat(file)).size, align);
+  }
+  const out = join(opts.workDir, "BOOTX64.EFI");
+  await runTool("objcopy", [...args, stub, out], opts.env ? { env: opts.env } : {});
+  const buf = await readFile(out);
+  fixPeTimestamp(buf, 0);
+  await writeFile(out, buf);
+  return out;
+}
