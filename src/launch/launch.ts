@@ -96,9 +96,13 @@ async function checkHostFiles(spec: MachineSpec): Promise<void> {
   }
 }
 
-async function prepare(spec: MachineSpec, opts: LaunchOptions, dryRun: boolean): Promise<Prepared> {
+async function prepare(
+  driver: Driver,
+  spec: MachineSpec,
+  opts: LaunchOptions,
+  dryRun: boolean,
+): Promise<Prepared> {
   const progress = opts.progress ?? silentProgress;
-  const driver = opts.backend ? driverFor(opts.backend) : await chooseDriver();
   const image = await readImage(resolve(spec.image));
   await checkHostFiles(spec);
   const warnings = driver.check(spec, image, dryRun);
@@ -140,8 +144,12 @@ async function prepare(spec: MachineSpec, opts: LaunchOptions, dryRun: boolean):
   };
 }
 
+function resolveDriver(opts: LaunchOptions): Promise<Driver> | Driver {
+  return opts.backend ? driverFor(opts.backend) : chooseDriver();
+}
+
 export async function dryRun(spec: MachineSpec, opts: LaunchOptions = {}): Promise<DryRunResult> {
-  const p = await prepare(spec, opts, true);
+  const p = await prepare(await resolveDriver(opts), spec, opts, true);
   const files = p.plan.files.map((f) => ({ path: join(p.ctx.dir, f.name), content: f.content }));
   if (p.segment) {
     files.push({
@@ -202,15 +210,16 @@ function startFailure(backend: string, stderr: string, code: number | null): Kil
 }
 
 export async function launch(spec: MachineSpec, opts: LaunchOptions = {}): Promise<LaunchResult> {
-  const p = await prepare(spec, opts, false);
-  const probe = await p.driver.probe();
+  const driver = await resolveDriver(opts);
+  const probe = await driver.probe();
   if (!probe.available) {
     throw new KilnError(
       "KILN_EBACKEND_UNAVAILABLE",
-      probe.reason ?? `${p.driver.name} is not available here`,
+      probe.reason ?? `${driver.name} is not available here`,
       probe.hint ?? "Install it, or use --dry-run to see what would run.",
     );
   }
+  const p = await prepare(driver, spec, opts, false);
   await checkPortsFree(portUses(spec));
   const name = p.ctx.spec.name;
   const dir = await claimMachine(name, opts.env);

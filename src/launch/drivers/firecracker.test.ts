@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { Ajv } from "ajv";
+import type { Image } from "../../bake/image.js";
+import type { KilnError } from "../../core/errors.js";
+import type { MachineSpec } from "../machine.js";
+import { firecrackerConfig, firecrackerDriver } from "./firecracker.js";
+
+const schema = JSON.parse(
+  readFileSync(new URL("../../../test/fixtures/launch/firecracker-schema.json", import.meta.url), "utf8"),
+);
+const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+
+const spec = (over: Partial<MachineSpec> = {}): MachineSpec & { name: string } => ({
+  name: "fc",
+  image: "/img",
+  memoryMB: 256,
+  cpus: 2,
+  machine: "microvm",
+  net: { kind: "none" },
+  disks: [],
+  shares: [],
+  env: {},
+  console: "attached",
+  interactive: false,
+  accel: "auto",
+  rm: false,
+  ...over,
+});
+const image = (format: "bzimage" | "elf") =>
+  ({
+    dir: "/img",
+    kernel: "/img/kernel",
+    initrd: "/img/initrd",
+    manifest: { name: "web", kernel: { format, kind: "specialized" } },
+  }) as unknown as Image;
+
+describe("firecracker configuration", () => {
+  it("follows Firecracker's API schema, with disks and a tap NIC", () => {
+    const cfg = firecrackerConfig({
+      spec: spec({
+        disks: [
+          { file: "/d/a.img", ro: true },
+          { file: "/d/b.img", ro: false, mount: "/b" },
+        ],
+        net: { kind: "tap", ifname: "tap0", mac: "06:00:ac:10:00:02" },
+      }),
+      kernel: "/img/vmlinux",
+      initrd: "/img/initrd",
+      cmdline: "console=ttyS0 reboot=k",
+    });
+    assert.ok(validate(cfg), JSON.stringify(validate.errors));
+    assert.equal(cfg["machine-config"].vcpu_count, 2);
+    assert.equal(cfg["machine-config"].mem_size_mib, 256);
+    assert.deepEqual(
+      cfg.drives.map((d) => [d.drive_id, d.path_on_host, d.is_read_only, d.is_root_device]),
+      [
+        ["d0", "/d/a.img", true, false],
+        ["d1", "/d/b.img", false, false],
+      ],
+    );
+    assert.deepEqual(cfg["network-interfaces"], [
+      { iface_id: "eth0", host_dev_name: "tap0", guest_mac: "06:00:ac:10:00:02" },
+    ]);
+  });
+
+  it("the schema check itself rejects a wrong field name and a wrong type", () => {
+    const good = firecrackerConfig({ spec: spec(), kernel: "/k", initrd: "/i", cmdline: "" });
+    assert.ok(validate(good));
+    assert.ok(!validate({ ...good, "machine-config": { vcpu_count: "1", mem_size_mib: 128 } }));
+    assert.ok(!validate({ ...good, "boot-source": { kernel_path: "/k" } }));
+  });
+
+  it("refuses a bzImage for a real launch and warns in a dry run; refuses user networking", () => {
+    assert.throws(
+      () => firecrackerDriver.check(spec(), image("bzimage"), false),
+      (e: KilnError) => e.code === "KILN_EKERNEL_FORMAT" && /ELF vmlinux/.test(e.hint),
+    );
+    const warnings = firecrackerDriver.check(spec(), image("bzimage"), true);
+    assert.match(warnings.join("\n"), /KILN_EKERNEL_FORMAT/);
+    assert.deepEqual(firecrackerDriver.check(spec(), image("elf"), false), []);
+    assert.throws(
+      () => firecrackerDriver.check(spec({ net: { kind: "user", forwards: [] } }), image("elf"), true),
+      (e: KilnError) => e.code === "KILN_ENET_UNSUPPORTED",
+    );
+    assert.throws(
+      () => firecrackerDriver.check(spec({ console: "detached" }), image("elf"), true),
+      (e: KilnError) => e.code === "KILN_EDETACH_UNSUPPORTED",
+    );
+  });
+});

@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Image } from "../../bake/image.js";
+import type { KilnError } from "../../core/errors.js";
+import type { MachineSpec } from "../machine.js";
+import { qemuArgs, qemuDriver, tscKhz } from "./qemu.js";
+
+const spec = (over: Partial<MachineSpec> = {}): MachineSpec & { name: string } => ({
+  name: "m1",
+  image: "/img",
+  memoryMB: 256,
+  cpus: 2,
+  machine: "microvm",
+  net: { kind: "none" },
+  disks: [],
+  shares: [],
+  env: {},
+  console: "attached",
+  interactive: false,
+  accel: "auto",
+  rm: false,
+  ...over,
+});
+const image = (acpi = true, components: string[] = []) =>
+  ({
+    dir: "/img",
+    kernel: "/img/kernel",
+    initrd: "/img/initrd",
+    manifest: { name: "web", acpi, components: components.map((name) => ({ name, how: "module" })) },
+  }) as unknown as Image;
+
+function args(over: Partial<MachineSpec>, extra: { consoleFile?: string; acpi?: boolean } = {}): string[] {
+  return qemuArgs({
+    spec: spec(over),
+    image: image(extra.acpi ?? true),
+    cmdline: "console=ttyS0 a,b",
+    initrd: "/img/initrd",
+    accel: "tcg",
+    dir: "/h/machines/m1",
+    control: "/h/machines/m1/qmp.sock",
+    ...(extra.consoleFile ? { consoleFile: extra.consoleFile } : {}),
+  });
+}
+
+/** The value after each occurrence of a flag. */
+function values(a: string[], flag: string): string[] {
+  return a.flatMap((x, i) => (x === flag ? [a[i + 1]!] : []));
+}
+
+describe("qemu arguments", () => {
+  it("boots the kernel directly on microvm with the console on stdio and isa-debug-exit", () => {
+    const a = args({});
+    assert.deepEqual(values(a, "-M"), ["microvm"]);
+    assert.deepEqual(values(a, "-accel"), ["tcg"]);
+    assert.deepEqual(values(a, "-m"), ["256"]);
+    assert.deepEqual(values(a, "-smp"), ["2"]);
+    assert.deepEqual(values(a, "-kernel"), ["/img/kernel"]);
+    assert.deepEqual(values(a, "-append"), ["console=ttyS0 a,b"]);
+    assert.deepEqual(values(a, "-chardev"), ["stdio,id=con0,signal=on"]);
+    assert.ok(values(a, "-device").includes("isa-debug-exit,iobase=0xf4,iosize=0x04"));
+    for (const f of ["-nodefaults", "-no-user-config", "-no-reboot"]) assert.ok(a.includes(f), f);
+    assert.ok(!a.includes("-daemonize"));
+    assert.deepEqual(values(a, "-netdev"), []);
+    assert.deepEqual(values(a, "-pidfile"), ["/h/machines/m1/hypervisor.pid"]);
+  });
+
+  it("uses mmio devices on microvm and pci devices on q35, and escapes commas in paths", () => {
+    const disks = [
+      { file: "/d/a,1.img", ro: true },
+      { file: "/d/b.img", ro: false },
+    ];
+    const micro = args({ disks, net: { kind: "user", forwards: [] } });
+    assert.deepEqual(values(micro, "-drive"), [
+      "file=/d/a,,1.img,if=none,id=d0,format=raw,readonly=on",
+      "file=/d/b.img,if=none,id=d1,format=raw",
+    ]);
+    assert.deepEqual(values(micro, "-device").slice(1), [
+      "virtio-net-device,netdev=n0",
+      "virtio-blk-device,drive=d0",
+      "virtio-blk-device,drive=d1",
+    ]);
+    const q35 = args({ machine: "q35", disks, net: { kind: "user", forwards: [] } });
+    assert.deepEqual(values(q35, "-M"), ["q35"]);
+    assert.deepEqual(values(q35, "-device").slice(1), [
+      "virtio-net-pci,netdev=n0",
+      "virtio-blk-pci,drive=d0",
+      "virtio-blk-pci,drive=d1",
+    ]);
+    assert.deepEqual(values(args({}, { acpi: false }), "-M"), ["microvm,acpi=off"]);
+  });
+
+  it("forwards TCP and UDP ports, and generates tap and bridge netdevs", () => {
+    const user = args({
+      net: {
+        kind: "user",
+        forwards: [
+          { proto: "tcp", host: 8080, guest: 80 },
+          { proto: "udp", host: 5353, guest: 53, hostAddr: "127.0.0.1" },
+        ],
+      },
+    });
+    assert.deepEqual(values(user, "-netdev"), [
+      "user,id=n0,hostfwd=tcp::8080-:80,hostfwd=udp:127.0.0.1:5353-:53",
+    ]);
+    const tap = args({ net: { kind: "tap", ifname: "tap0", mac: "52:54:00:00:00:01" } });
+    assert.deepEqual(values(tap, "-netdev"), ["tap,id=n0,ifname=tap0,script=no,downscript=no"]);
+    assert.ok(values(tap, "-device").includes("virtio-net-device,netdev=n0,mac=52:54:00:00:00:01"));
+    assert.deepEqual(values(args({ net: { kind: "bridge", bridge: "br0" } }), "-netdev"), [
+      "bridge,id=n0,br=br0",
+    ]);
+  });
+
+  it("detaches with the console in a file, and adds gdb and 9p shares when asked", () => {
+    const a = args(
+      { gdbPort: 1234, shares: [{ host: "/srv", mount: "/srv", ro: true }] },
+      { consoleFile: "/h/machines/m1/console.log" },
+    );
+    assert.deepEqual(values(a, "-chardev"), ["file,id=con0,path=/h/machines/m1/console.log"]);
+    assert.ok(a.includes("-daemonize"));
+    assert.deepEqual(values(a, "-gdb"), ["tcp::1234"]);
+    assert.deepEqual(values(a, "-fsdev"), ["local,id=fs0,path=/srv,security_model=none,readonly=on"]);
+    assert.ok(values(a, "-device").includes("virtio-9p-device,fsdev=fs0,mount_tag=share0"));
+  });
+
+  it("refuses shares when the kernel has no 9p", () => {
+    const s = spec({ shares: [{ host: "/srv", mount: "/srv", ro: false }] });
+    assert.throws(
+      () => qemuDriver.check(s, image(true, ["virtio.net"]), false),
+      (e: KilnError) => e.code === "KILN_ESHARE_UNSUPPORTED" && e.message.includes('"/srv"'),
+    );
+    assert.deepEqual(qemuDriver.check(s, image(true, ["fs.9p"]), false), []);
+  });
+
+  it("adds the TCG timer hints only under TCG, and reads isa-debug-exit statuses", () => {
+    assert.deepEqual(qemuDriver.cmdlineFor(spec(), image(), "kvm").ifAbsent, []);
+    assert.ok(
+      qemuDriver.cmdlineFor(spec(), image(), "tcg").ifAbsent.some((p) => p.startsWith("tsc_early_khz=")),
+    );
+    assert.equal(tscKhz("model name : x\ncpu MHz\t\t: 2596.124\n"), 2596124);
+    assert.equal(tscKhz("nothing"), 2_000_000);
+    assert.equal(qemuDriver.statusFromExit?.(15, null), 7);
+    assert.equal(qemuDriver.statusFromExit?.(1, null), undefined);
+    assert.equal(qemuDriver.statusFromExit?.(0, null), undefined);
+  });
+});

@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { KilnError } from "../core/errors.js";
+import {
+  parseCpus,
+  parseDisk,
+  parseEnv,
+  parseMemory,
+  parseNet,
+  parsePublish,
+  parseShare,
+  specFromOptions,
+} from "./options.js";
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof KilnError, String(e));
+    return `${e.code}/${e.kind}`;
+  }
+  return "no error";
+}
+
+describe("launch options", () => {
+  it("parses memory in MB or GB and refuses 0 and junk as usage errors", () => {
+    assert.equal(parseMemory("256"), 256);
+    assert.equal(parseMemory("512M"), 512);
+    assert.equal(parseMemory("1G"), 1024);
+    assert.equal(parseMemory("2GiB"), 2048);
+    assert.equal(
+      code(() => parseMemory("0")),
+      "KILN_EBAD_MEMORY/usage",
+    );
+    assert.equal(
+      code(() => parseMemory("-5")),
+      "KILN_EBAD_MEMORY/usage",
+    );
+    assert.equal(
+      code(() => parseMemory("lots")),
+      "KILN_EBAD_MEMORY/usage",
+    );
+    assert.equal(
+      code(() => parseCpus("0")),
+      "KILN_EBAD_CPUS/usage",
+    );
+    assert.equal(parseCpus("4"), 4);
+  });
+
+  it("parses port forwards with protocol and host address", () => {
+    assert.deepEqual(parsePublish("8080:80"), { proto: "tcp", host: 8080, guest: 80 });
+    assert.deepEqual(parsePublish("5353:53/udp"), { proto: "udp", host: 5353, guest: 53 });
+    assert.deepEqual(parsePublish("127.0.0.1:8080:80/tcp"), {
+      proto: "tcp",
+      host: 8080,
+      guest: 80,
+      hostAddr: "127.0.0.1",
+    });
+    assert.equal(
+      code(() => parsePublish("80")),
+      "KILN_EBAD_PORT/usage",
+    );
+    assert.equal(
+      code(() => parsePublish("70000:80")),
+      "KILN_EBAD_PORT/usage",
+    );
+    assert.equal(
+      code(() => parsePublish("8080:0")),
+      "KILN_EBAD_PORT/usage",
+    );
+    assert.equal(
+      code(() => parsePublish("localhost:8080:80")),
+      "KILN_EBAD_PORT/usage",
+    );
+  });
+
+  it("parses env, disks, shares and networks", () => {
+    assert.deepEqual(parseEnv("A=b=c"), ["A", "b=c"]);
+    assert.deepEqual(parseEnv("EMPTY="), ["EMPTY", ""]);
+    assert.equal(
+      code(() => parseEnv("NOVALUE")),
+      "KILN_EBAD_ENV/usage",
+    );
+    assert.equal(
+      code(() => parseEnv("1X=y")),
+      "KILN_EBAD_ENV/usage",
+    );
+    assert.deepEqual(parseDisk("d.img,/data,ro,fs=xfs", "/w"), {
+      file: "/w/d.img",
+      mount: "/data",
+      ro: true,
+      fs: "xfs",
+    });
+    assert.deepEqual(parseDisk("/abs/d.img", "/w"), { file: "/abs/d.img", ro: false });
+    assert.equal(
+      code(() => parseDisk("d.img,data")),
+      "KILN_EBAD_DISK/usage",
+    );
+    assert.deepEqual(parseShare("./site:/srv:ro", "/w"), { host: "/w/site", mount: "/srv", ro: true });
+    assert.deepEqual(parseNet("tap:tap0,ip=10.0.0.2/24,gw=10.0.0.1"), {
+      kind: "tap",
+      ifname: "tap0",
+      addr: "10.0.0.2/24",
+      gw: "10.0.0.1",
+    });
+    assert.deepEqual(parseNet("bridge:br0,mac=52:54:00:12:34:56"), {
+      kind: "bridge",
+      bridge: "br0",
+      mac: "52:54:00:12:34:56",
+    });
+    assert.equal(
+      code(() => parseNet("tap:")),
+      "KILN_EBAD_NET/usage",
+    );
+    assert.equal(
+      code(() => parseNet("tap:t0,ip=10.0.0.2")),
+      "KILN_EBAD_NET/usage",
+    );
+    assert.equal(
+      code(() => parseNet("vde:x")),
+      "KILN_EBAD_NET/usage",
+    );
+  });
+
+  it("builds a spec: -p implies user networking, defaults are small", () => {
+    const s = specFromOptions("img", ["a"], { publish: ["8080:80"], env: ["K=V"] }, {});
+    assert.equal(s.net.kind, "user");
+    assert.deepEqual(s.net.kind === "user" && s.net.forwards, [{ proto: "tcp", host: 8080, guest: 80 }]);
+    assert.deepEqual(s.env, { K: "V" });
+    assert.deepEqual(s.args, ["a"]);
+    assert.equal(s.memoryMB, 128);
+    assert.equal(s.machine, "microvm");
+    assert.equal(s.console, "attached");
+    assert.equal(s.accel, "auto");
+    const none = specFromOptions("img", undefined, {}, { KILN_ACCEL: "tcg" });
+    assert.equal(none.net.kind, "none");
+    assert.equal(none.args, undefined);
+    assert.equal(none.accel, "tcg");
+  });
+
+  it("refuses conflicting options", () => {
+    assert.equal(
+      code(() => specFromOptions("i", undefined, { detach: true, interactive: true })),
+      "KILN_EOPTION_CONFLICT/usage",
+    );
+    assert.equal(
+      code(() => specFromOptions("i", undefined, { publish: ["8080:80", "8080:81"] })),
+      "KILN_EOPTION_CONFLICT/usage",
+    );
+    // The same number on TCP and UDP is two different ports.
+    assert.doesNotThrow(() => specFromOptions("i", undefined, { publish: ["53:53", "53:53/udp"] }));
+    assert.equal(
+      code(() => specFromOptions("i", undefined, { publish: ["8080:80"], net: "tap:tap0" })),
+      "KILN_EOPTION_CONFLICT/usage",
+    );
+    assert.equal(
+      code(() => specFromOptions("i", undefined, { publish: ["1234:80"], gdb: "1234" })),
+      "KILN_EOPTION_CONFLICT/usage",
+    );
+    assert.equal(
+      code(() => specFromOptions("i", undefined, { machine: "isapc" })),
+      "KILN_EBAD_MACHINE/usage",
+    );
+    assert.equal(
+      code(() => specFromOptions("i", undefined, { name: "../x" })),
+      "KILN_EBAD_NAME/usage",
+    );
+    assert.equal(
+      code(() => specFromOptions("i", undefined, { accel: "hvf" })),
+      "KILN_EBAD_ACCEL/usage",
+    );
+  });
+});
