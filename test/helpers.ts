@@ -57,6 +57,8 @@ export function run(
       clearTimeout(timer);
       res({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
+    // A short-lived program may exit before reading its input.
+    child.stdin.on("error", () => {});
     child.stdin.end(opts.input ?? "");
   });
 }

@@ -83,13 +83,13 @@ async function runBuild(
         ".",
         "-B",
         "_kiln",
-        `-DCMAKE_TOOLCHAIN_FILE=${tc.cmakeToolchain}`,
+        `-DCMAKE_TOOLCHAIN_FILE=${tc.cmakeToolchainFile}`,
         "-DCMAKE_BUILD_TYPE=MinSizeRel",
       ]);
       await sh("cmake", ["--build", "_kiln", "-j", jobs]);
       return;
     case "meson":
-      await sh("meson", ["setup", "_kiln", "--cross-file", tc.mesonCross, "--buildtype=minsize"]);
+      await sh("meson", ["setup", "_kiln", "--cross-file", tc.mesonCrossFile, "--buildtype=minsize"]);
       await sh("ninja", ["-C", "_kiln"]);
       return;
     case "make":
