@@ -1,0 +1,390 @@
+// kiln-init booted for real: Debian's stock cloud kernel in QEMU (microvm; KVM when it boots Linux here,
+// else TCG), kiln-init as /init, the static musl test program guest/test/probe.c, and the boot
+// configuration from all three sources. Until this test moves to the real bake, makeInitrd() below is the
+// one place that makes an image.
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ensureKilnInit } from "../../src/bake/kilnInit.js";
+import { chooseAccel } from "../../src/launch/accel.js";
+import { consoleFacts } from "../../src/launch/consoleWatch.js";
+import { ROOT } from "../helpers.js";
+
+const QEMU = "qemu-system-x86_64";
+const MUSL_CC = process.env.KILN_TEST_MUSL_CC ?? "musl-gcc";
+const KERNEL_CACHE = join(ROOT, ".kiln-test", "kernel");
+const APPEND =
+  "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2096000 no_timer_check tsc=reliable cryptomgr.notests=1";
+// virtio over MMIO for microvm, in dependency order (modinfo -F depends).
+const MODULES = [
+  "kernel/drivers/virtio/virtio_ring.ko",
+  "kernel/drivers/virtio/virtio.ko",
+  "kernel/drivers/virtio/virtio_mmio.ko",
+  "kernel/net/core/failover.ko",
+  "kernel/drivers/net/net_failover.ko",
+  "kernel/drivers/net/virtio_net.ko",
+  "kernel/drivers/block/virtio_blk.ko",
+];
+
+interface StockKernel {
+  vmlinuz: string;
+  /** lib/modules/<release> */
+  modules: string;
+}
+
+/** Debian's current linux-image-*-cloud-amd64, downloaded and unpacked once into .kiln-test/kernel/. */
+function stockKernel(): StockKernel {
+  const find = (): StockKernel | undefined => {
+    const root = join(KERNEL_CACHE, "unpacked");
+    if (!existsSync(join(root, "boot"))) return undefined;
+    const vmlinuz = readdirSync(join(root, "boot")).find((n) => n.startsWith("vmlinuz-"));
+    if (!vmlinuz) return undefined;
+    const release = vmlinuz.slice("vmlinuz-".length);
+    return { vmlinuz: join(root, "boot", vmlinuz), modules: join(root, "lib", "modules", release) };
+  };
+  const have = find();
+  if (have) return have;
+  mkdirSync(KERNEL_CACHE, { recursive: true });
+  const deps = execFileSync("apt-cache", ["depends", "linux-image-cloud-amd64"], { encoding: "utf8" });
+  const pkg = /Depends: (linux-image-\S+)/.exec(deps)?.[1];
+  assert.ok(pkg, `apt-cache names no kernel package:\n${deps}`);
+  const dl = mkdtempSync(join(KERNEL_CACHE, ".dl-"));
+  execFileSync("apt-get", ["download", "-q", pkg], { cwd: dl, stdio: "ignore" });
+  const deb = readdirSync(dl).find((n) => n.endsWith(".deb"));
+  assert.ok(deb, "apt-get download wrote no .deb");
+  execFileSync("dpkg-deb", ["-x", join(dl, deb), join(dl, "unpacked")]);
+  rmSync(join(KERNEL_CACHE, "unpacked"), { recursive: true, force: true });
+  renameSync(join(dl, "unpacked"), join(KERNEL_CACHE, "unpacked"));
+  rmSync(dl, { recursive: true, force: true });
+  return find()!;
+}
+
+interface ImageFile {
+  path: string;
+  /** A host file to copy, or the bytes themselves. */
+  from?: string;
+  data?: string;
+  mode?: number;
+  dir?: boolean;
+}
+
+/**
+ * Write an initrd (cpio newc, by Debian's cpio) holding `files`, plus, when given, a second archive
+ * appended after it holding /kiln/config.json, as the launcher appends one for large configurations.
+ */
+function makeInitrd(out: string, files: ImageFile[], appendedConfig?: string): string {
+  const archive = (stage: string, list: ImageFile[], to: string) => {
+    const names = new Set<string>(["."]);
+    for (const f of list) {
+      const rel = `.${f.path}`;
+      for (let d = dirname(rel); d !== "."; d = dirname(d)) names.add(d);
+      names.add(rel);
+      const dst = join(stage, f.path);
+      if (f.dir) {
+        mkdirSync(dst, { recursive: true, mode: f.mode ?? 0o755 });
+        continue;
+      }
+      mkdirSync(dirname(dst), { recursive: true });
+      if (f.from) copyFileSync(f.from, dst);
+      else writeFileSync(dst, f.data ?? "");
+      execFileSync("chmod", [(f.mode ?? 0o644).toString(8), dst]);
+    }
+    for (const n of names) if (!existsSync(join(stage, n))) mkdirSync(join(stage, n), { recursive: true });
+    const list0 = [...names].sort().join("\n");
+    execFileSync("cpio", ["-o", "-H", "newc", "--quiet", "--reproducible", "--owner=0:0", "-O", to], {
+      cwd: stage,
+      input: `${list0}\n`,
+    });
+  };
+  const stage = mkdtempSync(join(dirname(out), "stage-"));
+  archive(stage, files, out);
+  if (appendedConfig !== undefined) {
+    const stage2 = mkdtempSync(join(dirname(out), "stage-"));
+    archive(stage2, [{ path: "/kiln/config.json", data: appendedConfig }], `${out}.seg`);
+    execFileSync("sh", ["-c", 'cat "$1" >> "$2"', "sh", `${out}.seg`, out]);
+    rmSync(stage2, { recursive: true, force: true });
+  }
+  rmSync(stage, { recursive: true, force: true });
+  return out;
+}
+
+interface Boot {
+  status: number;
+  out: string;
+}
+
+/** Boot and collect the console until QEMU exits (or, with `until`, until a line appears; then stop it). */
+function boot(
+  kernel: string,
+  initrd: string,
+  accel: string,
+  opts: { append?: string; qemuArgs?: string[]; until?: RegExp; timeoutMs?: number } = {},
+): Promise<Boot> {
+  const args = [
+    "-M",
+    "microvm",
+    "-accel",
+    accel,
+    "-m",
+    "128",
+    "-nodefaults",
+    "-no-user-config",
+    "-nographic",
+    "-serial",
+    "stdio",
+    "-no-reboot",
+    "-kernel",
+    kernel,
+    "-initrd",
+    initrd,
+    "-append",
+    `${APPEND}${opts.append ? ` ${opts.append}` : ""}`,
+    ...(opts.qemuArgs ?? []),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(QEMU, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 90_000);
+    const onData = (b: Buffer) => {
+      out += b.toString("utf8").replace(/\r/g, "");
+      if (opts.until?.test(out)) child.kill("SIGTERM");
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? (signal ? 128 : -1), out });
+    });
+  });
+}
+
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+const lines = (out: string) => out.split("\n");
+
+describe("kiln-init boots in QEMU with Debian's cloud kernel", () => {
+  let dir: string;
+  let kernel: StockKernel;
+  let init: string;
+  let probe: string;
+  let accel: string;
+  let base: ImageFile[];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "kiln-guest-boot-"));
+    kernel = stockKernel();
+    init = (await ensureKilnInit({ cc: MUSL_CC, cacheDir: join(ROOT, ".kiln-test", "kiln-init") })).path;
+    probe = join(dir, "probe");
+    execFileSync(MUSL_CC, ["-static", "-Os", "-s", "-o", probe, join(ROOT, "guest", "test", "probe.c")]);
+    accel = (await chooseAccel("auto", QEMU, kernel.vmlinuz)).accel;
+    base = [
+      { path: "/init", from: init, mode: 0o755 },
+      { path: "/bin/probe", from: probe, mode: 0o755 },
+      { path: "/tmp", dir: true, mode: 0o1777 },
+    ];
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const image = (name: string, config: unknown, extra: ImageFile[] = [], appended?: string) =>
+    makeInitrd(
+      join(dir, `${name}.initrd`),
+      [...base, { path: "/kiln/image.json", data: JSON.stringify(config) }, ...extra],
+      appended,
+    );
+
+  it("runs the program, prints its status and powers off: exit 0", async () => {
+    const img = image("hello", {
+      v: 1,
+      rc: [{ bin: "/bin/probe", argv: ["probe", "say", "hello from kiln"] }],
+    });
+    const r = await boot(kernel.vmlinuz, img, accel);
+    const l = lines(r.out);
+    const hello = l.indexOf("hello from kiln");
+    const exit = l.indexOf("kiln: exit 0");
+    assert.ok(hello >= 0 && exit > hello, `output:\n${r.out}`);
+    assert.equal(r.status, 0, "QEMU exits by itself (ACPI power-off)");
+    assert.equal(consoleFacts(r.out).exitStatus, 0, "the launcher's console parser reads the status");
+  });
+
+  it("exit 7, config from kiln.config on the command line, status through isa-debug-exit", async () => {
+    // The baked config says exit 0; the command line replaces rc.
+    const img = image("hello7", { v: 1, rc: [{ bin: "/bin/probe", argv: ["probe", "say", "baked"] }] });
+    const r = await boot(kernel.vmlinuz, img, accel, {
+      append: `kiln.config=${b64({ v: 1, rc: [{ bin: "/bin/probe", argv: ["probe", "say", "from cmdline", "7"] }] })}`,
+      qemuArgs: ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x01"],
+    });
+    assert.ok(lines(r.out).includes("from cmdline"), r.out);
+    assert.ok(!lines(r.out).includes("baked"), r.out);
+    assert.ok(lines(r.out).includes("kiln: exit 7"), r.out);
+    assert.equal(r.status, (7 << 1) | 1, "QEMU's exit status carries 7");
+  });
+
+  it("a malformed config: the error names source and key, status 125, the program never runs", async () => {
+    const img = image("bad", { v: 1, rc: [{ bin: "/bin/probe", argv: ["probe", "say", "must not run"] }] });
+    const r = await boot(kernel.vmlinuz, img, accel, {
+      append: `kiln.config=${b64({ v: 1, rc: [{ bin: "bin/probe" }] })}`,
+    });
+    assert.ok(
+      lines(r.out).includes(
+        'kiln: config error: kiln.config: key "rc[0].bin": "bin/probe" is not an absolute path (it must start with "/")',
+      ),
+      r.out,
+    );
+    assert.ok(lines(r.out).includes("kiln: exit 125"), r.out);
+    assert.ok(!r.out.includes("must not run"), r.out);
+    const facts = consoleFacts(r.out);
+    assert.equal(facts.exitStatus, 125);
+    assert.match(facts.configError ?? "", /^kiln\.config: key "rc\[0\]\.bin"/);
+  });
+
+  it("invalid JSON in an appended /kiln/config.json segment: 125", async () => {
+    const img = image(
+      "badseg",
+      { v: 1, rc: [{ bin: "/bin/probe" }] },
+      [],
+      '{"v":1,"rc":[{"bin":"/bin/probe",]}',
+    );
+    const r = await boot(kernel.vmlinuz, img, accel);
+    assert.ok(
+      lines(r.out).includes(
+        'kiln: config error: /kiln/config.json: key "rc[0]": invalid JSON at byte 33: expected a string key',
+      ),
+      r.out,
+    );
+    assert.ok(lines(r.out).includes("kiln: exit 125"), r.out);
+  });
+
+  it("a program killed by a signal: 128+15", async () => {
+    const img = image("signal", { v: 1, rc: [{ bin: "/bin/probe", argv: ["probe", "signal"] }] });
+    const r = await boot(kernel.vmlinuz, img, accel);
+    assert.ok(lines(r.out).includes("kiln: exit 143"), r.out);
+  });
+
+  it("a program that cannot be run: the error and 127", async () => {
+    const img = image("noexec", { v: 1, rc: [{ bin: "/bin/nothing-here" }] });
+    const r = await boot(kernel.vmlinuz, img, accel);
+    assert.ok(
+      lines(r.out).includes('kiln: error: cannot run "/bin/nothing-here": No such file or directory'),
+      r.out,
+    );
+    assert.ok(lines(r.out).includes("kiln: exit 127"), r.out);
+  });
+
+  it("a module that cannot be loaded is an init failure: 126", async () => {
+    const img = image(
+      "nomod",
+      { v: 1, rc: [{ bin: "/bin/probe", argv: ["probe", "say", "must not run"] }] },
+      [{ path: "/kiln/modules", data: "/lib/modules/missing.ko\n" }],
+    );
+    const r = await boot(kernel.vmlinuz, img, accel);
+    assert.ok(
+      lines(r.out).includes('kiln: error: module "/lib/modules/missing.ko": No such file or directory'),
+      r.out,
+    );
+    assert.ok(lines(r.out).includes("kiln: exit 126"), r.out);
+    assert.ok(!r.out.includes("must not run"), r.out);
+  });
+
+  it("no rc: a kernel-plane image configures the network and waits", async () => {
+    const img = image("plane", { v: 1 });
+    const r = await boot(kernel.vmlinuz, img, accel, { until: /kiln: ready \(no program\)\n/ });
+    assert.ok(lines(r.out).includes("kiln: ready (no program)"), r.out);
+    assert.ok(!/kiln: exit/.test(r.out), r.out);
+    assert.equal(consoleFacts(r.out).ready, true);
+  });
+
+  it("bg + main, env/hostname/cwd merged from three sources, modules, network, routes, sysctl, a disk", async () => {
+    const disk = join(dir, "disk.img");
+    const content = join(dir, "disk");
+    mkdirSync(content);
+    writeFileSync(join(content, "hello.txt"), "hello from the disk\n");
+    execFileSync("mkfs.ext4", ["-q", "-F", "-E", "root_owner=0:0", "-d", content, disk, "8M"]);
+    const img = image(
+      "full",
+      {
+        v: 1,
+        hostname: "web",
+        env: { PORT: "8080", GREETING: "caf\u00e9", EXTRA: "baked" },
+        cwd: "/srv",
+        rc: [
+          { bin: "/bin/probe", argv: ["probe", "bg", "/tmp/bg-ran"], mode: "bg" },
+          { bin: "/bin/probe", argv: ["probe", "main", "/tmp/bg-ran"] },
+        ],
+        net: [{ if: "eth0", addr: "10.0.2.15/24", gw: "10.0.2.2", dns: ["10.0.2.3"], mtu: 1400 }],
+        routes: [{ dst: "10.1.0.0/16", via: "10.0.2.2" }],
+        sysctl: { "net.ipv4.ip_forward": "1" },
+        blk: [{ dev: "vda", fs: "ext4", mount: "/data", ro: true }],
+      },
+      [
+        { path: "/srv", dir: true },
+        { path: "/kiln/modules", data: MODULES.map((m) => `/lib/modules/${m}\n`).join("") },
+        ...MODULES.map((m) => ({ path: `/lib/modules/${m}`, from: join(kernel.modules, m) })),
+      ],
+      JSON.stringify({ v: 1, hostname: "web2", env: { EXTRA: "segment" } }),
+    );
+    const r = await boot(kernel.vmlinuz, img, accel, {
+      append: `kiln.config=${b64({ v: 1, env: { PORT: "9090" } })}`,
+      qemuArgs: [
+        "-netdev",
+        "user,id=n0",
+        "-device",
+        "virtio-net-device,netdev=n0",
+        "-drive",
+        `file=${disk},if=none,id=d0,format=raw,readonly=on`,
+        "-device",
+        "virtio-blk-device,drive=d0",
+      ],
+    });
+    const l = lines(r.out);
+    const has = (s: string) => assert.ok(l.includes(s), `missing ${JSON.stringify(s)} in:\n${r.out}`);
+    has("bg: started");
+    has("main: /tmp/bg-ran seen");
+    has("argv[1]: main");
+    // env: defaults, baked, command line over baked, segment over both; nothing the kernel passed to init
+    has("env: PATH=/bin:/usr/bin:/sbin:/usr/sbin");
+    has("env: HOME=/");
+    has("env: PORT=9090");
+    has("env: GREETING=caf\u00e9");
+    has("env: EXTRA=segment");
+    assert.equal(l.filter((x) => x.startsWith("env: ")).length, 5, r.out);
+    has("hostname: web2");
+    has("cwd: /srv");
+    assert.ok(
+      l.some((x) => /^pid: \d+ ppid: 1$/.test(x)),
+      r.out,
+    );
+    has("net: lo 127.0.0.1 mask 255.0.0.0 mtu 65536 up");
+    has("net: eth0 10.0.2.15 mask 255.255.255.0 mtu 1400 up");
+    // /proc/net/route: destination, gateway, mask in little-endian hex
+    assert.ok(
+      l.some((x) => /^route: eth0\t00000000\t0202000A\t0003\t.*\t00000000\t/.test(x)),
+      r.out,
+    );
+    assert.ok(
+      l.some((x) => /^route: eth0\t0000010A\t0202000A\t0003\t.*\t0000FFFF\t/.test(x)),
+      r.out,
+    );
+    has("resolv: nameserver 10.0.2.3");
+    has("ip_forward: 1");
+    assert.ok(
+      l.some((x) => /^mounts: \/dev\/vda \/data ext4 ro[,\s]/.test(x)),
+      r.out,
+    );
+    has("data: hello from the disk");
+    has("data write: Read-only file system");
+    has("kiln: exit 0");
+    assert.equal(r.status, 0);
+  });
+});
