@@ -8,18 +8,18 @@
  */
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { Image } from "../bake/image.js";
-import { sha256File } from "../core/digest.js";
 import { silentProgress } from "../core/progress.js";
 import { ANNOTATION, type ImageManifest, MEDIA } from "../core/registry/ociTypes.js";
 import { tarStream } from "../core/tarWriter.js";
 import { KILN_VERSION } from "../core/version.js";
 import { type FormatOptions, getFormat, type LaunchableFormat, type LaunchableResult } from "./format.js";
+import { writeLaunchable } from "./launchableOutput.js";
 import { artifactFrom, descriptorOf, memoryBlob, type OciArtifact, writeOciArchive } from "./ociLayout.js";
 
 export const DISK_PATH = "disk/disk.img";
@@ -105,30 +105,22 @@ export const format: LaunchableFormat = {
   description: "KubeVirt containerDisk: OCI image with the raw BIOS disk at /disk/disk.img (oci-archive tar)",
   async make(image: Image, out: string, opts: FormatOptions): Promise<LaunchableResult> {
     const progress = opts.progress ?? silentProgress;
-    const scratch = await mkdtemp(join(dirname(out), ".kiln-containerdisk-"));
-    try {
-      const raw = join(scratch, "disk.img");
+    const r = await writeLaunchable(out, async (file, work) => {
+      const raw = join(work, "disk.img");
       await (await getFormat(DISK_FORMAT)).make(image, raw, { ...opts, progress });
       progress.step(`writing containerDisk ${out}`);
-      const layerPath = join(scratch, "layer.tar.gz");
+      const layerPath = join(work, "layer.tar.gz");
       const layer = await diskLayer(raw, layerPath);
       const a = containerDiskArtifact(image, { path: layerPath, ...layer }, opts.name);
-      await writeOciArchive(a, out);
+      await writeOciArchive(a, file);
       progress.done();
       return {
-        format: "containerdisk",
-        out,
-        size: (await stat(out)).size,
-        sha256: await sha256File(out),
-        details: {
-          digest: a.digest,
-          disk: DISK_FORMAT,
-          diskBytes: (await stat(raw)).size,
-          layerBytes: layer.size,
-        },
+        digest: a.digest,
+        disk: DISK_FORMAT,
+        diskBytes: (await stat(raw)).size,
+        layerBytes: layer.size,
       };
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
+    });
+    return { format: "containerdisk", ...r };
   },
 };

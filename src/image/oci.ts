@@ -7,13 +7,12 @@
  * os.features = the image's components); OCI's `architecture` takes Go's names, so `amd64`.
  * No creation time: the same image gives the same bytes.
  */
-import { stat } from "node:fs/promises";
 import type { Image } from "../bake/image.js";
-import { sha256File } from "../core/digest.js";
 import { silentProgress } from "../core/progress.js";
 import { ANNOTATION, type ImageManifest, MEDIA } from "../core/registry/ociTypes.js";
 import { KILN_VERSION } from "../core/version.js";
 import type { FormatOptions, LaunchableFormat, LaunchableResult } from "./format.js";
+import { writeLaunchable } from "./launchableOutput.js";
 import {
   artifactFrom,
   descriptorOf,
@@ -68,14 +67,11 @@ export const format: LaunchableFormat = {
     const progress = opts.progress ?? silentProgress;
     progress.step(`writing OCI archive ${out}`);
     const a = await kilnArtifact(image, opts.name ? { name: opts.name } : {});
-    await writeOciArchive(a, out);
+    const r = await writeLaunchable(out, async (file) => {
+      await writeOciArchive(a, file);
+      return { digest: a.digest, mediaType: a.mediaType, artifactType: a.artifactType };
+    });
     progress.done();
-    return {
-      format: "oci",
-      out,
-      size: (await stat(out)).size,
-      sha256: await sha256File(out),
-      details: { digest: a.digest, mediaType: a.mediaType, artifactType: a.artifactType },
-    };
+    return { format: "oci", ...r };
   },
 };

@@ -194,3 +194,70 @@ export async function startRegistry(dir: string, opts: { readonly?: boolean } = 
       }),
   };
 }
+
+export interface FaultyProxy {
+  host: string;
+  /** How many blob answers were tampered with so far. */
+  hits: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback HTTP proxy in front of a registry that passes everything through except GETs of one blob:
+ * `cut` sends the headers and the first `after` bytes, then drops the connection; `flip` changes the
+ * byte at `after` and sends the rest.
+ */
+export async function faultyProxy(upstream: string, digest: string, mode: "cut" | "flip", after: number): Promise<FaultyProxy> {
+  const { createServer, request } = await import("node:http");
+  const state = { hits: 0 };
+  const server = createServer((req, res) => {
+    const up = request(
+      { host: upstream.split(":")[0], port: Number(upstream.split(":")[1]), path: req.url, method: req.method, headers: req.headers },
+      (ur) => {
+        const tamper = req.method === "GET" && req.url?.endsWith(`/blobs/${digest}`) && ur.statusCode === 200;
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        if (!tamper) {
+          ur.pipe(res);
+          return;
+        }
+        state.hits++;
+        let sent = 0;
+        ur.on("data", (chunk: Buffer) => {
+          if (mode === "cut") {
+            if (sent + chunk.length >= after) {
+              res.write(chunk.subarray(0, after - sent));
+              sent = after;
+              ur.destroy();
+              res.socket?.destroy();
+              return;
+            }
+            sent += chunk.length;
+            res.write(chunk);
+            return;
+          }
+          const c = Buffer.from(chunk);
+          if (after >= sent && after < sent + c.length) c[after - sent] = c[after - sent]! ^ 0xff;
+          sent += c.length;
+          res.write(c);
+        });
+        ur.on("end", () => res.end());
+      },
+    );
+    up.on("error", () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const a = server.address();
+  const port = typeof a === "object" && a ? a.port : 0;
+  return {
+    host: `127.0.0.1:${port}`,
+    get hits() {
+      return state.hits;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
