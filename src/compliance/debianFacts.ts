@@ -1,0 +1,76 @@
+/**
+ * What compliance needs to know about Debian packages: version, source package (Debian's security data
+ * names SOURCE packages: `linux`, `musl`, `openssl`), and the copyright file. Passed in explicitly (tests,
+ * or what bake recorded in the manifest) or read from this host with dpkg-query and /usr/share/doc.
+ */
+import { readFile } from "node:fs/promises";
+import { exec } from "../core/exec.js";
+
+export interface DebPackageFacts {
+  version: string;
+  /** Source package name; defaults to the binary name. */
+  source?: string;
+  /** Source version; defaults to `version`. */
+  sourceVersion?: string;
+  /** The copyright file's text (DEP-5 or not). */
+  copyright?: string;
+  /** Or: the copyright file's path relative to the image directory (where bake may copy it). */
+  copyrightFile?: string;
+}
+
+export interface DebianFacts {
+  /** Debian release number ("12"): advisories use the ecosystems "Debian" and "Debian:12". */
+  release: string;
+  arch: string;
+  /** By binary package name. */
+  packages: Record<string, DebPackageFacts>;
+}
+
+/** Parse /etc/os-release for Debian's VERSION_ID. */
+export function osReleaseVersion(text: string): string | undefined {
+  const m = /^VERSION_ID="?([^"\n]*)"?$/m.exec(text);
+  return m?.[1] || undefined;
+}
+
+/**
+ * Facts about `packages` as installed on this host. Packages that are not installed are left out (the
+ * caller decides what that means); nothing here fails for a missing package.
+ */
+export async function hostDebianFacts(
+  packages: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DebianFacts> {
+  const [osRelease, arch, query] = await Promise.all([
+    readFile("/etc/os-release", "utf8").catch(() => ""),
+    exec("dpkg", ["--print-architecture"], { env, check: false }).catch(() => undefined),
+    packages.length
+      ? exec(
+          "dpkg-query",
+          [
+            "-W",
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format syntax, not a template
+            "-f=${Package}\\t${Version}\\t${source:Package}\\t${source:Version}\\t${db:Status-Status}\\n",
+            ...packages,
+          ],
+          { env, check: false },
+        ).catch(() => undefined)
+      : Promise.resolve(undefined),
+  ]);
+  const facts: DebianFacts = {
+    release: osReleaseVersion(osRelease) ?? "unknown",
+    arch: arch?.code === 0 ? arch.stdout.trim() : "amd64",
+    packages: {},
+  };
+  for (const line of (query?.stdout ?? "").split("\n")) {
+    const [name, version, source, sourceVersion, status] = line.split("\t");
+    if (!name || !version || status !== "installed" || facts.packages[name]) continue;
+    const copyright = await readFile(`/usr/share/doc/${name}/copyright`, "utf8").catch(() => undefined);
+    facts.packages[name] = {
+      version,
+      ...(source && source !== name ? { source } : {}),
+      ...(sourceVersion && sourceVersion !== version ? { sourceVersion } : {}),
+      ...(copyright ? { copyright } : {}),
+    };
+  }
+  return facts;
+}
