@@ -4,7 +4,16 @@
 // configuration it received. Swap fixtureImage() for a real `kiln bake` of examples/hello when it lands.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../helpers.js";
 
@@ -142,4 +151,34 @@ export function fixtureImage(): FixtureImage {
   });
   cached = { dir, kernelRelease: release };
   return cached;
+}
+
+/**
+ * The fixture image under a path of its own (symlinks to the shared kernel and initrd), so that a test can
+ * find exactly the QEMU processes it started in the process table.
+ */
+export function imageAt(parent: string, name = "image"): string {
+  const src = fixtureImage().dir;
+  const dir = join(parent, name);
+  mkdirSync(dir, { recursive: true });
+  for (const f of ["kernel", "initrd"]) symlinkSync(join(src, f), join(dir, f));
+  writeFileSync(join(dir, "manifest.json"), readFileSync(join(src, "manifest.json")));
+  return dir;
+}
+
+/** Live processes (pid, argv) whose argv[0] is a QEMU and whose arguments mention `needle`. */
+export function qemuProcesses(needle: string): { pid: number; argv: string[] }[] {
+  const out: { pid: number; argv: string[] }[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0").filter(Boolean);
+    } catch {
+      continue;
+    }
+    if (argv[0]?.includes("qemu-system") && argv.some((a) => a.includes(needle)))
+      out.push({ pid: Number(e), argv });
+  }
+  return out;
 }

@@ -1,0 +1,148 @@
+// Detached machines: kiln launch -d, ps, logs, stop, rm, against real QEMU processes; and a TCP port
+// forwarded from the host to a tiny server in the guest.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { KILN, runKiln } from "../helpers.js";
+import { imageAt, qemuProcesses } from "./launchFixture.js";
+
+const work = mkdtempSync(join(tmpdir(), "kiln-detached-"));
+const home = join(work, "home");
+let image = "";
+before(() => {
+  image = imageAt(work);
+});
+after(() => {
+  for (const p of qemuProcesses(work)) process.kill(p.pid, "SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
+
+const kiln = (args: string[]) => runKiln(args, { home });
+interface Ps {
+  name: string;
+  state: string;
+  pid?: number;
+  reason?: string;
+  exitStatus?: number;
+  ports?: string[];
+}
+const ps = async (): Promise<Ps[]> => JSON.parse((await kiln(["ps", "--json"])).stdout) as Ps[];
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "0.0.0.0", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** One TCP exchange: what the server sends before closing (empty on a reset or a silent close). */
+function fetchLine(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const c = connect(port, "127.0.0.1");
+    let data = "";
+    c.setTimeout(1000, () => c.destroy());
+    c.on("data", (b) => (data += b));
+    c.on("error", () => resolve(""));
+    c.on("close", () => resolve(data));
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("detached machines", () => {
+  it("run in the background: ps, a forwarded port, logs -f, stop, rm", async () => {
+    const port = await freePort();
+    const r = await kiln([
+      "launch",
+      "qemu",
+      "-d",
+      "--name",
+      "web",
+      "-p",
+      `${port}:8080`,
+      "-e",
+      "FIXTURE_SERVE=8080",
+      image,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "web");
+    const web = (await ps()).find((m) => m.name === "web");
+    assert.equal(web?.state, "running");
+    assert.deepEqual(web?.ports, [`0.0.0.0:${port}->8080/tcp`]);
+    assert.deepEqual(
+      qemuProcesses(image).map((p) => p.pid),
+      [web?.pid],
+    );
+    // User networking accepts connections before the guest listens: poll until the guest answers.
+    const answer = await until("the guest's answer", async () => {
+      const line = await fetchLine(port);
+      return line ? line : undefined;
+    });
+    assert.equal(answer, "hello from the guest\n");
+    const logs = await kiln(["logs", "web"]);
+    assert.match(logs.stdout, /^fixture: listening on 8080\r?$/m);
+
+    // While it runs: its name and its port are taken, and rm refuses.
+    const dup = await kiln(["launch", "qemu", "-d", "--name", "web", image]);
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /KILN_EMACHINE_EXISTS: .*"web"/);
+    const taken = await kiln(["launch", "qemu", "--name", "other", "-p", `${port}:80`, image]);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, new RegExp(`KILN_EPORT_IN_USE: .*${port}/tcp`));
+    const rm = await kiln(["rm", "web"]);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, /KILN_EMACHINE_RUNNING/);
+    assert.equal(qemuProcesses(image).length, 1);
+
+    // logs -f follows until the machine ends.
+    const follow = spawn(process.execPath, [KILN, "logs", "-f", "web"], {
+      env: { ...process.env, KILN_HOME: home },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let followed = "";
+    follow.stdout.on("data", (b) => (followed += b));
+    const followEnd = new Promise<number | null>((res) => follow.on("close", (c) => res(c)));
+    const stop = await kiln(["stop", "web"]);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal(await followEnd, 0);
+    assert.match(followed, /fixture: listening on 8080/);
+    assert.deepEqual(qemuProcesses(image), []);
+    const stopped = (await ps()).find((m) => m.name === "web");
+    assert.deepEqual([stopped?.state, stopped?.reason], ["exited", "stopped"]);
+    assert.equal((await kiln(["rm", "web"])).code, 0);
+    assert.ok(!(await ps()).some((m) => m.name === "web"));
+  });
+
+  it("shows a machine killed with SIGKILL as exited (crashed), never running", async () => {
+    const r = await kiln(["launch", "qemu", "-d", "--name", "victim", "-e", "FIXTURE_STAY=1", image]);
+    assert.equal(r.code, 0, r.stderr);
+    await until("the guest to be up", async () =>
+      /kiln: ready/.test((await kiln(["logs", "victim"])).stdout) ? true : undefined,
+    );
+    const victim = (await ps()).find((m) => m.name === "victim");
+    assert.equal(victim?.state, "running");
+    process.kill(victim!.pid!, "SIGKILL");
+    await until("QEMU to die", async () => (qemuProcesses(image).length === 0 ? true : undefined), 10_000);
+    const dead = (await ps()).find((m) => m.name === "victim");
+    assert.deepEqual([dead?.state, dead?.reason, dead?.exitStatus], ["exited", "crashed", undefined]);
+    // Its name is free again; stopping it is a no-op; rm removes it.
+    assert.equal((await kiln(["stop", "victim"])).code, 0);
+    assert.equal((await kiln(["rm", "victim"])).code, 0);
+    const gone = await kiln(["logs", "victim"]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /KILN_EMACHINE_NOT_FOUND/);
+  });
+});
