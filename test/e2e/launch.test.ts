@@ -53,8 +53,10 @@ describe("kiln launch qemu (attached)", () => {
   it("passes a configuration too big for the command line as an initrd segment, and attaches disks in order", async () => {
     const d1 = join(work, "one.img");
     const d2 = join(work, "three.img");
-    truncateSync((writeFileSync(d1, ""), d1), 1 << 20);
-    truncateSync((writeFileSync(d2, ""), d2), 3 << 20);
+    writeFileSync(d1, "");
+    truncateSync(d1, 1 << 20);
+    writeFileSync(d2, "");
+    truncateSync(d2, 3 << 20);
     const big = "x".repeat(1800);
     const r = await kiln([
       "launch",

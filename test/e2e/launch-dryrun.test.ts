@@ -1,0 +1,123 @@
+// Xen and Firecracker cannot run here: their configurations are checked against golden files (paths
+// normalised) and Firecracker's against its API schema; real launches must fail clearly.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Ajv } from "ajv";
+import { which } from "../../src/core/exec.js";
+import { ROOT, runKiln } from "../helpers.js";
+import { imageAt, qemuProcesses } from "./launchFixture.js";
+
+const work = mkdtempSync(join(tmpdir(), "kiln-dryrun-"));
+const home = join(work, "home");
+const GOLDEN = join(ROOT, "test", "fixtures", "launch");
+let image = "";
+let disk = "";
+before(() => {
+  image = imageAt(work);
+  disk = join(work, "data.img");
+  writeFileSync(disk, "");
+  truncateSync(disk, 1 << 20);
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const kiln = (args: string[]) => runKiln(args, { home });
+const normalise = (s: string) => s.replaceAll(work, "<WORK>");
+
+/** Compare with a golden file; KILN_UPDATE_GOLDEN=1 rewrites it (review the diff before committing). */
+function golden(name: string, actual: string): void {
+  const file = join(GOLDEN, name);
+  if (process.env.KILN_UPDATE_GOLDEN === "1") writeFileSync(file, actual);
+  assert.equal(actual, readFileSync(file, "utf8"), `differs from ${file}`);
+}
+
+const common = ["--name", "golden", "-M", "256", "--cpus", "2", "-e", "GREETING=hi"];
+
+describe("dry runs", () => {
+  it("xen: an xl configuration for a PVH guest and the xl command", async () => {
+    const r = await kiln([
+      "launch",
+      "xen",
+      "--dry-run",
+      ...common,
+      "--net",
+      "bridge:xenbr0",
+      "-b",
+      `${disk},/data`,
+      image,
+      "--",
+      "--port",
+      "80",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    golden("xen-dryrun.txt", normalise(r.stdout));
+    assert.match(r.stdout, /^type = "pvh"$/m);
+    assert.match(r.stdout, /^xl create \S+\/machines\/golden\/xen\.cfg -c$/m);
+    // Nothing is written by a dry run.
+    assert.deepEqual(JSON.parse((await kiln(["ps", "--json"])).stdout), []);
+  });
+
+  it("firecracker: a JSON configuration that follows Firecracker's schema, with a kernel-format warning", async () => {
+    const r = await kiln([
+      "launch",
+      "firecracker",
+      "--dry-run",
+      "--json",
+      ...common,
+      "--net",
+      "tap:tap0,mac=06:00:ac:10:00:02",
+      "-b",
+      `${disk},/data,ro`,
+      image,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout) as {
+      command: string[];
+      files: { path: string; content: string }[];
+      warnings: string[];
+    };
+    assert.deepEqual(plan.command.slice(0, 3), ["firecracker", "--no-api", "--config-file"]);
+    assert.equal(plan.files[0]?.path, plan.command[3]);
+    const cfg = JSON.parse(plan.files[0]!.content);
+    const schema = JSON.parse(readFileSync(join(GOLDEN, "firecracker-schema.json"), "utf8"));
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+    assert.ok(validate(cfg), JSON.stringify(validate.errors));
+    golden("firecracker-dryrun.json", normalise(plan.files[0]!.content));
+    assert.match(plan.warnings.join("\n"), /KILN_EKERNEL_FORMAT: .*bzimage.*ELF vmlinux/);
+  });
+
+  it("qemu: prints the command without starting anything", async () => {
+    const r = await kiln(["launch", "qemu", "--dry-run", "--json", "--name", "dry", "-p", "8080:80", image]);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout) as { command: string[]; accel: string; configVia: string };
+    assert.ok(plan.command.includes(join(image, "kernel")));
+    assert.ok(["kvm", "tcg"].includes(plan.accel));
+    assert.equal(plan.configVia, "cmdline");
+    assert.deepEqual(qemuProcesses(image), []);
+    assert.deepEqual(JSON.parse((await kiln(["ps", "--json"])).stdout), []);
+  });
+});
+
+describe("launches where the hypervisor is missing", () => {
+  it("xen fails with KILN_EBACKEND_UNAVAILABLE and a hint", async (t) => {
+    if (await which("xl")) return t.skip("xl is installed here");
+    const r = await kiln(["launch", "xen", image]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error KILN_EBACKEND_UNAVAILABLE: Xen is not available: `xl` not found/);
+    assert.match(r.stderr, /hint: .*--dry-run/);
+  });
+
+  it("firecracker fails with KILN_EBACKEND_UNAVAILABLE and a hint", async (t) => {
+    if (await which("firecracker")) return t.skip("firecracker is installed here");
+    const r = await kiln(["launch", "firecracker", image]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /error KILN_EBACKEND_UNAVAILABLE: Firecracker is not available: `firecracker` not found/,
+    );
+    assert.match(r.stderr, /hint: .*--dry-run/);
+    assert.deepEqual(JSON.parse((await kiln(["ps", "--json"])).stdout), []);
+  });
+});
