@@ -86,7 +86,12 @@ async function importDeb(store: Store, deb: string, opts: FetchOptions, t0: numb
     const file = join(dir, "package.deb");
     await copyFile(deb, file);
     progress.step(`reading ${basename(deb)}`);
-    const control = await readDebControl(file);
+    const control = await readDebControl(file).catch((e: unknown) => {
+      // Name the user's file, not our private copy.
+      if (isKilnError(e))
+        throw new KilnError(e.code, e.message.split(file).join(deb), e.hint, { kind: e.kind });
+      throw e;
+    });
     const known = await aptRecord(control.package, control.version, env).catch((e) => {
       if (isKilnError(e) && e.code === "KILN_ETOOL_MISSING") return undefined; // not a Debian host
       throw e;
