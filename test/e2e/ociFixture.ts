@@ -207,12 +207,23 @@ export interface FaultyProxy {
  * `cut` sends the headers and the first `after` bytes, then drops the connection; `flip` changes the
  * byte at `after` and sends the rest.
  */
-export async function faultyProxy(upstream: string, digest: string, mode: "cut" | "flip", after: number): Promise<FaultyProxy> {
+export async function faultyProxy(
+  upstream: string,
+  digest: string,
+  mode: "cut" | "flip",
+  after: number,
+): Promise<FaultyProxy> {
   const { createServer, request } = await import("node:http");
   const state = { hits: 0 };
   const server = createServer((req, res) => {
     const up = request(
-      { host: upstream.split(":")[0], port: Number(upstream.split(":")[1]), path: req.url, method: req.method, headers: req.headers },
+      {
+        host: upstream.split(":")[0],
+        port: Number(upstream.split(":")[1]),
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+      },
       (ur) => {
         const tamper = req.method === "GET" && req.url?.endsWith(`/blobs/${digest}`) && ur.statusCode === 200;
         res.writeHead(ur.statusCode ?? 502, ur.headers);
