@@ -8,6 +8,8 @@ const VERBS: readonly string[] = [
   "doctor",
   "toolchain",
   "inspect",
+  "bake",
+  "run",
   "launch",
   "ps",
   "logs",
@@ -16,6 +18,8 @@ const VERBS: readonly string[] = [
   "components",
   "push",
   "pull",
+  "sbom",
+  "licenses",
 ];
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,90 @@
+import type { Command } from "commander";
+import type { LaunchOptionValues } from "../../launch/options.js";
+import { type CommonOpts, cliState, progressFor, report, withCommon } from "../context.js";
+import { addLaunchOptions, interruptOnSignals, programArgs } from "./launch.js";
+
+type Opts = LaunchOptionValues &
+  CommonOpts & {
+    platform?: string;
+    kernel?: string;
+    add: string[];
+    config?: string;
+    cmdline?: string;
+    program?: string;
+    backend?: string;
+  };
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("run")
+    .description("build, bake and launch in one step: source (or a built program) to a running VM")
+    .argument(
+      "<target>",
+      "a .c file, a project directory (configure, CMakeLists.txt, meson.build, Makefile) or a program",
+    )
+    .argument("[args...]", "arguments for the program (after --)")
+    .option("--platform <name>", "platform to bake for (default: qemu, or [image] platform in kiln.toml)")
+    .option("--kernel <kind>", "stock or specialized", "stock")
+    .option("--add <src:dest>", "add a file or directory to the image (repeatable)", collect, [])
+    .option("--config <file>", "boot configuration (JSON) baked into the image")
+    .option("--cmdline <args>", "extra kernel command line")
+    .option("--program <name>", "which program to run when the build makes several")
+    .option("--backend <name>", "qemu (default), xen or firecracker")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  kiln run examples/hello\n  kiln run examples/httpd -p 18080:8080\n  kiln run hello.c -- --greeting hi\n  kiln run examples/kv -p 17000:7000 -b kv.img,/data",
+    );
+  withCommon(addLaunchOptions(cmd)).action(async (target: string, rest: string[], opts: Opts) => {
+    const { usageError } = await import("../../core/errors.js");
+    if (opts.kernel !== "stock" && opts.kernel !== "specialized") {
+      throw usageError(
+        "KILN_EKERNEL_KIND",
+        `Unknown kernel kind "${opts.kernel}"`,
+        "Use --kernel stock or --kernel specialized.",
+      );
+    }
+    const { parseAdd } = await import("../../bake/bake.js");
+    const { prepareRun } = await import("../../run/prepareRun.js");
+    const progress = await progressFor(opts);
+    const prepared = await prepareRun({
+      target,
+      ...(opts.platform ? { platform: opts.platform } : {}),
+      kernel: opts.kernel,
+      add: opts.add.map(parseAdd),
+      ...(opts.config ? { configFile: opts.config } : {}),
+      ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
+      ...(opts.program ? { program: opts.program } : {}),
+      progress,
+    });
+    const d = prepared.defaults;
+    const { specFromOptions } = await import("../../launch/options.js");
+    const spec = specFromOptions(prepared.image, programArgs(rest) ?? d?.args, {
+      ...opts,
+      ...(opts.memory === undefined && d?.memory ? { memory: String(d.memory) } : {}),
+      env: [...Object.entries(d?.env ?? {}).map(([k, v]) => `${k}=${v}`), ...(opts.env ?? [])],
+    });
+    const { launch } = await import("../../launch/launch.js");
+    const ac = new AbortController();
+    const signals = interruptOnSignals(ac);
+    try {
+      const attached = spec.console === "attached";
+      const consoleOut = opts.json ? process.stderr : process.stdout;
+      const r = await launch(spec, {
+        backend: opts.backend ?? "qemu",
+        progress,
+        signal: ac.signal,
+        ...(attached ? { onConsole: (b: Buffer) => consoleOut.write(b) } : {}),
+      });
+      if (!opts.json) for (const w of r.warnings) process.stderr.write(`kiln: warning: ${w}\n`);
+      const result = { ...prepared, ...r };
+      if (attached) {
+        cliState.exitCode = r.interrupted ? (signals.status() ?? 130) : r.status;
+        if (opts.json) report(opts, result, () => "");
+      } else report(opts, result, (x) => x.machine.name);
+    } finally {
+      signals.dispose();
+    }
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * `kiln run` before launch: toolchain, build, bake, each skipped when its inputs have not changed. The
+ * baked image lands in the cache under a key over everything that goes into it, so a second run of an
+ * unchanged target goes straight to launch.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { sha256, sha256File } from "../core/digest.js";
+import { paths } from "../core/paths.js";
+import { type Progress, silentProgress } from "../core/progress.js";
+import { KILN_VERSION } from "../core/version.js";
+import { buildTarget } from "./buildTarget.js";
+import { type ImageDefaults, readImageDefaults } from "./imageDefaults.js";
+
+export interface RunInputs {
+  target: string;
+  platform?: string;
+  kernel?: "stock" | "specialized";
+  add?: { src: string; dest: string }[];
+  configFile?: string;
+  cmdline?: string;
+  program?: string;
+  env?: NodeJS.ProcessEnv;
+  progress?: Progress;
+}
+
+export interface PreparedRun {
+  image: string;
+  program: string;
+  built: "cached" | "built" | "given";
+  baked: "cached" | "baked";
+  defaults?: ImageDefaults;
+}
+
+/** Digest of a file or directory tree given to --add (contents and layout). */
+async function addDigest(src: string): Promise<string> {
+  const st = await stat(src).catch(() => undefined);
+  if (!st) return "missing"; // bake reports it with its own error
+  if (st.isFile()) return sha256File(src);
+  const { readdir } = await import("node:fs/promises");
+  const parts: string[] = [];
+  for (const name of (await readdir(src)).sort()) parts.push(`${name}:${await addDigest(join(src, name))}`);
+  return sha256(parts.join("\n"));
+}
+
+export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
+  const env = inputs.env ?? process.env;
+  const progress = inputs.progress ?? silentProgress;
+  const { ensureToolchain } = await import("../toolchain/toolchain.js");
+  const tc = await ensureToolchain({ env });
+
+  const built = await buildTarget(inputs.target, tc, {
+    ...(inputs.program ? { program: inputs.program } : {}),
+    env,
+    progress,
+  });
+  const defaults = built.projectDir ? await readImageDefaults(built.projectDir) : undefined;
+  const platform = inputs.platform ?? defaults?.platform ?? "qemu";
+  const kernel = inputs.kernel ?? "stock";
+  const add = [
+    ...Object.entries(defaults?.files ?? {}).map(([dest, src]) => ({ src, dest })),
+    ...(inputs.add ?? []),
+  ];
+
+  const { readPointer } = await import("../components/stockKernel.js");
+  let pointer = await readPointer(env);
+  if (!pointer && kernel === "stock") {
+    const { fetchStockKernel } = await import("../components/fetchKernel.js");
+    await fetchStockKernel({ env, progress });
+    pointer = await readPointer(env);
+  }
+  const key = sha256(
+    JSON.stringify({
+      kiln: KILN_VERSION,
+      program: await sha256File(built.program),
+      name: basename(built.program),
+      platform,
+      kernel,
+      stock: pointer?.sha256 ?? null,
+      add: await Promise.all(add.map(async (a) => [a.dest, await addDigest(a.src)])),
+      config: inputs.configFile ? sha256(await readFile(inputs.configFile)) : null,
+      cmdline: inputs.cmdline ?? null,
+      toolchain: [tc.backing.path, tc.backing.version],
+    }),
+  );
+  const image = join(paths.cache(env), "images", key);
+  const hit = await stat(join(image, "manifest.json")).then(
+    () => true,
+    () => false,
+  );
+  if (!hit) {
+    const { bake } = await import("../bake/bake.js");
+    progress.step(`baking ${basename(built.program)} for ${platform}`);
+    await bake({
+      platform,
+      out: image,
+      programs: [built.program],
+      kernel,
+      add,
+      ...(inputs.configFile ? { configFile: inputs.configFile } : {}),
+      ...(inputs.cmdline ? { cmdline: inputs.cmdline } : {}),
+      env,
+    });
+    progress.done();
+  }
+  return {
+    image,
+    program: built.program,
+    built: built.kind === "program" ? "given" : built.cached ? "cached" : "built",
+    baked: hit ? "cached" : "baked",
+    ...(defaults ? { defaults } : {}),
+  };
+}
