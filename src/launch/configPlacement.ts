@@ -3,8 +3,16 @@
  * when it fits, otherwise as /kiln/config.json in a cpio segment appended to the baked initrd (the kernel
  * unpacks concatenated archives in order, so the segment adds a file without touching the baked image).
  */
-import { type BootConfig, encodeCmdlineConfig } from "../bake/bootConfig.js";
+import type { BootConfig } from "../bake/bootConfig.js";
 import { writeCpio } from "../bake/cpio.js";
+
+/**
+ * The same encoding as bootConfig.encodeCmdlineConfig (a test holds them equal), without loading zod,
+ * which costs more start-up time (60-100 ms) than the whole rest of a launch.
+ */
+export function encodeConfig(cfg: BootConfig): string {
+  return Buffer.from(JSON.stringify(cfg)).toString("base64url");
+}
 
 /** x86 COMMAND_LINE_SIZE is 2048 bytes including the final NUL. */
 export const X86_CMDLINE_MAX = 2047;
@@ -27,7 +35,7 @@ export function placeConfig(
   opts: { max?: number; reserve?: number } = {},
 ): ConfigPlacement {
   if (!cfg) return { via: "none", cmdline: [] };
-  const token = `kiln.config=${encodeCmdlineConfig(cfg)}`;
+  const token = `kiln.config=${encodeConfig(cfg)}`;
   const max = (opts.max ?? X86_CMDLINE_MAX) - (opts.reserve ?? 0);
   if (Buffer.byteLength(`${base} ${token}`) <= max) return { via: "cmdline", cmdline: [token] };
   return { via: "initrd", cmdline: [], segment: configSegment(cfg) };

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import type { BootConfig } from "../bake/bootConfig.js";
+import { BootConfig, encodeCmdlineConfig } from "../bake/bootConfig.js";
 import type { ImageManifest } from "../bake/image.js";
 import type { KilnError } from "../core/errors.js";
-import { configSegment, placeConfig, X86_CMDLINE_MAX } from "./configPlacement.js";
+import { configSegment, encodeConfig, placeConfig, X86_CMDLINE_MAX } from "./configPlacement.js";
 import type { MachineSpec } from "./machine.js";
 import { runtimeConfig } from "./runtimeConfig.js";
 
@@ -69,6 +69,24 @@ describe("run-time boot configuration", () => {
     assert.deepEqual(t?.net, [{ if: "eth0", addr: "10.9.0.2/24" }]);
   });
 
+  it("produces configurations the boot configuration schema accepts, and refuses bad mount points", () => {
+    const c = runtimeConfig(
+      spec({
+        env: { K: "v" },
+        args: ["x"],
+        net: { kind: "user", forwards: [] },
+        disks: [{ file: "/a", mount: "/data", ro: true }],
+      }),
+      manifest(baked),
+      vd,
+    );
+    assert.ok(BootConfig.safeParse(c).success);
+    assert.throws(
+      () => runtimeConfig(spec({ disks: [{ file: "/a", mount: "data", ro: false }] }), manifest(baked), vd),
+      (e: KilnError) => e.code === "KILN_ELAUNCH_CONFIG" && e.message.includes('"data"'),
+    );
+  });
+
   it("names mounted disks by their position and skips unmounted ones", () => {
     const c = runtimeConfig(
       spec({
@@ -90,6 +108,11 @@ describe("run-time boot configuration", () => {
 
 describe("configuration placement", () => {
   const cfg: BootConfig = { v: 1, env: { K: "V" } };
+
+  it("encodes exactly as bootConfig.encodeCmdlineConfig", () => {
+    const c: BootConfig = { v: 1, env: { "K/?": "ü+~" }, rc: [{ bin: "/b", argv: ["b", "a=b"] }] };
+    assert.equal(encodeConfig(c), encodeCmdlineConfig(c));
+  });
 
   it("puts a small configuration on the command line as base64url JSON", () => {
     const p = placeConfig("console=ttyS0 quiet", cfg);

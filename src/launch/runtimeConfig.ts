@@ -4,7 +4,7 @@
  * whole by the guest, so a delta key carries the merged value (baked env plus -e, baked rc with new argv).
  */
 import { posix } from "node:path";
-import { BootConfig } from "../bake/bootConfig.js";
+import type { BootConfig } from "../bake/bootConfig.js";
 import type { ImageManifest } from "../bake/image.js";
 import { q, usageError } from "../core/errors.js";
 import type { MachineSpec } from "./machine.js";
@@ -58,15 +58,33 @@ export function runtimeConfig(
   });
   if (blk.length > 0) delta.blk = blk;
   if (Object.keys(delta).length === 0) return undefined;
-  const parsed = BootConfig.safeParse({ v: 1, ...delta });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.join(".") ?? "";
-    throw usageError(
+  const cfg = { v: 1, ...delta } as BootConfig;
+  checkDelta(cfg);
+  return cfg;
+}
+
+/**
+ * The parts of the BootConfig schema (bootConfig.ts) that launch-time values can break, checked by hand:
+ * the zod schema takes longer to load than a launch may spend (the options parsers check the same).
+ */
+function checkDelta(cfg: BootConfig): void {
+  const bad = (where: string, value: unknown, want: string) =>
+    usageError(
       "KILN_ELAUNCH_CONFIG",
-      `Cannot pass the launch options to the guest: ${where ? `${where}: ` : ""}${issue?.message ?? "invalid"}`,
+      `Cannot pass ${where} ${q(value)} to the guest: ${want}`,
       "Check -e, -b and --net values (mount points are absolute paths, addresses are CIDR like 10.0.0.2/24).",
     );
+  for (const k of Object.keys(cfg.env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw bad("environment name", k, "letters, digits and _");
   }
-  return parsed.data;
+  for (const b of cfg.blk ?? []) {
+    if (!b.mount.startsWith("/")) throw bad("mount point", b.mount, "an absolute path");
+    if (!/^[a-z0-9]+$/.test(b.fs)) throw bad("file system", b.fs, "a name like ext4");
+  }
+  for (const n of cfg.net ?? []) {
+    if (n.addr !== undefined && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(n.addr))
+      throw bad("address", n.addr, "CIDR like 10.0.0.2/24");
+    if (n.gw !== undefined && !/^\d+\.\d+\.\d+\.\d+$/.test(n.gw))
+      throw bad("gateway", n.gw, "an IPv4 address");
+  }
 }

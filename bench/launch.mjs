@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// kiln launch overhead: time from start to the guest program's first console line, `kiln launch qemu` against
+// the very QEMU command it runs (taken from --dry-run), interleaved, median of N each, in the same invocation.
+// Also the time to exit (the guest program's status back in the shell).
+//   node --import tsx bench/launch.mjs [--runs 5] [--image DIR]   (default image: the launch tests' fixture)
+import { spawn } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { ENV, HOME, KILN, kiln, median, row } from "./lib.mjs";
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const RUNS = Number(opt("runs", "5"));
+const LINE = /hello from the guest/;
+
+async function fixture() {
+  const m = await import("../test/e2e/launchFixture.ts");
+  return m.fixtureImage().dir;
+}
+
+/** ms to the first line matching LINE, and ms to exit (with the exit code). */
+function timeRun(cmd, argv) {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    let first;
+    let out = "";
+    const child = spawn(cmd, argv, { env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.on("data", (b) => {
+      out += b;
+      if (first === undefined && LINE.test(out)) first = performance.now() - t;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (first === undefined) reject(new Error(`no ${LINE} from ${cmd}: ${out.slice(-400)}`));
+      else resolve({ first, exit: performance.now() - t, code });
+    });
+  });
+}
+
+const image = opt("image") ?? (await fixture());
+const plan = JSON.parse(kiln(["launch", "qemu", "--dry-run", "--json", "--name", "bench-direct", image]));
+const dir = join(HOME, "machines", "bench-direct");
+console.log(`image ${image}\naccelerator ${plan.accel}; ${RUNS} runs each, interleaved\n`);
+const direct = { first: [], exit: [] };
+const viaKiln = { first: [], exit: [] };
+for (let i = 0; i < RUNS; i++) {
+  mkdirSync(dir, { recursive: true });
+  const d = await timeRun(plan.command[0], plan.command.slice(1));
+  rmSync(dir, { recursive: true, force: true });
+  const k = await timeRun(process.execPath, [KILN, "launch", "qemu", "--rm", image]);
+  if (k.code !== 0) throw new Error(`kiln launch exited ${k.code}`);
+  direct.first.push(d.first);
+  direct.exit.push(d.exit);
+  viaKiln.first.push(k.first);
+  viaKiln.exit.push(k.exit);
+}
+const b1 = row("QEMU directly: first line", direct.first);
+row("kiln launch qemu: first line", viaKiln.first, b1);
+const b2 = row("QEMU directly: exit", direct.exit);
+row("kiln launch qemu: exit", viaKiln.exit, b2);
+console.log(
+  `\nkiln overhead: first line ${(median(viaKiln.first) - b1).toFixed(0)} ms, exit ${(median(viaKiln.exit) - b2).toFixed(0)} ms (target < 150 ms)`,
+);
