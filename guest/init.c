@@ -70,11 +70,16 @@ static void say(const char *fmt, ...) {
   }
 }
 
+static void mark_at(const struct timespec *t, const char *what) {
+  say("kiln: debug: %ld.%03ld s %s\n", (long)t->tv_sec, t->tv_nsec / 1000000, what);
+}
+
+/* Timing lines (kiln.debug=1): CLOCK_MONOTONIC, which starts near the kernel's own boot clock. */
 static void mark(const char *what) {
   if (!debug) return;
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
-  say("kiln: debug: %ld.%03ld s %s\n", (long)t.tv_sec, t.tv_nsec / 1000000, what);
+  mark_at(&t, what);
 }
 
 static _Noreturn void finish(int status) {
@@ -444,6 +449,8 @@ int main(void) {
     say("kiln-init %s: must run as PID 1 in a kiln image\n", KILN_INIT_VERSION);
     return 2;
   }
+  struct timespec started;
+  clock_gettime(CLOCK_MONOTONIC, &started);
   ensure_console();
   mount_api("devtmpfs", "/dev", MS_NOSUID);
   ensure_console();
@@ -458,7 +465,10 @@ int main(void) {
     cmdline_parse(cmdline, &kc);
   }
   debug = kc.debug;
-  if (debug) say("kiln: debug: kiln-init %s\n", KILN_INIT_VERSION);
+  if (debug) {
+    say("kiln: debug: kiln-init %s\n", KILN_INIT_VERSION);
+    mark_at(&started, "started");
+  }
   mark("mounted /dev /proc /sys");
 
   /* The configuration is read before anything changes, so a bad one stops the boot at once. */
