@@ -8,6 +8,7 @@ import parse from "spdx-expression-parse";
 import { q, usageError } from "../core/errors.js";
 
 export type LicenseAst = parse.Info;
+export type LicenseLeaf = parse.LicenseInfo;
 
 /** The SPDX values for "nobody said" and "there is none". */
 export const NOASSERTION = "NOASSERTION";

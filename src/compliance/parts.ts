@@ -70,6 +70,8 @@ export interface ImageParts {
   parts: Part[];
   /** Texts of the licences parts name, by SPDX id (for LicenseRef-* these are the only definition). */
   licenseTexts: Record<string, string>;
+  /** Copyright files of the Debian packages parts come from, by binary package name. */
+  copyrights: Record<string, string>;
   warnings: string[];
 }
 
@@ -158,6 +160,7 @@ export async function partsFrom(
 ): Promise<ImageParts> {
   const warnings: string[] = [];
   const licenseTexts: Record<string, string> = {};
+  const copyrights: Record<string, string> = {};
   const debian = inputs.debian;
   const release = debian?.release ?? "unknown";
   const arch = debian?.arch ?? "amd64";
@@ -168,6 +171,7 @@ export async function partsFrom(
     if (text === undefined && facts?.copyrightFile && img.readImageFile)
       text = await img.readImageFile(facts.copyrightFile).catch(() => undefined);
     if (text === undefined) return undefined;
+    copyrights[pkg] = text;
     const lic = debianPackageLicense(text, pkg);
     for (const l of lic.licenses) if (l.text && !licenseTexts[l.id]) licenseTexts[l.id] = l.text;
     return scope === "main" ? lic.main : lic.expression;
@@ -397,6 +401,7 @@ export async function partsFrom(
     ...(debian ? { debian: { release: debian.release, arch: debian.arch } } : {}),
     parts,
     licenseTexts,
+    copyrights,
     warnings,
   };
 }
