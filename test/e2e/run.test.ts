@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, Socket } from "node:net";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { ROOT, runKiln } from "../helpers.js";
+import { WORK } from "./fixtures.js";
+
+const DIR = join(WORK, "run");
+mkdirSync(DIR, { recursive: true });
+
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+/** Poll: QEMU's user networking accepts connections before the guest listens. */
+async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what}: no answer within ${timeoutMs} ms (${last})`);
+}
+
+async function httpGet(port: number, path: string): Promise<{ status: number; body: string } | undefined> {
+  const ac = new AbortController();
+  const t = setTimeout(() => ac.abort(), 2000);
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: ac.signal });
+    return { status: r.status, body: await r.text() };
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+function kvSession(port: number, lines: string): Promise<string | undefined> {
+  return new Promise((res, rej) => {
+    const s = new Socket();
+    let out = "";
+    const want = lines.trim().split("\n").length;
+    s.setTimeout(2000, () => {
+      s.destroy();
+      res(undefined);
+    });
+    s.on("data", (b) => {
+      out += b;
+      if (out.split("\n").length - 1 >= want) {
+        s.end();
+        res(out);
+      }
+    });
+    s.on("error", rej);
+    s.on("close", () => res(out.split("\n").length - 1 >= want ? out : undefined));
+    s.connect(port, "127.0.0.1", () => s.write(lines));
+  });
+}
+
+const started: string[] = [];
+after(async () => {
+  for (const name of started) await runKiln(["rm", "-f", name]);
+});
+
+describe("kiln run", () => {
+  test("examples/hello prints from inside the VM, and a second run skips build and bake", async () => {
+    const first = await runKiln(["run", join(ROOT, "examples", "hello")]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^Hello from kiln!$/m);
+    assert.match(first.stdout, /^kiln: exit 0$/m);
+    const second = await runKiln(["run", join(ROOT, "examples", "hello"), "--json"]);
+    assert.equal(second.code, 0, second.stderr);
+    const r = JSON.parse(second.stdout);
+    assert.equal(r.built, "cached");
+    assert.equal(r.baked, "cached");
+    assert.equal(r.status, 0);
+    assert.match(second.stderr, /Hello from kiln!/, "with --json the console goes to stderr");
+  });
+
+  test("the program's exit status is kiln's; arguments and environment reach it", async () => {
+    const src = join(DIR, "seven.c");
+    writeFileSync(
+      src,
+      '#include <stdio.h>\nint main(int c, char **v){ printf("args=%d last=%s\\n", c, v[c-1]); return 7; }\n',
+    );
+    const r = await runKiln(["run", src, "--", "one", "two"]);
+    assert.equal(r.code, 7, r.stderr);
+    assert.match(r.stdout, /^args=3 last=two$/m);
+    assert.match(r.stdout, /^kiln: exit 7$/m);
+    const g = await runKiln(["run", join(ROOT, "examples", "hello"), "-e", "GREETING=Bonjour", "--", "x"]);
+    assert.equal(g.code, 0, g.stderr);
+    assert.match(g.stdout, /^Bonjour from kiln!$/m);
+    assert.match(g.stdout, /^argv\[1\] = x$/m);
+  });
+
+  test("examples/httpd serves a file and /health through a forwarded port", async () => {
+    const port = await freePort();
+    const name = `httpd-${port}`;
+    const r = await runKiln([
+      "run",
+      join(ROOT, "examples", "httpd"),
+      "-p",
+      `${port}:8080`,
+      "-d",
+      "--name",
+      name,
+    ]);
+    started.push(name);
+    assert.equal(r.code, 0, r.stderr);
+    const page = await poll("GET /", () => httpGet(port, "/"));
+    assert.equal(page.status, 200);
+    assert.match(page.body, /Hello from a kiln unikernel/);
+    const health = await poll("GET /health", () => httpGet(port, "/health"));
+    assert.deepEqual(JSON.parse(health.body), { status: "ok" });
+    const missing = await httpGet(port, "/nope.html");
+    assert.equal(missing?.status, 404);
+    const stop = await runKiln(["stop", name]);
+    assert.equal(stop.code, 0, stop.stderr);
+  });
+
+  test("examples/kv keeps its data on a disk across a stop and a new start", async () => {
+    const disk = join(DIR, "kv.img");
+    rmSync(disk, { force: true });
+    execFileSync("truncate", ["-s", "16M", disk]);
+    execFileSync("mkfs.ext4", ["-q", "-F", disk]);
+    const port = await freePort();
+    const start = async (name: string) => {
+      const r = await runKiln([
+        "run",
+        join(ROOT, "examples", "kv"),
+        "-p",
+        `${port}:7000`,
+        "-b",
+        `${disk},/data`,
+        "-d",
+        "--name",
+        name,
+      ]);
+      started.push(name);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    await start(`kv-a-${port}`);
+    const set = await poll("SET", () => kvSession(port, "SET city Lyon\nGET city\n"));
+    assert.equal(set, "OK\nVALUE Lyon\n");
+    assert.equal((await runKiln(["stop", `kv-a-${port}`])).code, 0);
+    await start(`kv-b-${port}`);
+    const get = await poll("GET after restart", () => kvSession(port, "GET city\n"));
+    assert.equal(get, "VALUE Lyon\n");
+    assert.equal((await runKiln(["stop", `kv-b-${port}`])).code, 0);
+    // The data is on the disk itself: Debian's debugfs reads the log back.
+    const log = execFileSync("debugfs", ["-R", "cat /kv.log", disk], {
+      stdio: ["ignore", "pipe", "ignore"],
+    }).toString();
+    assert.equal(log, "SET city Lyon\n");
+  });
+
+  test("a target that does not exist, or that kiln cannot build, is a clear error", async () => {
+    const r = await runKiln(["run", join(DIR, "nope")]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /KILN_ETARGET_NOT_FOUND: .*"\S*nope"/);
+    const empty = join(DIR, "empty");
+    mkdirSync(empty, { recursive: true });
+    const e = await runKiln(["run", empty]);
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, /KILN_ETARGET_UNKNOWN/);
+    assert.match(e.stderr, /hint: /);
+  });
+});
