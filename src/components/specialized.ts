@@ -1,0 +1,642 @@
+// The specialized kernel: Debian's linux-source-6.1, unmodified, configured as `tinyconfig` plus exactly
+// the Kconfig symbols a platform's components ask for plus what every kiln image needs, built once and cached
+// by the digest of its final .config.
+//
+// Cache layout (under KILN_HOME):
+//   components/specialized/<configHash>/{bzImage,vmlinux,config,info.json}   one built kernel
+//   components/specialized/requests/<requestKey>.json                          symbol set -> configHash
+//   cache/specialized-build/<configHash>/                                     make's O= dir while building
+// The request index is the cheap lookup: a symbol set seen before finds its kernel without running Kconfig
+// (which takes ~6 s), so a cached kernel costs two small file reads. It is keyed on the requested symbols and
+// on kiln's own base/disable lists, not on the source version: a kernel once built stays the answer until the
+// cache is removed, and a new linux-source-6.1 release is used only for symbol sets not built before.
+import { spawn } from "node:child_process";
+import { createWriteStream, existsSync } from "node:fs";
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { buildDirAtomic, writeFileAtomic } from "../core/atomic.js";
+import { sha256, sha256File } from "../core/digest.js";
+import { KilnError, q, usageError } from "../core/errors.js";
+import { exec } from "../core/exec.js";
+import { withLock } from "../core/lockFile.js";
+import { paths } from "../core/paths.js";
+import { type Progress, silentProgress } from "../core/progress.js";
+import { ensureKernelSource, KERNEL_SOURCE_PACKAGE, type KernelSource } from "./kernelSource.js";
+
+export interface SpecializedKernel {
+  release: string;
+  /** Absolute path of the compressed, bootable kernel (x86 boot protocol). */
+  bzImage: string;
+  /** Stripped ELF with the PVH note: QEMU `-kernel vmlinux` boots it directly, without decompression. */
+  vmlinux?: string;
+  configHash: string;
+  /** Absolute path of the final .config. */
+  config: string;
+  /** sha256 and size of bzImage. */
+  sha256: string;
+  size: number;
+  /** Requested (or base) symbols that are not =y after olddefconfig. */
+  symbolsMissing: string[];
+  /** Why each missing symbol is off, from its Kconfig entry (e.g. `depends on "VIRTIO_MENU" (off: VIRTIO_MENU)`). */
+  missingReasons: Record<string, string>;
+  sourcePackage: string;
+  sourceVersion: string;
+}
+
+/**
+ * What every kiln image needs on top of tinyconfig: a 64-bit kernel that boots by PVH or bzImage, talks on
+ * the 8250 serial console, unpacks kiln's uncompressed cpio initrd, and gives a static musl program and
+ * kiln-init the system calls they use (futex, epoll, signalfd/timerfd/eventfd, shared memory, file locks,
+ * POSIX timers, uid/gid calls, madvise, membarrier, ioperm for isa-debug-exit, sockets for loopback and
+ * interface ioctls). Everything is built in: specialized kernels have no modules.
+ */
+export const BASE_SYMBOLS: string[] = [
+  "64BIT",
+  "PRINTK",
+  "TTY",
+  "SERIAL_8250",
+  "SERIAL_8250_CONSOLE",
+  "BLK_DEV_INITRD",
+  "BINFMT_ELF",
+  "BINFMT_SCRIPT",
+  "PROC_FS",
+  "SYSFS",
+  "DEVTMPFS",
+  "TMPFS",
+  "SHMEM",
+  "FUTEX",
+  "EPOLL",
+  "SIGNALFD",
+  "TIMERFD",
+  "EVENTFD",
+  "FILE_LOCKING",
+  "INOTIFY_USER",
+  "POSIX_TIMERS",
+  "MULTIUSER",
+  "ADVISE_SYSCALLS",
+  "MEMBARRIER",
+  "X86_IOPL_IOPERM",
+  "HYPERVISOR_GUEST",
+  "PARAVIRT",
+  "KVM_GUEST",
+  "PVH",
+  "PCI",
+  "NET",
+  "UNIX",
+  "INET",
+];
+
+/**
+ * Options olddefconfig turns on by default that no kiln image needs; they cost size and boot time (the
+ * i8042/keyboard probe, VGA console, IPv6, extra initrd decompressors). A requested symbol always wins:
+ * it is never disabled, and when disabling stops a requested symbol from being enabled, the set is
+ * configured again without these.
+ */
+export const BASE_DISABLED: string[] = [
+  "VT",
+  "VGA_CONSOLE",
+  "INPUT",
+  "SERIO",
+  "HID",
+  "IPV6",
+  "WLAN",
+  "WIRELESS",
+  "INET_DIAG",
+  "RD_BZIP2",
+  "RD_LZMA",
+  "RD_XZ",
+  "RD_LZO",
+  "RD_LZ4",
+  "RD_ZSTD",
+  "SERIAL_8250_EXAR",
+  "SERIAL_8250_LPSS",
+  "SERIAL_8250_MID",
+  "SERIAL_8250_PERICOM",
+  "LEGACY_PTYS",
+  "X86_5LEVEL",
+  "PCIEASPM",
+];
+
+/** The kernel image compression choice: one of these is on; gzip unless the request names another. */
+export const KERNEL_COMPRESSIONS = [
+  "KERNEL_GZIP",
+  "KERNEL_BZIP2",
+  "KERNEL_LZMA",
+  "KERNEL_XZ",
+  "KERNEL_LZO",
+  "KERNEL_LZ4",
+  "KERNEL_ZSTD",
+];
+const DEFAULT_COMPRESSION = "KERNEL_GZIP";
+
+/** Bumped when the way a .config is made changes, so that old request-index entries stop matching. */
+const FORMAT = 1;
+
+/** Fixed build identity: the same .config and compiler give the same bytes (checked in the e2e test). */
+const BUILD_ENV = {
+  KBUILD_BUILD_TIMESTAMP: "1970-01-01",
+  KBUILD_BUILD_USER: "kiln",
+  KBUILD_BUILD_HOST: "kiln",
+  KBUILD_BUILD_VERSION: "1",
+  TZ: "UTC",
+  LC_ALL: "C",
+};
+
+/** Symbols as given (with or without CONFIG_), checked, deduplicated and sorted. */
+export function normalizeSymbols(symbols: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const raw of symbols) {
+    const s = raw.trim().replace(/^CONFIG_/, "");
+    if (!/^[A-Za-z0-9_]+$/.test(s)) {
+      throw usageError(
+        "KILN_EKCONFIG_NAME",
+        `Cannot use Kconfig symbol ${q(raw)}: not a symbol name`,
+        "Name symbols as Kconfig does, letters, digits and '_', with or without CONFIG_ (e.g. VIRTIO_NET).",
+      );
+    }
+    out.add(s);
+  }
+  return [...out].sort();
+}
+
+export interface ConfigPlan {
+  /** Passed to scripts/config as -e, in this order. */
+  enable: string[];
+  /** Passed to scripts/config as -d. */
+  disable: string[];
+}
+
+/** What to switch on and off in the tinyconfig .config for a (normalized) request. */
+export function configPlan(symbols: readonly string[], opts: { withDisables?: boolean } = {}): ConfigPlan {
+  const requested = new Set(symbols);
+  const compression = [...KERNEL_COMPRESSIONS].filter((c) => requested.has(c));
+  if (compression.length > 1) {
+    throw usageError(
+      "KILN_EKCONFIG_CHOICE",
+      `Cannot compress the kernel two ways: ${compression.map((c) => q(c)).join(" and ")} are both requested`,
+      "Request at most one KERNEL_* compression symbol.",
+    );
+  }
+  const chosen = compression[0] ?? DEFAULT_COMPRESSION;
+  const enable = [...new Set([...BASE_SYMBOLS, ...symbols, chosen])];
+  const disable = [
+    ...KERNEL_COMPRESSIONS.filter((c) => c !== chosen),
+    ...(opts.withDisables === false ? [] : BASE_DISABLED.filter((s) => !requested.has(s))),
+  ];
+  return { enable, disable };
+}
+
+/** The request-index key: the requested set plus everything kiln adds to it. */
+export function requestKey(symbols: readonly string[]): string {
+  return sha256(
+    JSON.stringify({
+      format: FORMAT,
+      source: KERNEL_SOURCE_PACKAGE,
+      base: BASE_SYMBOLS,
+      disabled: BASE_DISABLED,
+      compression: DEFAULT_COMPRESSION,
+      symbols: normalizeSymbols(symbols),
+    }),
+  );
+}
+
+/** `CONFIG_X=value` lines of a .config ("is not set" lines are simply absent). */
+export function parseDotConfig(text: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const r = /^CONFIG_([A-Za-z0-9_]+)=(.*)$/.exec(line);
+    if (r?.[1]) m.set(r[1], r[2] ?? "");
+  }
+  return m;
+}
+
+/** The cache key of a kernel: its exact source package and its final .config (which names the compiler). */
+export function configHashOf(sourceVersion: string, configText: string): string {
+  return sha256(`${KERNEL_SOURCE_PACKAGE} ${sourceVersion}\n${configText}`);
+}
+
+/**
+ * Why a symbol is off, from its Kconfig entry: the `if` blocks around it in its file, its `depends on`
+ * lines, and whether it has a prompt at all (a symbol without one is set only by another option's `select`).
+ */
+export function explainOff(kconfigText: string, line: number, values: Map<string, string>): string {
+  const lines = kconfigText.split("\n");
+  const conds: string[] = [];
+  const ifs: string[] = [];
+  for (let i = 0; i < line - 1 && i < lines.length; i++) {
+    const l = lines[i] ?? "";
+    const m = /^\s*if\s+(.+?)\s*(#.*)?$/.exec(l);
+    if (m?.[1]) ifs.push(m[1]);
+    else if (/^\s*endif\b/.test(l)) ifs.pop();
+  }
+  conds.push(...ifs);
+  let prompt = false;
+  for (let i = line; i < lines.length; i++) {
+    const l = lines[i] ?? "";
+    if (/^\s*(config|menuconfig|choice|endchoice|menu|endmenu|if|endif|source|comment)\b/.test(l)) break;
+    if (/^\s*(bool|tristate|string|int|hex)\s+"/.test(l) || /^\s*prompt\s+"/.test(l)) prompt = true;
+    const d = /^\s*depends\s+on\s+(.+?)\s*(#.*)?$/.exec(l);
+    if (d?.[1]) conds.push(d[1].includes("&&") || d[1].includes("||") ? `(${d[1]})` : d[1]);
+  }
+  // Which symbols stand in the way: plain ones that are off, negated ones that are on.
+  const on = (w: string) => /^[ym]$/.test(values.get(w) ?? "n");
+  const off = new Set<string>();
+  const blocking = new Set<string>();
+  for (const m of conds.join(" ").matchAll(/(!?)\s*([A-Za-z_][A-Za-z0-9_]*)/g)) {
+    const w = m[2] ?? "";
+    if (/^[ymn]$/.test(w)) continue;
+    if (m[1] && on(w)) blocking.add(w);
+    else if (!m[1] && !on(w)) off.add(w);
+  }
+  const why = [
+    ...(off.size ? [`off: ${[...off].sort().join(", ")}`] : []),
+    ...(blocking.size ? [`on: ${[...blocking].sort().join(", ")}`] : []),
+  ];
+  const parts: string[] = [];
+  if (conds.length)
+    parts.push(`depends on ${q(conds.join(" && "))}${why.length ? ` (${why.join("; ")})` : ""}`);
+  if (!prompt) parts.push("has no prompt: it is on only when another enabled option selects it");
+  return parts.join("; ") || "turned off by olddefconfig";
+}
+
+export interface ConfiguredKernel {
+  source: KernelSource;
+  configText: string;
+  configHash: string;
+  symbolsMissing: string[];
+  missingReasons: Record<string, string>;
+}
+
+async function loadSymbolIndex(source: KernelSource): Promise<Record<string, string>> {
+  return JSON.parse(await readFile(source.symbolsFile, "utf8")) as Record<string, string>;
+}
+
+function checkKnown(symbols: readonly string[], index: Record<string, string>, source: KernelSource): void {
+  const unknown = symbols.filter((s) => !(s in index));
+  if (unknown.length) {
+    throw usageError(
+      "KILN_EKCONFIG_UNKNOWN",
+      `Kconfig symbol${unknown.length > 1 ? "s" : ""} ${unknown.map((s) => q(s)).join(", ")} ${
+        unknown.length > 1 ? "do" : "does"
+      } not exist in ${source.package} ${source.version} (x86)`,
+      "Check the spelling in the component catalogue; symbols are named without CONFIG_, e.g. VIRTIO_NET.",
+      { unknown },
+    );
+  }
+}
+
+function buildEnv(env: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
+  return { ...(env ?? process.env), ...BUILD_ENV };
+}
+
+/** tinyconfig + scripts/config + olddefconfig in `dir` (make's O= directory), then check the result. */
+async function configureIn(
+  dir: string,
+  source: KernelSource,
+  symbols: readonly string[],
+  index: Record<string, string>,
+  env: NodeJS.ProcessEnv | undefined,
+): Promise<Omit<ConfiguredKernel, "source">> {
+  const e = buildEnv(env);
+  const make = (target: string) => exec("make", ["-s", "-C", source.tree, `O=${dir}`, target], { env: e });
+  const attempt = async (withDisables: boolean) => {
+    const plan = configPlan(symbols, { withDisables });
+    await make("tinyconfig");
+    const args = ["--file", join(dir, ".config")];
+    for (const s of plan.enable) args.push("-e", s);
+    for (const s of plan.disable) args.push("-d", s);
+    await exec(join(source.tree, "scripts", "config"), args, { env: e });
+    await make("olddefconfig");
+    const configText = await readFile(join(dir, ".config"), "utf8");
+    const values = parseDotConfig(configText);
+    const wanted = [...new Set([...BASE_SYMBOLS, ...symbols])];
+    const symbolsMissing = wanted.filter((s) => values.get(s) !== "y").sort();
+    return { configText, values, symbolsMissing };
+  };
+  let r = await attempt(true);
+  if (r.symbolsMissing.length) {
+    const without = await attempt(false);
+    if (without.symbolsMissing.length < r.symbolsMissing.length) r = without;
+    else r = await attempt(true);
+  }
+  const missingReasons: Record<string, string> = {};
+  for (const s of r.symbolsMissing) {
+    const where = index[s];
+    const m = where ? /^(.*):(\d+)$/.exec(where) : null;
+    if (!m?.[1]) continue;
+    const text = await readFile(join(source.tree, m[1]), "utf8");
+    missingReasons[s] = `${explainOff(text, Number(m[2]), r.values)} [${where}]`;
+  }
+  return {
+    configText: r.configText,
+    configHash: configHashOf(source.version, r.configText),
+    symbolsMissing: r.symbolsMissing,
+    missingReasons,
+  };
+}
+
+function buildRoot(env?: NodeJS.ProcessEnv): string {
+  return join(paths.cache(env), "specialized-build");
+}
+
+function kernelsRoot(env?: NodeJS.ProcessEnv): string {
+  return join(paths.components(env), "specialized");
+}
+
+/**
+ * The final .config for a symbol set, without compiling (about 6 s; downloads the source the first time).
+ * Unknown symbols fail with KILN_EKCONFIG_UNKNOWN; symbols that exist but stay off are in symbolsMissing.
+ */
+export async function configureSpecializedKernel(opts: {
+  symbols: string[];
+  progress?: Progress;
+  env?: NodeJS.ProcessEnv;
+}): Promise<ConfiguredKernel> {
+  const symbols = normalizeSymbols(opts.symbols);
+  const progress = opts.progress ?? silentProgress;
+  const source = await ensureKernelSource({ env: opts.env, progress });
+  const index = await loadSymbolIndex(source);
+  checkKnown(symbols, index, source);
+  await mkdir(buildRoot(opts.env), { recursive: true });
+  const dir = join(buildRoot(opts.env), `.configure-${process.pid}-${Date.now()}`);
+  progress.step(`Configuring kernel (tinyconfig + ${symbols.length} symbols)`);
+  try {
+    const r = await configureIn(dir, source, symbols, index, opts.env);
+    progress.done();
+    return { source, ...r };
+  } catch (e) {
+    progress.fail();
+    throw e;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+interface InfoJson {
+  format: number;
+  release: string;
+  configHash: string;
+  sourcePackage: string;
+  sourceVersion: string;
+  sourceDebSha256: string;
+  symbols: string[];
+  base: string[];
+  disabled: string[];
+  symbolsMissing: string[];
+  missingReasons: Record<string, string>;
+  bzImage: { sha256: string; size: number };
+  vmlinux: { sha256: string; size: number };
+  makeLines: number;
+  buildSeconds: number;
+}
+
+async function readKernel(dir: string): Promise<SpecializedKernel | undefined> {
+  let info: InfoJson;
+  try {
+    info = JSON.parse(await readFile(join(dir, "info.json"), "utf8")) as InfoJson;
+  } catch {
+    return undefined;
+  }
+  const bzImage = join(dir, "bzImage");
+  const vmlinux = join(dir, "vmlinux");
+  try {
+    if ((await stat(bzImage)).size !== info.bzImage.size) return undefined;
+  } catch {
+    return undefined;
+  }
+  return {
+    release: info.release,
+    bzImage,
+    ...(existsSync(vmlinux) ? { vmlinux } : {}),
+    configHash: info.configHash,
+    config: join(dir, "config"),
+    sha256: info.bzImage.sha256,
+    size: info.bzImage.size,
+    symbolsMissing: info.symbolsMissing,
+    missingReasons: info.missingReasons,
+    sourcePackage: info.sourcePackage,
+    sourceVersion: info.sourceVersion,
+  };
+}
+
+/** A built kernel for this symbol set, from the request index alone: no Kconfig, no make, no apt. */
+export async function findSpecializedKernel(opts: {
+  symbols: string[];
+  env?: NodeJS.ProcessEnv;
+}): Promise<SpecializedKernel | undefined> {
+  const key = requestKey(opts.symbols);
+  let configHash: string;
+  try {
+    const entry = JSON.parse(
+      await readFile(join(kernelsRoot(opts.env), "requests", `${key}.json`), "utf8"),
+    ) as {
+      configHash?: unknown;
+    };
+    if (typeof entry.configHash !== "string" || !/^[0-9a-f]{64}$/.test(entry.configHash)) return undefined;
+    configHash = entry.configHash;
+  } catch {
+    return undefined;
+  }
+  return readKernel(join(kernelsRoot(opts.env), configHash));
+}
+
+async function remember(symbols: string[], configHash: string, env?: NodeJS.ProcessEnv): Promise<void> {
+  await writeFileAtomic(
+    join(kernelsRoot(env), "requests", `${requestKey(symbols)}.json`),
+    `${JSON.stringify({ symbols, configHash }, null, 2)}\n`,
+  );
+}
+
+/** Line counts of earlier builds, to turn make's output into a rough percentage. */
+const DEFAULT_MAKE_LINES = 1500;
+
+/** Run make, counting output lines for progress; the whole log goes to `log`. */
+function runMake(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  log: string,
+  onLine: (n: number) => void,
+): Promise<{ code: number; tail: string[]; lines: number }> {
+  return new Promise((resolve, reject) => {
+    const out = createWriteStream(log);
+    const child = spawn("make", args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    const tail: string[] = [];
+    let lines = 0;
+    let partial = "";
+    const feed = (b: Buffer) => {
+      out.write(b);
+      const parts = (partial + b.toString("utf8")).split("\n");
+      partial = parts.pop() ?? "";
+      for (const p of parts) {
+        lines++;
+        tail.push(p);
+        if (tail.length > 30) tail.shift();
+      }
+      onLine(lines);
+    };
+    child.stdout.on("data", feed);
+    child.stderr.on("data", feed);
+    child.on("error", (e: NodeJS.ErrnoException) => {
+      out.end();
+      reject(
+        e.code === "ENOENT"
+          ? new KilnError(
+              "KILN_ETOOL_MISSING",
+              `Cannot run ${q("make")}: not found`,
+              "Install it: apt-get install make.",
+            )
+          : e,
+      );
+    });
+    child.on("close", (code) => {
+      if (partial) tail.push(partial);
+      out.end(() => resolve({ code: code ?? 128, tail, lines }));
+    });
+  });
+}
+
+async function expectedMakeLines(env?: NodeJS.ProcessEnv): Promise<number> {
+  try {
+    for (const n of (await readdir(kernelsRoot(env))).sort()) {
+      if (!/^[0-9a-f]{64}$/.test(n)) continue;
+      const info = JSON.parse(await readFile(join(kernelsRoot(env), n, "info.json"), "utf8")) as InfoJson;
+      if (info.makeLines > 0) return info.makeLines;
+    }
+  } catch {}
+  return DEFAULT_MAKE_LINES;
+}
+
+/**
+ * Build (or find) the specialized kernel for a symbol set. The first build downloads and unpacks
+ * linux-source-6.1 and compiles for several minutes (~7 min on 2 cores); a symbol set built before is
+ * answered from the cache without running anything. An interrupted build resumes in its build directory.
+ */
+export async function buildSpecializedKernel(opts: {
+  symbols: string[];
+  progress?: Progress;
+  env?: NodeJS.ProcessEnv;
+  jobs?: number;
+}): Promise<SpecializedKernel> {
+  const symbols = normalizeSymbols(opts.symbols);
+  const hit = await findSpecializedKernel({ symbols, env: opts.env });
+  if (hit) return hit;
+  const progress = opts.progress ?? silentProgress;
+  const env = opts.env;
+  const source = await ensureKernelSource({ env, progress });
+  const index = await loadSymbolIndex(source);
+  checkKnown(symbols, index, source);
+  await mkdir(buildRoot(env), { recursive: true });
+
+  progress.step(`Configuring kernel (tinyconfig + ${symbols.length} symbols)`);
+  const fresh = join(buildRoot(env), `.configure-${process.pid}-${Date.now()}`);
+  let conf: Omit<ConfiguredKernel, "source">;
+  try {
+    conf = await configureIn(fresh, source, symbols, index, env);
+  } catch (e) {
+    progress.fail();
+    await rm(fresh, { recursive: true, force: true });
+    throw e;
+  }
+  progress.done();
+
+  const kernelDir = join(kernelsRoot(env), conf.configHash);
+  const work = join(buildRoot(env), conf.configHash);
+  // One build per config at a time; a second kiln waits, then finds the kernel installed.
+  return withLock(
+    `${work}.lock`,
+    async () => {
+      const existing = await readKernel(kernelDir);
+      if (existing) {
+        await rm(fresh, { recursive: true, force: true });
+        await remember(symbols, conf.configHash, env);
+        return existing;
+      }
+      // Resume an interrupted build of the same config, else start from the fresh configuration.
+      const old = await readFile(join(work, ".config"), "utf8").catch(() => undefined);
+      if (old !== undefined && configHashOf(source.version, old) === conf.configHash) {
+        await rm(fresh, { recursive: true, force: true });
+      } else {
+        await rm(work, { recursive: true, force: true });
+        await rename(fresh, work);
+      }
+
+      const jobs = opts.jobs ?? availableParallelism();
+      const expected = await expectedMakeLines(env);
+      const label = `Compiling kernel ${source.version} with ${jobs} job${jobs > 1 ? "s" : ""}`;
+      progress.step(`${label} (0%)`);
+      let shown = 0;
+      const started = performance.now();
+      const r = await runMake(
+        ["-C", source.tree, `O=${work}`, `-j${jobs}`, "bzImage"],
+        buildEnv(env),
+        join(work, "kiln-build.log"),
+        (n) => {
+          const pct = Math.min(99, Math.floor((n / expected) * 100));
+          if (pct >= shown + 10) {
+            shown = pct - (pct % 10);
+            progress.step(`${label} (${shown}%)`);
+          }
+        },
+      );
+      if (r.code !== 0) {
+        progress.fail();
+        throw new KilnError(
+          "KILN_EKERNEL_BUILD",
+          `Building the specialized kernel failed (make status ${r.code}):\n${r.tail.slice(-12).join("\n")}`,
+          `Read the full log at ${q(join(work, "kiln-build.log"))}; check the build tools (apt-get install build-essential bc bison flex libelf-dev libssl-dev).`,
+          { details: { log: join(work, "kiln-build.log"), configHash: conf.configHash } },
+        );
+      }
+      const buildSeconds = Math.round((performance.now() - started) / 100) / 10;
+      progress.done(`Compiled kernel ${source.version} (100%)`);
+
+      progress.step(`Installing kernel ${conf.configHash.slice(0, 12)}`);
+      const release = (await readFile(join(work, "include", "config", "kernel.release"), "utf8")).trim();
+      try {
+        await buildDirAtomic(kernelDir, async (tmp) => {
+          await copyFile(join(work, "arch", "x86", "boot", "bzImage"), join(tmp, "bzImage"));
+          // Symbols and sections are only for debugging; the notes (PVH entry point) are kept by strip.
+          await exec("strip", ["--strip-all", "-o", join(tmp, "vmlinux"), join(work, "vmlinux")], {
+            env: buildEnv(env),
+          });
+          await writeFileAtomic(join(tmp, "config"), conf.configText);
+          const file = async (name: string) => {
+            const p = join(tmp, name);
+            return { sha256: await sha256File(p), size: (await stat(p)).size };
+          };
+          const info: InfoJson = {
+            format: FORMAT,
+            release,
+            configHash: conf.configHash,
+            sourcePackage: source.package,
+            sourceVersion: source.version,
+            sourceDebSha256: source.debSha256,
+            symbols,
+            base: BASE_SYMBOLS,
+            disabled: BASE_DISABLED,
+            symbolsMissing: conf.symbolsMissing,
+            missingReasons: conf.missingReasons,
+            bzImage: await file("bzImage"),
+            vmlinux: await file("vmlinux"),
+            makeLines: r.lines,
+            buildSeconds,
+          };
+          await writeFileAtomic(join(tmp, "info.json"), `${JSON.stringify(info, null, 2)}\n`);
+        });
+      } catch (e) {
+        if (!(await readKernel(kernelDir))) {
+          progress.fail();
+          throw e;
+        }
+      }
+      await remember(symbols, conf.configHash, env);
+      await rm(work, { recursive: true, force: true });
+      progress.done();
+      const k = await readKernel(kernelDir);
+      if (!k) throw new Error(`specialized kernel at ${kernelDir} vanished`);
+      return k;
+    },
+    { timeoutMs: 60 * 60_000, what: `specialized kernel ${conf.configHash.slice(0, 12)}` },
+  );
+}
