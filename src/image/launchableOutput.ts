@@ -36,10 +36,12 @@ export async function writeLaunchable(
     );
   }
   const work = join(dir, `.${basename(abs)}.kiln-${process.pid}-${randomBytes(4).toString("hex")}`);
-  await mkdir(work);
+  await mkdir(join(work, "out"), { recursive: true });
+  await mkdir(join(work, "scratch"));
   try {
-    const file = join(work, basename(abs));
-    const details = await fill(file, work);
+    // Scratch files live apart from the output, so no output name can collide with them.
+    const file = join(work, "out", basename(abs));
+    const details = await fill(file, join(work, "scratch"));
     const size = (await stat(file)).size;
     const digest = await sha256File(file);
     await rename(file, abs);
