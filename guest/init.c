@@ -349,16 +349,31 @@ static void setup_sysctl(void) {
   }
 }
 
+/* 9p and virtiofs mount a tag the hypervisor names, not a block device; the tag's driver may still be
+ * probing, so the mount is retried while the kernel does not know the tag yet. */
+static int tag_fs(const char *fs) { return !strcmp(fs, "9p") || !strcmp(fs, "virtiofs"); }
+
 static void setup_blk(void) {
+  struct timespec tick = {0, 10 * 1000 * 1000};
   for (int i = 0; i < cfg.n_blk; i++) {
     const struct kiln_blk *b = &cfg.blk[i];
+    unsigned long flags = b->ro ? MS_RDONLY : 0;
+    mkdir_p(b->mount);
+    if (tag_fs(b->fs)) {
+      const char *opts = !strcmp(b->fs, "9p") ? "trans=virtio,version=9p2000.L" : NULL;
+      int r;
+      for (int waited = 0; (r = mount(b->dev, b->mount, b->fs, flags, opts)) && errno == ENOENT && waited < WAIT_DEVICE_MS;
+           waited += 10)
+        nanosleep(&tick, NULL);
+      if (r) fail_init("cannot mount tag %s (%s) on %s: %s", q(b->dev), b->fs, q(b->mount), strerror(errno));
+      continue;
+    }
     char dev[80];
     snprintf(dev, sizeof dev, "/dev/%s", b->dev);
     if (wait_path(dev, WAIT_DEVICE_MS))
       fail_init("block device %s did not appear within %d s (is its driver module baked in?)", q(dev),
                 WAIT_DEVICE_MS / 1000);
-    mkdir_p(b->mount);
-    if (mount(dev, b->mount, b->fs, b->ro ? MS_RDONLY : 0, NULL))
+    if (mount(dev, b->mount, b->fs, flags, NULL))
       fail_init("cannot mount %s (%s) on %s: %s", q(dev), b->fs, q(b->mount), strerror(errno));
   }
 }

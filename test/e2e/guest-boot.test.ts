@@ -298,6 +298,21 @@ describe("kiln-init boots in QEMU with Debian's cloud kernel", () => {
     assert.ok(!r.out.includes("must not run"), r.out);
   });
 
+  it("a share (9p tag) the kernel cannot mount is an init failure, reported without waiting for /dev", async () => {
+    // Debian's cloud kernel has no 9p (CONFIG_NET_9P is off): the mount fails with ENODEV at once.
+    const img = image("share", {
+      v: 1,
+      rc: [{ bin: "/bin/probe", argv: ["probe", "say", "must not run"] }],
+      blk: [{ dev: "share0", fs: "9p", mount: "/mnt/share" }],
+    });
+    const r = await boot(kernel.vmlinuz, img, accel);
+    assert.ok(
+      lines(r.out).includes('kiln: error: cannot mount tag "share0" (9p) on "/mnt/share": No such device'),
+      r.out,
+    );
+    assert.ok(lines(r.out).includes("kiln: exit 126"), r.out);
+  });
+
   it("no rc: a kernel-plane image configures the network and waits", async () => {
     const img = image("plane", { v: 1 });
     const r = await boot(kernel.vmlinuz, img, accel, { until: /kiln: ready \(no program\)\n/ });
