@@ -9,6 +9,7 @@ const VERBS: readonly string[] = [
   "toolchain",
   "inspect",
   "bake",
+  "image",
   "run",
   "launch",
   "ps",

@@ -1,0 +1,105 @@
+import { open } from "node:fs/promises";
+import { q, usageError } from "../core/errors.js";
+import { firmwareFile } from "./firmware.js";
+
+/** What a launchable file is, told from its content (never its name). */
+export type LaunchableKind = "iso" | "raw-bios" | "raw-uefi" | "raw" | "qcow2" | "vmdk" | "vhd";
+
+export interface LaunchableBoot {
+  kind: LaunchableKind;
+  /** QEMU arguments for machine, firmware and the boot medium (read-only): the driver adds the rest. */
+  args: string[];
+  /** Below this the firmware or kernel cannot boot (OVMF needs 192 MB; we ask for 256). */
+  memoryMinMB: number;
+  /** The UEFI firmware file, when the medium boots only with UEFI. */
+  firmware?: string;
+}
+
+const LEGACY_BIOS_BOOTABLE = 1n << 2n;
+
+/** Read what detection needs: the first 64 KiB (MBR, GPT, ISO 9660 descriptors) and the last 512 bytes. */
+async function sniff(file: string): Promise<{ head: Buffer; tail: Buffer; size: number }> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(file, "r");
+  } catch (e) {
+    throw usageError(
+      "KILN_ELAUNCHABLE_NOT_FOUND",
+      `Cannot read launchable ${q(file)}: ${(e as NodeJS.ErrnoException).code}`,
+      "Give the file `kiln image` wrote.",
+    );
+  }
+  try {
+    const { size } = await fh.stat();
+    const head = Buffer.alloc(Math.min(size, 65536));
+    await fh.read(head, 0, head.length, 0);
+    const tail = Buffer.alloc(Math.min(size, 512));
+    await fh.read(tail, 0, tail.length, size - tail.length);
+    return { head, tail, size };
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function detectLaunchable(file: string): Promise<LaunchableKind> {
+  const { head, tail } = await sniff(file);
+  const at = (off: number, s: string) =>
+    head.length >= off + s.length && head.toString("latin1", off, off + s.length) === s;
+  // ISO first: a hybrid ISO also carries an MBR and a GPT.
+  if (at(0x8001, "CD001")) return "iso";
+  if (at(0, "QFI\xfb")) return "qcow2";
+  if (at(0, "KDMV") || at(0, "# Disk DescriptorFile")) return "vmdk";
+  if (at(0, "conectix") || tail.toString("latin1", 0, 8) === "conectix") return "vhd";
+  if (head.length >= 1024 && at(512, "EFI PART")) {
+    // BIOS can boot a GPT disk when its protective MBR has boot code and a partition is LegacyBIOSBootable.
+    const entriesLba = Number(head.readBigUInt64LE(512 + 72));
+    const count = head.readUInt32LE(512 + 80);
+    const entrySize = head.readUInt32LE(512 + 84);
+    const bootCode = head.subarray(0, 440).some((b) => b !== 0);
+    let legacy = false;
+    for (let i = 0; i < count; i++) {
+      const off = entriesLba * 512 + i * entrySize;
+      if (off + 56 > head.length) break;
+      if (head.readBigUInt64LE(off + 48) & LEGACY_BIOS_BOOTABLE) legacy = true;
+    }
+    return bootCode && legacy ? "raw" : "raw-uefi";
+  }
+  if (head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa) return "raw-bios";
+  throw usageError(
+    "KILN_ELAUNCHABLE_UNKNOWN",
+    `Cannot tell how to boot ${q(file)}: it is not an ISO 9660, MBR or GPT disk, qcow2, VMDK or VHD`,
+    "Give a file made by `kiln image` (raw-bios, raw-uefi, raw, iso, qcow2, vmdk or vhd); a gce .tar.gz must be unpacked to disk.raw first.",
+  );
+}
+
+/** QEMU quotes commas in option values by doubling them. */
+const qemuValue = (s: string) => s.replaceAll(",", ",,");
+
+/**
+ * How QEMU boots a launchable without -kernel: by its firmware from the medium, as the target system would.
+ * BIOS where the medium allows it (SeaBIOS is fast), OVMF on q35 where it needs UEFI. The converted formats
+ * (qcow2, vmdk, vhd) hold a disk that boots either way; `uefi` asks for UEFI where the medium has both.
+ */
+export async function qemuArgsForLaunchable(
+  file: string,
+  opts: { uefi?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<LaunchableBoot> {
+  const kind = await detectLaunchable(file);
+  const formats: Record<LaunchableKind, string> = {
+    iso: "raw",
+    "raw-bios": "raw",
+    "raw-uefi": "raw",
+    raw: "raw",
+    qcow2: "qcow2",
+    vmdk: "vmdk",
+    vhd: "vpc",
+  };
+  const medium =
+    kind === "iso"
+      ? ["-drive", `file=${qemuValue(file)},format=raw,media=cdrom,readonly=on`]
+      : ["-drive", `file=${qemuValue(file)},format=${formats[kind]},if=virtio,readonly=on`];
+  const uefi = kind === "raw-uefi" || (opts.uefi === true && kind !== "raw-bios");
+  if (!uefi) return { kind, args: ["-M", "pc", ...medium], memoryMinMB: 128 };
+  const ovmf = await firmwareFile("ovmf", opts.env);
+  return { kind, args: ["-M", "q35", "-bios", ovmf, ...medium], memoryMinMB: 256, firmware: ovmf };
+}

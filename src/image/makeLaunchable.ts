@@ -1,0 +1,36 @@
+import { readImage } from "../bake/image.js";
+import type { Progress } from "../core/progress.js";
+import { FORMATS, type FormatOptions, getFormat, type LaunchableResult } from "./format.js";
+
+export interface MakeLaunchableOptions extends FormatOptions {
+  format: string;
+  /** The baked image directory. */
+  image: string;
+  out: string;
+  progress?: Progress;
+}
+
+/** `kiln image`: check the format name, read the image, make the launchable. */
+export async function makeLaunchable(opts: MakeLaunchableOptions): Promise<LaunchableResult> {
+  const format = await getFormat(opts.format);
+  const image = await readImage(opts.image);
+  const { format: _f, image: _i, out, ...rest } = opts;
+  opts.progress?.step(`${format.name} from ${image.manifest.name}`);
+  const r = await format.make(image, out, rest);
+  opts.progress?.done(`${format.name}: ${r.out}`);
+  return r;
+}
+
+/** Every format that loads here, with its description (a format whose module is missing is left out). */
+export async function listFormats(): Promise<{ name: string; description: string }[]> {
+  const all = await Promise.all(
+    Object.entries(FORMATS).map(async ([name, load]) => {
+      try {
+        return { name, description: (await load()).description };
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return all.filter((f): f is { name: string; description: string } => f !== undefined);
+}
