@@ -2,9 +2,10 @@
 // kiln launch overhead: time from start to the guest program's first console line, `kiln launch qemu` against
 // the very QEMU command it runs (taken from --dry-run), interleaved, median of N each, in the same invocation.
 // Also the time to exit (the guest program's status back in the shell).
-//   node --import tsx bench/launch.mjs [--runs 5] [--image DIR]   (default image: the launch tests' fixture)
+//   node --import tsx bench/launch.mjs [--runs 5] [--image DIR]   (default: examples/hello, baked as the tests do)
 import { spawn } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ENV, HOME, KILN, kiln, median, row } from "./lib.mjs";
 
@@ -14,11 +15,11 @@ const opt = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const RUNS = Number(opt("runs", "5"));
-const LINE = /hello from the guest/;
+const LINE = /from kiln!/;
 
-async function fixture() {
+async function hello() {
   const m = await import("../test/e2e/launchFixture.ts");
-  return m.fixtureImage().dir;
+  return m.bakeImage(mkdtempSync(join(tmpdir(), "kiln-bench-launch-")), "hello");
 }
 
 /** ms to the first line matching LINE, and ms to exit (with the exit code). */
@@ -40,7 +41,7 @@ function timeRun(cmd, argv) {
   });
 }
 
-const image = opt("image") ?? (await fixture());
+const image = opt("image") ?? (await hello());
 const plan = JSON.parse(kiln(["launch", "qemu", "--dry-run", "--json", "--name", "bench-direct", image]));
 const dir = join(HOME, "machines", "bench-direct");
 console.log(`image ${image}\naccelerator ${plan.accel}; ${RUNS} runs each, interleaved\n`);

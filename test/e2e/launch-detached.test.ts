@@ -1,20 +1,23 @@
 // Detached machines: kiln launch -d, ps, logs, stop, rm, against real QEMU processes; and a TCP port
-// forwarded from the host to a tiny server in the guest.
+// forwarded from the host to examples/httpd in the guest.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { get } from "node:http";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { KILN, runKiln } from "../helpers.js";
-import { imageAt, qemuProcesses } from "./launchFixture.js";
+import { bakeImage, qemuProcesses } from "./launchFixture.js";
 
 const work = mkdtempSync(join(tmpdir(), "kiln-detached-"));
 const home = join(work, "home");
-let image = "";
+let httpd = "";
+let plane = "";
 before(() => {
-  image = imageAt(work);
+  httpd = bakeImage(work, "httpd");
+  plane = bakeImage(work, "plane");
 });
 after(() => {
   for (const p of qemuProcesses(work)) process.kill(p.pid, "SIGKILL");
@@ -40,15 +43,17 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** One TCP exchange: what the server sends before closing (empty on a reset or a silent close). */
-function fetchLine(port: number): Promise<string> {
+/** One HTTP GET: status and body, or undefined on a reset, a hang or a silent close. */
+function fetchOnce(port: number, path: string): Promise<{ status: number; body: string } | undefined> {
   return new Promise((resolve) => {
-    const c = connect(port, "127.0.0.1");
-    let data = "";
-    c.setTimeout(1000, () => c.destroy());
-    c.on("data", (b) => (data += b));
-    c.on("error", () => resolve(""));
-    c.on("close", () => resolve(data));
+    const req = get({ host: "127.0.0.1", port, path, timeout: 1000 }, (res) => {
+      let body = "";
+      res.on("data", (b) => (body += b));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", () => resolve(undefined));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(undefined));
   });
 }
 
@@ -65,47 +70,33 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 describe("detached machines", () => {
   it("run in the background: ps, a forwarded port, logs -f, stop, rm", async () => {
     const port = await freePort();
-    const r = await kiln([
-      "launch",
-      "qemu",
-      "-d",
-      "--name",
-      "web",
-      "-p",
-      `${port}:8080`,
-      "-e",
-      "FIXTURE_SERVE=8080",
-      image,
-    ]);
+    const r = await kiln(["launch", "qemu", "-d", "--name", "web", "-p", `${port}:8080`, httpd]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), "web");
     const web = (await ps()).find((m) => m.name === "web");
     assert.equal(web?.state, "running");
     assert.deepEqual(web?.ports, [`0.0.0.0:${port}->8080/tcp`]);
     assert.deepEqual(
-      qemuProcesses(image).map((p) => p.pid),
+      qemuProcesses(httpd).map((p) => p.pid),
       [web?.pid],
     );
     // User networking accepts connections before the guest listens: poll until the guest answers.
-    const answer = await until("the guest's answer", async () => {
-      const line = await fetchLine(port);
-      return line ? line : undefined;
-    });
-    assert.equal(answer, "hello from the guest\n");
+    const answer = await until("the guest's answer", () => fetchOnce(port, "/health"));
+    assert.equal(answer.status, 200);
     const logs = await kiln(["logs", "web"]);
-    assert.match(logs.stdout, /^fixture: listening on 8080\r?$/m);
+    assert.match(logs.stdout, /^httpd: serving \/srv\/www on port 8080\r?$/m);
 
     // While it runs: its name and its port are taken, and rm refuses.
-    const dup = await kiln(["launch", "qemu", "-d", "--name", "web", image]);
+    const dup = await kiln(["launch", "qemu", "-d", "--name", "web", httpd]);
     assert.equal(dup.code, 1);
     assert.match(dup.stderr, /KILN_EMACHINE_EXISTS: .*"web"/);
-    const taken = await kiln(["launch", "qemu", "--name", "other", "-p", `${port}:80`, image]);
+    const taken = await kiln(["launch", "qemu", "--name", "other", "-p", `${port}:80`, httpd]);
     assert.equal(taken.code, 1);
     assert.match(taken.stderr, new RegExp(`KILN_EPORT_IN_USE: .*${port}/tcp`));
     const rm = await kiln(["rm", "web"]);
     assert.equal(rm.code, 1);
     assert.match(rm.stderr, /KILN_EMACHINE_RUNNING/);
-    assert.equal(qemuProcesses(image).length, 1);
+    assert.equal(qemuProcesses(httpd).length, 1);
 
     // logs -f follows until the machine ends.
     const follow = spawn(process.execPath, [KILN, "logs", "-f", "web"], {
@@ -118,8 +109,8 @@ describe("detached machines", () => {
     const stop = await kiln(["stop", "web"]);
     assert.equal(stop.code, 0, stop.stderr);
     assert.equal(await followEnd, 0);
-    assert.match(followed, /fixture: listening on 8080/);
-    assert.deepEqual(qemuProcesses(image), []);
+    assert.equal(followed, (await kiln(["logs", "web"])).stdout);
+    assert.deepEqual(qemuProcesses(httpd), []);
     const stopped = (await ps()).find((m) => m.name === "web");
     assert.deepEqual([stopped?.state, stopped?.reason], ["exited", "stopped"]);
     assert.equal((await kiln(["rm", "web"])).code, 0);
@@ -127,7 +118,7 @@ describe("detached machines", () => {
   });
 
   it("shows a machine killed with SIGKILL as exited (crashed), never running", async () => {
-    const r = await kiln(["launch", "qemu", "-d", "--name", "victim", "-e", "FIXTURE_STAY=1", image]);
+    const r = await kiln(["launch", "qemu", "-d", "--name", "victim", plane]);
     assert.equal(r.code, 0, r.stderr);
     await until("the guest to be up", async () =>
       /kiln: ready/.test((await kiln(["logs", "victim"])).stdout) ? true : undefined,
@@ -135,7 +126,7 @@ describe("detached machines", () => {
     const victim = (await ps()).find((m) => m.name === "victim");
     assert.equal(victim?.state, "running");
     process.kill(victim!.pid!, "SIGKILL");
-    await until("QEMU to die", async () => (qemuProcesses(image).length === 0 ? true : undefined), 10_000);
+    await until("QEMU to die", async () => (qemuProcesses(plane).length === 0 ? true : undefined), 10_000);
     const dead = (await ps()).find((m) => m.name === "victim");
     assert.deepEqual([dead?.state, dead?.reason, dead?.exitStatus], ["exited", "crashed", undefined]);
     // Its name is free again; stopping it is a no-op; rm removes it.

@@ -1,5 +1,6 @@
 // Xen and Firecracker cannot run here: their configurations are checked against golden files (paths
-// normalised) and Firecracker's against its API schema; real launches must fail clearly.
+// normalised; regenerate with KILN_UPDATE_GOLDEN=1 when bake's output changes on purpose) and Firecracker's
+// against its API schema; real launches must fail clearly.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { Ajv } from "ajv";
 import { which } from "../../src/core/exec.js";
 import { ROOT, runKiln } from "../helpers.js";
-import { imageAt, qemuProcesses } from "./launchFixture.js";
+import { bakeImage, qemuProcesses } from "./launchFixture.js";
 
 const work = mkdtempSync(join(tmpdir(), "kiln-dryrun-"));
 const home = join(work, "home");
@@ -16,7 +17,7 @@ const GOLDEN = join(ROOT, "test", "fixtures", "launch");
 let image = "";
 let disk = "";
 before(() => {
-  image = imageAt(work);
+  image = bakeImage(work, "hello");
   disk = join(work, "data.img");
   writeFileSync(disk, "");
   truncateSync(disk, 1 << 20);
