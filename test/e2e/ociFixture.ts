@@ -21,11 +21,11 @@ import { ROOT } from "../helpers.js";
 
 const FIXTURES = join(ROOT, ".kiln-test", "oci");
 
-const INIT_C = `#include <stdio.h>
+const initC = (status: number) => `#include <stdio.h>
 #include <unistd.h>
 #include <sys/reboot.h>
 int main(void) {
-  printf("hello from the fixture\\nkiln: exit 0\\n");
+  printf("hello from the fixture\\nkiln: exit ${status}\\n");
   fflush(stdout);
   sync();
   reboot(RB_AUTOBOOT);
@@ -38,17 +38,19 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 /**
  * A hello image directory (kernel, initrd, manifest.json), made once per checkout under .kiln-test/oci.
  * Until `kiln bake` lands this is hand-made: Debian's stock cloud kernel and an initrd whose /init is a
- * static musl program that prints `kiln: exit 0` and reboots. Switching to the real bake is one call here.
+ * static musl program that prints `kiln: exit N` (0 unless asked) and reboots. Switching to the real bake is one call here.
  */
-export function helloImage(): string {
-  const dir = join(FIXTURES, "hello");
+export function helloImage(opts: { exit?: number } = {}): string {
+  const status = opts.exit ?? 0;
+  const name = status === 0 ? "hello" : `exit${status}`;
+  const dir = join(FIXTURES, name);
   if (existsSync(join(dir, "manifest.json"))) return dir;
   mkdirSync(FIXTURES, { recursive: true });
   const kernel = stockKernel();
   const work = join(FIXTURES, `work-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  writeFileSync(join(work, "init.c"), INIT_C);
+  writeFileSync(join(work, "init.c"), initC(status));
   execFileSync("musl-gcc", ["-static", "-Os", "-s", "-o", join(work, "init"), join(work, "init.c")]);
   const init = readFileSync(join(work, "init"));
   const config = { v: 1 as const, rc: [{ bin: "/init", argv: ["init"], mode: "main" as const }] };
@@ -61,7 +63,7 @@ export function helloImage(): string {
   const manifest: ImageManifest = {
     v: 1,
     kiln: KILN_VERSION,
-    name: "hello",
+    name,
     platform: "qemu",
     kernel: {
       file: "kernel",
@@ -88,8 +90,12 @@ export function helloImage(): string {
   writeFileSync(join(tmp, "kernel"), kbytes);
   writeFileSync(join(tmp, "initrd"), initrd);
   writeFileSync(join(tmp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    // Another test process made it at the same time: theirs is the same image.
+    if (!existsSync(join(dir, "manifest.json"))) throw e;
+  }
   rmSync(work, { recursive: true, force: true });
   return dir;
 }
