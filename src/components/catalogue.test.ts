@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { BUILTIN_CATALOGUE_FILES, expandPlatform, getComponent, loadCatalogue } from "./catalogue.js";
-import { listPlatforms, resolvePlatform } from "./resolve.js";
+import { describePlatform, listComponents, listPlatforms, resolvePlatform } from "./resolve.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kiln-catalogue-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -221,4 +221,19 @@ test("with a specialized kernel, resolution needs no stock kernel and gives the 
 
 test("the built-in files are what loadCatalogue reads", () => {
   for (const f of BUILTIN_CATALOGUE_FILES) assert.ok(readFileSync(f, "utf8").length > 0, f);
+});
+
+test("without a fetched kernel, stock resolution is KILN_ECOMPONENTS_MISSING; describe and list still answer", async () => {
+  await assert.rejects(resolvePlatform("qemu", { env }), (e: Error & { code?: string; hint?: string }) => {
+    assert.equal(e.code, "KILN_ECOMPONENTS_MISSING");
+    assert.match(e.hint!, /kiln components fetch/);
+    return true;
+  });
+  const d = await describePlatform("qemu", { env });
+  assert.equal(d.kernel, null);
+  assert.ok(d.components.length > 0 && d.components.every((c) => c.how === "unknown"));
+  assert.ok(d.kconfig.includes("VIRTIO_NET"));
+  const l = await listComponents({ env });
+  assert.equal(l.kernel, null);
+  assert.ok(l.components.some((c) => c.name === "fs.9p"));
 });

@@ -15,7 +15,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { resolvePlatform } from "../../src/components/resolve.js";
+import { describePlatform, listPlatforms, resolvePlatform } from "../../src/components/resolve.js";
 import { sha256File } from "../../src/core/digest.js";
 import { Store } from "../../src/core/store.js";
 import { runKiln, sharedHome, tmpDir } from "../helpers.js";
@@ -212,6 +212,38 @@ test("a component the kernel lacks is KILN_ECOMPONENT_UNAVAILABLE naming it and 
       return true;
     },
   );
+});
+
+test("describe tells per component how it resolves, and why hw's drivers are missing on the cloud kernel", async () => {
+  const d = await describePlatform("hw", { env });
+  assert.equal(d.kernel!.release, fetched.release);
+  const config = readFileSync(join(shown.tree, "boot", `config-${fetched.release}`), "utf8");
+  const e1000 = d.components.find((c) => c.name === "e1000")!;
+  // Reported as unavailable exactly when the kernel's configuration has no E1000.
+  assert.equal(e1000.how === "unavailable", !/^CONFIG_E1000=[ym]$/m.test(config));
+  assert.deepEqual(
+    e1000.kconfig.find((k) => k.symbol === "E1000"),
+    { symbol: "E1000", stock: /^CONFIG_E1000=([ym])$/m.exec(config)?.[1] ?? "n" },
+  );
+  const q = await describePlatform("qemu", { env });
+  assert.ok(q.components.every((c) => c.how !== "unavailable"));
+  const r = await resolvePlatform("qemu", { env });
+  assert.deepEqual(
+    q.modules.map((m) => m.name),
+    r.modules.map((m) => m.name),
+  );
+  const platforms = await listPlatforms({ env });
+  assert.deepEqual(
+    platforms.find((p) => p.name === "qemu")!.components,
+    r.components.map((c) => c.name),
+  );
+});
+
+test("show on a home without a kernel is KILN_ECOMPONENTS_MISSING with the fetch hint", async () => {
+  const r = await runKiln(["components", "show"], { home: join(scratch.path, "empty") });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /KILN_ECOMPONENTS_MISSING/);
+  assert.match(r.stderr, /kiln components fetch/);
 });
 
 /** A scratch home holding a copy of the shared home's store and kernel pointer (made once). */
