@@ -132,19 +132,26 @@ export async function chooseAccel(
   if (!opens) return { accel: "tcg", why: "/dev/kvm cannot be opened" };
   const file = await cacheFile();
   const key = await hostKey(qemu);
+  // One verdict per QEMU binary, for this host boot only (boot ids differ, so old boots' entries go).
+  let verdicts: Record<string, boolean> = {};
   if (file) {
     try {
-      const cached = JSON.parse(await readFile(file, "utf8")) as { key: string; kvm: boolean };
-      if (cached.key === key) {
-        return cached.kvm
-          ? { accel: "kvm", why: "KVM boots Linux here (cached)" }
-          : { accel: "tcg", why: "KVM does not boot Linux here (cached)" };
-      }
+      verdicts = JSON.parse(await readFile(file, "utf8")) as Record<string, boolean>;
     } catch {}
+    const cached = verdicts[key];
+    if (typeof cached === "boolean") {
+      return cached
+        ? { accel: "kvm", why: "KVM boots Linux here (cached)" }
+        : { accel: "tcg", why: "KVM does not boot Linux here (cached)" };
+    }
   }
   onProbe?.();
   const kvm = await kvmBoots(qemu, kernel);
-  if (file) await writeFileAtomic(file, JSON.stringify({ key, kvm })).catch(() => {});
+  if (file) {
+    const boot = key.slice(0, key.indexOf("|") + 1);
+    const kept = Object.fromEntries(Object.entries(verdicts).filter(([k]) => k.startsWith(boot)));
+    await writeFileAtomic(file, JSON.stringify({ ...kept, [key]: kvm })).catch(() => {});
+  }
   return kvm
     ? { accel: "kvm", why: "KVM boots Linux here" }
     : { accel: "tcg", why: "KVM opens but does not boot Linux here" };
