@@ -74,3 +74,24 @@ export async function hostDebianFacts(
   }
   return facts;
 }
+
+/**
+ * Source package names of Debian binary packages, from apt's lists (`apt-cache show`), for `kiln audit
+ * --deb libssl3=...`: advisories name `openssl`. Names apt does not know are left out.
+ */
+export async function aptSourceNames(
+  names: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Record<string, string>> {
+  if (names.length === 0) return {};
+  const r = await exec("apt-cache", ["show", "--no-all-versions", ...names], { env, check: false }).catch(
+    () => undefined,
+  );
+  const out: Record<string, string> = {};
+  for (const stanza of (r?.stdout ?? "").split(/\n\s*\n/)) {
+    const pkg = /^Package: *(\S+)/m.exec(stanza)?.[1];
+    if (!pkg || out[pkg]) continue;
+    out[pkg] = /^Source: *(\S+)/m.exec(stanza)?.[1] ?? pkg;
+  }
+  return out;
+}

@@ -1,0 +1,106 @@
+/**
+ * Does an OSV entry affect a version? OSV's own evaluation (osv-schema "Evaluation"): a version is
+ * affected when it is listed in `versions`, or when, walking a range's events in version order, the last
+ * event at or below it is an `introduced` (a `fixed` at or below it, or a `last_affected` below it, ends
+ * the affected stretch; `limit` bounds the range). Debian and Ubuntu versions are ordered as dpkg orders
+ * them, everything else by semver (loose parsing; versions semver cannot read match only exactly). GIT
+ * ranges need commit history and are not evaluated.
+ */
+import semver from "semver";
+import { compareDebVersions } from "../core/debVersion.js";
+import type { OsvAffected, OsvRange, StoredAdvisory } from "./osv.js";
+
+export type VersionScheme = "debian" | "semver";
+
+export function schemeFor(ecosystem: string): VersionScheme {
+  return /^(Debian|Ubuntu)(:|$)/.test(ecosystem) ? "debian" : "semver";
+}
+
+function semverOf(v: string): semver.SemVer | undefined {
+  return semver.parse(v, { loose: true }) ?? semver.coerce(v, { includePrerelease: true }) ?? undefined;
+}
+
+/** -1/0/1, or undefined when the scheme cannot order the two. "0" (OSV's "from the start") is lowest. */
+export function compareVersions(a: string, b: string, scheme: VersionScheme): number | undefined {
+  if (a === b) return 0;
+  if (a === "0") return -1;
+  if (b === "0") return 1;
+  if (scheme === "debian") return compareDebVersions(a, b);
+  const x = semverOf(a);
+  const y = semverOf(b);
+  return x && y ? semver.compare(x, y) : undefined;
+}
+
+export interface RangeMatch {
+  /** "versions" when listed explicitly, else the range type. */
+  via: string;
+  /** The first fixed version above the one checked, if the range names one. */
+  fixed?: string;
+  lastAffected?: string;
+}
+
+function eventVersion(e: OsvRange["events"][number]): [kind: string, version: string] {
+  const [kind, version] = Object.entries(e).find(([, v]) => v !== undefined) as [string, string];
+  return [kind, version];
+}
+
+function matchRange(r: OsvRange, version: string, scheme: VersionScheme): RangeMatch | undefined {
+  const type = r.type.toUpperCase();
+  if (type !== "ECOSYSTEM" && type !== "SEMVER") return undefined;
+  const s: VersionScheme = type === "SEMVER" ? "semver" : scheme;
+  const events = r.events.map(eventVersion);
+  let incomparable = false;
+  const cmp = (a: string, b: string) => {
+    const c = compareVersions(a, b, s);
+    if (c === undefined) incomparable = true;
+    return c ?? 0;
+  };
+  const sorted = [...events].sort((a, b) => cmp(a[1], b[1]));
+  const limits = sorted.filter(([k]) => k === "limit").map(([, v]) => v);
+  let affected = false;
+  for (const [kind, v] of sorted) {
+    if (kind === "introduced" && cmp(version, v) >= 0) affected = true;
+    else if (kind === "fixed" && cmp(version, v) >= 0) affected = false;
+    else if (kind === "last_affected" && cmp(version, v) > 0) affected = false;
+  }
+  if (limits.length && limits.every((l) => cmp(version, l) >= 0)) affected = false;
+  if (incomparable || !affected) return undefined;
+  const fixed = sorted.find(([k, v]) => k === "fixed" && cmp(v, version) > 0)?.[1];
+  const lastAffected = sorted.find(([k, v]) => k === "last_affected" && cmp(v, version) >= 0)?.[1];
+  return { via: type, ...(fixed ? { fixed } : {}), ...(lastAffected ? { lastAffected } : {}) };
+}
+
+export function matchAffected(
+  a: OsvAffected,
+  version: string,
+  scheme: VersionScheme,
+): RangeMatch | undefined {
+  for (const r of a.ranges ?? []) {
+    const m = matchRange(r, version, scheme);
+    if (m) return m;
+  }
+  if (a.versions?.some((v) => v === version || compareVersions(v, version, scheme) === 0)) {
+    // Listed explicitly; a range may still say where it was fixed.
+    const fixed = (a.ranges ?? [])
+      .flatMap((r) => r.events.map(eventVersion))
+      .filter(([k, v]) => k === "fixed" && (compareVersions(v, version, scheme) ?? 0) > 0)
+      .map(([, v]) => v)[0];
+    return { via: "versions", ...(fixed ? { fixed } : {}) };
+  }
+  return undefined;
+}
+
+/** The match of a stored advisory for `version`; withdrawn advisories never match. */
+export function matchAdvisory(
+  adv: StoredAdvisory,
+  version: string,
+  ecosystem: string,
+): RangeMatch | undefined {
+  if (adv.withdrawn) return undefined;
+  const scheme = schemeFor(ecosystem);
+  for (const a of adv.affected) {
+    const m = matchAffected(a, version, scheme);
+    if (m) return m;
+  }
+  return undefined;
+}
