@@ -2,7 +2,15 @@
 // baked with kiln-init (see launchFixture.ts). Each boot takes about 2 s under TCG, so each test boots once.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -110,6 +118,26 @@ describe("kiln launch qemu (attached)", () => {
     }[];
     const sig = ps.find((m) => m.name === "sig");
     assert.deepEqual([sig?.state, sig?.reason], ["exited", "stopped"]);
+  });
+
+  it("reports a machine that dies without an exit status (kernel panic) as crashed", async () => {
+    // The hello image with an initrd the kernel cannot unpack: no /init, "Unable to mount root fs", panic.
+    const broken = join(work, "broken");
+    mkdirSync(broken);
+    copyFileSync(join(hello, "manifest.json"), join(broken, "manifest.json"));
+    symlinkSync(join(hello, "kernel"), join(broken, "kernel"));
+    writeFileSync(join(broken, "initrd"), Buffer.alloc(4096));
+    const r = await kiln(["launch", "qemu", "--name", "crash", broken]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /Kernel panic/);
+    assert.match(
+      r.stderr,
+      /error KILN_EMACHINE_CRASHED: Machine "crash" stopped without reporting an exit status/,
+    );
+    assert.match(r.stderr, /hint: .*kiln logs crash/);
+    const ps = JSON.parse((await kiln(["ps", "--json"])).stdout) as { name: string; reason?: string }[];
+    assert.equal(ps.find((m) => m.name === "crash")?.reason, "crashed");
+    assert.deepEqual(qemuProcesses(broken), []);
   });
 
   it("refuses bad input with clear errors and starts no QEMU", async () => {

@@ -15,7 +15,7 @@ function collect(value: string, prev: string[] = []): string[] {
 /** The machine options `kiln launch` and `kiln run` share. Parse the values with specFromOptions(). */
 export function addLaunchOptions(cmd: Command): Command {
   return cmd
-    .option("-M, --memory <MB>", "memory in megabytes (or 1G)", undefined)
+    .option("-M, --memory <MB>", "memory in megabytes (or 1G)")
     .option("--cpus <N>", "virtual CPUs")
     .option("-e, --env <NAME=VALUE>", "environment variable for the program (repeatable)", collect)
     .option(
