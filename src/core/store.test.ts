@@ -206,12 +206,19 @@ test("a lock left by a dead process is broken; a live one makes others wait, the
     lockPath,
     JSON.stringify({ pid: dead, host: (await import("node:os")).hostname(), token: "old" }),
   );
+  // What a killed build leaves: a half-built tree beside its place and scratch files.
+  mkdirSync(join(s.root, "trees", `.x.tmp-${dead}-0000`, "root"), { recursive: true });
+  mkdirSync(join(s.root, "tmp", `op-${dead}-0000`), { recursive: true });
+  writeFileSync(join(s.root, "tmp", `blob-${dead}-0000`), "partial");
   const t = await s.putTree("x", async (root) => {
     mkdirSync(root);
     writeFileSync(join(root, "f"), "ok");
   });
   assert.equal(t.index.files.length, 1);
   assert.equal(existsSync(lockPath), false);
+  assert.deepEqual(readdirSync(join(s.root, "trees")), ["x"]);
+  await s.withTmpDir(async () => {});
+  assert.deepEqual(readdirSync(join(s.root, "tmp")), []);
 
   const held = await acquireLock(join(dir, "held.lock"));
   await assert.rejects(

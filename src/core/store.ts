@@ -174,6 +174,11 @@ export class Store {
     const dir = this.treeDir(key);
     return this.withLock(`tree-${key}`, async () => {
       if (!opts.replace && (await this.hasTree(key))) return this.openTree(key);
+      // Builds of this key left by killed processes (we hold its lock: none is running).
+      const trees = join(this.root, "trees");
+      for (const name of await listDir(trees)) {
+        if (name.startsWith(`.${key}.tmp-`)) await rm(join(trees, name), { recursive: true, force: true });
+      }
       let index: TreeIndex | undefined;
       await buildDirAtomic(
         dir,
@@ -213,7 +218,14 @@ export class Store {
 
   /** A private scratch directory on the store's filesystem, removed after `fn`. */
   async withTmpDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-    const dir = join(this.root, "tmp", `op-${process.pid}-${randomBytes(6).toString("hex")}`);
+    const tmp = join(this.root, "tmp");
+    // Scratch space of kiln processes that were killed: their names carry their pid.
+    for (const name of await listDir(tmp)) {
+      const pid = Number(/^(?:op|blob)-(\d+)-/.exec(name)?.[1]);
+      if (pid && pid !== process.pid && !alive(pid))
+        await rm(join(tmp, name), { recursive: true, force: true });
+    }
+    const dir = join(tmp, `op-${process.pid}-${randomBytes(6).toString("hex")}`);
     await mkdir(dir, { recursive: true });
     try {
       return await fn(dir);
@@ -278,6 +290,15 @@ export class Store {
 
 export function openStore(env: NodeJS.ProcessEnv = process.env): Store {
   return new Store(paths.store(env));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
 }
 
 function checkDigest(sha: string): string {
