@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fixVhdFooter, vhdChecksum } from "./vhdFooter.js";
+import { setVmdkCid } from "./vmdkHeader.js";
+
+function rawDisk(dir: string): string {
+  const raw = join(dir, "disk.raw");
+  writeFileSync(raw, "");
+  truncateSync(raw, 4 << 20);
+  return raw;
+}
+
+test("VHD: our checksum is qemu-img's; after fixing, two conversions are identical and qemu-img reads them", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-vhd-"));
+  try {
+    const raw = rawDisk(dir);
+    const outs = ["a", "b"].map((n) => join(dir, n, "disk.vhd"));
+    for (const out of outs) {
+      execFileSync("mkdir", ["-p", join(out, "..")]);
+      execFileSync("qemu-img", [
+        "convert",
+        "-f",
+        "raw",
+        "-O",
+        "vpc",
+        "-o",
+        "subformat=fixed,force_size=on",
+        raw,
+        out,
+      ]);
+      const footer = readFileSync(out).subarray(-512);
+      assert.equal(vhdChecksum(footer), footer.readUInt32BE(64));
+    }
+    assert.ok(
+      !readFileSync(outs[0]!)
+        .subarray(-512)
+        .subarray(68, 84)
+        .equals(readFileSync(outs[1]!).subarray(-512).subarray(68, 84)),
+      "qemu-img draws a random unique id",
+    );
+    const uniqueId = Buffer.from("00112233445566778899aabbccddeeff", "hex");
+    for (const out of outs) await fixVhdFooter(out, { timestamp: 0, uniqueId });
+    assert.ok(readFileSync(outs[0]!).equals(readFileSync(outs[1]!)));
+    const footer = readFileSync(outs[0]!).subarray(-512);
+    assert.equal(vhdChecksum(footer), footer.readUInt32BE(64));
+    assert.equal(footer.readUInt32BE(24), 0);
+    const info = JSON.parse(
+      execFileSync("qemu-img", ["info", "-f", "vpc", "--output=json", outs[0]!], { encoding: "utf8" }),
+    );
+    assert.equal(info.format, "vpc");
+    assert.equal(info["virtual-size"], 4 << 20);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("VMDK: the content id we set is the one qemu-img reads, and the image still checks", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-vmdk-"));
+  try {
+    const raw = rawDisk(dir);
+    const out = join(dir, "disk.vmdk");
+    execFileSync("qemu-img", [
+      "convert",
+      "-f",
+      "raw",
+      "-O",
+      "vmdk",
+      "-o",
+      "subformat=streamOptimized",
+      raw,
+      out,
+    ]);
+    await setVmdkCid(out, 0x1234abcd);
+    const info = JSON.parse(execFileSync("qemu-img", ["info", "--output=json", out], { encoding: "utf8" }));
+    assert.equal(info["format-specific"].data.cid, 0x1234abcd);
+    execFileSync("qemu-img", ["check", out]);
+    await assert.rejects(setVmdkCid(raw, 1), { code: "KILN_EVMDK_INVALID" });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
