@@ -150,7 +150,8 @@ async function verifyFileBlobs(archive: string, a: OciArtifact): Promise<void> {
   }
 }
 
-function uniqueBy<T>(items: readonly T[], key: (t: T) => string): T[] {
+/** Items with distinct keys, first one kept, order kept. */
+export function uniqueBy<T>(items: readonly T[], key: (t: T) => string): T[] {
   const seen = new Set<string>();
   const out: T[] = [];
   for (const t of items) {

@@ -5,8 +5,8 @@
  * and initrd also against the digests the image's own manifest states, and the directory (or file)
  * appears in one rename: a failure leaves nothing behind.
  */
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { ImageManifest as KilnManifest } from "../bake/image.js";
 import { writeImageDir } from "../bake/writeImage.js";
 import { KilnError, q } from "../core/errors.js";
@@ -26,7 +26,8 @@ import {
   type Reference,
   referenceTarget,
 } from "../core/registry/reference.js";
-import { KILN_MEDIA, writeOciArchive } from "./ociLayout.js";
+import { writeLaunchable } from "./launchableOutput.js";
+import { KILN_MEDIA, uniqueBy, writeOciArchive } from "./ociLayout.js";
 
 export interface PullOptions extends RegistryClientOptions {
   progress?: Progress;
@@ -198,15 +199,11 @@ export async function pullArchive(refText: string, out: string, opts: PullOption
   const m = r.json;
   if (!m.config || !Array.isArray(m.layers))
     throw pullError(ref, "its manifest has no config or layers", "Check the reference.");
-  const scratch = await mkdtemp(join(dirname(out), ".kiln-pull-"));
-  try {
-    const seen = new Set<string>();
+  const written = await writeLaunchable(out, async (file, work) => {
     const blobs = [];
-    for (const d of [m.config, ...m.layers]) {
-      if (seen.has(d.digest)) continue;
-      seen.add(d.digest);
+    for (const d of uniqueBy([m.config, ...m.layers], (d) => d.digest)) {
       progress.step(`pulling blob ${d.digest.slice(7, 19)} (${d.size} bytes)`);
-      const path = join(scratch, d.digest.slice(7));
+      const path = join(work, `blob-${d.digest.slice(7)}`);
       await client.fetchBlob(ref.repository, d.digest, path, { size: d.size });
       blobs.push({ digest: d.digest, size: d.size, mediaType: d.mediaType, path });
       progress.done();
@@ -220,18 +217,16 @@ export async function pullArchive(refText: string, out: string, opts: PullOption
         ...(m.artifactType ? { artifactType: m.artifactType } : {}),
         blobs,
       },
-      out,
+      file,
       ref.tag ?? "latest",
     );
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
-  const { sha256File } = await import("../core/digest.js");
+    return undefined;
+  });
   return {
     ref: formatReference(ref),
     out,
     digest: r.manifest.digest,
     ...(r.indexDigest ? { indexDigest: r.indexDigest } : {}),
-    files: [{ name: out, size: (await stat(out)).size, sha256: await sha256File(out) }],
+    files: [{ name: written.out, size: written.size, sha256: written.sha256 }],
   };
 }

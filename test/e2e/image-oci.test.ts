@@ -15,6 +15,7 @@ import { after, before, test } from "node:test";
 import { readImage } from "../../src/bake/image.js";
 import { isKilnError } from "../../src/core/errors.js";
 import { getFormat } from "../../src/image/format.js";
+import { readOciArchive } from "../../src/image/ociLayout.js";
 import { tmpDir } from "../helpers.js";
 import { bootUntilExit } from "./imageFixture.js";
 import { helloImage } from "./ociFixture.js";
@@ -88,6 +89,36 @@ test("oci: an artifact skopeo reads, with the image's parts as its config and la
   // skopeo can copy it into an OCI layout directory: the whole archive is consistent.
   skopeo("copy", "--quiet", `oci-archive:${a}`, `oci:${join(tmp.path, "layout")}:x`);
   assert.ok(existsSync(join(tmp.path, "layout", "blobs", "sha256", m.kernel.sha256)));
+  // And kiln reads an archive skopeo wrote (its own tar writer, its own index.json).
+  const bySkopeo = join(tmp.path, "skopeo.tar");
+  skopeo("copy", "--quiet", `oci-archive:${a}`, `oci-archive:${bySkopeo}:v1`);
+  const back = await readOciArchive(bySkopeo, "v1");
+  assert.equal(back.digest, r.details?.digest);
+  assert.deepEqual(
+    back.blobs.map((x) => [x.digest, x.size]),
+    [
+      [manifest.config.digest, manifest.config.size],
+      [`sha256:${m.kernel.sha256}`, m.kernel.size],
+      [`sha256:${m.initrd.sha256}`, m.initrd.size],
+    ],
+  );
+  const kernelBlob = back.blobs[1]!;
+  const fd = readFileSync(bySkopeo).subarray(kernelBlob.offset!, kernelBlob.offset! + kernelBlob.size);
+  assert.deepEqual(fd, readFileSync(image.kernel));
+});
+
+test("oci-archive reading: a wrong name or a damaged archive is a clear error", async () => {
+  const a = join(tmp.path, "a.tar");
+  await assert.rejects(
+    readOciArchive(a, "nope"),
+    (e) => isKilnError(e) && e.code === "KILN_EOCI_INVALID" && e.message.includes('"nope"'),
+  );
+  const cut = join(tmp.path, "cut.tar");
+  writeFileSync(cut, readFileSync(a).subarray(0, 8192));
+  await assert.rejects(
+    readOciArchive(cut),
+    (e) => isKilnError(e) && (e.code === "KILN_EARCHIVE_INVALID" || e.code === "KILN_EOCI_INVALID"),
+  );
 });
 
 test("oci: an image changed after baking is refused with KILN_EDIGEST and no output", async () => {
