@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { PackageURL } from "packageurl-js";
 import { readImage } from "../../src/bake/image.js";
 import { cyclonedxJson } from "../../src/compliance/cyclonedx.js";
 import { collectParts, type ImageParts } from "../../src/compliance/parts.js";
@@ -145,5 +147,46 @@ test("a changed initrd is refused: the SBOM would not describe the manifest", as
     await assert.rejects(collectParts(await readImage(bad.dir)), { code: "KILN_EIMAGE_CORRUPT" });
   } finally {
     bad.cleanup();
+  }
+});
+
+test("files from Debian packages: one library part per package, its files inside it, licence from its copyright", async () => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format syntax, not a template
+  const version = execFileSync("dpkg-query", ["-W", "-f=${Version}", "zlib1g"]).toString().trim();
+  const withLib = await helloImage({
+    debPackages: [
+      {
+        name: "zlib1g",
+        source: "zlib",
+        version,
+        copyright: readFileSync("/usr/share/doc/zlib1g/copyright", "utf8"),
+      },
+    ],
+  });
+  try {
+    const p = await collectParts(await readImage(withLib.dir));
+    const pkg = p.parts.find((x) => x.id === "deb:zlib1g")!;
+    assert.equal(pkg.kind, "library");
+    assert.equal(pkg.license, "Zlib");
+    assert.equal(pkg.debian?.source, "zlib");
+    assert.match(pkg.purl!, /^pkg:deb\/debian\/zlib1g@.+\?arch=amd64&distro=debian-12&upstream=zlib$/);
+    assert.equal(PackageURL.fromString(pkg.purl!).version, version);
+    const file = p.parts.find((x) => x.path === "/usr/lib/x86_64-linux-gnu/zlib1g.so.1")!;
+    assert.equal(file.containedIn, "deb:zlib1g");
+    assert.equal(file.license, "Zlib");
+    const doc = JSON.parse(spdxJson(p));
+    assert.ok(spdxValidator()(doc));
+    assert.ok(cyclonedxValidator()(JSON.parse(cyclonedxJson(p))));
+    const ids = new Map(doc.packages.map((x: { name: string; SPDXID: string }) => [x.name, x.SPDXID]));
+    assert.ok(
+      doc.relationships.some(
+        (r: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }) =>
+          r.spdxElementId === ids.get("zlib1g") &&
+          r.relationshipType === "CONTAINS" &&
+          r.relatedSpdxElement.includes("zlib1g.so.1"),
+      ),
+    );
+  } finally {
+    withLib.cleanup();
   }
 });

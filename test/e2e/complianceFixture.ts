@@ -71,6 +71,8 @@ export interface FixtureOptions {
   modules?: string[];
   /** Write the Debian facts into manifest.sbom, as bake will (default true); false: gather on the host. */
   record?: boolean;
+  /** Shared libraries from Debian packages (the later "Packages" issue): one file each, mapped in manifest.sbom. */
+  debPackages?: { name: string; source: string; version: string; copyright?: string }[];
 }
 
 const DEFAULT_MODULES = [
@@ -112,6 +114,11 @@ export async function syntheticImage(opts: FixtureOptions = {}): Promise<Fixture
     programs.push({ path: `/bin/tool${i}`, data: Buffer.concat([hello, Buffer.from(`tool${i}`)]) });
   }
   const files = { "/etc/hello.conf": "greeting = hello\n", ...(opts.files ?? {}) };
+  const debFiles = (opts.debPackages ?? []).map((d) => ({
+    ...d,
+    path: `/usr/lib/x86_64-linux-gnu/${d.name}.so.1`,
+    data: Buffer.from(`\x7fELF shared library ${d.name} ${d.version}`),
+  }));
   const config = { v: 1 as const, rc: [{ bin: "/bin/hello", argv: ["hello"], mode: "main" as const }] };
   const entries: CpioEntry[] = [
     { path: "/init", mode: 0o755, data: init },
@@ -121,6 +128,7 @@ export async function syntheticImage(opts: FixtureOptions = {}): Promise<Fixture
     ...mods.map((x) => ({ path: x.path, data: x.data })),
     ...Object.entries(files).map(([path, text]) => ({ path, data: Buffer.from(text) })),
     ...Object.entries(opts.unlisted ?? {}).map(([path, text]) => ({ path, data: Buffer.from(text) })),
+    ...debFiles.map((d) => ({ path: d.path, data: d.data })),
     { path: "/tmp", type: "dir" as const, mode: 0o1777 },
   ];
   const initrd = writeCpio(entries);
@@ -151,9 +159,14 @@ export async function syntheticImage(opts: FixtureOptions = {}): Promise<Fixture
       size: p.data.length,
       note: { tuple: TUPLE, libc, toolchain: "gcc 12 (fixture)" },
     })),
-    files: Object.entries(files)
-      .map(([path, text]) => ({ path, sha256: sha256(Buffer.from(text)), size: Buffer.byteLength(text) }))
-      .sort((a, b) => (a.path < b.path ? -1 : 1)),
+    files: [
+      ...Object.entries(files).map(([path, text]) => ({
+        path,
+        sha256: sha256(Buffer.from(text)),
+        size: Buffer.byteLength(text),
+      })),
+      ...debFiles.map((d) => ({ path: d.path, sha256: sha256(d.data), size: d.data.length })),
+    ].sort((a, b) => (a.path < b.path ? -1 : 1)),
     init: { path: "/init", sha256: sha256(init), size: init.length, version: "0.1.0" },
     config,
   };
@@ -176,8 +189,17 @@ export async function syntheticImage(opts: FixtureOptions = {}): Promise<Fixture
             "utf8",
           ),
         },
+        ...Object.fromEntries(
+          debFiles.map((d) => [
+            d.name,
+            { version: d.version, source: d.source, ...(d.copyright ? { copyright: d.copyright } : {}) },
+          ]),
+        ),
       },
     },
+    ...(debFiles.length
+      ? { files: Object.fromEntries(debFiles.map((d) => [d.path, { debPackage: d.name }])) }
+      : {}),
   };
   const written = opts.record === false ? manifest : { ...manifest, sbom: inputs };
   writeFileSync(join(dir, "kernel"), kernel);
