@@ -150,11 +150,30 @@ export interface Registry {
 }
 
 /** Start Debian's docker-registry on 127.0.0.1 with its storage in a scratch directory. */
-export async function startRegistry(dir: string, opts: { readonly?: boolean } = {}): Promise<Registry> {
+export async function startRegistry(
+  dir: string,
+  opts: { readonly?: boolean; user?: { name: string; password: string } } = {},
+): Promise<Registry> {
   const port = await freePort();
   const root = join(dir, "storage");
   mkdirSync(root, { recursive: true });
   const cfg = join(dir, "config.yml");
+  const htpasswd = join(dir, "htpasswd");
+  if (opts.user) {
+    // bcrypt through the C library's crypt (libxcrypt), as htpasswd -B would write it.
+    const hash = execFileSync(
+      "python3",
+      [
+        "-W",
+        "ignore",
+        "-c",
+        "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+        opts.user.password,
+      ],
+      { encoding: "utf8" },
+    ).trim();
+    writeFileSync(htpasswd, `${opts.user.name}:${hash}\n`);
+  }
   writeFileSync(
     cfg,
     [
@@ -165,6 +184,7 @@ export async function startRegistry(dir: string, opts: { readonly?: boolean } = 
       "  filesystem:",
       `    rootdirectory: ${root}`,
       ...(opts.readonly ? ["  maintenance:", "    readonly:", "      enabled: true"] : []),
+      ...(opts.user ? ["auth:", "  htpasswd:", "    realm: kiln-test", `    path: ${htpasswd}`] : []),
       "http:",
       `  addr: 127.0.0.1:${port}`,
       "",
@@ -181,7 +201,7 @@ export async function startRegistry(dir: string, opts: { readonly?: boolean } = 
     if (child.exitCode !== null) throw new Error(`docker-registry exited: ${log}`);
     try {
       const r = await fetch(`http://${host}/v2/`);
-      if (r.status === 200) break;
+      if (r.status === 200 || (opts.user && r.status === 401)) break;
     } catch {}
     if (Date.now() > deadline) {
       child.kill("SIGKILL");

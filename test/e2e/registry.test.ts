@@ -2,7 +2,7 @@
 // cross-checked with skopeo; faults from a proxy that cuts or changes a blob, and a read-only registry.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { readImage } from "../../src/bake/image.js";
@@ -196,5 +196,37 @@ test("a read-only registry refuses the push with a clear error quoting the refer
     );
   } finally {
     await ro.stop();
+  }
+});
+
+test("a registry with users: no credentials is KILN_EREGISTRY_AUTH with a login hint; the Docker config's work", async () => {
+  const locked = await startRegistry(join(tmp.path, "locked"), {
+    user: { name: "kiln", password: "s3cret" },
+  });
+  try {
+    const ref = `${locked.host}/kiln/hello:1`;
+    const cfg = join(tmp.path, "docker-config");
+    const anon = await runKiln(["push", imageDir, ref, "--json"], { env: { DOCKER_CONFIG: cfg } });
+    assert.equal(anon.code, 1);
+    const err = (JSON.parse(anon.stdout) as { error: { code: string; message: string; hint: string } }).error;
+    assert.equal(err.code, "KILN_EREGISTRY_AUTH");
+    assert.match(err.message, /401/);
+    assert.match(err.hint, /docker login/);
+    mkdirSync(cfg, { recursive: true });
+    const auth = Buffer.from("kiln:s3cret").toString("base64");
+    writeFileSync(join(cfg, "config.json"), JSON.stringify({ auths: { [locked.host]: { auth } } }));
+    const pushed = kilnJson(
+      await runKiln(["push", imageDir, ref, "--json"], { env: { DOCKER_CONFIG: cfg } }),
+    ) as {
+      digest: string;
+    };
+    const out = join(tmp.path, "locked-pull");
+    const pulled = kilnJson(await runKiln(["pull", ref, out, "--json"], { env: { DOCKER_CONFIG: cfg } })) as {
+      digest: string;
+    };
+    assert.equal(pulled.digest, pushed.digest);
+    assert.deepEqual(readFileSync(join(out, "kernel")), readFileSync(join(imageDir, "kernel")));
+  } finally {
+    await locked.stop();
   }
 });
