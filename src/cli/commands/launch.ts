@@ -142,7 +142,7 @@ export function register(program: Command): void {
       .option("--dry-run", "print the configuration and command instead of running them")
       .addHelpText(
         "after",
-        `\nExample:\n  kiln launch ${backend} ${backend === "qemu" ? "-M 256 -p 8080:80 " : "--dry-run "}./hello.img -- --greeting hi`,
+        `\nOptions go before IMAGE; everything after IMAGE goes to the program.\n\nExample:\n  kiln launch ${backend} ${backend === "qemu" ? "-M 256 -p 8080:80 " : "--dry-run "}./hello.img -- --greeting hi`,
       );
     withCommon(addLaunchOptions(sub)).action((image: string, rest: string[], opts: Opts) =>
       action(backend, image, rest, opts),
