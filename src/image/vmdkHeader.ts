@@ -3,7 +3,7 @@ import { KilnError, q } from "../core/errors.js";
 
 /**
  * qemu-img draws a VMDK's content id (CID) at random. Set it, in the embedded descriptor of a sparse or
- * stream-optimized VMDK, to a given value: the descriptor keeps its length, so nothing else moves.
+ * stream-optimized VMDK, to a given value: the descriptor area keeps its size, so nothing else moves.
  */
 export async function setVmdkCid(file: string, cid: number): Promise<void> {
   const fh = await open(file, "r+");
@@ -16,10 +16,18 @@ export async function setVmdkCid(file: string, cid: number): Promise<void> {
     if (offset === 0 || size === 0 || size > 1024 * 1024) throw bad(file, "no embedded descriptor");
     const desc = Buffer.alloc(size);
     await fh.read(desc, 0, size, offset);
-    const text = desc.toString("latin1");
-    const m = /^CID=[0-9a-f]{8}$/m.exec(text);
-    if (!m) throw bad(file, "no CID line in its descriptor");
-    desc.write(`CID=${cid.toString(16).padStart(8, "0")}`, m.index, "latin1");
+    const nul = desc.indexOf(0);
+    const text = desc.toString("latin1", 0, nul < 0 ? size : nul);
+    // qemu-img prints the CID without leading zeros; ours has all 8 digits, so the text may grow by a few
+    // bytes inside the descriptor's fixed, zero-padded area.
+    if (!/^CID=[0-9a-f]{1,8}$/m.test(text)) throw bad(file, "no CID line in its descriptor");
+    const next = Buffer.from(
+      text.replace(/^CID=[0-9a-f]{1,8}$/m, `CID=${cid.toString(16).padStart(8, "0")}`),
+      "latin1",
+    );
+    if (next.length > size) throw bad(file, "no room in its descriptor");
+    desc.fill(0);
+    next.copy(desc);
     await fh.write(desc, 0, size, offset);
   } finally {
     await fh.close();
