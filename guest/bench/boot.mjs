@@ -51,10 +51,16 @@ const cfile = (name, text) => {
   execFileSync(CC, ["-static", "-Os", "-s", "-o", join(dir, name), join(dir, `${name}.c`)]);
   return join(dir, name);
 };
-const hello = cfile("hello", `#include <stdio.h>\nint main(void){puts("${LINE}");return 0;}\n`);
+// Both print the line with the guest's CLOCK_MONOTONIC (seconds since the kernel started), which leaves
+// out QEMU's own start and the kernel load, the noisiest parts on a busy host.
+const stamp = `struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);char b[64];int n=snprintf(b,sizeof b,"${LINE} %ld.%06ld\\n",(long)t.tv_sec,t.tv_nsec/1000);`;
+const hello = cfile(
+  "hello",
+  `#include <stdio.h>\n#include <time.h>\n#include <unistd.h>\nint main(void){${stamp}write(1,b,n);return 0;}\n`,
+);
 const bare = cfile(
   "bare",
-  `#include <unistd.h>\n#include <sys/reboot.h>\nint main(void){write(1,"${LINE}\\n",${LINE.length + 1});sync();reboot(RB_POWER_OFF);for(;;)pause();}\n`,
+  `#include <stdio.h>\n#include <time.h>\n#include <unistd.h>\n#include <sys/reboot.h>\nint main(void){${stamp}write(1,b,n);sync();reboot(RB_POWER_OFF);for(;;)pause();}\n`,
 );
 const init = await ensureKilnInit({ cc: CC, cacheDir: join(ROOT, ".kiln-test", "kiln-init") });
 const images = {
@@ -71,6 +77,7 @@ function once(img) {
   return new Promise((res, rej) => {
     const t = performance.now();
     let first;
+    let guest;
     let out = "";
     const child = spawn(
       "qemu-system-x86_64",
@@ -99,12 +106,16 @@ function once(img) {
     const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
     child.stdout.on("data", (b) => {
       out += b;
-      if (first === undefined && out.includes(`${LINE}\r\n`)) first = performance.now() - t;
+      const m = new RegExp(`${LINE} (\\d+\\.\\d+)\\r\\n`).exec(out);
+      if (first === undefined && m) {
+        first = performance.now() - t;
+        guest = Number(m[1]) * 1000;
+      }
     });
     child.on("close", () => {
       clearTimeout(timer);
       if (first === undefined) rej(new Error(`no line: ${out.slice(-400)}`));
-      else res({ line: first, exit: performance.now() - t });
+      else res({ line: first, guest, exit: performance.now() - t });
     });
   });
 }
@@ -120,12 +131,14 @@ for (let i = 0; i < RUNS; i++) for (const k of Object.keys(images)) results[k].p
 console.log(`accel ${accel}, ${RUNS} runs each, kiln-init ${init.size} bytes`);
 const base = median(results.baseline.map((r) => r.line));
 const baseExit = median(results.baseline.map((r) => r.exit));
+const baseGuest = median(results.baseline.map((r) => r.guest));
 for (const [k, rs] of Object.entries(results)) {
   const line = median(rs.map((r) => r.line));
   const exit = median(rs.map((r) => r.exit));
+  const guest = median(rs.map((r) => r.guest));
   const range = `${Math.min(...rs.map((r) => r.line)).toFixed(0)}-${Math.max(...rs.map((r) => r.line)).toFixed(0)}`;
   console.log(
-    `${k.padEnd(10)} start->line ${line.toFixed(0)} ms (${range}) x${(line / base).toFixed(3)}   start->exit ${exit.toFixed(0)} ms x${(exit / baseExit).toFixed(3)}`,
+    `${k.padEnd(10)} start->line ${line.toFixed(0)} ms (${range}) x${(line / base).toFixed(3)}   start->exit ${exit.toFixed(0)} ms x${(exit / baseExit).toFixed(3)}   guest clock at line ${guest.toFixed(0)} ms x${(guest / baseGuest).toFixed(3)}`,
   );
 }
 rmSync(dir, { recursive: true, force: true });
