@@ -235,10 +235,10 @@ export async function launch(spec: MachineSpec, opts: LaunchOptions = {}): Promi
   };
   let started = false;
   try {
+    await writeStatus(dir, status);
     await writeFile(join(dir, FILES.spec), `${JSON.stringify({ ...spec, name }, null, 2)}\n`);
     for (const f of p.plan.files) await writeFile(join(dir, f.name), f.content);
     if (p.segment) await writeInitrd(p.ctx.image.initrd, p.ctx.initrd, p.segment);
-    await writeStatus(dir, status);
     if (p.plan.daemonizes) {
       const result = await startDaemon(p, status);
       started = true;

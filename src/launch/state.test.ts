@@ -40,8 +40,9 @@ function status(name: string, dir: string, pid: number | undefined): MachineStat
 describe("machine state", () => {
   it("believes 'running' only while the pid is alive and names the machine directory", async () => {
     const dir = await claimMachine("m1", env);
-    const ours = sleeper(dir);
-    const other = sleeper("/somewhere/else");
+    const ours = sleeper(join(dir, FILES.pid));
+    // Machine "m10" must not pass for "m1": the directory is matched whole.
+    const other = sleeper(`${dir}0/${FILES.pid}`);
     try {
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(await isOurProcess(ours.pid, dir), true);

@@ -81,7 +81,7 @@ export async function isOurProcess(pid: number | undefined, dir: string): Promis
   try {
     // A zombie has an empty command line: it is not running any more.
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
-    return cmdline.some((a) => a.includes(dir));
+    return cmdline.some((a) => a.includes(`${dir}/`));
   } catch {
     return false;
   }
@@ -161,7 +161,14 @@ export async function claimMachine(name: string, env?: NodeJS.ProcessEnv): Promi
     }
     const st = await readStatus(dir);
     const live = st ? await liveStatus(dir, st) : undefined;
-    if (live?.state !== "exited") {
+    // A directory without a status is a launch in progress, unless it is old: then that launch died.
+    const stale =
+      !st &&
+      (await stat(dir).then(
+        (s) => Date.now() - s.mtimeMs > 60_000,
+        () => true,
+      ));
+    if (live?.state !== "exited" && !stale) {
       throw new KilnError(
         "KILN_EMACHINE_EXISTS",
         `A machine named ${q(name)} is already ${live?.state ?? "being created"}`,
