@@ -28,6 +28,9 @@ test("PE: our checksum is objcopy's; fixing the time stamp keeps the image valid
     assert.equal(peChecksum(buf, h.optional + 64), h.checksum);
     assert.equal(h.sections.at(-1)?.name, ".cmdline");
     assert.equal(h.sections.at(-1)?.virtualAddress, 0x30000);
+    const shifted = Buffer.concat([Buffer.alloc(1), buf]).subarray(1);
+    assert.equal(shifted.byteOffset & 1, 1, "an odd offset takes the byte-wise path");
+    assert.equal(peChecksum(shifted, h.optional + 64), h.checksum);
     fixPeTimestamp(buf, 0);
     const fixed = readPeHeaders(buf);
     assert.equal(fixed.timestamp, 0);

@@ -1,3 +1,4 @@
+import { open } from "node:fs/promises";
 import { KilnError, q } from "../core/errors.js";
 
 /** The parts of a PE32+ image's headers that building a unified kernel image needs. */
@@ -52,24 +53,41 @@ export function readPeHeaders(buf: Buffer, what = "PE image"): PeHeaders {
 
 /** The PE checksum (as Windows' CheckSumMappedFile): 16-bit one's-complement sum skipping the field, plus length. */
 export function peChecksum(buf: Buffer, checksumOffset: number): number {
-  let sum = 0;
+  // One's-complement addition is associative: sum all little-endian 16-bit words exactly (a double holds
+  // far more than 2^47), fold the carries once at the end.
   const even = buf.length & ~1;
-  for (let i = 0; i < even; i += 2) {
-    if (i === checksumOffset || i === checksumOffset + 2) continue;
-    sum += buf.readUInt16LE(i);
-    sum = (sum & 0xffff) + (sum >>> 16);
+  let sum = 0;
+  if ((buf.byteOffset & 1) === 0 && isLittleEndian) {
+    const words = new Uint16Array(buf.buffer, buf.byteOffset, even / 2);
+    for (let i = 0; i < words.length; i++) sum += words[i]!;
+  } else {
+    for (let i = 0; i < even; i += 2) sum += buf.readUInt16LE(i);
   }
-  if (buf.length & 1) {
-    sum += buf[buf.length - 1]!;
-    sum = (sum & 0xffff) + (sum >>> 16);
-  }
-  sum = (sum & 0xffff) + (sum >>> 16);
+  if (buf.length & 1) sum += buf[buf.length - 1]!;
+  sum -= buf.readUInt16LE(checksumOffset) + buf.readUInt16LE(checksumOffset + 2);
+  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
   return (sum + buf.length) >>> 0;
 }
+
+const isLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Set the COFF time stamp (objcopy writes the current time) and the checksum that covers it. In place. */
 export function fixPeTimestamp(buf: Buffer, timestamp: number): void {
   const h = readPeHeaders(buf);
   buf.writeUInt32LE(timestamp >>> 0, h.coff + 4);
   buf.writeUInt32LE(peChecksum(buf, h.optional + 64), h.optional + 64);
+}
+
+/** fixPeTimestamp on a file: reads it once, writes back only the 8 changed header bytes. */
+export async function fixPeTimestampFile(path: string, timestamp: number): Promise<void> {
+  const fh = await open(path, "r+");
+  try {
+    const buf = await fh.readFile();
+    fixPeTimestamp(buf, timestamp);
+    const h = readPeHeaders(buf);
+    await fh.write(buf, h.coff + 4, 4, h.coff + 4);
+    await fh.write(buf, h.optional + 64, 4, h.optional + 64);
+  } finally {
+    await fh.close();
+  }
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Image } from "../bake/image.js";
 import { firmwareFile } from "./firmware.js";
 import { runTool } from "./hostTool.js";
-import { fixPeTimestamp, readPeHeaders } from "./peImage.js";
+import { fixPeTimestampFile, readPeHeaders } from "./peImage.js";
 
 const PAGE = 4096;
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
@@ -48,8 +48,6 @@ export async function makeUki(
   }
   const out = join(opts.workDir, "BOOTX64.EFI");
   await runTool("objcopy", [...args, stub, out], opts.env ? { env: opts.env } : {});
-  const buf = await readFile(out);
-  fixPeTimestamp(buf, 0);
-  await writeFile(out, buf);
+  await fixPeTimestampFile(out, 0);
   return out;
 }
