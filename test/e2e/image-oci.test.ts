@@ -23,8 +23,8 @@ import { helloImage } from "./ociFixture.js";
 const tmp = tmpDir("kiln-oci-");
 let imageDir = "";
 
-before(() => {
-  imageDir = helloImage();
+before(async () => {
+  imageDir = await helloImage();
 });
 after(() => tmp.cleanup());
 

@@ -1,135 +1,44 @@
 // Shared by the OCI, containerdisk, deb and registry end-to-end tests: a baked hello image, and a real
 // Debian `docker-registry` on a free loopback port.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { writeCpio } from "../../src/bake/cpio.js";
-import type { ImageManifest } from "../../src/bake/image.js";
-import { KILN_VERSION } from "../../src/core/version.js";
 import { ROOT } from "../helpers.js";
+import { bakeImage, compile, helloProgram } from "./fixtures.js";
 
 const FIXTURES = join(ROOT, ".kiln-test", "oci");
-
-const initC = (status: number) => `#include <stdio.h>
-#include <unistd.h>
-#include <sys/reboot.h>
-int main(void) {
-  printf("hello from the fixture\\nkiln: exit ${status}\\n");
-  fflush(stdout);
-  sync();
-  reboot(RB_AUTOBOOT);
-  for (;;) pause();
-}
-`;
-
-const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const baked = new Map<number, Promise<string>>();
+let scratch: string | undefined;
 
 /**
- * A hello image directory (kernel, initrd, manifest.json), made once per checkout under .kiln-test/oci.
- * Until `kiln bake` lands this is hand-made: Debian's stock cloud kernel and an initrd whose /init is a
- * static musl program that prints `kiln: exit N` (0 unless asked) and reboots. Switching to the real bake is one call here.
+ * A baked image (`kiln bake qemu` with the real toolchain, kiln-init and Debian's stock kernel from the
+ * shared test KILN_HOME): examples/hello by default, or a program that exits with `exit`. Baked once per
+ * test process, into a directory removed when the process ends.
  */
-export function helloImage(opts: { exit?: number } = {}): string {
+export function helloImage(opts: { exit?: number } = {}): Promise<string> {
   const status = opts.exit ?? 0;
-  const name = status === 0 ? "hello" : `exit${status}`;
-  const dir = join(FIXTURES, name);
-  if (existsSync(join(dir, "manifest.json"))) return dir;
-  mkdirSync(FIXTURES, { recursive: true });
-  const kernel = stockKernel();
-  const work = join(FIXTURES, `work-${process.pid}`);
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work, { recursive: true });
-  writeFileSync(join(work, "init.c"), initC(status));
-  execFileSync("musl-gcc", ["-static", "-Os", "-s", "-o", join(work, "init"), join(work, "init.c")]);
-  const init = readFileSync(join(work, "init"));
-  const config = { v: 1 as const, rc: [{ bin: "/init", argv: ["init"], mode: "main" as const }] };
-  const entries = [
-    { path: "/init", mode: 0o755, data: init },
-    { path: "/kiln/image.json", data: Buffer.from(`${JSON.stringify(config)}\n`) },
-  ];
-  const initrd = writeCpio(entries);
-  const kbytes = readFileSync(kernel.path);
-  const manifest: ImageManifest = {
-    v: 1,
-    kiln: KILN_VERSION,
-    name,
-    platform: "qemu",
-    kernel: {
-      file: "kernel",
-      format: "bzimage",
-      kind: "stock",
-      release: kernel.release,
-      package: kernel.package,
-      version: kernel.version,
-      sha256: sha(kbytes),
-      size: kbytes.length,
-    },
-    initrd: { file: "initrd", sha256: sha(initrd), size: initrd.length, entries: 3 },
-    cmdline: "console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests=1",
-    acpi: true,
-    components: [{ name: "virtio.blk", how: "module" }],
-    modules: [],
-    programs: [{ path: "/init", source: "init", sha256: sha(init), size: init.length }],
-    files: [],
-    init: { path: "/init", sha256: sha(init), size: init.length, version: "fixture" },
-    config,
-  };
-  const tmp = join(work, "image");
-  mkdirSync(tmp);
-  writeFileSync(join(tmp, "kernel"), kbytes);
-  writeFileSync(join(tmp, "initrd"), initrd);
-  writeFileSync(join(tmp, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-  try {
-    renameSync(tmp, dir);
-  } catch (e) {
-    // Another test process made it at the same time: theirs is the same image.
-    if (!existsSync(join(dir, "manifest.json"))) throw e;
+  let p = baked.get(status);
+  if (!p) {
+    p = (async () => {
+      if (!scratch) {
+        mkdirSync(FIXTURES, { recursive: true });
+        const dir = mkdtempSync(join(FIXTURES, "baked-"));
+        scratch = dir;
+        process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+      }
+      const program =
+        status === 0
+          ? await helloProgram()
+          : await compile(
+              `exit${status}`,
+              `#include <stdio.h>\nint main(void) { puts("exiting with ${status}"); return ${status}; }\n`,
+            );
+      return bakeImage(join(scratch, status === 0 ? "hello" : `exit${status}`), [program]);
+    })();
+    baked.set(status, p);
   }
-  rmSync(work, { recursive: true, force: true });
-  return dir;
-}
-
-/** Debian's cloud kernel: `apt-get download` of the package linux-image-cloud-amd64 depends on, unpacked. */
-function stockKernel(): { path: string; release: string; package: string; version: string } {
-  const deps = execFileSync("apt-cache", ["depends", "linux-image-cloud-amd64"], { encoding: "utf8" });
-  const pkg = /Depends: (linux-image-\S+)/.exec(deps)?.[1];
-  if (!pkg) throw new Error("apt-cache names no kernel package for linux-image-cloud-amd64");
-  const release = pkg.replace(/^linux-image-/, "");
-  const debDir = join(FIXTURES, "deb");
-  mkdirSync(debDir, { recursive: true });
-  let deb = readdirSync(debDir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
-  if (!deb) {
-    execFileSync("apt-get", ["download", pkg], { cwd: debDir, stdio: "ignore" });
-    deb = readdirSync(debDir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
-    if (!deb) throw new Error(`apt-get download ${pkg} wrote no .deb`);
-  }
-  const version = execFileSync("dpkg-deb", ["-f", join(debDir, deb), "Version"], { encoding: "utf8" }).trim();
-  const x = join(debDir, "x");
-  const path = join(x, "boot", `vmlinuz-${release}`);
-  if (!existsSync(path)) {
-    rmSync(x, { recursive: true, force: true });
-    mkdirSync(x, { recursive: true });
-    execFileSync("sh", [
-      "-c",
-      `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" ./boot`,
-      "sh",
-      join(debDir, deb),
-      x,
-    ]);
-  }
-  if (!statSync(path).isFile()) throw new Error(`no kernel at ${path}`);
-  return { path, release, package: pkg, version };
+  return p;
 }
 
 export async function freePort(): Promise<number> {

@@ -19,7 +19,7 @@ let imageDir = "";
 let ociArchive = "";
 
 before(async () => {
-  imageDir = helloImage();
+  imageDir = await helloImage();
   reg = await startRegistry(join(tmp.path, "registry"));
   ociArchive = join(tmp.path, "hello.oci.tar");
   await (await getFormat("oci")).make(await readImage(imageDir), ociArchive, {});
