@@ -3,19 +3,31 @@
 //   oci make          vs  GNU tar of the same three files (the floor: an archive of the bytes)
 //   deb make          vs  dpkg-deb --build -Zgzip of the same tree
 //   kiln push / pull  vs  skopeo copy oci-archive: <-> docker:// (Debian's docker-registry on loopback)
-// Needs `npm run build`, and docker-registry + skopeo. Usage: node bench/oci.mjs [IMAGE_DIR] [N]
-// IMAGE_DIR defaults to the tests' hello image (.kiln-test/oci/hello, made by test/e2e/image-oci.test.ts).
+// Needs `npm run build`, and docker-registry + skopeo. Usage: node bench/oci.mjs [IMAGE_DIR [N]]
+// Without IMAGE_DIR, examples/hello is baked (stock kernel) in the benchmarks' KILN_HOME.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KILN, ROOT, repeat, row, timeSync } from "./lib.mjs";
 
-const image = process.argv[2] ?? join(ROOT, ".kiln-test", "oci", "hello");
 const N = Number(process.argv[3] ?? 5);
+let image = process.argv[2];
+if (!image) {
+  // examples/hello baked with the real toolchain and the stock kernel, in the benchmarks' own KILN_HOME.
+  const work = join(HOME, "bench-oci");
+  mkdirSync(work, { recursive: true });
+  kiln(["toolchain", "--quiet"], { stdio: "ignore" });
+  kiln(["components", "fetch", "--quiet"]);
+  const cc = join(HOME, "toolchains", "default", "bin", "x86_64-kiln-linux-musl-gcc");
+  const hello = join(work, "hello");
+  execFileSync(cc, ["-Os", "-o", hello, join(ROOT, "examples", "hello", "hello.c")], { env: ENV });
+  image = join(work, "img");
+  kiln(["bake", "qemu", image, hello, "--quiet"]);
+}
 if (!existsSync(join(image, "manifest.json"))) {
-  console.error(`no image at ${image}: run the e2e tests once (npm test -- image-oci) or give a baked image`);
+  console.error(`no image at ${image}: give a baked image directory`);
   process.exit(2);
 }
 const { readImage } = await import(join(ROOT, "dist", "bake", "image.js"));
