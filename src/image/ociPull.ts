@@ -119,6 +119,7 @@ export async function pullImage(refText: string, dir: string, opts: PullOptions 
   const r = await resolve(client, ref, true);
   progress.done();
   const m = r.json;
+  if (!Array.isArray(m.layers)) throw pullError(ref, "its manifest has no layers", "Check the reference.");
   if (m.config?.mediaType !== KILN_MEDIA.config) {
     throw new KilnError(
       "KILN_EPULL_NOT_KILN",
