@@ -57,22 +57,24 @@ async function aptRecords(spec: string, env?: NodeJS.ProcessEnv): Promise<AptPac
 
 /**
  * The kernel package a meta package (linux-image-cloud-amd64) currently points at, in the version apt
- * would install.
+ * would install: the meta package's candidate record (`apt-cache show --no-all-versions`, the version
+ * `apt-cache policy` calls Candidate) names the kernel package and its exact version in Depends. Two
+ * apt-cache calls in all: each costs ~0.4 s of CPU here (it reads every package list).
  */
 export async function aptKernelPackage(meta: string, env?: NodeJS.ProcessEnv): Promise<AptPackage> {
-  const deps = await exec("apt-cache", ["depends", meta], { env, check: false });
-  const m = /^\s*\|?Depends:\s*(linux-image-[^\s<>]+)/m.exec(deps.stdout);
-  if (deps.code !== 0 || !m) {
+  const r = await exec("apt-cache", ["show", "--no-all-versions", meta], { env, check: false });
+  const depends = parseParagraphs(r.stdout).find((p) => p.Package === meta)?.Depends ?? "";
+  const m = /(?:^|,)\s*(linux-image-[^\s(,|]+)(?:\s*\(\s*=\s*([^\s)]+)\s*\))?/.exec(depends);
+  if (r.code !== 0 || !m) {
     throw aptError(
       `find the kernel package behind ${q(meta)}`,
-      deps.stderr.trim() || "apt-cache depends names none",
+      r.stderr.trim() || `its Depends names no linux-image package (${q(depends)})`,
     );
   }
   const name = m[1]!;
-  // apt-cache takes ~0.4 s a call here: ask for the candidate and every version's record at once.
-  const [version, records] = await Promise.all([aptCandidate(name, env), aptRecords(name, env)]);
+  const version = m[2] ?? (await aptCandidate(name, env));
   if (!version) throw aptError(`find a version of ${q(name)}`, "apt has no installation candidate");
-  const rec = records.find((r) => r.version === version);
+  const rec = await aptRecord(name, version, env);
   if (!rec) throw aptError(`find the SHA256 of ${q(`${name}=${version}`)}`, "apt-cache show gives none");
   return rec;
 }
