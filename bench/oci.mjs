@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KILN, ROOT, repeat, row, timeSync } from "./lib.mjs";
+import { ENV, HOME, KILN, kiln, ROOT, repeat, row, timeSync } from "./lib.mjs";
 
 const N = Number(process.argv[3] ?? 5);
 let image = process.argv[2];
