@@ -69,14 +69,15 @@ export async function startRegistry(
   const cfg = join(dir, "config.yml");
   const htpasswd = join(dir, "htpasswd");
   if (opts.user) {
-    // bcrypt through the C library's crypt (libxcrypt), as htpasswd -B would write it.
+    // bcrypt through the C library's crypt (libxcrypt), as htpasswd -B would write it; cost 4 (2^4 rounds)
+    // because the registry checks the hash on every request.
     const hash = execFileSync(
       "python3",
       [
         "-W",
         "ignore",
         "-c",
-        "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+        "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))",
         opts.user.password,
       ],
       { encoding: "utf8" },
