@@ -14,7 +14,7 @@ import { buildDirAtomic } from "../core/atomic.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { kilnHome } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
-import { type OsvEntry, parseOsv, type StoredAdvisory, splitByPackage } from "./osv.js";
+import { type OsvEntry, type StoredAdvisory, splitByPackage } from "./osv.js";
 import { openZip } from "./zipRead.js";
 
 /** Read side of an advisory database: the contract `kiln audit` matches against. */
@@ -97,6 +97,7 @@ export async function readAdvisories(
       "Give a directory of OSV JSON files or a .zip of them (osv.dev publishes one per ecosystem, e.g. Debian/all.zip).",
     );
   });
+  const { parseOsv } = await import("./osvSchema.js");
   const entries: OsvEntry[] = [];
   const skipped: SkippedFile[] = [];
   let files = 0;

@@ -119,6 +119,11 @@ function safePurl(s: string): PackageURL | undefined {
   }
 }
 
+/** Debian's signed kernel wrappers (linux-signed-amd64) carry `linux`'s versions; advisories name `linux`. */
+export function advisorySource(source: string): string {
+  return /^linux-signed(-|$)/.test(source) ? "linux" : source;
+}
+
 /** `--deb NAME=VERSION` (NAME a source package, or a binary one that `sources` maps to its source). */
 export function targetsFromDebs(
   specs: readonly string[],
@@ -136,7 +141,7 @@ export function targetsFromDebs(
         "Write it like --deb linux=6.1.158-1 or --deb openssl=3.0.17-1~deb12u2 (Debian package names are lower-case).",
       );
     checkDebVersion(version, `version in --deb ${spec}`);
-    const source = sources[name] ?? name;
+    const source = advisorySource(sources[name] ?? name);
     return {
       ref: `deb:${name}`,
       name: source,

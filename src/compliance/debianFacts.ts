@@ -76,18 +76,31 @@ export async function hostDebianFacts(
 }
 
 /**
- * Source package names of Debian binary packages, from apt's lists (`apt-cache show`), for `kiln audit
- * --deb libssl3=...`: advisories name `openssl`. Names apt does not know are left out.
+ * Source package names of Debian binary packages, for `kiln audit --deb libssl3=...` (advisories name
+ * `openssl`): from dpkg for installed packages, then from apt's lists (`apt-cache show`) for the others.
+ * Names neither knows are left out.
  */
-export async function aptSourceNames(
+export async function debSourceNames(
   names: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Record<string, string>> {
-  if (names.length === 0) return {};
-  const r = await exec("apt-cache", ["show", "--no-all-versions", ...names], { env, check: false }).catch(
+  const out: Record<string, string> = {};
+  if (names.length === 0) return out;
+  const installed = await exec(
+    "dpkg-query",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format syntax, not a template
+    ["-W", "-f=${Package}\\t${source:Package}\\n", ...names],
+    { env, check: false },
+  ).catch(() => undefined);
+  for (const line of (installed?.stdout ?? "").split("\n")) {
+    const [pkg, source] = line.split("\t");
+    if (pkg && source) out[pkg] = source;
+  }
+  const rest = names.filter((n) => !out[n]);
+  if (rest.length === 0) return out;
+  const r = await exec("apt-cache", ["show", "--no-all-versions", ...rest], { env, check: false }).catch(
     () => undefined,
   );
-  const out: Record<string, string> = {};
   for (const stanza of (r?.stdout ?? "").split(/\n\s*\n/)) {
     const pkg = /^Package: *(\S+)/m.exec(stanza)?.[1];
     if (!pkg || out[pkg]) continue;

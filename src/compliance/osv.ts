@@ -1,59 +1,50 @@
 /**
  * OSV (Open Source Vulnerability format, https://ossf.github.io/osv-schema/) entries: the fields kiln uses,
- * checked leniently (unknown fields pass, so newer schema versions still import), and trimmed for the
- * store (details and references are long and not needed to match or report).
+ * trimmed for the store (details and references are long and not needed to match or report). The schema
+ * check lives in osvSchema.ts, loaded only when importing.
  */
-import { z } from "zod";
+export interface OsvEvent {
+  introduced?: string;
+  fixed?: string;
+  last_affected?: string;
+  limit?: string;
+}
 
-const Event = z
-  .object({
-    introduced: z.string().optional(),
-    fixed: z.string().optional(),
-    last_affected: z.string().optional(),
-    limit: z.string().optional(),
-  })
-  .refine((e) => Object.values(e).filter((v) => v !== undefined).length === 1, {
-    message: "each event has exactly one of introduced, fixed, last_affected, limit",
-  });
+export interface OsvRange {
+  type: string;
+  repo?: string;
+  events: OsvEvent[];
+}
 
-const Range = z.object({
-  type: z.string().min(1),
-  repo: z.string().optional(),
-  events: z.array(Event).min(1),
-});
+export interface OsvSeverity {
+  type: string;
+  score: string;
+}
 
-const Severity = z.object({ type: z.string().min(1), score: z.string().min(1) });
+export interface OsvAffected {
+  package?: { ecosystem: string; name: string; purl?: string };
+  ranges?: OsvRange[];
+  versions?: string[];
+  severity?: OsvSeverity[];
+  ecosystem_specific?: Record<string, unknown>;
+  database_specific?: Record<string, unknown>;
+}
 
-const Affected = z.object({
-  package: z
-    .object({ ecosystem: z.string().min(1), name: z.string().min(1), purl: z.string().optional() })
-    .optional(),
-  ranges: z.array(Range).optional(),
-  versions: z.array(z.string()).optional(),
-  severity: z.array(Severity).optional(),
-  ecosystem_specific: z.record(z.string(), z.unknown()).optional(),
-  database_specific: z.record(z.string(), z.unknown()).optional(),
-});
-
-export const OsvEntry = z.object({
-  schema_version: z.string().optional(),
-  id: z.string().min(1),
-  modified: z.string().min(1),
-  published: z.string().optional(),
-  withdrawn: z.string().optional(),
-  aliases: z.array(z.string()).optional(),
-  related: z.array(z.string()).optional(),
-  summary: z.string().optional(),
-  details: z.string().optional(),
-  severity: z.array(Severity).optional(),
-  affected: z.array(Affected).optional(),
-  references: z.array(z.unknown()).optional(),
-  database_specific: z.record(z.string(), z.unknown()).optional(),
-});
-export type OsvEntry = z.infer<typeof OsvEntry>;
-export type OsvAffected = z.infer<typeof Affected>;
-export type OsvRange = z.infer<typeof Range>;
-export type OsvSeverity = z.infer<typeof Severity>;
+export interface OsvEntry {
+  schema_version?: string;
+  id: string;
+  modified: string;
+  published?: string;
+  withdrawn?: string;
+  aliases?: string[];
+  related?: string[];
+  summary?: string;
+  details?: string;
+  severity?: OsvSeverity[];
+  affected?: OsvAffected[];
+  references?: unknown[];
+  database_specific?: Record<string, unknown>;
+}
 
 /** What the store keeps of an entry for one package: enough to match and to report. */
 export interface StoredAdvisory {
@@ -66,32 +57,6 @@ export interface StoredAdvisory {
   database_specific?: Record<string, unknown>;
   /** The `affected` items for this (ecosystem, package) only. */
   affected: OsvAffected[];
-}
-
-/**
- * Parse one file's text: an OSV entry or a list of them. Returns the valid entries and, for the invalid,
- * a reason (the first schema issue, with its JSON path).
- */
-export function parseOsv(text: string): { entries: OsvEntry[]; errors: string[] } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    return { entries: [], errors: [`not JSON (${(e as Error).message})`] };
-  }
-  const items = Array.isArray(json) ? json : [json];
-  const entries: OsvEntry[] = [];
-  const errors: string[] = [];
-  for (const [i, item] of items.entries()) {
-    const r = OsvEntry.safeParse(item);
-    if (r.success) entries.push(r.data);
-    else {
-      const issue = r.error.issues[0]!;
-      const at = [...(Array.isArray(json) ? [i] : []), ...issue.path].join(".");
-      errors.push(`${at ? `at ${at}: ` : ""}${issue.message}`);
-    }
-  }
-  return { entries, errors };
 }
 
 /** The entry as stored for each (ecosystem, package) it affects. */

@@ -79,3 +79,25 @@ test("two affected stretches, semver ecosystems, withdrawn entries", () => {
   assert.equal(compareVersions("1.0.0-rc.1", "1.0.0", "semver"), -1);
   assert.equal(compareVersions("0", "0.0.1", "semver"), -1);
 });
+
+test("--deb targets: binary names map to source packages, signed kernels to linux, bad input is refused", async () => {
+  const { targetsFromDebs } = await import("./audit.js");
+  const t = targetsFromDebs(
+    ["libssl3=3.0.17-1~deb12u2", "linux-image-cloud-amd64=6.1.158-1", "zlib=1:1.2.13.dfsg-1"],
+    "12",
+    {
+      libssl3: "openssl",
+      "linux-image-cloud-amd64": "linux-signed-amd64",
+    },
+  );
+  assert.deepEqual(
+    t.map((x) => [x.name, x.version, x.ecosystems.join(",")]),
+    [
+      ["openssl", "3.0.17-1~deb12u2", "Debian:12,Debian"],
+      ["linux", "6.1.158-1", "Debian:12,Debian"],
+      ["zlib", "1:1.2.13.dfsg-1", "Debian:12,Debian"],
+    ],
+  );
+  assert.throws(() => targetsFromDebs(["openssl"], "12"), { code: "KILN_EAUDIT_DEB" });
+  assert.throws(() => targetsFromDebs(["openssl=x1.0"], "12"), { code: "KILN_EDEB_VERSION" });
+});

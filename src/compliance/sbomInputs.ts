@@ -5,53 +5,92 @@
  * `kiln sbom` and `kiln audit` give the same answer on any machine later. Until bake writes it, compliance
  * derives the same shape from the manifest and this host (`gatherSbomInputs`).
  */
-import { z } from "zod";
 import type { ImageManifest } from "../bake/image.js";
 import { KilnError, q } from "../core/errors.js";
-import { type DebianFacts, hostDebianFacts } from "./debianFacts.js";
+import { type DebianFacts, type DebPackageFacts, hostDebianFacts } from "./debianFacts.js";
 
-const DebPackageFacts = z
-  .object({
-    version: z.string().min(1),
-    source: z.string().min(1).optional(),
-    sourceVersion: z.string().min(1).optional(),
-    copyright: z.string().optional(),
-    copyrightFile: z.string().optional(),
-  })
-  .strict();
+export interface FileFacts {
+  /** The Debian package the file comes from (a key of `debian.packages`). */
+  debPackage?: string;
+  name?: string;
+  version?: string;
+  /** SPDX expression. */
+  license?: string;
+  supplier?: string;
+  purl?: string;
+}
 
-const FileFacts = z
-  .object({
-    /** The Debian package the file comes from (a key of `debian.packages`). */
-    debPackage: z.string().min(1).optional(),
-    name: z.string().min(1).optional(),
-    version: z.string().min(1).optional(),
-    /** SPDX expression. */
-    license: z.string().min(1).optional(),
-    supplier: z.string().min(1).optional(),
-    purl: z.string().startsWith("pkg:").optional(),
-  })
-  .strict();
+export interface SbomInputs {
+  v: 1;
+  debian?: DebianFacts;
+  /** By absolute path in the initrd. */
+  files?: Record<string, FileFacts>;
+  /** Seconds since 1970 (SOURCE_DATE_EPOCH at bake time): the SBOMs' creation time. Default 0. */
+  created?: number;
+}
 
-export const SbomInputs = z
-  .object({
-    v: z.literal(1),
-    debian: z
-      .object({
-        release: z.string().min(1),
-        arch: z.string().min(1),
-        packages: z.record(z.string(), DebPackageFacts),
-      })
-      .strict()
-      .optional(),
-    /** By absolute path in the initrd. */
-    files: z.record(z.string().startsWith("/"), FileFacts).optional(),
-    /** Seconds since 1970 (SOURCE_DATE_EPOCH at bake time): the SBOMs' creation time. Default 0. */
-    created: z.number().int().min(0).optional(),
-  })
-  .strict();
-export type SbomInputs = z.infer<typeof SbomInputs>;
-export type FileFacts = z.infer<typeof FileFacts>;
+// Checked by hand rather than with zod: this runs on every `kiln sbom` / `kiln audit`, and loading zod
+// costs more than the whole check (the shape is small and flat).
+type Check = (v: unknown, path: string) => string | undefined;
+const str: Check = (v, p) =>
+  typeof v === "string" && v !== "" ? undefined : `${p}: expected a non-empty string`;
+const opt =
+  (c: Check): Check =>
+  (v, p) =>
+    v === undefined ? undefined : c(v, p);
+const obj =
+  (fields: Record<string, Check>): Check =>
+  (v, p) => {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return `${p || "(top)"}: expected an object`;
+    for (const k of Object.keys(v)) if (!(k in fields)) return `${p ? `${p}.` : ""}${k}: unknown key`;
+    for (const [k, c] of Object.entries(fields)) {
+      const e = c((v as Record<string, unknown>)[k], p ? `${p}.${k}` : k);
+      if (e) return e;
+    }
+    return undefined;
+  };
+const record =
+  (c: Check, key: (k: string) => boolean = () => true): Check =>
+  (v, p) => {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return `${p}: expected an object`;
+    for (const [k, x] of Object.entries(v)) {
+      if (!key(k)) return `${p}.${k}: bad key`;
+      const e = c(x, `${p}.${k}`);
+      if (e) return e;
+    }
+    return undefined;
+  };
+
+const checkPackage = obj({
+  version: str,
+  source: opt(str),
+  sourceVersion: opt(str),
+  copyright: opt((v, p) => (typeof v === "string" ? undefined : `${p}: expected a string`)),
+  copyrightFile: opt(str),
+});
+const checkFile = obj({
+  debPackage: opt(str),
+  name: opt(str),
+  version: opt(str),
+  license: opt(str),
+  supplier: opt(str),
+  purl: opt((v, p) => (typeof v === "string" && v.startsWith("pkg:") ? undefined : `${p}: expected a purl`)),
+});
+const checkInputs = obj({
+  v: (v, p) => (v === 1 ? undefined : `${p}: expected 1`),
+  debian: opt(obj({ release: str, arch: str, packages: record(checkPackage) })),
+  files: opt(record(checkFile, (k) => k.startsWith("/"))),
+  created: opt((v, p) =>
+    Number.isInteger(v) && (v as number) >= 0 ? undefined : `${p}: expected seconds since 1970`,
+  ),
+});
+
+/** The problem with a value as SbomInputs ("key: what"), or undefined when it is valid. */
+export function sbomInputsProblem(value: unknown): string | undefined {
+  return checkInputs(value, "");
+}
+
+export type { DebPackageFacts };
 
 /** The package that holds musl's static library, which every program and kiln-init link in. */
 export const MUSL_PACKAGE = "musl-dev";
@@ -60,16 +99,15 @@ export const MUSL_PACKAGE = "musl-dev";
 export function recordedSbomInputs(manifest: ImageManifest, dir = "image"): SbomInputs | undefined {
   const raw = (manifest as ImageManifest & { sbom?: unknown }).sbom;
   if (raw === undefined) return undefined;
-  const r = SbomInputs.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
+  const problem = sbomInputsProblem(raw);
+  if (problem) {
     throw new KilnError(
       "KILN_EIMAGE_INVALID",
-      `Image ${q(dir)} has an invalid manifest.sbom: key ${q(issue.path.join(".") || "(top)")}: ${issue.message}`,
+      `Image ${q(dir)} has an invalid manifest.sbom: ${problem}`,
       "Bake the image again with this kiln.",
     );
   }
-  return r.data;
+  return raw as SbomInputs;
 }
 
 /**

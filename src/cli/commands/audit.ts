@@ -65,7 +65,7 @@ export function register(program: Command): void {
         const facts = await import("../../compliance/debianFacts.js");
         const names = opts.deb.map((d) => d.slice(0, Math.max(0, d.indexOf("="))));
         const [sources, host] = await Promise.all([
-          facts.aptSourceNames(names),
+          facts.debSourceNames(names),
           opts.debianRelease ? Promise.resolve(undefined) : facts.hostDebianFacts([]),
         ]);
         targets.push(...a.targetsFromDebs(opts.deb, opts.debianRelease ?? host?.release, sources));
