@@ -4,24 +4,33 @@
 // into one file (cat), measured in the same run. Targets: raw-bios and raw-uefi under 1 s each.
 // Also `kiln image raw-bios` end to end through the CLI (Node start-up included).
 // Needs `npm run build`. Usage: node bench/image.mjs [IMAGE_DIR] [N]
-// IMAGE_DIR defaults to the tests' hello image (.kiln-test/image-fixture/hello, made by test/e2e/image-*.test.ts).
+// IMAGE_DIR defaults to examples/hello baked for qemu with the tests' KILN_HOME (.kiln-test/home).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KILN, median, ROOT, repeat, row, timeSync } from "./lib.mjs";
 
-const image = process.argv[2] ?? join(ROOT, ".kiln-test", "image-fixture", "hello");
 const N = Number(process.argv[3] ?? 5);
+const work = mkdtempSync(join(tmpdir(), "kiln-bench-image-"));
+let image = process.argv[2];
+if (!image) {
+  // examples/hello through the real toolchain and bake, in the tests' KILN_HOME (kernel fetched once there).
+  const env = { ...process.env, KILN_HOME: process.env.KILN_TEST_HOME ?? join(ROOT, ".kiln-test", "home") };
+  const kiln = (...args) =>
+    execFileSync(process.execPath, [KILN, ...args, "--quiet"], { env, stdio: "pipe" });
+  kiln("toolchain");
+  const cc = join(env.KILN_HOME, "toolchains", "default", "bin", "x86_64-kiln-linux-musl-gcc");
+  execFileSync(cc, ["-Os", "-o", join(work, "hello"), join(ROOT, "examples", "hello", "hello.c")], { env });
+  image = join(work, "image");
+  kiln("bake", "qemu", image, join(work, "hello"));
+}
 if (!existsSync(join(image, "manifest.json"))) {
-  console.error(
-    `no image at ${image}: run the e2e tests once (npm test -- image-boot) or give a baked image`,
-  );
+  console.error(`no image at ${image}: give a directory \`kiln bake\` wrote`);
   process.exit(2);
 }
 const { readImage } = await import(join(ROOT, "dist", "bake", "image.js"));
 const { getFormat } = await import(join(ROOT, "dist", "image", "format.js"));
-const work = mkdtempSync(join(tmpdir(), "kiln-bench-image-"));
 const FORMATS = ["raw-bios", "raw-uefi", "raw", "iso", "qcow2", "vmdk", "vhd", "gce"];
 const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
 

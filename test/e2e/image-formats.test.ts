@@ -72,7 +72,7 @@ test("raw-uefi: GPT with one EFI System Partition holding \\EFI\\BOOT\\BOOTX64.E
   const file = made["raw-uefi"]!.file;
   const d = JSON.parse(execFileSync("sfdisk", ["--json", file], { encoding: "utf8" })).partitiontable;
   assert.equal(d.label, "gpt");
-  assert.equal(d.id, made["raw-uefi"]!.details.diskId.toString().toUpperCase());
+  assert.equal(d.id, String(made["raw-uefi"]!.details.diskId).toUpperCase());
   assert.equal(d.partitions[0].type, "C12A7328-F81F-11D2-BA4B-00A0C93EC93B");
   const efi = execFileSync("mtype", ["-i", `${file}@@1048576`, "::/EFI/BOOT/BOOTX64.EFI"], {
     env: { ...process.env, MTOOLS_SKIP_CHECK: "1" },

@@ -1,114 +1,30 @@
 // Shared by the launchable (disk image) end-to-end tests: a baked hello image, and booting a launchable in
 // real QEMU while watching its serial console.
-import { execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeCpio } from "../../src/bake/cpio.js";
-import type { ImageManifest } from "../../src/bake/image.js";
-import { KILN_VERSION } from "../../src/core/version.js";
-import { ROOT } from "../helpers.js";
+import { ROOT, run } from "../helpers.js";
+import { bakeImage, CC } from "./fixtures.js";
 
-const WORK = join(ROOT, ".kiln-test", "image-fixture");
-const KERNEL_DEBS = join(ROOT, ".kiln-test", "kernel");
-
-const INIT_C = `#include <stdio.h>
-#include <unistd.h>
-#include <sys/reboot.h>
-int main(void) {
-  printf("hello from a launchable\\nkiln: exit 0\\n");
-  fflush(stdout);
-  sync();
-  reboot(RB_AUTOBOOT);
-  for (;;) pause();
-}
-`;
-
-const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+let baked: Promise<string> | undefined;
 
 /**
- * The hello image the launchable tests start from, made once per checkout. Hand-made until `kiln bake` is
- * reachable from the CLI: Debian's stock cloud kernel and an initrd (kiln's own cpio writer) whose /init is a
- * static musl program printing `kiln: exit 0` and rebooting (the kernel has reboot=t; QEMU -no-reboot).
- * Switching to the real bake: `return bakeImage(join(WORK, "baked"), [await helloProgram()])` (fixtures.ts).
+ * The hello image the launchable tests start from: examples/hello built with the kiln toolchain and baked
+ * for qemu by the real `kiln bake` (shared KILN_HOME: scripts/test.mjs has fetched the kernel and written
+ * the toolchain). Baked afresh once per test process (0.3 s), into a directory of its own, so tests see the
+ * current kiln-init and parallel test files never share a half-written image.
  */
-export async function helloImage(): Promise<string> {
-  const dir = join(WORK, "hello");
-  if (existsSync(join(dir, "manifest.json"))) return dir;
-  mkdirSync(WORK, { recursive: true });
-  const tmp = join(WORK, `hello.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  try {
-    const kernel = stockKernel(tmp);
-    writeFileSync(join(tmp, "init.c"), INIT_C);
-    execFileSync("musl-gcc", ["-static", "-Os", "-s", "-o", join(tmp, "init"), join(tmp, "init.c")]);
-    const init = readFileSync(join(tmp, "init"));
-    const config = { v: 1 as const, rc: [{ bin: "/init", argv: ["init"], mode: "main" as const }] };
-    const initrd = writeCpio([
-      { path: "/init", mode: 0o755, data: init },
-      { path: "/kiln/image.json", data: Buffer.from(`${JSON.stringify(config)}\n`) },
-    ]);
-    const kbytes = readFileSync(kernel.path);
-    const manifest: ImageManifest = {
-      v: 1,
-      kiln: KILN_VERSION,
-      name: "hello",
-      platform: "qemu",
-      kernel: {
-        file: "kernel",
-        format: "bzimage",
-        kind: "stock",
-        release: kernel.release,
-        sha256: sha(kbytes),
-        size: kbytes.length,
-      },
-      initrd: { file: "initrd", sha256: sha(initrd), size: initrd.length, entries: 3 },
-      cmdline: "console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests=1",
-      acpi: true,
-      components: [],
-      modules: [],
-      programs: [{ path: "/init", source: "init.c", sha256: sha(init), size: init.length }],
-      files: [],
-      init: { path: "/init", sha256: sha(init), size: init.length, version: "fixture" },
-      config,
-    };
-    const img = join(tmp, "image");
-    mkdirSync(img);
-    writeFileSync(join(img, "kernel"), kbytes);
-    writeFileSync(join(img, "initrd"), initrd);
-    writeFileSync(join(img, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-    try {
-      renameSync(img, dir);
-    } catch (e) {
-      // Another test process made it first: theirs is as good.
-      if (!existsSync(join(dir, "manifest.json"))) throw e;
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-  return dir;
-}
-
-/** Debian's cloud kernel from the package linux-image-cloud-amd64 depends on (downloaded once, shared). */
-function stockKernel(tmp: string): { path: string; release: string } {
-  mkdirSync(KERNEL_DEBS, { recursive: true });
-  const deps = execFileSync("apt-cache", ["depends", "linux-image-cloud-amd64"], { encoding: "utf8" });
-  const pkg = /Depends: (linux-image-\S+)/.exec(deps)?.[1];
-  if (!pkg) throw new Error("apt-cache names no kernel package for linux-image-cloud-amd64");
-  const find = () => readdirSync(KERNEL_DEBS).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
-  if (!find()) execFileSync("apt-get", ["download", pkg], { cwd: KERNEL_DEBS, stdio: "ignore" });
-  const deb = find();
-  if (!deb) throw new Error(`apt-get download ${pkg} wrote no .deb`);
-  const release = pkg.replace(/^linux-image-/, "");
-  execFileSync("sh", [
-    "-c",
-    'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" ./boot',
-    "sh",
-    join(KERNEL_DEBS, deb),
-    tmp,
-  ]);
-  return { path: join(tmp, "boot", `vmlinuz-${release}`), release };
+export function helloImage(): Promise<string> {
+  baked ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-image-hello-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    const program = join(dir, "hello");
+    const cc = await run(CC(), ["-Os", "-o", program, join(ROOT, "examples", "hello", "hello.c")]);
+    if (cc.code !== 0) throw new Error(`compiling hello failed: ${cc.stderr}`);
+    return bakeImage(join(dir, "image"), [program]);
+  })();
+  return baked;
 }
 
 export interface BootResult {
