@@ -12,7 +12,6 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   xorriso: "xorriso",
   objcopy: "binutils",
   "qemu-img": "qemu-utils",
-  tar: "tar",
 };
 
 /**
