@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { link, mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { link, mkdir, open, readFile, rename, rm, rmdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { KilnError, q } from "./errors.js";
@@ -21,7 +21,13 @@ interface Owner {
  */
 export async function acquireLock(
   path: string,
-  opts: { timeoutMs?: number; pollMs?: number; what?: string } = {},
+  opts: {
+    timeoutMs?: number;
+    pollMs?: number;
+    what?: string;
+    /** Remove the lock's directory on release when no other lock is in it. */
+    removeEmptyDir?: boolean;
+  } = {},
 ): Promise<LockHandle> {
   const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
   const pollMs = opts.pollMs ?? 25;
@@ -43,10 +49,17 @@ export async function acquireLock(
           // Remove only our own lock: a lock broken as stale (we were paused for long) may now be another's.
           const owner = await readOwner(path);
           if (owner?.token === me.token) await rm(path, { force: true });
+          if (opts.removeEmptyDir) await rmdir(dirname(path)).catch(() => {});
         },
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        // Its directory was removed by another process's release: make it again.
+        await mkdir(dirname(path), { recursive: true });
+        continue;
+      }
+      if (code !== "EEXIST") throw e;
     }
     const owner = await readOwner(path);
     if (owner && isStale(owner)) {

@@ -55,8 +55,9 @@ test("put stores bytes and files under their sha256, read-only, and has/path fin
   assert.equal(r2.size, 3_000_000);
   assert.ok(readFileSync(r2.path).equals(readFileSync(f)));
   assert.equal(await s.has("0".repeat(64)), false);
-  // Nothing left over in the scratch area.
-  assert.deepEqual(readdirSync(join(s.root, "tmp")), []);
+  // Nothing but the blobs: no temp files left over.
+  assert.deepEqual(readdirSync(join(s.root, "blobs", "sha256")).sort(), [r.sha256, r2.sha256].sort());
+  assert.deepEqual(readdirSync(s.root), ["blobs"]);
 });
 
 test("a wrong expected digest is KILN_EDIGEST and stores nothing", async () => {
@@ -194,7 +195,7 @@ test("two processes putting the same blob and building the same tree both succee
   const v = await s.verify();
   assert.deepEqual(v.problems, []);
   assert.equal(v.blobs, 1);
-  assert.deepEqual(readdirSync(join(s.root, "locks")), [], "locks are released");
+  assert.equal(existsSync(join(s.root, "locks")), false, "locks are released, and their directory removed");
 });
 
 test("a lock left by a dead process is broken; a live one makes others wait, then time out", async () => {
@@ -209,7 +210,8 @@ test("a lock left by a dead process is broken; a live one makes others wait, the
   // What a killed build leaves: a half-built tree beside its place and scratch files.
   mkdirSync(join(s.root, "trees", `.x.tmp-${dead}-0000`, "root"), { recursive: true });
   mkdirSync(join(s.root, "tmp", `op-${dead}-0000`), { recursive: true });
-  writeFileSync(join(s.root, "tmp", `blob-${dead}-0000`), "partial");
+  mkdirSync(join(s.root, "blobs", "sha256"), { recursive: true });
+  writeFileSync(join(s.root, "blobs", "sha256", `.blob-${dead}-0000`), "partial");
   const t = await s.putTree("x", async (root) => {
     mkdirSync(root);
     writeFileSync(join(root, "f"), "ok");
@@ -217,8 +219,10 @@ test("a lock left by a dead process is broken; a live one makes others wait, the
   assert.equal(t.index.files.length, 1);
   assert.equal(existsSync(lockPath), false);
   assert.deepEqual(readdirSync(join(s.root, "trees")), ["x"]);
+  assert.equal((await s.verify()).problems.length, 0, "verify skips a put in progress");
   await s.withTmpDir(async () => {});
-  assert.deepEqual(readdirSync(join(s.root, "tmp")), []);
+  assert.equal(existsSync(join(s.root, "tmp")), false);
+  assert.deepEqual(readdirSync(join(s.root, "blobs", "sha256")), []);
 
   const held = await acquireLock(join(dir, "held.lock"));
   await assert.rejects(

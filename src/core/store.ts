@@ -12,7 +12,19 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { access, chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat } from "node:fs/promises";
+import {
+  access,
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  rmdir,
+  stat,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { buildDirAtomic, writeFileAtomic } from "./atomic.js";
@@ -106,9 +118,11 @@ export class Store {
       const path = this.blobPath(got);
       return { sha256: got, size: (await stat(path)).size, path };
     }
-    const tmpDir = join(this.root, "tmp");
-    await mkdir(tmpDir, { recursive: true });
-    const tmp = join(tmpDir, `blob-${process.pid}-${randomBytes(6).toString("hex")}`);
+    // The temp file sits beside its final name (dot-prefixed, which verify skips): one rename in one
+    // directory, and no shared scratch directory that another process might be removing.
+    const blobDir = join(this.root, "blobs", "sha256");
+    await mkdir(blobDir, { recursive: true });
+    const tmp = join(blobDir, `.blob-${process.pid}-${randomBytes(6).toString("hex")}`);
     try {
       // One pass: the digest is of the bytes actually written, not of a source that could change meanwhile.
       const h = createHash("sha256");
@@ -139,7 +153,6 @@ export class Store {
       const sha = h.digest("hex");
       if (expectedSha256 && sha !== expectedSha256) throw digestError(label, expectedSha256, sha);
       const path = this.blobPath(sha);
-      await mkdir(join(this.root, "blobs", "sha256"), { recursive: true });
       await chmod(tmp, 0o444);
       await rename(tmp, path);
       return { sha256: sha, size, path };
@@ -213,17 +226,26 @@ export class Store {
 
   /** Run `fn` holding the store lock `name` (one per object; names are store keys). */
   withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    return withLock(join(this.root, "locks", `${checkKey(name)}.lock`), fn, { what: `store object ${name}` });
+    return withLock(join(this.root, "locks", `${checkKey(name)}.lock`), fn, {
+      what: `store object ${name}`,
+      removeEmptyDir: true,
+    });
   }
 
   /** A private scratch directory on the store's filesystem, removed after `fn`. */
   async withTmpDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
     const tmp = join(this.root, "tmp");
-    // Scratch space of kiln processes that were killed: their names carry their pid.
-    for (const name of await listDir(tmp)) {
-      const pid = Number(/^(?:op|blob)-(\d+)-/.exec(name)?.[1]);
-      if (pid && pid !== process.pid && !alive(pid))
-        await rm(join(tmp, name), { recursive: true, force: true });
+    const blobDir = join(this.root, "blobs", "sha256");
+    // Scratch files of kiln processes that were killed: their names carry their pid.
+    for (const [d, re] of [
+      [tmp, /^op-(\d+)-/],
+      [blobDir, /^\.blob-(\d+)-/],
+    ] as const) {
+      for (const name of await listDir(d)) {
+        const pid = Number(re.exec(name)?.[1]);
+        if (pid && pid !== process.pid && !alive(pid))
+          await rm(join(d, name), { recursive: true, force: true });
+      }
     }
     const dir = join(tmp, `op-${process.pid}-${randomBytes(6).toString("hex")}`);
     await mkdir(dir, { recursive: true });
@@ -231,6 +253,8 @@ export class Store {
       return await fn(dir);
     } finally {
       await rm(dir, { recursive: true, force: true });
+      // Leave the store as it was when nothing else is using the scratch area (fails when something is).
+      await rmdir(tmp).catch(() => {});
     }
   }
 
@@ -240,6 +264,7 @@ export class Store {
     const blobDir = join(this.root, "blobs", "sha256");
     for (const name of (await listDir(blobDir)).sort()) {
       const rel = `blobs/sha256/${name}`;
+      if (name.startsWith(".blob-")) continue; // a put in progress
       if (!HEX64.test(name)) {
         report.problems.push({ kind: "blob", path: rel, problem: "unexpected" });
         continue;

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import {
   cpSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -251,12 +252,14 @@ let copied: string | undefined;
 function copyHome(): string {
   if (copied) return copied;
   const h = join(scratch.path, "copy");
-  mkdirSync(h, { recursive: true });
-  cpSync(join(home, "store"), join(h, "store"), {
-    recursive: true,
-    filter: (src) => !src.includes("/store/tmp/"),
-  });
-  cpSync(join(home, "components"), join(h, "components"), { recursive: true });
+  // Only the kernel's objects: other tests put other things in the shared store, perhaps right now.
+  const blob = join("store", "blobs", "sha256", fetched.sha256);
+  const tree = join("store", "trees", fetched.sha256);
+  mkdirSync(join(h, blob, ".."), { recursive: true });
+  mkdirSync(join(h, "components"), { recursive: true });
+  cpSync(join(home, blob), join(h, blob));
+  cpSync(join(home, tree), join(h, tree), { recursive: true, verbatimSymlinks: true });
+  cpSync(join(home, "components", "stock.json"), join(h, "components", "stock.json"));
   copied = h;
   return h;
 }
@@ -267,7 +270,7 @@ function snapshot(h: string): string[] {
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
-      const st = statSync(p, { bigint: true });
+      const st = lstatSync(p, { bigint: true });
       out.push(
         `${p.slice(h.length)} ${e.isDirectory() ? "dir" : st.size} ${st.mode} ${e.isDirectory() ? "" : st.mtimeNs}`,
       );
