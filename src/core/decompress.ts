@@ -29,7 +29,8 @@ export function decompress(input: Readable, kind: Compression, label: string): R
   }
   const tool = kind === "xz" ? "xz" : "zstd";
   const out = new PassThrough();
-  const child = spawn(tool, ["-dc"], { stdio: ["pipe", "pipe", "pipe"] });
+  // xz 5.4 decompresses multi-block streams (dpkg-deb writes them) in parallel with -T0.
+  const child = spawn(tool, kind === "xz" ? ["-dc", "-T0"] : ["-dc"], { stdio: ["pipe", "pipe", "pipe"] });
   let stderr = "";
   let done = false;
   child.stderr.on("data", (b: Buffer) => {
