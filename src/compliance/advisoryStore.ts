@@ -15,6 +15,7 @@ import { KilnError, q, usageError } from "../core/errors.js";
 import { kilnHome } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { type OsvEntry, type StoredAdvisory, splitByPackage } from "./osv.js";
+import { schemeFor, sortedEvents } from "./osvMatch.js";
 import { openZip } from "./zipRead.js";
 
 /** Read side of an advisory database: the contract `kiln audit` matches against. */
@@ -164,6 +165,12 @@ function group(entries: readonly OsvEntry[]): Grouped {
     ids.add(e.id);
     if (e.withdrawn) withdrawn++;
     for (const { ecosystem, name, advisory } of splitByPackage(e)) {
+      const scheme = schemeFor(ecosystem);
+      for (const a of advisory.affected)
+        for (const r of a.ranges ?? []) {
+          const sorted = sortedEvents(r, scheme);
+          if (sorted) r.events = sorted;
+        }
       const key = `${ecosystem}\t${name}`;
       const byId = keys.get(key) ?? new Map<string, StoredAdvisory>();
       const prev = byId.get(advisory.id);

@@ -5,9 +5,8 @@
  * are mapped here first and spdx-correct is only asked about plain names without "+" or "or"/"and" inside.
  * What stays unknown becomes `LicenseRef-<name>`, never a guess.
  */
-import spdxCorrect from "spdx-correct";
 import parse from "spdx-expression-parse";
-import { renderLicense } from "./licenseExpression.js";
+import { renderLicense, spdxCorrect } from "./licenseExpression.js";
 
 /** Families whose SPDX ids take `-only` / `-or-later`. */
 const FSF: Record<string, string> = { gpl: "GPL", lgpl: "LGPL", agpl: "AGPL", gfdl: "GFDL" };

@@ -3,9 +3,17 @@
  * valid identifier is; a small recursive-descent pass over the same grammar finds WHERE an invalid one goes
  * wrong, because the library's own errors often carry no position ("Syntax error", "Expected `)`").
  */
-import spdxCorrect from "spdx-correct";
+import { createRequire } from "node:module";
 import parse from "spdx-expression-parse";
 import { q, usageError } from "../core/errors.js";
+
+// spdx-correct builds its tables when loaded (~15 ms): load it only when a name needs correcting.
+const require = createRequire(import.meta.url);
+let correct: typeof import("spdx-correct") | undefined;
+export function spdxCorrect(name: string, opts?: { upgrade: boolean }): string | null {
+  correct ??= require("spdx-correct") as typeof import("spdx-correct");
+  return correct(name, opts);
+}
 
 export type LicenseAst = parse.Info;
 export type LicenseLeaf = parse.LicenseInfo;

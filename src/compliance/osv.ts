@@ -59,16 +59,36 @@ export interface StoredAdvisory {
   affected: OsvAffected[];
 }
 
-/** The entry as stored for each (ecosystem, package) it affects. */
+/** Keep of `*_specific` only the words severity is read from (the rest can be large and is never used). */
+function severityWords(x: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!x) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of ["severity", "urgency"]) if (typeof x[k] === "string") out[k] = x[k];
+  return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * The entry as stored for each (ecosystem, package) it affects: the package is implied by where it is
+ * stored, so `affected[].package` is dropped, as are details, references and unused database fields.
+ */
 export function splitByPackage(e: OsvEntry): { ecosystem: string; name: string; advisory: StoredAdvisory }[] {
   const groups = new Map<string, { ecosystem: string; name: string; affected: OsvAffected[] }>();
   for (const a of e.affected ?? []) {
     if (!a.package) continue;
     const key = `${a.package.ecosystem}\t${a.package.name}`;
     const g = groups.get(key) ?? { ecosystem: a.package.ecosystem, name: a.package.name, affected: [] };
-    g.affected.push(a);
+    const eco = severityWords(a.ecosystem_specific);
+    const db = severityWords(a.database_specific);
+    g.affected.push({
+      ...(a.ranges ? { ranges: a.ranges.map((r) => ({ type: r.type, events: r.events })) } : {}),
+      ...(a.versions?.length ? { versions: a.versions } : {}),
+      ...(a.severity?.length ? { severity: a.severity } : {}),
+      ...(eco ? { ecosystem_specific: eco } : {}),
+      ...(db ? { database_specific: db } : {}),
+    });
     groups.set(key, g);
   }
+  const dbWords = severityWords(e.database_specific);
   return [...groups.values()].map((g) => ({
     ecosystem: g.ecosystem,
     name: g.name,
@@ -79,7 +99,7 @@ export function splitByPackage(e: OsvEntry): { ecosystem: string; name: string; 
       ...(e.summary ? { summary: e.summary } : {}),
       ...(e.withdrawn ? { withdrawn: e.withdrawn } : {}),
       ...(e.severity?.length ? { severity: e.severity } : {}),
-      ...(e.database_specific ? { database_specific: e.database_specific } : {}),
+      ...(dbWords ? { database_specific: dbWords } : {}),
       affected: g.affected,
     },
   }));

@@ -44,6 +44,21 @@ function eventVersion(e: OsvRange["events"][number]): [kind: string, version: st
   return [kind, version];
 }
 
+/**
+ * Events in version order (ties keep their order); the store keeps them sorted so that an audit's sort is
+ * a linear pass. Undefined when the scheme cannot order them.
+ */
+export function sortedEvents(r: OsvRange, scheme: VersionScheme): OsvRange["events"] | undefined {
+  const s: VersionScheme = r.type.toUpperCase() === "SEMVER" ? "semver" : scheme;
+  let incomparable = false;
+  const sorted = [...r.events].sort((a, b) => {
+    const c = compareVersions(eventVersion(a)[1], eventVersion(b)[1], s);
+    if (c === undefined) incomparable = true;
+    return c ?? 0;
+  });
+  return incomparable ? undefined : sorted;
+}
+
 function matchRange(r: OsvRange, version: string, scheme: VersionScheme): RangeMatch | undefined {
   const type = r.type.toUpperCase();
   if (type !== "ECOSYSTEM" && type !== "SEMVER") return undefined;
