@@ -21,6 +21,8 @@ const VERBS: readonly string[] = [
   "pull",
   "sbom",
   "licenses",
+  "advisories",
+  "audit",
 ];
 
 export async function main(argv: string[]): Promise<number> {
