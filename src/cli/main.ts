@@ -23,6 +23,9 @@ const VERBS: readonly string[] = [
   "licenses",
   "advisories",
   "audit",
+  "pkg",
+  "store",
+  "gc",
 ];
 
 export async function main(argv: string[]): Promise<number> {
