@@ -1,7 +1,7 @@
 // The stock kernel: fetching and unpacking it, and resolving a platform on it, against the plain Debian tools
 // doing the same work in the same run (apt-get download + dpkg-deb -x; sha256sum of the kernel, which any
 // resolution that checks digests must pay). Usage: node bench/components.mjs [fetch runs] [resolve runs]
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ENV, HOME, KILN, kiln, ROOT, repeat, row, timeSync } from "./lib.mjs";
 
@@ -76,4 +76,3 @@ row(
   nodeBase,
 );
 rmSync(scratch, { recursive: true, force: true });
-console.log(`(scratch homes: ${readdirSync(HOME).length} entries left in ${HOME})`);
