@@ -55,7 +55,7 @@ export async function verifyImage(
   try {
     const take = async (path: string, to: string) => {
       const e = byPath.get(path);
-      if (!e || e.type !== "file")
+      if (e?.type !== "file")
         throw new KilnError(
           "KILN_EVERIFY_INPUT",
           `Cannot verify image ${q(dir)}: its manifest names ${q(path)}, which its initrd does not hold`,
