@@ -4,7 +4,7 @@ import type { Image } from "../bake/image.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import { diskIds } from "./diskIds.js";
-import { type FatFile, makeFat } from "./fatFilesystem.js";
+import { type FatFile, fatBits, makeFat } from "./fatFilesystem.js";
 import { firmwareFile } from "./firmware.js";
 import type { FormatOptions, LaunchableFormat } from "./format.js";
 import { runTool } from "./hostTool.js";
@@ -144,7 +144,14 @@ export async function buildRawDisk(image: Image, file: string, opts: RawDiskOpti
           name: "EFI System",
           legacyBiosBootable: bios,
         })
-      : mbrScript({ start: START, size: partSize, signature: ids.mbrSignature, type: "6", bootable: true }),
+      : mbrScript({
+          start: START,
+          size: partSize,
+          signature: ids.mbrSignature,
+          // FAT16 (over 32 MiB) or FAT32 with LBA, matching what makeFat will write.
+          type: fatBits(partSize * 512) === 16 ? "6" : "c",
+          bootable: true,
+        }),
     env,
   );
   const fat = await makeFat({
