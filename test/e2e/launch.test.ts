@@ -89,6 +89,26 @@ describe("kiln launch qemu (attached)", () => {
     assert.ok(!ps.some((m) => m.name === "big"), "--rm leaves no machine behind");
   });
 
+  it("passes standard input to the guest console with -i", async () => {
+    const child = spawn(
+      process.execPath,
+      [KILN, "launch", "qemu", "--rm", "-i", "-e", "PROBE_STDIN=1", probe],
+      {
+        env: { ...process.env, KILN_HOME: home },
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (b) => {
+      out += b;
+      // Type only once the program runs: a serial line nobody has opened yet drops what it receives.
+      if (/probe: hello/.test(out) && child.stdin.writable) child.stdin.end("typed-line\n");
+    });
+    const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
+    assert.equal(code, 0, out);
+    assert.match(out, /^probe: stdin = typed-line\r?$/m);
+  });
+
   it("stops the machine on Ctrl-C and exits 130, leaving no QEMU behind", async () => {
     const child = spawn(process.execPath, [KILN, "launch", "qemu", "--name", "sig", plane], {
       env: { ...process.env, KILN_HOME: home },
