@@ -12,19 +12,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import {
-  access,
-  chmod,
-  lstat,
-  mkdir,
-  readdir,
-  readFile,
-  readlink,
-  rename,
-  rm,
-  rmdir,
-  stat,
-} from "node:fs/promises";
+import { access, chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { buildDirAtomic, writeFileAtomic } from "./atomic.js";
@@ -252,9 +240,8 @@ export class Store {
     try {
       return await fn(dir);
     } finally {
+      // tmp/ itself stays: other parts of kiln put scratch files there, and removing it under them races.
       await rm(dir, { recursive: true, force: true });
-      // Leave the store as it was when nothing else is using the scratch area (fails when something is).
-      await rmdir(tmp).catch(() => {});
     }
   }
 

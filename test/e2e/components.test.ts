@@ -257,6 +257,7 @@ function copyHome(): string {
   const tree = join("store", "trees", fetched.sha256);
   mkdirSync(join(h, blob, ".."), { recursive: true });
   mkdirSync(join(h, "components"), { recursive: true });
+  mkdirSync(join(h, "store", "tmp")); // the scratch area a store has once it has been used
   cpSync(join(home, blob), join(h, blob));
   cpSync(join(home, tree), join(h, tree), { recursive: true, verbatimSymlinks: true });
   cpSync(join(home, "components", "stock.json"), join(h, "components", "stock.json"));
