@@ -110,9 +110,12 @@ async function prepare(
   const dir = machineDir(name, opts.env);
   let accel: Accel | undefined;
   if (driver.name === "qemu") {
-    const choice = await chooseAccel(spec.accel, qemuBinary(opts.env), image.kernel, () =>
-      progress.step("checking whether KVM boots Linux on this host (once per host boot)"),
-    );
+    let probed = false;
+    const choice = await chooseAccel(spec.accel, qemuBinary(opts.env), image.kernel, () => {
+      probed = true;
+      progress.step("checking whether KVM boots Linux on this host (once per host boot)");
+    });
+    if (probed) progress.done(`${choice.why}: using ${choice.accel}`);
     accel = choice.accel;
   }
   const base = composeCmdline(image.manifest.cmdline, driver.cmdlineFor(spec, image, accel));
