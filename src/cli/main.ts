@@ -53,8 +53,9 @@ export async function main(argv: string[]): Promise<number> {
 
 function renderError(e: unknown, json: boolean): number {
   if (e instanceof CommanderError) {
-    // --help and --version land here with status 0.
+    // --help and --version land here with status 0; a verb called without its sub-verb printed its help.
     if (e.exitCode === 0) return 0;
+    if (e.code === "commander.help") return 2;
     const err = new KilnError(
       "KILN_EUSAGE",
       e.message.replace(/^error: /, ""),

@@ -46,7 +46,7 @@ function invalid(file: string, line: number | undefined, key: string, why: strin
     "KILN_ECATALOGUE_INVALID",
     `Cannot use catalogue ${q(file)}${line ? ` line ${line}` : ""}: key ${q(key)}: ${why}`,
     'See data/components.toml and data/platforms.toml for the format: [components."NAME"] with description, kconfig, kconfig_extra, modules; [platforms.NAME] with description, include, components.',
-    { details: { file, ...(line ? { line } : {}), key } },
+    { kind: "usage", details: { file, ...(line ? { line } : {}), key } },
   );
 }
 
