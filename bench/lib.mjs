@@ -62,6 +62,8 @@ export async function repeat(n, fn) {
 export function row(name, xs, baseline) {
   const m = median(xs);
   const ratio = baseline ? `  ${(m / baseline).toFixed(2)}x baseline` : "";
-  console.log(`${name.padEnd(44)} median ${m.toFixed(1).padStart(8)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})${ratio}`);
+  console.log(
+    `${name.padEnd(44)} median ${m.toFixed(1).padStart(8)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})${ratio}`,
+  );
   return m;
 }

@@ -6,7 +6,7 @@ import { constants } from "node:fs";
 import { copyFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { sha256 } from "../core/digest.js";
-import { KilnError, q, usageError } from "../core/errors.js";
+import { q, usageError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import { silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";

@@ -1,5 +1,4 @@
 import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import { buildDirAtomic } from "../core/atomic.js";
 import { q, usageError } from "../core/errors.js";
 
