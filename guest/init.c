@@ -398,31 +398,27 @@ static void setup_env(void) {
   envp[cfg.n_env] = NULL;
 }
 
+/* vfork: the parent resumes only once the child has exec'd or failed, so a failure is known at once
+ * (through exec_errno, which the child shares), and no page tables are copied. */
+static volatile int exec_errno;
+
 static pid_t spawn(const struct kiln_rc *r) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC)) fail_init("pipe: %s", strerror(errno));
-  pid_t pid = fork();
-  if (pid < 0) fail_init("fork: %s", strerror(errno));
+  static sigset_t none;
+  sigemptyset(&none);
+  exec_errno = 0;
+  pid_t pid = vfork();
+  if (pid < 0) fail_init("vfork: %s", strerror(errno));
   if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     setsid();
     /* The main program gets the console as its terminal, so ^C on an attached console reaches it. */
     if (r->mode == KILN_MAIN) ioctl(0, TIOCSCTTY, 0);
     execve(r->bin, (char *const *)r->argv, envp);
-    int e = errno;
-    (void)!write(p[1], &e, sizeof e);
+    exec_errno = errno;
     _exit(EXIT_EXEC);
   }
-  close(p[1]);
-  int e;
-  ssize_t n;
-  do n = read(p[0], &e, sizeof e);
-  while (n < 0 && errno == EINTR);
-  close(p[0]);
-  if (n == (ssize_t)sizeof e) {
-    say("kiln: error: cannot run %s: %s\n", q(r->bin), strerror(e));
+  if (exec_errno) {
+    say("kiln: error: cannot run %s: %s\n", q(r->bin), strerror(exec_errno));
     waitpid(pid, NULL, 0);
     finish(EXIT_EXEC);
   }

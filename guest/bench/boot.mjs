@@ -73,7 +73,7 @@ const images = {
 };
 const accel = (await chooseAccel("auto", "qemu-system-x86_64", vmlinuz)).accel;
 
-function once(img) {
+function once(img, append = APPEND) {
   return new Promise((res, rej) => {
     const t = performance.now();
     let first;
@@ -99,7 +99,7 @@ function once(img) {
         "-initrd",
         img,
         "-append",
-        APPEND,
+        append,
       ],
       { stdio: ["pipe", "pipe", "pipe"] },
     );
@@ -115,7 +115,12 @@ function once(img) {
     child.on("close", () => {
       clearTimeout(timer);
       if (first === undefined) rej(new Error(`no line: ${out.slice(-400)}`));
-      else res({ line: first, guest, exit: performance.now() - t });
+      else {
+        // With kiln.debug=1: kiln-init's own time, from its first instruction to the program's first line.
+        const start = /kiln: debug: (\d+\.\d+) s started\r\n/.exec(out);
+        const own = start ? guest - Number(start[1]) * 1000 : undefined;
+        res({ line: first, guest, own, exit: performance.now() - t });
+      }
     });
   });
 }
@@ -141,4 +146,9 @@ for (const [k, rs] of Object.entries(results)) {
     `${k.padEnd(10)} start->line ${line.toFixed(0)} ms (${range}) x${(line / base).toFixed(3)}   start->exit ${exit.toFixed(0)} ms x${(exit / baseExit).toFixed(3)}   guest clock at line ${guest.toFixed(0)} ms x${(guest / baseGuest).toFixed(3)}`,
   );
 }
+const own = [];
+for (let i = 0; i < RUNS; i++) own.push((await once(images["kiln-init"], `${APPEND} kiln.debug=1`)).own);
+console.log(
+  `kiln-init's own time (kiln.debug=1, guest clock, init start -> program's line): median ${median(own).toFixed(0)} ms, min ${Math.min(...own).toFixed(0)} ms`,
+);
 rmSync(dir, { recursive: true, force: true });
