@@ -32,9 +32,9 @@ export interface SkippedFile {
   reason: string;
 }
 
-export interface ParsedAdvisories {
+export interface ReadAdvisories {
   files: number;
-  entries: OsvEntry[];
+  entries: number;
   skipped: SkippedFile[];
 }
 
@@ -86,11 +86,15 @@ async function walkJson(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Parse every OSV file in a directory, a .zip or one .json file. */
+/**
+ * Parse every OSV file in a directory, a .zip or one .json file, handing each valid entry to `onEntry` as
+ * it is read (so that 100,000 full entries, details and references included, are never all in memory).
+ */
 export async function readAdvisories(
   path: string,
+  onEntry: (e: OsvEntry) => void,
   progress: Progress = silentProgress,
-): Promise<ParsedAdvisories> {
+): Promise<ReadAdvisories> {
   const st = await stat(path).catch(() => {
     throw usageError(
       "KILN_EADVISORIES_NOT_FOUND",
@@ -99,13 +103,14 @@ export async function readAdvisories(
     );
   });
   const { parseOsv } = await import("./osvSchema.js");
-  const entries: OsvEntry[] = [];
+  let entries = 0;
   const skipped: SkippedFile[] = [];
   let files = 0;
   const take = (file: string, text: string) => {
     files++;
     const r = parseOsv(text);
-    entries.push(...r.entries);
+    for (const e of r.entries) onEntry(e);
+    entries += r.entries.length;
     for (const reason of r.errors) skipped.push({ file, reason });
   };
   if (st.isDirectory()) {
@@ -153,34 +158,37 @@ interface Grouped {
   keys: Map<string, Map<string, StoredAdvisory>>;
   ecosystems: Record<string, number>;
   withdrawn: number;
-  ids: number;
+  ids: Set<string>;
+  add(e: OsvEntry): void;
 }
 
-function group(entries: readonly OsvEntry[]): Grouped {
-  const keys = new Map<string, Map<string, StoredAdvisory>>();
-  const ecosystems: Record<string, number> = {};
-  const ids = new Set<string>();
-  let withdrawn = 0;
-  for (const e of entries) {
-    ids.add(e.id);
-    if (e.withdrawn) withdrawn++;
-    for (const { ecosystem, name, advisory } of splitByPackage(e)) {
-      const scheme = schemeFor(ecosystem);
-      for (const a of advisory.affected)
-        for (const r of a.ranges ?? []) {
-          const sorted = sortedEvents(r, scheme);
-          if (sorted) r.events = sorted;
-        }
-      const key = `${ecosystem}\t${name}`;
-      const byId = keys.get(key) ?? new Map<string, StoredAdvisory>();
-      const prev = byId.get(advisory.id);
-      // The same id twice (an update shipped beside the old file): the newer `modified` wins.
-      if (!prev || prev.modified < advisory.modified) byId.set(advisory.id, advisory);
-      keys.set(key, byId);
-      if (!prev) ecosystems[ecosystem] = (ecosystems[ecosystem] ?? 0) + 1;
-    }
-  }
-  return { keys, ecosystems, withdrawn, ids: ids.size };
+function grouper(): Grouped {
+  const g: Grouped = {
+    keys: new Map(),
+    ecosystems: {},
+    withdrawn: 0,
+    ids: new Set(),
+    add(e) {
+      if (!g.ids.has(e.id) && e.withdrawn) g.withdrawn++;
+      g.ids.add(e.id);
+      for (const { ecosystem, name, advisory } of splitByPackage(e)) {
+        const scheme = schemeFor(ecosystem);
+        for (const a of advisory.affected)
+          for (const r of a.ranges ?? []) {
+            const sorted = sortedEvents(r, scheme);
+            if (sorted) r.events = sorted;
+          }
+        const key = `${ecosystem}\t${name}`;
+        const byId = g.keys.get(key) ?? new Map<string, StoredAdvisory>();
+        const prev = byId.get(advisory.id);
+        // The same id twice (an update shipped beside the old file): the newer `modified` wins.
+        if (!prev || prev.modified < advisory.modified) byId.set(advisory.id, advisory);
+        g.keys.set(key, byId);
+        if (!prev) g.ecosystems[ecosystem] = (g.ecosystems[ecosystem] ?? 0) + 1;
+      }
+    },
+  };
+  return g;
 }
 
 /** Import into the store under `name` (default from the path), replacing that source atomically. */
@@ -196,16 +204,16 @@ export async function importAdvisories(
       `Cannot name an advisory source ${q(name)}`,
       "Use letters, digits and . _ + : - (like Debian or npm-2024).",
     );
-  const parsed = await readAdvisories(path, progress);
-  if (parsed.entries.length === 0)
+  const g = grouper();
+  const parsed = await readAdvisories(path, (e) => g.add(e), progress);
+  if (parsed.entries === 0)
     throw new KilnError(
       "KILN_EADVISORIES_EMPTY",
       `No valid OSV entries in ${q(path)} (${parsed.files} files read, ${parsed.skipped.length} skipped)`,
       "Check that the files are OSV JSON (https://ossf.github.io/osv-schema/); the store was left as it was.",
       { details: { skipped: parsed.skipped.slice(0, 20) } },
     );
-  progress.step(`indexing ${parsed.entries.length} advisories`);
-  const g = group(parsed.entries);
+  progress.step(`indexing ${g.ids.size} advisories`);
   const lines: string[] = [];
   const index: Record<string, [number, number]> = {};
   let offset = 0;
@@ -224,7 +232,7 @@ export async function importAdvisories(
     name,
     from: basename(path),
     files: parsed.files,
-    entries: g.ids,
+    entries: g.ids.size,
     withdrawn: g.withdrawn,
     packages: g.keys.size,
     skipped: parsed.skipped.length,
@@ -320,12 +328,12 @@ export async function advisoryDbFromPath(
   path: string,
   progress?: Progress,
 ): Promise<{ db: AdvisoryDb; skipped: SkippedFile[] }> {
-  const parsed = await readAdvisories(path, progress);
-  const g = group(parsed.entries);
+  const g = grouper();
+  const parsed = await readAdvisories(path, (e) => g.add(e), progress);
   return {
     db: {
       lookup: async (ecosystem, name) => [...(g.keys.get(`${ecosystem}\t${name}`)?.values() ?? [])],
-      describe: () => ({ sources: [path], entries: g.ids }),
+      describe: () => ({ sources: [path], entries: g.ids.size }),
       close: async () => {},
     },
     skipped: parsed.skipped,
