@@ -449,7 +449,7 @@ async function remember(symbols: string[], configHash: string, env?: NodeJS.Proc
 }
 
 /** Line counts of earlier builds, to turn make's output into a rough percentage. */
-const DEFAULT_MAKE_LINES = 1500;
+const DEFAULT_MAKE_LINES = 1750;
 
 /** Run make, counting output lines for progress; the whole log goes to `log`. */
 function runMake(

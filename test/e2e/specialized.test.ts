@@ -1,0 +1,142 @@
+// The specialized kernel end to end: built from Debian's linux-source-6.1 for the `qemu` platform's symbols
+// (minutes, once per shared test home; later runs reuse it), found again without running anything, and
+// booted under QEMU (TCG) with a static musl /init, as a bzImage on microvm and as a PVH vmlinux.
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { resolvePlatform } from "../../src/components/resolve.js";
+import {
+  BASE_SYMBOLS,
+  buildSpecializedKernel,
+  configHashOf,
+  configureSpecializedKernel,
+  findSpecializedKernel,
+  type SpecializedKernel,
+} from "../../src/components/specialized.js";
+import { sha256File } from "../../src/core/digest.js";
+import { KilnError } from "../../src/core/errors.js";
+import type { Progress } from "../../src/core/progress.js";
+import { run, sharedHome, tmpDir } from "../helpers.js";
+
+const LINE = "kiln-specialized-hello: ok";
+const env = { ...process.env, KILN_HOME: sharedHome() };
+const scratch = tmpDir("kiln-specialized-");
+let symbols: string[];
+let kernel: SpecializedKernel;
+let initrd: string;
+
+function recorder(): Progress & { steps: string[] } {
+  const steps: string[] = [];
+  return { steps, step: (t) => steps.push(t), done() {}, fail() {} };
+}
+
+async function boot(kernelPath: string, machine: string) {
+  const r = await run(
+    "qemu-system-x86_64",
+    [
+      ...["-M", machine, "-m", "64", "-nodefaults", "-nographic", "-serial", "stdio", "-no-reboot"],
+      ...["-kernel", kernelPath, "-initrd", initrd, "-append", "console=ttyS0 quiet panic=-1 reboot=t"],
+    ],
+    { timeoutMs: 90_000 },
+  );
+  return r;
+}
+
+before(async () => {
+  symbols = (await resolvePlatform("qemu", { kernel: "specialized", env })).kconfig;
+  // A static musl /init that prints one line and reboots; QEMU's -no-reboot turns that into an exit.
+  const src = join(scratch.path, "hello.c");
+  writeFileSync(
+    src,
+    `#include <unistd.h>\n#include <sys/reboot.h>\nint main(void) {\n  static const char m[] = "${LINE}\\n";\n` +
+      "  write(1, m, sizeof m - 1);\n  reboot(RB_AUTOBOOT);\n  return 1;\n}\n",
+  );
+  const root = join(scratch.path, "root");
+  mkdirSync(root);
+  const cc = await run("musl-gcc", ["-static", "-Os", "-s", "-o", join(root, "init"), src]);
+  assert.equal(cc.code, 0, cc.stderr);
+  const cpio = await run("bash", [
+    "-c",
+    'cd "$1" && echo init | cpio -o -H newc --quiet > "$2"',
+    "x",
+    root,
+    "../initrd",
+  ]);
+  assert.equal(cpio.code, 0, cpio.stderr);
+  initrd = join(scratch.path, "initrd");
+});
+
+after(() => scratch.cleanup());
+
+describe("specialized kernel", { timeout: 60 * 60_000 }, () => {
+  it("builds (or reuses) the kernel for the qemu platform with every symbol on", async () => {
+    kernel = await buildSpecializedKernel({ symbols, env });
+    assert.deepEqual(kernel.symbolsMissing, [], JSON.stringify(kernel.missingReasons));
+    const configText = readFileSync(kernel.config, "utf8");
+    for (const s of [...BASE_SYMBOLS, ...symbols])
+      assert.match(configText, new RegExp(`^CONFIG_${s}=y$`, "m"), s);
+    assert.doesNotMatch(configText, /^CONFIG_MODULES=y$/m, "everything is built in");
+    assert.equal(kernel.configHash, configHashOf(kernel.sourceVersion, configText));
+    assert.match(kernel.release, /^6\.1\.\d+$/);
+    assert.equal(await sha256File(kernel.bzImage), kernel.sha256);
+    assert.equal(statSync(kernel.bzImage).size, kernel.size);
+    assert.ok(kernel.vmlinux, "a stripped vmlinux is kept for PVH boot");
+    const notes = await run("readelf", ["-n", "-S", kernel.vmlinux]);
+    assert.match(
+      notes.stdout,
+      /Xen\s+0x[0-9a-f]+\s+Unknown note type: \(0x00000012\)/,
+      "PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)",
+    );
+    assert.doesNotMatch(notes.stdout, /\.symtab/, "stripped");
+  });
+
+  it("answers the same set again from the cache without running any tool", async () => {
+    const empty = join(scratch.path, "empty-path");
+    mkdirSync(empty);
+    const progress = recorder();
+    // With nothing on PATH, any make, apt or Kconfig run would fail: a hit must need none of them.
+    const again = await buildSpecializedKernel({
+      symbols: [...symbols].reverse().map((s) => `CONFIG_${s}`),
+      env: { ...env, PATH: empty },
+      progress,
+    });
+    assert.deepEqual(again, kernel);
+    assert.deepEqual(progress.steps, []);
+    assert.deepEqual(await findSpecializedKernel({ symbols, env: { ...env, PATH: empty } }), kernel);
+    assert.equal(await findSpecializedKernel({ symbols: [...symbols, "IPV6"], env }), undefined);
+  });
+
+  it("boots the bzImage on microvm,acpi=off to a static musl /init", async () => {
+    const r = await boot(kernel.bzImage, "microvm,acpi=off");
+    assert.ok(r.stdout.includes(LINE), r.stdout + r.stderr);
+    assert.equal(r.code, 0, "the guest rebooted and -no-reboot ended QEMU");
+  });
+
+  it("boots the stripped vmlinux by PVH", async () => {
+    assert.ok(kernel.vmlinux);
+    const r = await boot(kernel.vmlinux, "microvm,acpi=off");
+    assert.ok(r.stdout.includes(LINE), r.stdout + r.stderr);
+    assert.equal(r.code, 0);
+  });
+
+  it("refuses a symbol Kconfig does not know, naming it, before configuring anything", async () => {
+    await assert.rejects(
+      buildSpecializedKernel({ symbols: [...symbols, "VIRTIO_NETT"], env }),
+      (e: unknown) =>
+        e instanceof KilnError &&
+        e.code === "KILN_EKCONFIG_UNKNOWN" &&
+        e.message.includes('"VIRTIO_NETT"') &&
+        !e.message.includes('"VIRTIO_NET"'),
+    );
+  });
+
+  it("reports a symbol that exists but stays off, with why; a request beats kiln's own disable list", async () => {
+    // VIRTIO_PCI without VIRTIO_MENU stays off; KEYBOARD_ATKBD needs INPUT, which kiln turns off by default.
+    const c = await configureSpecializedKernel({ symbols: ["VIRTIO_PCI", "KEYBOARD_ATKBD"], env });
+    assert.deepEqual(c.symbolsMissing, ["VIRTIO_PCI"]);
+    assert.match(c.missingReasons.VIRTIO_PCI ?? "", /depends on "VIRTIO_MENU && PCI" \(off: VIRTIO_MENU\)/);
+    assert.match(c.configText, /^CONFIG_KEYBOARD_ATKBD=y$/m);
+    assert.match(c.configText, /^CONFIG_64BIT=y$/m);
+  });
+});
