@@ -46,8 +46,9 @@ export function timeToLine(cmd, args, pattern, { timeoutMs = 60_000 } = {}) {
       if (pattern.test(out)) {
         const ms = performance.now() - t;
         clearTimeout(timer);
-        child.kill("SIGKILL");
-        resolve(ms);
+        // SIGTERM, so that kiln stops its QEMU too; resolve once everything is gone.
+        child.kill("SIGTERM");
+        child.on("close", () => resolve(ms));
       }
     });
   });
