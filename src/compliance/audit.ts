@@ -177,7 +177,8 @@ export async function auditTargets(targets: readonly AuditTarget[], db: Advisory
       }
     }
   }
-  const rank = (f: Finding) => LEVELS.indexOf(f.severity.level);
+  const ranks = new Map(LEVELS.map((l, i) => [l, i]));
+  const rank = (f: Finding) => ranks.get(f.severity.level)!;
   return findings.sort(
     (a, b) =>
       rank(b) - rank(a) ||

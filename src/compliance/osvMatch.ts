@@ -6,7 +6,8 @@
  * them, everything else by semver (loose parsing; versions semver cannot read match only exactly). GIT
  * ranges need commit history and are not evaluated.
  */
-import semver from "semver";
+import { createRequire } from "node:module";
+import type { SemVer } from "semver";
 import { compareDebVersions } from "../core/debVersion.js";
 import type { OsvAffected, OsvRange, StoredAdvisory } from "./osv.js";
 
@@ -16,8 +17,16 @@ export function schemeFor(ecosystem: string): VersionScheme {
   return /^(Debian|Ubuntu)(:|$)/.test(ecosystem) ? "debian" : "semver";
 }
 
-function semverOf(v: string): semver.SemVer | undefined {
-  return semver.parse(v, { loose: true }) ?? semver.coerce(v, { includePrerelease: true }) ?? undefined;
+// semver is loaded on first use: Debian-only audits (the common case) never need it.
+const require = createRequire(import.meta.url);
+let semverLib: typeof import("semver") | undefined;
+const semver = () => {
+  semverLib ??= require("semver") as typeof import("semver");
+  return semverLib;
+};
+
+function semverOf(v: string): SemVer | undefined {
+  return semver().parse(v, { loose: true }) ?? semver().coerce(v, { includePrerelease: true }) ?? undefined;
 }
 
 /** -1/0/1, or undefined when the scheme cannot order the two. "0" (OSV's "from the start") is lowest. */
@@ -28,7 +37,7 @@ export function compareVersions(a: string, b: string, scheme: VersionScheme): nu
   if (scheme === "debian") return compareDebVersions(a, b);
   const x = semverOf(a);
   const y = semverOf(b);
-  return x && y ? semver.compare(x, y) : undefined;
+  return x && y ? semver().compare(x, y) : undefined;
 }
 
 export interface RangeMatch {
@@ -39,14 +48,18 @@ export interface RangeMatch {
   lastAffected?: string;
 }
 
-function eventVersion(e: OsvRange["events"][number]): [kind: string, version: string] {
-  const [kind, version] = Object.entries(e).find(([, v]) => v !== undefined) as [string, string];
-  return [kind, version];
+type EventKind = "introduced" | "fixed" | "last_affected" | "limit";
+
+function eventVersion(e: OsvRange["events"][number]): [kind: EventKind, version: string] {
+  if (e.introduced !== undefined) return ["introduced", e.introduced];
+  if (e.fixed !== undefined) return ["fixed", e.fixed];
+  if (e.last_affected !== undefined) return ["last_affected", e.last_affected];
+  return ["limit", e.limit ?? ""];
 }
 
 /**
- * Events in version order (ties keep their order); the store keeps them sorted so that an audit's sort is
- * a linear pass. Undefined when the scheme cannot order them.
+ * Events in version order (ties keep their order); the store keeps them sorted so that an audit only
+ * checks the order. Undefined when the scheme cannot order them.
  */
 export function sortedEvents(r: OsvRange, scheme: VersionScheme): OsvRange["events"] | undefined {
   const s: VersionScheme = r.type.toUpperCase() === "SEMVER" ? "semver" : scheme;
@@ -59,29 +72,45 @@ export function sortedEvents(r: OsvRange, scheme: VersionScheme): OsvRange["even
   return incomparable ? undefined : sorted;
 }
 
+// One pass over the (sorted) events; this runs for every advisory of every package audited.
 function matchRange(r: OsvRange, version: string, scheme: VersionScheme): RangeMatch | undefined {
   const type = r.type.toUpperCase();
   if (type !== "ECOSYSTEM" && type !== "SEMVER") return undefined;
   const s: VersionScheme = type === "SEMVER" ? "semver" : scheme;
-  const events = r.events.map(eventVersion);
-  let incomparable = false;
-  const cmp = (a: string, b: string) => {
-    const c = compareVersions(a, b, s);
-    if (c === undefined) incomparable = true;
-    return c ?? 0;
-  };
-  const sorted = [...events].sort((a, b) => cmp(a[1], b[1]));
-  const limits = sorted.filter(([k]) => k === "limit").map(([, v]) => v);
-  let affected = false;
-  for (const [kind, v] of sorted) {
-    if (kind === "introduced" && cmp(version, v) >= 0) affected = true;
-    else if (kind === "fixed" && cmp(version, v) >= 0) affected = false;
-    else if (kind === "last_affected" && cmp(version, v) > 0) affected = false;
+  let events = r.events;
+  for (let i = 1; i < events.length; i++) {
+    const c = compareVersions(eventVersion(events[i - 1]!)[1], eventVersion(events[i]!)[1], s);
+    if (c === undefined) return undefined;
+    if (c > 0) {
+      const sorted = sortedEvents(r, scheme);
+      if (!sorted) return undefined;
+      events = sorted;
+      break;
+    }
   }
-  if (limits.length && limits.every((l) => cmp(version, l) >= 0)) affected = false;
-  if (incomparable || !affected) return undefined;
-  const fixed = sorted.find(([k, v]) => k === "fixed" && cmp(v, version) > 0)?.[1];
-  const lastAffected = sorted.find(([k, v]) => k === "last_affected" && cmp(v, version) >= 0)?.[1];
+  let affected = false;
+  let fixed: string | undefined;
+  let lastAffected: string | undefined;
+  let limited = false;
+  let belowLimit = false;
+  for (const e of events) {
+    const [kind, v] = eventVersion(e);
+    const c = compareVersions(version, v, s);
+    if (c === undefined) return undefined;
+    if (kind === "introduced") {
+      if (c >= 0) affected = true;
+    } else if (kind === "fixed") {
+      if (c >= 0) affected = false;
+      else fixed ??= v;
+    } else if (kind === "last_affected") {
+      if (c > 0) affected = false;
+      else lastAffected ??= v;
+    } else {
+      limited = true;
+      if (c < 0) belowLimit = true;
+    }
+  }
+  if (!affected || (limited && !belowLimit)) return undefined;
   return { via: type, ...(fixed ? { fixed } : {}), ...(lastAffected ? { lastAffected } : {}) };
 }
 

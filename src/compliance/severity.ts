@@ -96,7 +96,20 @@ export function levelOfWord(word: string): SeverityLevel {
   return WORDS[word.trim().toLowerCase()] ?? "unknown";
 }
 
+// Databases repeat the same few vectors thousands of times: score each once.
+const scored = new Map<string, Severity>();
 function fromOsv(s: OsvSeverity): Severity {
+  const key = `${s.type}\n${s.score}`;
+  let r = scored.get(key);
+  if (!r) {
+    if (scored.size > 10_000) scored.clear();
+    r = scoreOf(s);
+    scored.set(key, r);
+  }
+  return r;
+}
+
+function scoreOf(s: OsvSeverity): Severity {
   const type = s.type.toUpperCase();
   if (type === "CVSS_V3" || s.score.startsWith("CVSS:3")) {
     const score = cvss3Score(s.score);
