@@ -314,6 +314,13 @@ static void setup_net(void) {
     }
     if_up(sock, n->ifname);
     if (n->has_gw) add_route(sock, 0, 0, n->gw, n->ifname);
+    /* One line per interface: what a kernel-plane image's operator (and the tests) can check. */
+    if (n->has_addr) {
+      uint32_t a = n->addr;
+      say("kiln: net %s %u.%u.%u.%u/%d up\n", n->ifname, a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255, n->prefix);
+    } else {
+      say("kiln: net %s up\n", n->ifname);
+    }
   }
   for (int i = 0; i < cfg.n_routes; i++) add_route(sock, cfg.routes[i].dst, cfg.routes[i].prefix, cfg.routes[i].via, NULL);
   close(sock);

@@ -171,7 +171,12 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const { ensureKilnInit } = await import("./kilnInit.js");
   const { paths } = await import("../core/paths.js");
   const tc = await ensureToolchain({ env });
-  const init = await ensureKilnInit({ cc: tc.cc, cacheDir: join(paths.cache(env), "kiln-init"), progress });
+  const init = await ensureKilnInit({
+    cc: tc.cc,
+    ccId: `${tc.backing.kind} ${tc.backing.path} ${tc.backing.version}`,
+    cacheDir: join(paths.cache(env), "kiln-init"),
+    progress,
+  });
   progress.done();
 
   const rc = programs.map((p, i) => ({

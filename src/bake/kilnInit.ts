@@ -85,6 +85,8 @@ export async function ensureKilnInit(opts: {
   cc: string;
   cacheDir: string;
   progress?: Progress;
+  /** Identifies the compiler behind `cc` (its kind, path and version); without it, `cc --version` is asked. */
+  ccId?: string;
   /** Where the sources are (default: guestDir()); tests build copies from elsewhere. */
   sourceDir?: string;
 }): Promise<KilnInitBuild> {
@@ -99,7 +101,8 @@ export async function ensureKilnInit(opts: {
       "Run `kiln toolchain` to write the kiln toolchain, or install musl-tools for musl-gcc.",
     );
   }
-  const ccVersion = (await exec(ccPath, ["--version"], { check: false })).stdout;
+  // The toolchain already knows its compiler's version; asking the compiler costs a process per bake.
+  const ccVersion = opts.ccId ?? (await exec(ccPath, ["--version"], { check: false })).stdout;
   const ccDigest = sha256(await readFile(await realpath(ccPath)));
   const flags = [...KILN_INIT_CFLAGS, `-DKILN_INIT_VERSION="${version}"`];
   const key = sha256(JSON.stringify({ sources: src.digest, flags, ccVersion, ccDigest }));

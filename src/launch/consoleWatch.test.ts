@@ -20,9 +20,13 @@ describe("console watch", () => {
     assert.equal(w.facts.exitStatus, 3);
   });
 
+  it("sees the exit line glued to a program's last output that had no newline", () => {
+    assert.equal(consoleFacts("no newline at the endkiln: exit 4\r\n").exitStatus, 4);
+  });
+
   it("ignores look-alikes and out-of-range statuses, sees config errors and readiness", () => {
     const f = consoleFacts(
-      "echo kiln: exit 9\nkiln: exit 999\nkiln: exit x\nkiln: config error: net.0.addr: bad\nkiln: ready (no program)\n",
+      "kiln: exit 9 then more\nkiln: exit 999\nkiln: exit x\nkiln: config error: net.0.addr: bad\nkiln: ready (no program)\n",
     );
     assert.equal(f.exitStatus, undefined);
     assert.equal(f.configError, "net.0.addr: bad");

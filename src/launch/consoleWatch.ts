@@ -3,9 +3,10 @@
  * program's exit status, printed last, authoritative), `kiln: config error: ...` and `kiln: ready (no
  * program)` (a kernel-plane image is up). Serial consoles end lines with CR LF; both are accepted.
  */
-const EXIT = /^kiln: exit (\d{1,3})\r?$/;
+// At the end of a line, not only alone on one: a program whose last output has no newline glues the line to it.
+const EXIT = /(?:^|[^\n]*?)kiln: exit (\d{1,3})\r?$/;
 const CONFIG_ERROR = /^kiln: config error: (.*?)\r?$/;
-const READY = /^kiln: ready \(no program\)\r?$/;
+const READY = /^kiln: ready \(no (?:main )?program\)\r?$/;
 
 export interface ConsoleFacts {
   exitStatus?: number;
