@@ -86,6 +86,8 @@ test("import: valid entries indexed by (ecosystem, package); malformed files ski
       ["DEBIAN-CVE-2024-2"],
     );
     assert.deepEqual(await db.lookup("Debian:11", "linux"), []);
+    assert.deepEqual(await db.lookup("Debian:12", "constructor"), []);
+    assert.deepEqual(await db.lookup("__proto__", "toString"), []);
     assert.deepEqual(db.describe(), { sources: ["debian-test"], entries: 4 });
   } finally {
     await db.close();

@@ -5,7 +5,8 @@
  * rename); importing several sources (Debian, npm, ...) keeps them all.
  *
  * Layout of a source: `pack.ndjson`, one line per (ecosystem, package) holding its advisories as a JSON
- * array; `index.json`, "ecosystem\tpackage" → [byte offset, length] in the pack; `meta.json`, counts.
+ * array; `index.json`, ecosystem → index file; `index-<n>.json`, package → [byte offset, length] in the
+ * pack (an audit loads only the indexes of the ecosystems it asks about); `meta.json`, counts.
  * Malformed files are skipped with a warning naming the file; the rest is imported.
  */
 import { open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -165,7 +166,7 @@ interface Grouped {
 function grouper(): Grouped {
   const g: Grouped = {
     keys: new Map(),
-    ecosystems: {},
+    ecosystems: Object.create(null) as Record<string, number>,
     withdrawn: 0,
     ids: new Set(),
     add(e) {
@@ -215,7 +216,7 @@ export async function importAdvisories(
     );
   progress.step(`indexing ${g.ids.size} advisories`);
   const lines: string[] = [];
-  const index: Record<string, [number, number]> = {};
+  const indexes = new Map<string, Record<string, [number, number]>>();
   let offset = 0;
   for (const key of [...g.keys.keys()].sort()) {
     const advisories = [...g.keys.get(key)!.values()].sort((a, b) =>
@@ -223,10 +224,15 @@ export async function importAdvisories(
     );
     const line = `${JSON.stringify(advisories)}\n`;
     const len = Buffer.byteLength(line);
-    index[key] = [offset, len - 1];
+    const [ecosystem, pkg] = key.split("\t") as [string, string];
+    // Null-prototype: package names come from the input ("__proto__" must stay a plain key).
+    const index = indexes.get(ecosystem) ?? (Object.create(null) as Record<string, [number, number]>);
+    index[pkg] = [offset, len - 1];
+    indexes.set(ecosystem, index);
     offset += len;
     lines.push(line);
   }
+  const indexFiles = [...indexes.keys()].sort().map((eco, i) => ({ eco, file: `index-${i}.json` }));
   const meta: SourceMeta = {
     v: 1,
     name,
@@ -238,7 +244,11 @@ export async function importAdvisories(
     skipped: parsed.skipped.length,
     ecosystems: Object.fromEntries(Object.entries(g.ecosystems).sort(([a], [b]) => (a < b ? -1 : 1))),
   };
-  const indexText = JSON.stringify({ v: 1, keys: index });
+  const indexText = JSON.stringify({
+    v: 2,
+    ecosystems: Object.fromEntries(indexFiles.map((x) => [x.eco, x.file])),
+  });
+  const indexTexts = indexFiles.map((x) => ({ file: x.file, text: JSON.stringify(indexes.get(x.eco)) }));
   const metaText = `${JSON.stringify(meta, null, 2)}\n`;
   progress.done();
   progress.step(`writing advisory source ${name}`);
@@ -246,6 +256,7 @@ export async function importAdvisories(
     join(advisoriesDir(opts.env), name),
     async (dir) => {
       await writeFile(join(dir, "pack.ndjson"), lines.join(""));
+      for (const x of indexTexts) await writeFile(join(dir, x.file), x.text);
       await writeFile(join(dir, "index.json"), indexText);
       await writeFile(join(dir, "meta.json"), metaText);
     },
@@ -255,7 +266,11 @@ export async function importAdvisories(
   return {
     ...meta,
     skippedFiles: parsed.skipped,
-    bytes: offset + Buffer.byteLength(indexText) + Buffer.byteLength(metaText),
+    bytes:
+      offset +
+      Buffer.byteLength(indexText) +
+      Buffer.byteLength(metaText) +
+      indexTexts.reduce((n, x) => n + Buffer.byteLength(x.text), 0),
   };
 }
 
@@ -288,24 +303,50 @@ export async function removeAdvisorySource(name: string, env?: NodeJS.ProcessEnv
   await rm(dir, { recursive: true, force: true });
 }
 
-/** The store as an AdvisoryDb: each source's index is read once; advisories are read by byte range. */
+type PackageIndex = Record<string, [number, number]>;
+
+/**
+ * The store as an AdvisoryDb: a source's index of an ecosystem is read the first time that ecosystem is
+ * asked about; advisories are read by byte range.
+ */
 export async function openAdvisoryStore(env?: NodeJS.ProcessEnv): Promise<AdvisoryDb> {
   const sources = await listAdvisorySources(env);
   const loaded = await Promise.all(
     sources.map(async (m) => {
       const dir = join(advisoriesDir(env), m.name);
-      const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as {
-        keys: Record<string, [number, number]>;
+      const top = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as {
+        v: number;
+        ecosystems?: Record<string, string>;
       };
-      return { meta: m, index: index.keys, fh: await open(join(dir, "pack.ndjson"), "r") };
+      if (top.v !== 2 || !top.ecosystems)
+        throw new KilnError(
+          "KILN_EADVISORIES_FORMAT",
+          `Advisory source ${q(m.name)} was imported by another kiln version`,
+          `Import it again: kiln advisories import PATH --name ${m.name}`,
+        );
+      const files = top.ecosystems;
+      const cache = new Map<string, Promise<PackageIndex | undefined>>();
+      const index = (eco: string) => {
+        let p = cache.get(eco);
+        if (!p) {
+          const f = Object.hasOwn(files, eco) ? files[eco] : undefined;
+          p = f
+            ? readFile(join(dir, f), "utf8").then((t) => JSON.parse(t) as PackageIndex)
+            : Promise.resolve(undefined);
+          cache.set(eco, p);
+        }
+        return p;
+      };
+      return { meta: m, index, fh: await open(join(dir, "pack.ndjson"), "r") };
     }),
   );
   return {
     async lookup(ecosystem, name) {
-      const key = `${ecosystem}\t${name}`;
       const out: StoredAdvisory[] = [];
       for (const s of loaded) {
-        const at = s.index[key];
+        const idx = await s.index(ecosystem);
+        // Own keys only: a package named "constructor" must not find Object.prototype's.
+        const at = idx && Object.hasOwn(idx, name) ? idx[name] : undefined;
         if (!at) continue;
         const buf = Buffer.alloc(at[1]);
         await s.fh.read(buf, 0, at[1], at[0]);
