@@ -7,11 +7,17 @@
 // Usage: node bench/audit.mjs [runs]   (needs dist/: npx tsc -p tsconfig.build.json)
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { crc32, deflateRawSync } from "node:zlib";
 import { ENV, HOME, KILN, median, ROOT, repeat, row, timeSync } from "./lib.mjs";
 
 const runs = Number(process.argv[2] ?? 9);
+console.log(
+  `load average at start: ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ")} (2 cores; figures scale with it)`,
+);
 const ENTRIES = 100_000;
 const PACKAGES = 5_000;
 const LIB_PACKAGES = 94; // 12 fixed parts + 2 x 94 = 200 parts

@@ -82,3 +82,14 @@ test("kiln licenses --policy fails with KILN_ELICENSE_DENIED; --texts writes the
   const gpl2 = report.licenses.find((g: { license: string }) => g.license === "GPL-2.0-only");
   assert.equal(gpl2.parts.length, 6, "the kernel and its five modules");
 });
+
+test("checkImagePolicy (for bake): refuses the image, or returns the override to record", async () => {
+  const { checkImagePolicy } = await import("../../src/compliance/imagePolicy.js");
+  const image = await readImage(img.dir);
+  const deny = parsePolicy({ deny: ["GPL-3.0-or-later"] });
+  await assert.rejects(checkImagePolicy(image, deny), { code: "KILN_ELICENSE_DENIED", message: /coreutils/ });
+  const record = await checkImagePolicy(image, deny, { allowViolations: true });
+  assert.equal(record?.overridden, true);
+  assert.ok(record?.violations.some((v) => v.part === "deb:coreutils"));
+  assert.equal(await checkImagePolicy(image, parsePolicy({ deny: ["AGPL-3.0-only"] })), undefined);
+});
