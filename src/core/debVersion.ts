@@ -101,11 +101,23 @@ function verrevcmp(a: string, b: string): number {
 
 const sign = (n: number) => (n < 0 ? -1 : n > 0 ? 1 : 0);
 
+// Audits compare one version against thousands of advisories' versions: keep recent parses.
+const parsed = new Map<string, DebVersion>();
+function parsedVersion(v: string): DebVersion {
+  let p = parsed.get(v);
+  if (!p) {
+    if (parsed.size > 50_000) parsed.clear();
+    p = parseDebVersion(v);
+    parsed.set(v, p);
+  }
+  return p;
+}
+
 /** -1, 0 or 1 as `a` sorts before, equal to or after `b` in Debian's ordering. */
 export function compareDebVersions(a: string, b: string): -1 | 0 | 1 {
   if (a === b) return 0;
-  const x = parseDebVersion(a);
-  const y = parseDebVersion(b);
+  const x = parsedVersion(a);
+  const y = parsedVersion(b);
   if (x.epoch !== y.epoch) return x.epoch < y.epoch ? -1 : 1;
   const u = verrevcmp(x.upstream, y.upstream);
   if (u) return sign(u) as -1 | 1;
