@@ -84,6 +84,11 @@ interface Planned {
 export async function installProject(opts: InstallOptions): Promise<InstallReport> {
   const env = opts.env ?? process.env;
   const progress = opts.progress ?? silentProgress;
+  if (!opts.self) {
+    const { fastInstall } = await import("./fastInstall.js");
+    const fast = await fastInstall(opts.dir, env);
+    if (fast) return fast;
+  }
   const project = await loadToml(opts.dir);
   const deps = project.toml.dependencies ?? {};
   const buildDeps = project.toml["build-dependencies"] ?? {};
@@ -292,7 +297,28 @@ export async function installProject(opts: InstallOptions): Promise<InstallRepor
     blobs.add(selfReport.recipe);
     if (selfReport.artifact) blobs.add(selfReport.artifact);
   }
-  await writeRoot(project.dir, blobs, trees, env);
+  const { readFile } = await import("node:fs/promises");
+  const { sha256 } = await import("../core/digest.js");
+  const lockBytes = await readFile(lockfile).catch(() => undefined);
+  const hasDeb = locked.some((p) => p.sources.some((s) => s.url?.startsWith("deb:")));
+  await writeRoot(
+    project.dir,
+    blobs,
+    trees,
+    env,
+    lockBytes && !hasDeb
+      ? {
+          toml: sha256(project.text),
+          lock: sha256(lockBytes),
+          packages: locked.map((p) => ({
+            name: p.name,
+            version: p.version,
+            repository: p.repository,
+            artifact: p.artifact!,
+          })),
+        }
+      : {},
+  );
   return {
     project: project.dir,
     lockfile,

@@ -7,7 +7,7 @@ import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
 import { sha256 } from "../core/digest.js";
-import { pkgStateDir } from "./prefix.js";
+import { pkgStateDir } from "./installedState.js";
 
 export interface Root {
   format: 1;
@@ -15,26 +15,42 @@ export interface Root {
   project: string;
   blobs: string[];
   trees: string[];
+  /** For the fast path of the next install: digests of kiln.toml and kiln.lock as last installed, and what. */
+  toml?: string;
+  lock?: string;
+  packages?: { name: string; version: string; repository: string; artifact: string }[];
 }
 
 const dir = (env?: NodeJS.ProcessEnv) => join(pkgStateDir(env), "roots");
+
+export const rootFile = (project: string, env?: NodeJS.ProcessEnv) =>
+  join(dir(env), `${sha256(project).slice(0, 32)}.json`);
 
 export async function writeRoot(
   project: string,
   blobs: Iterable<string>,
   trees: Iterable<string>,
   env?: NodeJS.ProcessEnv,
+  fast?: Pick<Root, "toml" | "lock" | "packages">,
 ): Promise<void> {
   const root: Root = {
     format: 1,
     project,
     blobs: [...new Set(blobs)].sort(),
     trees: [...new Set(trees)].sort(),
+    ...fast,
   };
-  await writeFileAtomic(
-    join(dir(env), `${sha256(project).slice(0, 32)}.json`),
-    `${JSON.stringify(root, null, 1)}\n`,
-  );
+  await writeFileAtomic(rootFile(project, env), `${JSON.stringify(root, null, 1)}\n`);
+}
+
+/** One project's root, if recorded. */
+export async function readRoot(project: string, env?: NodeJS.ProcessEnv): Promise<Root | undefined> {
+  try {
+    const r = JSON.parse(await readFile(rootFile(project, env), "utf8")) as Root;
+    return r.format === 1 && r.project === project ? r : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function readRoots(env?: NodeJS.ProcessEnv): Promise<{ file: string; root: Root }[]> {

@@ -130,6 +130,13 @@ export function register(program: Command): void {
         ),
     ),
   ).action(async (dir: string, opts: BuildOpts) => {
+    // Most installs find everything in place: answer that without loading the resolver and its schemas.
+    const { fastInstall } = await import("../../pkg/fastInstall.js");
+    const fast = opts.repo.length === 0 && opts.mirror.length === 0 ? await fastInstall(dir) : undefined;
+    if (fast) {
+      report(opts, fast, (d) => renderInstall(d, "installed"));
+      return;
+    }
     const { installProject } = await import("../../pkg/install.js");
     const r = await installProject({
       dir,
