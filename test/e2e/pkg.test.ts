@@ -4,7 +4,7 @@
 // toolchain's pkg-config), locks and installs them; the app is baked and booted under QEMU and prints a
 // line only the library computes. Then: the fast second install, --frozen, lock determinism, pkg build.
 import assert from "node:assert/strict";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readElf, readKilnNote } from "../../src/core/elf.js";
@@ -21,14 +21,11 @@ const TEXT = "aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbccccccccccccccccdddddddddddddddd";
 
 before(async () => {
   mirror = await sourceMirror(join(work.path, "mirror"));
-  cpSync(join(PACKAGES, "..", "test", "fixtures", "pkg", "kz-1.0.0", "LICENSE"), join(work.path, "LICENSE"));
+  mkdirSync(project, { recursive: true });
   writeFileSync(
-    join(work.path, "kiln.toml.in"),
+    join(project, "kiln.toml"),
     `# a project that uses the catalogue\nrepositories = [${JSON.stringify(PACKAGES)}]\n`,
   );
-  const { mkdirSync } = await import("node:fs");
-  mkdirSync(project, { recursive: true });
-  writeFileSync(join(project, "kiln.toml"), readFileSync(join(work.path, "kiln.toml.in")));
 });
 after(async () => {
   await mirror?.close();
@@ -164,6 +161,22 @@ describe("kiln pkg: an app recipe that depends on a library recipe", () => {
     assert.equal(json.self!.name, "kzcat");
     assert.equal(json.self!.artifact, first.packages[1]!.artifact, "the same inputs build the same artifact");
     assert.match(readFileSync(join(dir, "kiln.lock"), "utf8"), /name = "kz"/);
+  });
+
+  it("pkg:kzcat@^1 hands bake the installed program and the recipe's image defaults", async () => {
+    const { resolvePkgProgram } = await import("../../src/pkg/pkgProgram.js");
+    const r = await resolvePkgProgram("pkg:kzcat@^1", {
+      env: { ...process.env, KILN_HOME: home },
+      mirrors: [mirror.url],
+    });
+    assert.deepEqual(r.program, { src: first.packages[1]!.programs[0]!, dest: "/bin/kzcat" });
+    assert.deepEqual(r.files, []);
+    assert.equal(r.image?.memory, 64);
+    // A new spec has no lock of its own yet, but nothing is built again: the builds are in the store.
+    assert.deepEqual(
+      r.install.packages.map((p) => p.how),
+      ["cached-build", "cached-build"],
+    );
   });
 
   it("store verify is clean after all this", async () => {
