@@ -51,7 +51,7 @@ test("a blob changed in the store is refused while installing, and the prefix is
   const a = await packArtifact(stage("s3"), BUILT_FOR, { name: "kz", version: "1.0.0" }, store);
   const copy = join(dir, "tampered.tar");
   const bytes = readFileSync(a.path);
-  bytes[600] ^= 1;
+  bytes[600] = bytes[600]! ^ 1;
   writeFileSync(copy, bytes);
   const prefix = join(dir, "p2", "prefix");
   await assert.rejects(installArtifact(copy, a.sha256, prefix), { code: "KILN_ESTORE_CORRUPT" });
