@@ -100,7 +100,7 @@ function schemaError(issues: z.core.$ZodIssue[], text: string, file: string, raw
   const hint =
     issue.code === "unrecognized_keys" && allowed
       ? `Known keys${issue.path.length ? ` of [${issue.path.filter((p) => typeof p === "string").join(".")}]` : ""}: ${allowed.join(", ")}.`
-      : "See packages/ for recipes that work, and README (Packages) for every key.";
+      : "packages/README.md describes every key; packages/ holds recipes that work.";
   return usageError(
     "KILN_ERECIPE_INVALID",
     `Cannot use ${q(file)}${line ? ` line ${line}` : ""}: key ${q(key)}: ${why}`,
