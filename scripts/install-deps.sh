@@ -7,7 +7,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 mapfile -t PKGS < <(grep -v '^#' data/prerequisites.tsv | awk -F'\t' '$3 != "-" {print $3}' | sort -u)
 # Test-only: cross-checks against Debian's own readers.
-PKGS+=(dpkg-dev libclang-rt-14-dev docker-registry skopeo lintian systemd python3 iproute2)
+PKGS+=(dpkg-dev zip unzip libclang-rt-14-dev docker-registry skopeo lintian systemd python3 iproute2)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
