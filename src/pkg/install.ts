@@ -293,7 +293,8 @@ export async function installProject(opts: InstallOptions): Promise<InstallRepor
   if (opts.frozen && lock && renderLock(lock) !== renderLock(next))
     throw frozenError(lockfile, changes, false);
   // A project without dependencies gets no kiln.lock (there is nothing to pin); one it had is kept current.
-  const lockChanged = opts.frozen || (!lock && locked.length === 0) ? false : await writeLock(project.dir, next);
+  const lockChanged =
+    opts.frozen || (!lock && locked.length === 0) ? false : await writeLock(project.dir, next);
   if (selfReport) {
     blobs.add(selfReport.recipe);
     if (selfReport.artifact) blobs.add(selfReport.artifact);
