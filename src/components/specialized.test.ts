@@ -47,6 +47,10 @@ describe("configPlan", () => {
       p.enable.filter((s) => p.disable.includes(s)),
       [],
     );
+    assert.deepEqual(p.values, [
+      ["PHYSICAL_START", "0x200000"],
+      ["LOG_BUF_SHIFT", "14"],
+    ]);
   });
   it("lets a request win over kiln's disable list", () => {
     const p = configPlan(["IPV6", "VT"]);

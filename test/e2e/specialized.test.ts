@@ -77,6 +77,8 @@ describe("specialized kernel", { timeout: 60 * 60_000 }, () => {
     for (const s of [...BASE_SYMBOLS, ...symbols])
       assert.match(configText, new RegExp(`^CONFIG_${s}=y$`, "m"), s);
     assert.doesNotMatch(configText, /^CONFIG_MODULES=y$/m, "everything is built in");
+    assert.match(configText, /^CONFIG_PHYSICAL_START=0x200000$/m);
+    assert.match(configText, /^CONFIG_KERNEL_GZIP=y$/m);
     assert.equal(kernel.configHash, configHashOf(kernel.sourceVersion, configText));
     assert.match(kernel.release, /^6\.1\.\d+$/);
     assert.equal(await sha256File(kernel.bzImage), kernel.sha256);
