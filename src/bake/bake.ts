@@ -4,7 +4,7 @@
  */
 import { constants } from "node:fs";
 import { copyFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { sha256 } from "../core/digest.js";
 import { q, usageError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
@@ -32,6 +32,10 @@ export interface BakeOptions {
   catalogues?: string[];
   components?: string[];
   name?: string;
+  /** A kiln.toml whose [policy] table (allow/deny SPDX expressions) every part's licence must meet. */
+  policyFile?: string;
+  /** Bake despite policy violations, recording them in the manifest. */
+  allowLicenseViolations?: boolean;
   env?: NodeJS.ProcessEnv;
   progress?: Progress;
 }
@@ -230,11 +234,66 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     config,
   };
 
+  const { gatherSbomInputs } = await import("../compliance/sbomInputs.js");
+  const kernelCopyright =
+    kind === "stock" && kernelInfo.package
+      ? await readFile(
+          join(dirname(dirname(kernelSrc)), "usr", "share", "doc", kernelInfo.package, "copyright"),
+          "utf8",
+        ).catch(() => undefined)
+      : undefined;
+  manifest.sbom = await gatherSbomInputs(manifest, { env, ...(kernelCopyright ? { kernelCopyright } : {}) });
+  manifest.provenance = {
+    v: 1,
+    kiln: KILN_VERSION,
+    toolchain: { cc: `${tc.backing.kind} ${tc.backing.version}`, libc: tc.libc },
+    // The bake as a command, with programs and files by name only: host paths stay out of images.
+    command: [
+      "bake",
+      opts.platform,
+      "OUT",
+      ...programs.map((p) => basename(p.path)),
+      "--kernel",
+      kind,
+      ...(opts.components ?? []).flatMap((c) => ["--component", c]),
+      ...(opts.cmdline ? ["--cmdline", opts.cmdline] : []),
+      ...manifest.files.map((f) => `--add=…:${f.path}`),
+    ],
+    inputs: {
+      kernel: {
+        kind,
+        ...(kernelInfo.package ? { package: kernelInfo.package, version: kernelInfo.version } : {}),
+        sha256: kernelInfo.sha256,
+      },
+      kilnInit: { version: init.version, sha256: init.sha256 },
+      programs: manifest.programs.map((p) => p.sha256),
+      files: manifest.files.map((f) => f.sha256),
+      components: manifest.components.map((c) => c.name),
+    },
+  };
+  const policy = opts.policyFile
+    ? await (await import("../compliance/policy.js")).loadPolicy({ file: opts.policyFile })
+    : undefined;
+
   progress.step(`writing image ${out}`);
   await writeImageDir(out, async (dir) => {
+    const manifestFile = join(dir, "manifest.json");
     await copyFile(kernelSrc, join(dir, "kernel"), constants.COPYFILE_FICLONE);
     await writeFile(join(dir, "initrd"), initrd);
-    await writeFile(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+    if (policy) {
+      // Checked on the written image, before it moves into place: a violation leaves nothing at OUT.
+      const { checkImagePolicy } = await import("../compliance/imagePolicy.js");
+      const { readImage } = await import("./image.js");
+      const override = await checkImagePolicy(await readImage(dir), policy, {
+        env,
+        allowViolations: opts.allowLicenseViolations ?? false,
+      });
+      if (override) {
+        manifest.licensePolicy = override;
+        await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+      }
+    }
   });
   progress.done();
   return {

@@ -39,6 +39,24 @@ export interface ImageManifest {
   init: { path: string; sha256: string; size: number; version: string };
   /** The baked boot configuration (also in the initrd as /kiln/image.json). */
   config: BootConfig;
+  /** What the SBOM needs that the image's bytes do not say (src/compliance/sbomInputs.ts). */
+  sbom?: import("../compliance/sbomInputs.js").SbomInputs;
+  /** Present when a licence policy was overridden with --allow-license-violations. */
+  licensePolicy?: import("../compliance/policy.js").PolicyOverride;
+  /** How the image was made, for `kiln verify` (no host paths). */
+  provenance?: {
+    v: 1;
+    kiln: string;
+    toolchain: { cc: string; libc: string };
+    command: string[];
+    inputs: {
+      kernel: { kind: string; package?: string; version?: string; sha256: string };
+      kilnInit: { version: string; sha256: string };
+      programs: string[];
+      files: string[];
+      components: string[];
+    };
+  };
 }
 
 export interface Image {

@@ -108,3 +108,31 @@ export async function debSourceNames(
   }
   return out;
 }
+
+/**
+ * hostDebianFacts, remembered under KILN_HOME until dpkg's database changes: every bake records these
+ * facts, and asking dpkg costs two processes (more than the rest of a bake).
+ */
+export async function cachedHostDebianFacts(
+  packages: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DebianFacts> {
+  const { stat } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const { paths } = await import("../core/paths.js");
+  const { writeFileAtomic } = await import("../core/atomic.js");
+  const stamp = async (p: string) =>
+    stat(p).then(
+      (s) => `${s.size}:${s.mtimeMs}`,
+      () => "-",
+    );
+  const key = JSON.stringify([packages, await stamp("/var/lib/dpkg/status"), await stamp("/etc/os-release")]);
+  const file = join(paths.cache(env), "debian-facts.json");
+  try {
+    const cached = JSON.parse(await readFile(file, "utf8")) as { key: string; facts: DebianFacts };
+    if (cached.key === key) return cached.facts;
+  } catch {}
+  const facts = await hostDebianFacts(packages, env);
+  await writeFileAtomic(file, JSON.stringify({ key, facts }));
+  return facts;
+}

@@ -7,7 +7,7 @@
  */
 import type { ImageManifest } from "../bake/image.js";
 import { KilnError, q } from "../core/errors.js";
-import { type DebianFacts, type DebPackageFacts, hostDebianFacts } from "./debianFacts.js";
+import { cachedHostDebianFacts, type DebianFacts, type DebPackageFacts } from "./debianFacts.js";
 
 export interface FileFacts {
   /** The Debian package the file comes from (a key of `debian.packages`). */
@@ -119,7 +119,7 @@ export async function gatherSbomInputs(
   manifest: ImageManifest,
   opts: { env?: NodeJS.ProcessEnv; kernelCopyright?: string; sourceDateEpoch?: number } = {},
 ): Promise<SbomInputs> {
-  const host = await hostDebianFacts([MUSL_PACKAGE], opts.env);
+  const host = await cachedHostDebianFacts([MUSL_PACKAGE], opts.env);
   const debian: DebianFacts = { release: host.release, arch: host.arch, packages: { ...host.packages } };
   const k = manifest.kernel;
   if (k.package && k.version) {

@@ -217,6 +217,8 @@ function summary(
  */
 export function keepForKernel(path: string): string | undefined {
   if (/^boot\/(vmlinuz|config|System\.map)-[^/]+$/.test(path)) return path;
+  // The package's licence statement, for the SBOM and the licence texts a distributor must ship.
+  if (/^usr\/share\/doc\/[^/]+\/copyright$/.test(path)) return path;
   const p = path.startsWith("usr/lib/modules/") ? path.slice(4) : path;
   if (/^lib\/modules\/[^/]+(\/|$)/.test(p)) return p;
   return undefined;

@@ -141,7 +141,11 @@ describe("bake", () => {
       // A private copy of the shared home, so the corruption does not leak into other tests.
       const home = join(WORK, "corrupt-home");
       rmSync(home, { recursive: true, force: true });
-      for (const part of ["store", "components", "toolchains", "cache"]) {
+      // Only what this bake reads: the stock kernel's pointer and tree, the toolchain, the kiln-init cache.
+      const stock = JSON.parse(readFileSync(join(sharedHome(), "components", "stock.json"), "utf8")).sha256;
+      const treeDir = readdirSync(join(sharedHome(), "store", "trees")).find((d) => d.includes(stock));
+      assert.ok(treeDir, "the stock kernel's tree is in the shared store");
+      for (const part of ["components/stock.json", `store/trees/${treeDir}`, "toolchains", "cache/kiln-init"]) {
         cpSync(join(sharedHome(), part), join(home, part), { recursive: true });
       }
       const trees = join(home, "store", "trees");
@@ -187,7 +191,7 @@ function snapshot(dir: string): string[] {
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else out.push(`${p}:${readFileSync(p).length}`);
+      else if (e.isFile()) out.push(`${p}:${readFileSync(p).length}`);
     }
   };
   walk(dir);

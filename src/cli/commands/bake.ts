@@ -12,6 +12,8 @@ interface BakeCliOpts extends CommonOpts {
   name?: string;
   list?: boolean;
   describe?: string;
+  policy?: string;
+  allowLicenseViolations?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -47,6 +49,11 @@ export function register(program: Command): void {
       )
       .option("--component <name>", "add a component to the platform's set (repeatable)", collect, [])
       .option("--name <name>", "image name (default: the main program's name)")
+      .option(
+        "--policy <kiln.toml>",
+        "fail when a part's licence breaks this file's [policy] allow/deny lists",
+      )
+      .option("--allow-license-violations", "bake despite policy violations, recording them in the manifest")
       .option("--list", "list the platforms")
       .option("--describe <platform>", "show what a platform's components resolve to on the kernel in use")
       .addHelpText(
@@ -98,6 +105,8 @@ export function register(program: Command): void {
         catalogues: opts.catalogue,
         components: opts.component,
         ...(opts.name ? { name: opts.name } : {}),
+        ...(opts.policy ? { policyFile: opts.policy } : {}),
+        allowLicenseViolations: opts.allowLicenseViolations ?? false,
         progress,
       });
       report(opts, r, (x) =>
