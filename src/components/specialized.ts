@@ -11,6 +11,7 @@
 // on kiln's own base/disable lists, not on the source version: a kernel once built stays the answer until the
 // cache is removed, and a new linux-source-6.1 release is used only for symbol sets not built before.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -359,6 +360,23 @@ function kernelsRoot(env?: NodeJS.ProcessEnv): string {
   return join(paths.components(env), "specialized");
 }
 
+/** A fresh configure directory; ones left by kilns that died meanwhile are removed on the way. */
+async function configureDir(env?: NodeJS.ProcessEnv): Promise<string> {
+  const root = buildRoot(env);
+  await mkdir(root, { recursive: true });
+  for (const n of await readdir(root)) {
+    const pid = Number(/^\.configure-(\d+)-/.exec(n)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ESRCH")
+        await rm(join(root, n), { recursive: true, force: true });
+    }
+  }
+  return join(root, `.configure-${process.pid}-${randomBytes(4).toString("hex")}`);
+}
+
 /**
  * The final .config for a symbol set, without compiling (about 6 s; downloads the source the first time).
  * Unknown symbols fail with KILN_EKCONFIG_UNKNOWN; symbols that exist but stay off are in symbolsMissing.
@@ -373,8 +391,7 @@ export async function configureSpecializedKernel(opts: {
   const source = await ensureKernelSource({ env: opts.env, progress });
   const index = await loadSymbolIndex(source);
   checkKnown(symbols, index, source);
-  await mkdir(buildRoot(opts.env), { recursive: true });
-  const dir = join(buildRoot(opts.env), `.configure-${process.pid}-${Date.now()}`);
+  const dir = await configureDir(opts.env);
   progress.step(`Configuring kernel (tinyconfig + ${symbols.length} symbols)`);
   try {
     const r = await configureIn(dir, source, symbols, index, opts.env);
@@ -455,6 +472,22 @@ export async function findSpecializedKernel(opts: {
     return undefined;
   }
   return readKernel(join(kernelsRoot(opts.env), configHash));
+}
+
+/** Every built specialized kernel in KILN_HOME, by config hash (for listing and removal). */
+export async function listSpecializedKernels(env?: NodeJS.ProcessEnv): Promise<SpecializedKernel[]> {
+  let names: string[];
+  try {
+    names = (await readdir(kernelsRoot(env))).filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
+  } catch {
+    return [];
+  }
+  const out: SpecializedKernel[] = [];
+  for (const n of names) {
+    const k = await readKernel(join(kernelsRoot(env), n));
+    if (k) out.push(k);
+  }
+  return out;
 }
 
 async function remember(symbols: string[], configHash: string, env?: NodeJS.ProcessEnv): Promise<void> {
@@ -542,10 +575,8 @@ export async function buildSpecializedKernel(opts: {
   const source = await ensureKernelSource({ env, progress });
   const index = await loadSymbolIndex(source);
   checkKnown(symbols, index, source);
-  await mkdir(buildRoot(env), { recursive: true });
-
+  const fresh = await configureDir(env);
   progress.step(`Configuring kernel (tinyconfig + ${symbols.length} symbols)`);
-  const fresh = join(buildRoot(env), `.configure-${process.pid}-${Date.now()}`);
   let conf: Omit<ConfiguredKernel, "source">;
   try {
     conf = await configureIn(fresh, source, symbols, index, env);

@@ -12,6 +12,7 @@ import {
   configHashOf,
   configureSpecializedKernel,
   findSpecializedKernel,
+  listSpecializedKernels,
   type SpecializedKernel,
 } from "../../src/components/specialized.js";
 import { sha256File } from "../../src/core/digest.js";
@@ -107,6 +108,7 @@ describe("specialized kernel", { timeout: 60 * 60_000 }, () => {
     assert.deepEqual(progress.steps, []);
     assert.deepEqual(await findSpecializedKernel({ symbols, env: { ...env, PATH: empty } }), kernel);
     assert.equal(await findSpecializedKernel({ symbols: [...symbols, "IPV6"], env }), undefined);
+    assert.ok((await listSpecializedKernels(env)).some((k) => k.configHash === kernel.configHash));
   });
 
   it("boots the bzImage on microvm,acpi=off to a static musl /init", async () => {
