@@ -94,10 +94,21 @@ export async function qemuArgsForLaunchable(
     vmdk: "vmdk",
     vhd: "vpc",
   };
+  // bootindex=0: the firmware boots the medium even when other disks are attached after it.
   const medium =
     kind === "iso"
-      ? ["-drive", `file=${qemuValue(file)},format=raw,media=cdrom,readonly=on`]
-      : ["-drive", `file=${qemuValue(file)},format=${formats[kind]},if=virtio,readonly=on`];
+      ? [
+          "-drive",
+          `file=${qemuValue(file)},if=none,id=boot,format=raw,media=cdrom,readonly=on`,
+          "-device",
+          "ide-cd,drive=boot,bootindex=0",
+        ]
+      : [
+          "-drive",
+          `file=${qemuValue(file)},if=none,id=boot,format=${formats[kind]},readonly=on`,
+          "-device",
+          "virtio-blk-pci,drive=boot,bootindex=0",
+        ];
   const uefi = kind === "raw-uefi" || (opts.uefi === true && kind !== "raw-bios");
   if (!uefi) return { kind, args: ["-M", "pc", ...medium], memoryMinMB: 128 };
   const ovmf = await firmwareFile("ovmf", opts.env);

@@ -111,10 +111,14 @@ export interface AccelChoice {
   why: string;
 }
 
+/**
+ * `kernel` is a Linux kernel to try KVM with, or a function finding one only when the verdict is not cached
+ * (a launchable carries its kernel inside a disk); without one, TCG is the safe choice.
+ */
 export async function chooseAccel(
   req: AccelRequest,
   qemu: string,
-  kernel: string,
+  kernel: string | (() => Promise<string | undefined>),
   onProbe?: () => void,
 ): Promise<AccelChoice> {
   if (req === "tcg") return { accel: "tcg", why: "requested" };
@@ -145,8 +149,10 @@ export async function chooseAccel(
         : { accel: "tcg", why: "KVM does not boot Linux here (cached)" };
     }
   }
+  const probeKernel = typeof kernel === "string" ? kernel : await kernel();
+  if (probeKernel === undefined) return { accel: "tcg", why: "no Linux kernel at hand to check KVM with" };
   onProbe?.();
-  const kvm = await kvmBoots(qemu, kernel);
+  const kvm = await kvmBoots(qemu, probeKernel);
   if (file) {
     const boot = key.slice(0, key.indexOf("|") + 1);
     const kept = Object.fromEntries(Object.entries(verdicts).filter(([k]) => k.startsWith(boot)));

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { copyFile, open, readFile, stat, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { readImage } from "../bake/image.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
@@ -16,7 +16,14 @@ import { placeConfig } from "./configPlacement.js";
 import { ConsoleWatch } from "./consoleWatch.js";
 import { chooseDriver, driverFor } from "./drivers/index.js";
 import { qemuBinary } from "./drivers/qemu.js";
-import type { Driver, LaunchPlan, MachineSpec, MachineStatus, PlanContext } from "./machine.js";
+import type {
+  Driver,
+  LaunchableMedium,
+  LaunchPlan,
+  MachineSpec,
+  MachineStatus,
+  PlanContext,
+} from "./machine.js";
 import { checkPortsFree, type PortUse } from "./ports.js";
 import { runtimeConfig } from "./runtimeConfig.js";
 import {
@@ -55,7 +62,8 @@ export interface DryRunResult {
   backend: string;
   command: string[];
   files: { path: string; content: string }[];
-  cmdline: string;
+  /** The kernel command line; absent for a launchable, which boots the one baked into it. */
+  cmdline?: string;
   configVia: "none" | "cmdline" | "initrd";
   /** The boot configuration delta the guest gets over the baked one. */
   config?: unknown;
@@ -65,9 +73,16 @@ export interface DryRunResult {
 
 interface Prepared {
   driver: Driver;
-  ctx: PlanContext;
+  spec: MachineSpec & { name: string };
+  dir: string;
+  /** What the machine boots, as its status records it: the image directory or the launchable file. */
+  source: string;
   plan: LaunchPlan;
-  segment?: Buffer;
+  accel?: Accel;
+  /** The kernel command line (images; a launchable carries its own). */
+  cmdline?: string;
+  /** The baked initrd plus a configuration segment, written to `out` before the machine starts. */
+  segment?: { baked: string; out: string; data: Buffer };
   warnings: string[];
   configVia: DryRunResult["configVia"];
   config?: unknown;
@@ -96,28 +111,36 @@ async function checkHostFiles(spec: MachineSpec): Promise<void> {
   }
 }
 
+/** KVM or TCG for QEMU, reporting the one-off KVM check as a progress step. */
+async function pickAccel(
+  spec: MachineSpec,
+  kernel: Parameters<typeof chooseAccel>[2],
+  opts: LaunchOptions,
+): Promise<Accel> {
+  const progress = opts.progress ?? silentProgress;
+  let probed = false;
+  const choice = await chooseAccel(spec.accel, qemuBinary(opts.env), kernel, () => {
+    probed = true;
+    progress.step("checking whether KVM boots Linux on this host (once per host boot)");
+  });
+  if (probed) progress.done(`${choice.why}: using ${choice.accel}`);
+  return choice.accel;
+}
+
 async function prepare(
   driver: Driver,
   spec: MachineSpec,
   opts: LaunchOptions,
   dryRun: boolean,
 ): Promise<Prepared> {
-  const progress = opts.progress ?? silentProgress;
+  if (spec.launchable)
+    return prepareLaunchable(driver, { ...spec, launchable: spec.launchable }, opts, dryRun);
   const image = await readImage(resolve(spec.image));
   await checkHostFiles(spec);
   const warnings = driver.check(spec, image, dryRun);
   const name = spec.name ?? generateName(image.manifest.name);
   const dir = machineDir(name, opts.env);
-  let accel: Accel | undefined;
-  if (driver.name === "qemu") {
-    let probed = false;
-    const choice = await chooseAccel(spec.accel, qemuBinary(opts.env), image.kernel, () => {
-      probed = true;
-      progress.step("checking whether KVM boots Linux on this host (once per host boot)");
-    });
-    if (probed) progress.done(`${choice.why}: using ${choice.accel}`);
-    accel = choice.accel;
-  }
+  const accel = driver.name === "qemu" ? await pickAccel(spec, image.kernel, opts) : undefined;
   const base = composeCmdline(image.manifest.cmdline, driver.cmdlineFor(spec, image, accel));
   const cfg = runtimeConfig(spec, image.manifest, (i) => driver.diskDevice(i));
   const placed = placeConfig(base, cfg, { reserve: driver.cmdlineReserve?.(spec, image) ?? 0 });
@@ -138,12 +161,89 @@ async function prepare(
   const plan = await driver.plan(ctx);
   return {
     driver,
-    ctx,
+    spec: ctx.spec,
+    dir,
+    source: image.dir,
     plan,
-    ...(placed.segment ? { segment: placed.segment } : {}),
+    ...(accel ? { accel } : {}),
+    cmdline,
+    ...(placed.segment ? { segment: { baked: image.initrd, out: ctx.initrd, data: placed.segment } } : {}),
     warnings: [...warnings, ...plan.warnings],
     configVia: placed.via,
     ...(cfg ? { config: cfg } : {}),
+  };
+}
+
+/**
+ * Refuse what a firmware-booted launchable cannot get: its kernel command line is inside the medium, so no
+ * run-time configuration (environment, arguments, network addresses, mounts) reaches kiln-init.
+ */
+function checkLaunchable(driver: Driver, spec: MachineSpec): void {
+  if (!driver.planLaunchable) {
+    throw usageError(
+      "KILN_ELAUNCHABLE_BACKEND",
+      `Cannot boot launchable ${q(spec.image)} with ${driver.name}: only QEMU boots a disk or ISO through its firmware`,
+      `Use \`kiln launch qemu ${spec.image}\`, or launch the image directory it was made from with ${driver.name}.`,
+    );
+  }
+  const refuse = (what: string) =>
+    usageError(
+      "KILN_ELAUNCHABLE_CONFIG",
+      `Cannot pass ${what} to launchable ${q(spec.image)}: its firmware boots the kernel command line baked into it, so kiln has no way to hand the guest a run-time configuration`,
+      "Bake the setting into the image (kiln bake --config FILE, or arguments after the program) and make the launchable again with kiln image, or launch the image directory instead: kiln launch qemu IMAGE-DIR ...",
+    );
+  const env = Object.keys(spec.env);
+  if (env.length > 0) throw refuse(`environment ${q(env.map((k) => `${k}=${spec.env[k]}`).join(" "))} (-e)`);
+  if (spec.args !== undefined) throw refuse(`program arguments ${q(spec.args.join(" "))}`);
+  const mounted = spec.disks.find((d) => d.mount !== undefined);
+  if (mounted) throw refuse(`a mount point for disk ${q(mounted.file)} (-b FILE,${mounted.mount})`);
+  if (spec.shares.length > 0) throw refuse(`a shared directory ${q(spec.shares[0]!.host)} (--share)`);
+  const net = spec.net;
+  if ((net.kind === "tap" || net.kind === "bridge") && (net.addr || net.gw)) {
+    throw refuse(`a network address ${q(net.addr ?? net.gw)} (--net ...,ip=,gw=)`);
+  }
+}
+
+/** The Linux kernel kiln uses (the stock one in the store), for the KVM check a launchable cannot offer. */
+async function storeKernel(env?: NodeJS.ProcessEnv): Promise<string | undefined> {
+  try {
+    const { loadStockKernel } = await import("../components/stockKernel.js");
+    const k = await loadStockKernel(env);
+    return join(k.root, k.index.vmlinuz.path);
+  } catch {
+    return undefined;
+  }
+}
+
+async function prepareLaunchable(
+  driver: Driver,
+  spec: MachineSpec & { launchable: LaunchableMedium },
+  opts: LaunchOptions,
+  dryRun: boolean,
+): Promise<Prepared> {
+  checkLaunchable(driver, spec);
+  const planLaunchable = driver.planLaunchable!.bind(driver);
+  await checkHostFiles(spec);
+  const name = spec.name ?? generateName(basename(spec.image).replace(/\.[^.]*$/, "") || "launchable");
+  const dir = machineDir(name, opts.env);
+  const accel = await pickAccel(spec, () => storeKernel(opts.env), opts);
+  const plan = await planLaunchable({
+    spec: { ...spec, name },
+    dir,
+    accel,
+    ...(spec.console === "detached" ? { consoleFile: join(dir, FILES.console) } : {}),
+    control: controlSocketPath(dir),
+    dryRun,
+  });
+  return {
+    driver,
+    spec: { ...spec, name },
+    dir,
+    source: spec.image,
+    plan,
+    accel,
+    warnings: plan.warnings,
+    configVia: "none",
   };
 }
 
@@ -153,22 +253,22 @@ function resolveDriver(opts: LaunchOptions): Promise<Driver> | Driver {
 
 export async function dryRun(spec: MachineSpec, opts: LaunchOptions = {}): Promise<DryRunResult> {
   const p = await prepare(await resolveDriver(opts), spec, opts, true);
-  const files = p.plan.files.map((f) => ({ path: join(p.ctx.dir, f.name), content: f.content }));
+  const files = p.plan.files.map((f) => ({ path: join(p.dir, f.name), content: f.content }));
   if (p.segment) {
     files.push({
-      path: p.ctx.initrd,
-      content: `(the image's initrd followed by a ${p.segment.length}-byte cpio segment with /kiln/config.json)`,
+      path: p.segment.out,
+      content: `(the image's initrd followed by a ${p.segment.data.length}-byte cpio segment with /kiln/config.json)`,
     });
   }
   return {
-    name: p.ctx.spec.name,
+    name: p.spec.name,
     backend: p.driver.name,
     command: p.plan.command,
     files,
-    cmdline: p.ctx.cmdline,
+    ...(p.cmdline !== undefined ? { cmdline: p.cmdline } : {}),
     configVia: p.configVia,
     ...(p.config ? { config: p.config } : {}),
-    ...(p.ctx.accel ? { accel: p.ctx.accel } : {}),
+    ...(p.accel ? { accel: p.accel } : {}),
     warnings: p.warnings,
   };
 }
@@ -214,6 +314,7 @@ function startFailure(backend: string, stderr: string, code: number | null): Kil
 
 export async function launch(spec: MachineSpec, opts: LaunchOptions = {}): Promise<LaunchResult> {
   const driver = await resolveDriver(opts);
+  if (spec.launchable) checkLaunchable(driver, spec);
   const probe = await driver.probe();
   if (!probe.available) {
     throw new KilnError(
@@ -224,14 +325,14 @@ export async function launch(spec: MachineSpec, opts: LaunchOptions = {}): Promi
   }
   const p = await prepare(driver, spec, opts, false);
   await checkPortsFree(portUses(spec));
-  const name = p.ctx.spec.name;
+  const name = p.spec.name;
   const dir = await claimMachine(name, opts.env);
   const logFile = join(dir, FILES.console);
   const status: MachineStatus = {
     name,
     backend: p.driver.name,
     state: "created",
-    image: p.ctx.image.dir,
+    image: p.source,
     logFile,
     ...(portsOf(spec) ? { ports: portsOf(spec) } : {}),
     ...(p.plan.control ? { control: p.plan.control } : {}),
@@ -241,7 +342,7 @@ export async function launch(spec: MachineSpec, opts: LaunchOptions = {}): Promi
     await writeStatus(dir, status);
     await writeFile(join(dir, FILES.spec), `${JSON.stringify({ ...spec, name }, null, 2)}\n`);
     for (const f of p.plan.files) await writeFile(join(dir, f.name), f.content);
-    if (p.segment) await writeInitrd(p.ctx.image.initrd, p.ctx.initrd, p.segment);
+    if (p.segment) await writeInitrd(p.segment.baked, p.segment.out, p.segment.data);
     if (p.plan.daemonizes) {
       const result = await startDaemon(p, status);
       started = true;
@@ -268,7 +369,7 @@ async function writeInitrd(baked: string, out: string, segment: Buffer): Promise
 
 async function startDaemon(p: Prepared, status: MachineStatus): Promise<LaunchResult> {
   const [cmd, ...args] = p.plan.command as [string, ...string[]];
-  const dir = p.ctx.dir;
+  const dir = p.dir;
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((res, rej) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
@@ -302,11 +403,11 @@ async function startDaemon(p: Prepared, status: MachineStatus): Promise<LaunchRe
 
 async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptions): Promise<LaunchResult> {
   const [cmd, ...args] = p.plan.command as [string, ...string[]];
-  const dir = p.ctx.dir;
+  const dir = p.dir;
   const log = createWriteStream(status.logFile);
   const watch = new ConsoleWatch();
   const child = spawn(cmd, args, {
-    stdio: [p.ctx.spec.interactive ? "inherit" : "ignore", "pipe", "pipe"],
+    stdio: [p.spec.interactive ? "inherit" : "ignore", "pipe", "pipe"],
   });
   let stderr = "";
   let interrupted = false;
@@ -370,7 +471,7 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
     ...(exitStatus !== undefined ? { exitStatus } : {}),
     reason,
   };
-  if (p.ctx.spec.rm) await removeMachineDir(dir, status).catch(() => {});
+  if (p.spec.rm) await removeMachineDir(dir, status).catch(() => {});
   else await writeStatus(dir, final).catch(() => {});
   if (reason === "crashed") {
     if (!facts.output) throw startFailure(p.driver.name, stderr, outcome.code);
@@ -380,7 +481,7 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
       `Machine ${q(status.name)} stopped without reporting an exit status (${p.driver.name} ${
         outcome.signal ? `killed by ${outcome.signal}` : `status ${outcome.code}`
       })${tail ? `:\n${tail}` : ""}`,
-      p.ctx.spec.rm
+      p.spec.rm
         ? "Read the console output above: the kernel or kiln-init failed before the program finished."
         : `Read the console output above or \`kiln logs ${status.name}\`: the kernel or kiln-init failed before the program finished.`,
       { details: { name: status.name, code: outcome.code, signal: outcome.signal } },

@@ -55,9 +55,27 @@ export interface ShareSpec {
   ro: boolean;
 }
 
+/**
+ * A launchable file (`kiln image`'s raw disk, ISO or converted disk) that QEMU boots through its firmware
+ * from the medium, as the target system would: no -kernel, so nothing reaches the guest at launch except
+ * what QEMU attaches (NIC, disks). The configuration baked into it is all the guest gets.
+ */
+export interface LaunchableMedium {
+  /** iso, raw-bios, raw-uefi, raw (BIOS and UEFI), qcow2, vmdk or vhd, told from the content. */
+  kind: string;
+  /** QEMU arguments for the machine type, the firmware and the medium itself. */
+  args: string[];
+  /** The firmware or kernel cannot boot with less (OVMF). */
+  memoryMinMB: number;
+  /** The UEFI firmware file, when it boots with UEFI. */
+  firmware?: string;
+}
+
 export interface MachineSpec {
-  /** Image directory (kernel, initrd, manifest.json). */
+  /** Image directory (kernel, initrd, manifest.json), or the launchable file when `launchable` is set. */
   image: string;
+  /** Set when `image` is a launchable file rather than an image directory (QEMU only). */
+  launchable?: LaunchableMedium;
   /** Unique among this user's machines; generated from the image name when absent. */
   name?: string;
   memoryMB: number;
@@ -140,6 +158,16 @@ export interface PlanContext {
   dryRun: boolean;
 }
 
+/** What a driver needs to plan booting a launchable: no image, command line or initrd of kiln's making. */
+export interface LaunchablePlanContext {
+  spec: MachineSpec & { name: string; launchable: LaunchableMedium };
+  dir: string;
+  accel: "kvm" | "tcg";
+  consoleFile?: string;
+  control: string;
+  dryRun: boolean;
+}
+
 export interface Driver {
   readonly name: Backend;
   /** Whether this host can run the backend; never throws. */
@@ -153,6 +181,8 @@ export interface Driver {
   /** Room (bytes) the hypervisor itself takes on the kernel command line. */
   cmdlineReserve?(spec: MachineSpec, image: Image): number;
   plan(ctx: PlanContext): Promise<LaunchPlan>;
+  /** Plan booting a launchable file through its firmware; absent when the backend cannot (xen, firecracker). */
+  planLaunchable?(ctx: LaunchablePlanContext): Promise<LaunchPlan>;
   /** Exit status to report when the console had no `kiln: exit N` line, from the process's own status. */
   statusFromExit?(code: number | null, signal: NodeJS.Signals | null): number | undefined;
   /** Stop a running machine of this backend: gracefully, then by force. */

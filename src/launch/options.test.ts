@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KilnError } from "../core/errors.js";
 import {
+  launchableSpec,
   parseCpus,
   parseDisk,
   parseEnv,
@@ -168,6 +169,32 @@ describe("launch options", () => {
     assert.equal(
       code(() => specFromOptions("i", undefined, { accel: "hvf" })),
       "KILN_EBAD_ACCEL/usage",
+    );
+  });
+
+  it("boots a launchable on its own machine type; --machine pc/q35 replaces it, microvm and --uefi on BIOS-only are refused", () => {
+    const bios = { kind: "raw-bios", args: ["-M", "pc", "-drive", "file=/d.img"], memoryMinMB: 128 };
+    const uefi = {
+      kind: "raw-uefi",
+      args: ["-M", "q35", "-bios", "/ovmf"],
+      memoryMinMB: 256,
+      firmware: "/ovmf",
+    };
+    const base = specFromOptions("/d.img", undefined, {});
+    const s = launchableSpec(base, bios, {});
+    assert.equal(s.machine, "pc");
+    assert.deepEqual(s.launchable?.args, bios.args);
+    const q35 = launchableSpec(base, bios, { machine: "q35" });
+    assert.equal(q35.machine, "q35");
+    assert.deepEqual(q35.launchable?.args, ["-M", "q35", "-drive", "file=/d.img"]);
+    assert.equal(launchableSpec(base, uefi, { uefi: true }).machine, "q35");
+    assert.equal(
+      code(() => launchableSpec(base, bios, { machine: "microvm" })),
+      "KILN_EOPTION_CONFLICT/usage",
+    );
+    assert.equal(
+      code(() => launchableSpec(base, bios, { uefi: true })),
+      "KILN_ELAUNCHABLE_NO_UEFI/usage",
     );
   });
 });

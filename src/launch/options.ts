@@ -8,6 +8,7 @@ import { q, usageError } from "../core/errors.js";
 import { accelRequest } from "./accel.js";
 import {
   type DiskSpec,
+  type LaunchableMedium,
   MACHINE_TYPES,
   type MachineSpec,
   type MachineType,
@@ -33,6 +34,8 @@ export interface LaunchOptionValues {
   gdb?: string;
   accel?: string;
   rm?: boolean;
+  /** Boot a launchable that can boot either way with UEFI (OVMF). */
+  uefi?: boolean;
 }
 
 export const DEFAULT_MEMORY_MB = 128;
@@ -259,5 +262,41 @@ export function specFromOptions(
     ...(gdbPort !== undefined ? { gdbPort } : {}),
     accel: accelRequest(o.accel ?? env.KILN_ACCEL),
     rm: o.rm ?? false,
+  };
+}
+
+/**
+ * Make `spec` boot the launchable file `medium` describes. The medium names its machine type (pc for BIOS,
+ * q35 for OVMF); --machine pc or q35 replaces it, while microvm, having no firmware to boot a disk from, is refused.
+ */
+export function launchableSpec(
+  spec: MachineSpec,
+  medium: LaunchableMedium,
+  o: LaunchOptionValues,
+): MachineSpec {
+  const at = medium.args.indexOf("-M");
+  let args = medium.args;
+  if (o.machine !== undefined) {
+    if (o.machine === "microvm") {
+      throw usageError(
+        "KILN_EOPTION_CONFLICT",
+        `Cannot boot launchable ${q(spec.image)} on machine type ${q(o.machine)}: microvm has no firmware that boots a disk`,
+        "Drop --machine (kiln picks pc for BIOS, q35 for UEFI), or give --machine pc or q35.",
+      );
+    }
+    if (at >= 0) args = [...args.slice(0, at + 1), o.machine, ...args.slice(at + 2)];
+  }
+  if (o.uefi && medium.firmware === undefined) {
+    throw usageError(
+      "KILN_ELAUNCHABLE_NO_UEFI",
+      `Cannot boot launchable ${q(spec.image)} with UEFI: it is a ${medium.kind} disk, which boots with BIOS only`,
+      "Drop --uefi, or make a disk that boots both ways: kiln image raw IMAGE (or raw-uefi for UEFI only).",
+    );
+  }
+  const machine = at >= 0 ? args[at + 1] : undefined;
+  return {
+    ...spec,
+    launchable: { ...medium, args },
+    machine: (MACHINE_TYPES as readonly string[]).includes(machine ?? "") ? (machine as MachineType) : "pc",
   };
 }

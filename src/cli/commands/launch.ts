@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { MachineSpec } from "../../launch/machine.js";
 import type { LaunchOptionValues } from "../../launch/options.js";
 import { type CommonOpts, cliState, progressFor, report, withCommon } from "../context.js";
 
@@ -39,6 +40,31 @@ export function addLaunchOptions(cmd: Command): Command {
     .option("--rm", "remove the machine's state when it ends");
 }
 
+/**
+ * IMAGE as `kiln launch` takes it: an image directory, or a launchable file (`kiln image`'s disk or ISO)
+ * that QEMU boots through its firmware.
+ */
+async function machineSpec(image: string, rest: string[], opts: Opts): Promise<MachineSpec> {
+  const { launchableSpec, specFromOptions } = await import("../../launch/options.js");
+  const spec = specFromOptions(image, programArgs(rest), opts);
+  const { stat } = await import("node:fs/promises");
+  const st = await stat(spec.image).catch(() => undefined);
+  if (st?.isFile()) {
+    const { qemuArgsForLaunchable } = await import("../../image/bootLaunchable.js");
+    const medium = await qemuArgsForLaunchable(spec.image, { uefi: opts.uefi === true });
+    return launchableSpec(spec, medium, opts);
+  }
+  if (opts.uefi) {
+    const { q, usageError } = await import("../../core/errors.js");
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      `Cannot use --uefi with image ${q(image)}: it is not a launchable file`,
+      "--uefi picks the firmware for a disk made by kiln image (kiln launch qemu --uefi hello.img); an image directory boots its kernel directly.",
+    );
+  }
+  return spec;
+}
+
 /** Arguments after the image go to the program; a leading "--" only separates them. */
 export function programArgs(rest: string[]): string[] | undefined {
   if (rest.length === 0) return undefined;
@@ -68,8 +94,7 @@ export function interruptOnSignals(ac: AbortController): { dispose(): void; stat
 type Opts = LaunchOptionValues & CommonOpts & { dryRun?: boolean };
 
 async function action(backend: string, image: string, rest: string[], opts: Opts): Promise<void> {
-  const { specFromOptions } = await import("../../launch/options.js");
-  const spec = specFromOptions(image, programArgs(rest), opts);
+  const spec = await machineSpec(image, rest, opts);
   const { dryRun, launch } = await import("../../launch/launch.js");
   if (opts.dryRun) {
     const r = await dryRun(spec, { backend });
@@ -136,14 +161,31 @@ export function register(program: Command): void {
     const sub = launchCmd
       .command(backend)
       .description(BACKEND_HELP[backend]!)
-      .argument("<image>", "image directory written by kiln bake")
+      .argument(
+        "<image>",
+        backend === "qemu"
+          ? "image directory written by kiln bake, or a disk or ISO written by kiln image"
+          : "image directory written by kiln bake",
+      )
       .argument("[args...]", "arguments for the program (replace the baked ones)")
       .passThroughOptions()
-      .option("--dry-run", "print the configuration and command instead of running them")
-      .addHelpText(
-        "after",
-        `\nOptions go before IMAGE; everything after IMAGE goes to the program.\n\nExample:\n  kiln launch ${backend} ${backend === "qemu" ? "-M 256 -p 8080:80 " : "--dry-run "}./hello.img -- --greeting hi`,
+      .option("--dry-run", "print the configuration and command instead of running them");
+    if (backend === "qemu") {
+      sub.option(
+        "--uefi",
+        "boot a launchable that boots both ways (raw, qcow2, vmdk, vhd, iso) with UEFI (OVMF)",
       );
+    }
+    sub.addHelpText(
+      "after",
+      `\nOptions go before IMAGE; everything after IMAGE goes to the program.${
+        backend === "qemu"
+          ? "\nA launchable file boots through its firmware (SeaBIOS, or OVMF for UEFI) with the configuration baked\ninto it: -e, program arguments, mount points and network addresses cannot reach it (-p forwards reach\nit when its image was baked with a network configuration: kiln bake --config)."
+          : ""
+      }\n\nExamples:\n  kiln launch ${backend} ${backend === "qemu" ? "-M 256 -p 8080:80 " : "--dry-run "}./hello.img -- --greeting hi${
+        backend === "qemu" ? "\n  kiln launch qemu hello-uefi.img   # a launchable from kiln image" : ""
+      }`,
+    );
     withCommon(addLaunchOptions(sub)).action((image: string, rest: string[], opts: Opts) =>
       action(backend, image, rest, opts),
     );

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { Image } from "../../bake/image.js";
 import type { KilnError } from "../../core/errors.js";
 import type { MachineSpec } from "../machine.js";
-import { qemuArgs, qemuDriver, tscKhz } from "./qemu.js";
+import { launchableQemuArgs, qemuArgs, qemuDriver, tscKhz } from "./qemu.js";
 
 const spec = (over: Partial<MachineSpec> = {}): MachineSpec & { name: string } => ({
   name: "m1",
@@ -141,5 +141,41 @@ describe("qemu arguments", () => {
     assert.equal(qemuDriver.statusFromExit?.(15, null), 7);
     assert.equal(qemuDriver.statusFromExit?.(1, null), undefined);
     assert.equal(qemuDriver.statusFromExit?.(0, null), undefined);
+  });
+
+  it("boots a launchable by its firmware: the medium's machine and drive, no -kernel, at least its memory", () => {
+    const launchable = {
+      kind: "raw-uefi",
+      args: ["-M", "q35", "-bios", "/ovmf", "-drive", "file=/d.img,if=none,id=boot"],
+      memoryMinMB: 256,
+      firmware: "/ovmf",
+    };
+    const a = launchableQemuArgs({
+      spec: {
+        ...spec({
+          memoryMB: 128,
+          net: { kind: "user", forwards: [{ proto: "tcp", host: 8080, guest: 80 }] },
+        }),
+        launchable,
+      },
+      accel: "tcg",
+      dir: "/h/machines/m1",
+      control: "/h/machines/m1/qmp.sock",
+    });
+    assert.deepEqual(values(a, "-M"), ["q35"]);
+    assert.deepEqual(values(a, "-bios"), ["/ovmf"]);
+    assert.deepEqual(values(a, "-m"), ["256"]);
+    assert.ok(!a.includes("-kernel") && !a.includes("-append"));
+    assert.deepEqual(values(a, "-chardev"), ["stdio,id=con0,signal=on"]);
+    assert.ok(a.includes("-no-reboot"));
+    assert.deepEqual(values(a, "-netdev"), ["user,id=n0,hostfwd=tcp::8080-:80"]);
+    assert.ok(values(a, "-device").includes("virtio-net-pci,netdev=n0"));
+    const big = launchableQemuArgs({
+      spec: { ...spec({ memoryMB: 1024 }), launchable },
+      accel: "tcg",
+      dir: "/h/machines/m1",
+      control: "/h/machines/m1/qmp.sock",
+    });
+    assert.deepEqual(values(big, "-m"), ["1024"]);
   });
 });

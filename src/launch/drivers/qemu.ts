@@ -2,7 +2,8 @@
  * QEMU: direct kernel boot (-kernel/-initrd/-append) on microvm by default, q35 or pc on request; KVM when
  * it really works here, else TCG with the timer hints the stock kernel needs under software emulation
  * (microvm hangs in early TSC calibration without tsc_early_khz). The guest's exit status also reaches
- * QEMU through isa-debug-exit (status (N<<1)|1); the console line stays authoritative.
+ * QEMU through isa-debug-exit (status (N<<1)|1); the console line stays authoritative. A launchable file
+ * (kiln image's disk or ISO) boots through its firmware instead, on the machine its medium names.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,7 +11,16 @@ import type { Image } from "../../bake/image.js";
 import { KilnError, q } from "../../core/errors.js";
 import { which } from "../../core/exec.js";
 import type { CmdlineParts } from "../cmdline.js";
-import type { Driver, LaunchPlan, MachineSpec, MachineStatus, PlanContext, ProbeResult } from "../machine.js";
+import type {
+  Driver,
+  LaunchableMedium,
+  LaunchablePlanContext,
+  LaunchPlan,
+  MachineSpec,
+  MachineStatus,
+  PlanContext,
+  ProbeResult,
+} from "../machine.js";
 import { qmpCommand } from "../qmp.js";
 import { FILES, isOurProcess } from "../state.js";
 import { terminate, waitGone } from "./waitGone.js";
@@ -59,15 +69,54 @@ export interface QemuArgsInput {
 }
 
 export function qemuArgs(i: QemuArgsInput): string[] {
+  const mmio = i.spec.machine === "microvm";
+  const machine = mmio ? (i.image.manifest.acpi === false ? "microvm,acpi=off" : "microvm") : i.spec.machine;
+  return machineArgs(i, {
+    machine: ["-M", machine],
+    boot: ["-kernel", i.image.kernel, "-initrd", i.initrd, "-append", i.cmdline],
+    mmio,
+  });
+}
+
+export interface LaunchableArgsInput {
+  spec: MachineSpec & { name: string; launchable: LaunchableMedium };
+  accel: "kvm" | "tcg";
+  dir: string;
+  control: string;
+  consoleFile?: string;
+}
+
+/**
+ * A launchable booted by its firmware (SeaBIOS, or OVMF on q35): the medium's own machine, firmware and
+ * drive in place of -kernel, with at least the memory the firmware needs; console, exit device, NIC and
+ * extra disks as for an image.
+ */
+export function launchableQemuArgs(i: LaunchableArgsInput): string[] {
+  const { launchable } = i.spec;
+  const memoryMB = Math.max(i.spec.memoryMB, launchable.memoryMinMB);
+  return machineArgs(
+    { ...i, spec: { ...i.spec, memoryMB } },
+    { machine: [], boot: launchable.args, mmio: false },
+  );
+}
+
+/** Everything but the machine type and what boots: identity, resources, console, devices, control. */
+function machineArgs(
+  i: {
+    spec: MachineSpec & { name: string };
+    accel: "kvm" | "tcg";
+    dir: string;
+    control: string;
+    consoleFile?: string;
+  },
+  m: { machine: string[]; boot: string[]; mmio: boolean },
+): string[] {
   const { spec } = i;
-  const mmio = spec.machine === "microvm";
-  const bus = (dev: string) => (mmio ? `${dev}-device` : `${dev}-pci`);
-  const machine = mmio ? (i.image.manifest.acpi === false ? "microvm,acpi=off" : "microvm") : spec.machine;
+  const bus = (dev: string) => (m.mmio ? `${dev}-device` : `${dev}-pci`);
   const a: string[] = [
     "-name",
     v(`kiln-${spec.name}`),
-    "-M",
-    machine,
+    ...m.machine,
     "-accel",
     i.accel,
     "-m",
@@ -84,7 +133,7 @@ export function qemuArgs(i: QemuArgsInput): string[] {
   else a.push("-chardev", "stdio,id=con0,signal=on");
   a.push("-serial", "chardev:con0");
   a.push("-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
-  a.push("-kernel", i.image.kernel, "-initrd", i.initrd, "-append", i.cmdline);
+  a.push(...m.boot);
   const net = spec.net;
   if (net.kind !== "none") {
     let netdev: string;
@@ -188,6 +237,25 @@ export const qemuDriver: Driver = {
       daemonizes: ctx.consoleFile !== undefined,
       pidFile: join(ctx.dir, FILES.pid),
       control,
+    };
+  },
+
+  async planLaunchable(ctx: LaunchablePlanContext): Promise<LaunchPlan> {
+    const args = launchableQemuArgs({
+      spec: ctx.spec,
+      accel: ctx.accel,
+      dir: ctx.dir,
+      control: ctx.control,
+      ...(ctx.consoleFile ? { consoleFile: ctx.consoleFile } : {}),
+    });
+    return {
+      backend: "qemu",
+      command: [qemuBinary(), ...args],
+      files: [],
+      warnings: [],
+      daemonizes: ctx.consoleFile !== undefined,
+      pidFile: join(ctx.dir, FILES.pid),
+      control: ctx.control,
     };
   },
 
