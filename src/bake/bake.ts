@@ -13,14 +13,18 @@ import { KILN_VERSION } from "../core/version.js";
 import { BootConfig } from "./bootConfig.js";
 import { type CpioEntry, cpioChunks } from "./cpio.js";
 import type { ImageManifest } from "./image.js";
-import { type CheckedProgram, checkProgram } from "./program.js";
+import { type CheckedProgram, checkProgram, checkProgramWithClosure } from "./program.js";
 import { writeImageDir } from "./writeImage.js";
 
 export interface BakeOptions {
   platform: string;
   out: string;
-  /** Host paths of the programs. The first runs as `main`, the others in the background before it. */
-  programs: string[];
+  /**
+   * The programs: host paths of programs built with the kiln toolchain (they go to /bin/NAME), or prepared
+   * programs (a Debian package's, with its shared-library closure). The first runs as `main`, the others in
+   * the background before it.
+   */
+  programs: (string | ProgramInput)[];
   kernel?: "stock" | "specialized";
   /** Extra files: host path → absolute path in the image. */
   add?: { src: string; dest: string }[];
@@ -38,6 +42,25 @@ export interface BakeOptions {
   allowLicenseViolations?: boolean;
   env?: NodeJS.ProcessEnv;
   progress?: Progress;
+}
+
+/** A program that brings what it needs at run time (src/pkg: `deb:` and `pkg:` specs resolve to these). */
+export interface ProgramInput {
+  src: string;
+  /** Where it goes in the image; argv[0] is its basename (some programs choose their mode from it). */
+  dest: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** The closure: libraries, the ELF interpreter, data files; a symlink when `symlink` is set. */
+  files?: { src: string; dest: string; mode?: number; symlink?: string; package?: string }[];
+  /** Debian packages the files come from, for the SBOM (copyright read from copyrightFile). */
+  packages?: {
+    name: string;
+    version: string;
+    source: string;
+    sourceVersion: string;
+    copyrightFile?: string;
+  }[];
 }
 
 export interface BakeResult {
@@ -93,11 +116,11 @@ async function loadConfigFile(path: string): Promise<Partial<BootConfig>> {
   return r.data;
 }
 
-/** The programs go to /bin/NAME; two with one name would shadow each other. */
-function programPaths(programs: CheckedProgram[]): string[] {
+/** Programs go to /bin/NAME unless they say where; two at one place would shadow each other. */
+function programPaths(programs: CheckedProgram[], inputs: ProgramInput[]): string[] {
   const seen = new Map<string, string>();
-  return programs.map((p) => {
-    const dest = `/bin/${basename(p.path)}`;
+  return programs.map((p, i) => {
+    const dest = inputs[i]?.dest ?? `/bin/${basename(p.path)}`;
     const other = seen.get(dest);
     if (other)
       throw usageError(
@@ -116,12 +139,17 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const kind = opts.kernel ?? "stock";
   const out = resolve(opts.out);
 
+  const inputs = opts.programs.map((p) => (typeof p === "string" ? { src: p, dest: "" } : p));
   const [programs, added, configOverride] = await Promise.all([
-    Promise.all(opts.programs.map((p) => checkProgram(p))),
+    Promise.all(inputs.map((p) => (p.dest ? checkProgramWithClosure(p) : checkProgram(p.src)))),
     Promise.all((opts.add ?? []).map(readAdded)).then((l) => l.flat()),
     opts.configFile ? loadConfigFile(opts.configFile) : Promise.resolve({}),
   ]);
-  const dests = programPaths(programs);
+  const dests = programPaths(
+    programs,
+    inputs.map((i) => (i.dest ? i : ({} as ProgramInput))),
+  );
+  const closure = await readClosure(inputs);
 
   const { resolvePlatform } = await import("../components/resolve.js");
   const platform = await resolvePlatform(opts.platform, {
@@ -183,12 +211,18 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   });
   progress.done();
 
-  const rc = programs.map((p, i) => ({
+  const rc = programs.map((_, i) => ({
     bin: dests[i]!,
-    argv: [basename(p.path)],
+    argv: [basename(dests[i]!), ...(inputs[i]!.args ?? [])],
     mode: (i === 0 ? "main" : "bg") as "main" | "bg",
   }));
-  const config: BootConfig = { v: 1, ...(rc.length ? { rc } : {}), ...configOverride };
+  const programEnv = Object.assign({}, ...inputs.map((i) => i.env ?? {})) as Record<string, string>;
+  const config: BootConfig = {
+    v: 1,
+    ...(Object.keys(programEnv).length ? { env: programEnv } : {}),
+    ...(rc.length ? { rc } : {}),
+    ...configOverride,
+  };
 
   const entries: CpioEntry[] = [
     { path: "/init", mode: 0o755, data: await readFile(init.path) },
@@ -199,6 +233,11 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       modules.map(async (m) => ({ path: `/${m.relPath}`, data: await readFile(m.path) })),
     )),
     ...added.map((a) => ({ path: a.dest, mode: a.mode, data: a.data })),
+    ...closure.map((f) =>
+      f.symlink !== undefined
+        ? { path: f.dest, type: "symlink" as const, target: f.symlink }
+        : { path: f.dest, mode: f.mode, data: f.data },
+    ),
     { path: "/tmp", type: "dir" as const, mode: 0o1777 },
     { path: "/etc", type: "dir" as const },
   ];
@@ -212,7 +251,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const manifest: ImageManifest = {
     v: 1,
     kiln: KILN_VERSION,
-    name: opts.name ?? (programs[0] ? basename(programs[0].path) : `${opts.platform}-plane`),
+    name: opts.name ?? (dests[0] ? basename(dests[0]) : `${opts.platform}-plane`),
     platform: opts.platform,
     kernel: kernelInfo,
     initrd: { file: "initrd", sha256: h.digest("hex"), size: initrdSize, entries: countEntries(entries) },
@@ -227,7 +266,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       size: p.data.length,
       ...(p.note ? { note: p.note } : {}),
     })),
-    files: added
+    files: [...added, ...closure.filter((f) => f.symlink === undefined)]
       .map((a) => ({ path: a.dest, sha256: sha256(a.data), size: a.data.length }))
       .sort((a, b) => (a.path < b.path ? -1 : 1)),
     init: { path: "/init", sha256: init.sha256, size: init.size, version: init.version },
@@ -243,6 +282,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
         ).catch(() => undefined)
       : undefined;
   manifest.sbom = await gatherSbomInputs(manifest, { env, ...(kernelCopyright ? { kernelCopyright } : {}) });
+  await addDebianFacts(manifest, inputs, closure);
   manifest.provenance = {
     v: 1,
     kiln: KILN_VERSION,
@@ -337,4 +377,69 @@ async function readAdded(a: {
     out.push(...(await readAdded({ src: join(a.src, name), dest: `${a.dest.replace(/\/$/, "")}/${name}` })));
   }
   return out;
+}
+
+interface ClosureFile {
+  dest: string;
+  mode: number;
+  data: Buffer;
+  symlink?: string;
+  package?: string;
+}
+
+async function readClosure(inputs: ProgramInput[]): Promise<ClosureFile[]> {
+  const byDest = new Map<string, ClosureFile>();
+  for (const i of inputs) {
+    for (const f of i.files ?? []) {
+      if (byDest.has(f.dest)) continue; // two programs from one package set share their libraries
+      byDest.set(
+        f.dest,
+        f.symlink !== undefined
+          ? {
+              dest: f.dest,
+              mode: 0o777,
+              data: Buffer.alloc(0),
+              symlink: f.symlink,
+              ...(f.package ? { package: f.package } : {}),
+            }
+          : {
+              dest: f.dest,
+              mode: f.mode ?? 0o644,
+              data: await readFile(f.src),
+              ...(f.package ? { package: f.package } : {}),
+            },
+      );
+    }
+  }
+  return [...byDest.values()];
+}
+
+/** The Debian packages behind prepared programs go into the SBOM inputs, with each file's package. */
+async function addDebianFacts(
+  manifest: ImageManifest,
+  inputs: ProgramInput[],
+  closure: ClosureFile[],
+): Promise<void> {
+  const sbom = manifest.sbom;
+  if (!sbom?.debian) return;
+  const files: NonNullable<typeof sbom.files> = { ...(sbom.files ?? {}) };
+  for (const input of inputs) {
+    for (const p of input.packages ?? []) {
+      const copyright = p.copyrightFile
+        ? await readFile(p.copyrightFile, "utf8").catch(() => undefined)
+        : undefined;
+      sbom.debian.packages[p.name] = {
+        version: p.version,
+        ...(p.source && p.source !== p.name ? { source: p.source } : {}),
+        ...(p.sourceVersion && p.sourceVersion !== p.version ? { sourceVersion: p.sourceVersion } : {}),
+        ...(copyright ? { copyright } : {}),
+      };
+    }
+    const owner = input.files?.find((f) => f.src === input.src)?.package ?? input.packages?.[0]?.name;
+    if (owner && input.dest) files[input.dest] = { debPackage: owner };
+  }
+  for (const f of closure)
+    if (f.package && f.symlink === undefined) files[f.dest] = { debPackage: f.package };
+  if (Object.keys(files).length)
+    sbom.files = Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)));
 }

@@ -64,3 +64,42 @@ export async function checkProgram(path: string): Promise<CheckedProgram> {
   }
   return { path, data, sha256: sha256(data), note: { ...note } };
 }
+
+/**
+ * A prepared program (a Debian package's) need not carry the kiln note, and may be dynamic: then its ELF
+ * interpreter must be among the files that come with it, or the kernel could not start it.
+ */
+export async function checkProgramWithClosure(input: {
+  src: string;
+  dest: string;
+  files?: { dest: string }[];
+}): Promise<CheckedProgram> {
+  let data: Buffer;
+  try {
+    data = await readFile(input.src);
+  } catch {
+    throw usageError(
+      "KILN_EPROGRAM_NOT_FOUND",
+      `Cannot read program ${q(input.src)}`,
+      "Resolve the package again.",
+    );
+  }
+  const elf = parseElf(data, input.src);
+  if (elf.machine !== "x86_64") {
+    throw new KilnError(
+      "KILN_EPROGRAM_FOREIGN",
+      `Program ${q(input.src)} is for ${q(elf.machine)}, not x86_64`,
+      "Use an amd64 package.",
+      { kind: "usage" },
+    );
+  }
+  if (!elf.isStatic && elf.interp && !(input.files ?? []).some((f) => f.dest === elf.interp)) {
+    throw new KilnError(
+      "KILN_EPROGRAM_DYNAMIC",
+      `Program ${q(input.dest)} needs the interpreter ${q(elf.interp)}, which its files do not bring`,
+      "Resolve it with its library closure (deb:NAME does), or build it with the kiln toolchain.",
+      { kind: "usage" },
+    );
+  }
+  return { path: input.src, data, sha256: sha256(data) };
+}

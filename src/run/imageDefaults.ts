@@ -16,6 +16,8 @@ export const ImageDefaults = z
     args: z.array(z.string()).optional(),
     env: z.record(z.string(), z.string()).optional(),
     files: z.record(z.string().startsWith("/"), z.string()).optional(),
+    /** Guest ports ("6379") or host:guest forwards ("16379:6379"); forwards apply when -p gives none. */
+    ports: z.array(z.union([z.string(), z.number().int()])).optional(),
   })
   .strict();
 export type ImageDefaults = z.infer<typeof ImageDefaults> & { files?: Record<string, string> };
@@ -47,7 +49,7 @@ export async function readImageDefaults(dir: string): Promise<ImageDefaults | un
     throw usageError(
       "KILN_ETOML_INVALID",
       `Cannot use ${q(file)}: key ${q(["image", ...issue.path].join("."))}: ${issue.message}`,
-      "Keys of [image]: platform, program, memory, args, env, files.",
+      "Keys of [image]: platform, program, memory, args, env, files, ports.",
     );
   }
   const files = r.data.files

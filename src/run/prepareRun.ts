@@ -5,12 +5,14 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
+import type { ProgramInput } from "../bake/bake.js";
 import { sha256, sha256File } from "../core/digest.js";
 import { paths } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
 import { buildTarget } from "./buildTarget.js";
 import { type ImageDefaults, readImageDefaults } from "./imageDefaults.js";
+import { isPackageSpec, resolveProgramSpec } from "./programSpec.js";
 
 export interface RunInputs {
   target: string;
@@ -49,12 +51,25 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
   const { ensureToolchain } = await import("../toolchain/toolchain.js");
   const tc = await ensureToolchain({ env });
 
-  const built = await buildTarget(inputs.target, tc, {
-    ...(inputs.program ? { program: inputs.program } : {}),
-    env,
-    progress,
-  });
-  const defaults = built.projectDir ? await readImageDefaults(built.projectDir) : undefined;
+  let program: string | ProgramInput;
+  let built: { kind: string; program: string; cached: boolean; projectDir?: string };
+  let defaults: ImageDefaults | undefined;
+  if (isPackageSpec(inputs.target)) {
+    progress.step(`resolving ${inputs.target}`);
+    const r = await resolveProgramSpec(inputs.target, { env, progress });
+    progress.done();
+    program = r.input;
+    built = { kind: "package", program: r.input.src, cached: true };
+    defaults = r.defaults;
+  } else {
+    built = await buildTarget(inputs.target, tc, {
+      ...(inputs.program ? { program: inputs.program } : {}),
+      env,
+      progress,
+    });
+    program = built.program;
+    defaults = built.projectDir ? await readImageDefaults(built.projectDir) : undefined;
+  }
   const platform = inputs.platform ?? defaults?.platform ?? "qemu";
   const kernel = inputs.kernel ?? "stock";
   const add = [
@@ -74,6 +89,8 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       kiln: KILN_VERSION,
       program: await sha256File(built.program),
       name: basename(built.program),
+      // A package's program: where it goes and what comes with it (store paths carry their digests).
+      input: typeof program === "string" ? null : program,
       platform,
       kernel,
       stock: pointer?.sha256 ?? null,
@@ -90,11 +107,11 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
   );
   if (!hit) {
     const { bake } = await import("../bake/bake.js");
-    progress.step(`baking ${basename(built.program)} for ${platform}`);
+    progress.step(`baking ${basename(typeof program === "string" ? program : program.dest)} for ${platform}`);
     await bake({
       platform,
       out: image,
-      programs: [built.program],
+      programs: [program],
       kernel,
       add,
       ...(inputs.configFile ? { configFile: inputs.configFile } : {}),
@@ -106,7 +123,7 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
   return {
     image,
     program: built.program,
-    built: built.kind === "program" ? "given" : built.cached ? "cached" : "built",
+    built: built.kind === "program" || built.kind === "package" ? "given" : built.cached ? "cached" : "built",
     baked: hit ? "cached" : "baked",
     ...(defaults ? { defaults } : {}),
   };

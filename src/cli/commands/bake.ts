@@ -93,11 +93,17 @@ export function register(program: Command): void {
         );
       }
       const { bake, parseAdd } = await import("../../bake/bake.js");
+      const { isPackageSpec, resolveProgramSpec } = await import("../../run/programSpec.js");
       const progress = await progressFor(opts);
       const r = await bake({
         platform,
         out,
-        programs,
+        // deb:NAME and pkg:NAME bring their closure with them.
+        programs: await Promise.all(
+          programs.map(async (p) =>
+            isPackageSpec(p) ? (await resolveProgramSpec(p, { progress })).input : p,
+          ),
+        ),
         kernel: opts.kernel,
         add: opts.add.map(parseAdd),
         ...(opts.config ? { configFile: opts.config } : {}),

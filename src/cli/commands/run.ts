@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option("--backend <name>", "qemu (default), xen or firecracker")
     .addHelpText(
       "after",
-      "\nExamples:\n  kiln run examples/hello\n  kiln run examples/httpd -p 18080:8080\n  kiln run hello.c -- --greeting hi\n  kiln run examples/kv -p 17000:7000 -b kv.img,/data",
+      "\nExamples:\n  kiln run examples/hello\n  kiln run deb:redis-server -p 16379:6379\n  kiln run examples/httpd -p 18080:8080\n  kiln run hello.c -- --greeting hi\n  kiln run examples/kv -p 17000:7000 -b kv.img,/data",
     );
   withCommon(addLaunchOptions(cmd)).action(async (target: string, rest: string[], opts: Opts) => {
     const { usageError } = await import("../../core/errors.js");
@@ -63,6 +63,10 @@ export function register(program: Command): void {
     const spec = specFromOptions(prepared.image, programArgs(rest) ?? d?.args, {
       ...opts,
       ...(opts.memory === undefined && d?.memory ? { memory: String(d.memory) } : {}),
+      // The recipe's host:guest forwards apply when the command line gives none.
+      ...(!opts.publish?.length && d?.ports?.some((p) => String(p).includes(":"))
+        ? { publish: (d.ports ?? []).map(String).filter((p) => p.includes(":")) }
+        : {}),
       env: [...Object.entries(d?.env ?? {}).map(([k, v]) => `${k}=${v}`), ...(opts.env ?? [])],
     });
     const { launch } = await import("../../launch/launch.js");

@@ -1,0 +1,72 @@
+// Debian's own programs as unikernels: deb:NAME brings the package's binary and its shared-library closure.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { createServer } from "node:net";
+import { after, describe, test } from "node:test";
+import { runKiln } from "../helpers.js";
+
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+async function poll<T>(fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`no answer within ${timeoutMs} ms`);
+}
+
+const names: string[] = [];
+after(async () => {
+  for (const n of names) await runKiln(["rm", "-f", n]);
+});
+
+describe("kiln run deb:NAME", () => {
+  test("redis-server answers redis-cli PING with PONG from the host", async () => {
+    const port = await freePort();
+    const name = `redis-${port}`;
+    names.push(name);
+    const r = await runKiln(["run", "deb:redis-server", "-p", `${port}:6379`, "-d", "--name", name], {
+      timeoutMs: 300_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const pong = await poll(() => {
+      const out = execFileSync("redis-cli", ["-p", String(port), "ping"], { timeout: 3000 })
+        .toString()
+        .trim();
+      return out === "PONG" ? out : undefined;
+    });
+    assert.equal(pong, "PONG");
+    const set = execFileSync("redis-cli", ["-p", String(port), "set", "k", "v"])
+      .toString()
+      .trim();
+    assert.equal(set, "OK");
+    assert.equal((await runKiln(["stop", name])).code, 0);
+  });
+
+  test("nginx serves a page to curl", async () => {
+    const port = await freePort();
+    const name = `nginx-${port}`;
+    names.push(name);
+    const r = await runKiln(["run", "deb:nginx-light", "-p", `${port}:80`, "-d", "--name", name], {
+      timeoutMs: 300_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const page = await poll(() => {
+      const out = execFileSync("curl", ["-sf", "-m", "3", `http://127.0.0.1:${port}/`]).toString();
+      return out.length ? out : undefined;
+    });
+    assert.match(page, /nginx from Debian, baked by kiln/);
+    assert.equal((await runKiln(["stop", name])).code, 0);
+  });
+});
