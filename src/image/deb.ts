@@ -8,17 +8,21 @@
  *   /lib/systemd/system/kiln-NAME.service                   runs `run`
  *   /usr/share/doc/kiln-image-NAME/{copyright,sbom.spdx.json} DEP-5 licences of the parts, SPDX 2.3 SBOM
  * The control file names the Debian source packages built in (`Built-Using`: the kernel's `linux`, `musl`
- * linked into every program). The .deb is written by kiln (ar + tar + gzip, no dpkg-deb needed), with
- * sorted entries, root owners and one fixed time (SOURCE_DATE_EPOCH when set): same image, same bytes.
+ * linked into every program). The .deb is written by core/debWriter.ts: same image, same bytes.
  */
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { gzipSync } from "node:zlib";
 import type { Image } from "../bake/image.js";
-import { arArchive } from "../core/arWriter.js";
-import { q, usageError } from "../core/errors.js";
+import {
+  buildDebArchive,
+  checkDebName,
+  checkDebVersion,
+  deb822Block,
+  debMaintainer,
+  debMtime,
+  nativeChangelog,
+  wrapText,
+} from "../core/debWriter.js";
 import { silentProgress } from "../core/progress.js";
-import { type TarEntry, tarBuffer } from "../core/tarWriter.js";
 import { KILN_VERSION } from "../core/version.js";
 import type { FormatOptions, LaunchableFormat, LaunchableResult } from "./format.js";
 import { writeLaunchable } from "./launchableOutput.js";
@@ -29,12 +33,7 @@ export interface DebOptions extends FormatOptions {
   maintainer?: string;
 }
 
-/** 2024-01-01T00:00:00Z: a fixed time for every entry (lintian calls files from 1970 "ancient"). */
-const DEFAULT_MTIME = 1_704_067_200;
 export const DEFAULT_VERSION = "0+kiln1";
-
-const NAME_RE = /^[a-z0-9][a-z0-9+.-]{0,50}$/;
-const VERSION_RE = /^(?:\d+:)?[0-9][A-Za-z0-9.+~-]*$/;
 
 export interface DebPaths {
   pkg: string;
@@ -183,15 +182,6 @@ export function builtUsing(parts: readonly PartInfo[]): string {
   return [...seen.keys()].sort().join(", ");
 }
 
-/** deb822 continuation: each line indented, empty lines as " .". */
-function block(text: string): string {
-  return text
-    .replace(/\s+$/, "")
-    .split("\n")
-    .map((l) => (l.trim() ? ` ${l}` : " ."))
-    .join("\n");
-}
-
 const COMMON_LICENSES: Record<string, string> = {
   "Apache-2.0": "Apache-2.0",
   "GPL-2.0-only": "GPL-2",
@@ -280,7 +270,7 @@ export async function copyrightFile(name: string, p: DebPaths, c: Compliance): P
       `Files: ${p.dir}/initrd`,
       `Copyright: ${initrdCopyrights.join("\n ")}`,
       `License: ${dep5License(initrdLicense)}`,
-      `Comment: The initrd holds:${block(
+      `Comment: The initrd holds:${deb822Block(
         [
           ...inInitrd.map(describe),
           ...(modules.length ? [`${modules.length} kernel modules: ${kernelLicense}`] : []),
@@ -300,46 +290,12 @@ export async function copyrightFile(name: string, p: DebPaths, c: Compliance): P
         `License: ${id}\n On Debian systems the full text is in /usr/share/common-licenses/${common}.`,
       );
     } else if (c.licenseTexts[id]) {
-      paras.push(`License: ${id}\n${block(c.licenseTexts[id]!)}`);
+      paras.push(`License: ${id}\n${deb822Block(c.licenseTexts[id]!)}`);
     } else {
       paras.push(`License: ${id}\n See https://spdx.org/licenses/${id}.html`);
     }
   }
   return `${paras.join("\n\n")}\n`;
-}
-
-/** Greedy word wrap for deb822 descriptions (lintian wants lines under 80 columns). */
-function wrap(text: string, width: number): string {
-  const out: string[] = [];
-  let line = "";
-  for (const w of text.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + w.length > width) {
-      out.push(line);
-      line = w;
-    } else {
-      line = line ? `${line} ${w}` : w;
-    }
-  }
-  if (line) out.push(line);
-  return out.join("\n");
-}
-
-/** A one-entry Debian changelog (the package is native: changelog.gz, as policy wants). */
-function changelog(pkg: string, version: string, name: string, maintainer: string, mtime: number): string {
-  const date = new Date(mtime * 1000).toUTCString().replace("GMT", "+0000");
-  return `${pkg} (${version}) unstable; urgency=medium\n\n  * Image ${name} packaged by kiln ${KILN_VERSION}.\n\n -- ${maintainer}  ${date}\n`;
-}
-
-function installedSizeKiB(entries: readonly TarEntry[]): number {
-  // As dpkg-gencontrol counts: each file's size rounded up to KiB, one KiB per directory.
-  let kib = 0;
-  for (const e of entries)
-    kib += e.type === "directory" ? 1 : Math.ceil((e.data?.length ?? e.size ?? 0) / 1024);
-  return kib;
-}
-
-function md5(data: Uint8Array): string {
-  return createHash("md5").update(data).digest("hex");
 }
 
 export interface DebBuild {
@@ -354,25 +310,11 @@ export async function buildDeb(image: Image, opts: DebOptions = {}): Promise<Deb
   const env = opts.env ?? process.env;
   const m = image.manifest;
   const name = opts.name ?? m.name;
-  if (!NAME_RE.test(name)) {
-    throw usageError(
-      "KILN_EDEB_NAME",
-      `Cannot make a Debian package for image name ${q(name)}: package names are lowercase letters, digits and + . -`,
-      "Give a name with --name (e.g. --name hello).",
-    );
-  }
+  checkDebName(name, "image name", "Give a name with --name (e.g. --name hello).");
   const version = opts.version ?? env.KILN_DEB_VERSION ?? DEFAULT_VERSION;
-  if (!VERSION_RE.test(version)) {
-    throw usageError(
-      "KILN_EDEB_VERSION",
-      `Cannot use ${q(version)} as a Debian package version`,
-      "Use a version like 1.0-1 (digits first; letters, digits and . + ~ - after).",
-    );
-  }
-  const maintainer =
-    opts.maintainer ??
-    (env.DEBFULLNAME && env.DEBEMAIL ? `${env.DEBFULLNAME} <${env.DEBEMAIL}>` : "kiln <kiln@localhost>");
-  const mtime = /^\d+$/.test(env.SOURCE_DATE_EPOCH ?? "") ? Number(env.SOURCE_DATE_EPOCH) : DEFAULT_MTIME;
+  checkDebVersion(version);
+  const maintainer = debMaintainer(env, opts.maintainer);
+  const mtime = debMtime(env);
   const p = debPaths(name);
 
   const [kernel, initrd, manifestJson, comp] = await Promise.all([
@@ -392,62 +334,40 @@ export async function buildDeb(image: Image, opts: DebOptions = {}): Promise<Deb
     { path: `${p.doc}/sbom.spdx.json`, data: Buffer.from(comp.sbom) },
     {
       path: `${p.doc}/changelog.gz`,
-      data: gzipSync(changelog(p.pkg, version, name, maintainer, mtime), { level: 9 }),
+      data: nativeChangelog(
+        p.pkg,
+        version,
+        `Image ${name} packaged by kiln ${KILN_VERSION}.`,
+        maintainer,
+        mtime,
+      ),
     },
   ];
-  const dirs = new Set<string>();
-  for (const f of files) {
-    const parts = f.path.split("/");
-    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
-  }
-  const owner = { uname: "root", gname: "root" };
-  const data: TarEntry[] = [
-    { name: "./", type: "directory", ...owner },
-    ...[...dirs].map((d) => ({ name: `./${d}/`, type: "directory" as const, ...owner })),
-    ...files.map((f) => ({ name: `./${f.path}`, data: f.data, mode: f.mode ?? 0o644, ...owner })),
-  ];
   const built = builtUsing(comp.parts);
-  const control = [
-    `Package: ${p.pkg}`,
-    `Version: ${version}`,
-    "Architecture: amd64",
-    `Maintainer: ${maintainer}`,
-    `Installed-Size: ${installedSizeKiB(data.slice(1))}`,
-    "Depends: qemu-system-x86",
-    "Suggests: xen-utils",
-    ...(built ? [`Built-Using: ${built}`] : []),
-    "Section: misc",
-    "Priority: optional",
-    `Description: kiln image ${name}: a single-application VM (kernel and initrd)`,
-    block(
-      wrap(
-        `The image ${name}, baked by kiln ${m.kiln} for the ${m.platform} platform (Linux ${m.kernel.release}), with its launch configuration: a QEMU run script (/${p.dir}/run), a systemd unit (kiln-${name}.service) and an xl configuration for a Xen PVH guest (/${p.dir}/xen.cfg).`,
-        78,
-      ),
-    ),
-    "",
-  ].join("\n");
-  const md5sums = files
-    .map((f) => `${md5(f.data)}  ${f.path}\n`)
-    .sort()
-    .join("");
-  const controlTar = await tarBuffer(
-    [
-      { name: "./", type: "directory", ...owner },
-      { name: "./control", data: Buffer.from(control), ...owner },
-      { name: "./md5sums", data: Buffer.from(md5sums), ...owner },
+  const { deb, control } = await buildDebArchive({
+    fields: [
+      ["Package", p.pkg],
+      ["Version", version],
+      ["Architecture", "amd64"],
+      ["Maintainer", maintainer],
+      ["Depends", "qemu-system-x86"],
+      ["Suggests", "xen-utils"],
+      ...(built ? [["Built-Using", built] as [string, string]] : []),
+      ["Section", "misc"],
+      ["Priority", "optional"],
+      [
+        "Description",
+        `kiln image ${name}: a single-application VM (kernel and initrd)\n${deb822Block(
+          wrapText(
+            `The image ${name}, baked by kiln ${m.kiln} for the ${m.platform} platform (Linux ${m.kernel.release}), with its launch configuration: a QEMU run script (/${p.dir}/run), a systemd unit (kiln-${name}.service) and an xl configuration for a Xen PVH guest (/${p.dir}/xen.cfg).`,
+            78,
+          ),
+        )}`,
+      ],
     ],
-    { mtime },
-  );
-  const dataTar = await tarBuffer(data, { mtime });
-  const deb = arArchive(
-    [
-      { name: "debian-binary", data: Buffer.from("2.0\n") },
-      { name: "control.tar.gz", data: gzipSync(controlTar, { level: 9 }) },
-      { name: "data.tar.gz", data: gzipSync(dataTar, { level: 6 }) },
-    ],
+    payload: files,
     mtime,
-  );
+  });
   return { deb, control, paths: p, files: files.map((f) => `/${f.path}`) };
 }
 
