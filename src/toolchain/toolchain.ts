@@ -9,6 +9,8 @@ import { kilnHome, paths } from "../core/paths.js";
 import { KILN_VERSION, TUPLE } from "../core/version.js";
 import type { BackingCompiler } from "./detectCompiler.js";
 import { BINUTILS, type Binutil, type ToolchainLayout, toolchainLayout } from "./layout.js";
+import type { Musl } from "./musl.js";
+import type { ClangParts, WrapperContext } from "./wrappers.js";
 
 export interface ToolchainInfo {
   dir: string;
@@ -121,33 +123,11 @@ export async function writeToolchainDetailed(
     throw existsError(dir);
   }
 
-  const note: KilnNote = {
-    tuple: TUPLE,
-    libc: musl.libc,
-    toolchain: `kiln ${KILN_VERSION} (${backing.kind} ${backing.version})`,
-  };
-  const clang = backing.kind === "clang" ? await clangParts(backing, env) : undefined;
-  const tools = await findBinutils(backing, clang?.lld, env);
-  const pkgConfig = await which("pkg-config", env.PATH ?? "");
-  const record = (root: string): ToolchainRecord => {
-    const l = toolchainLayout(root);
-    return {
-      schema: 1,
-      dir: root,
-      tuple: TUPLE,
-      bin: l.bin,
-      cc: l.tool("gcc"),
-      backing,
-      prefix,
-      sysroot: l.sysroot,
-      libc: musl.libc,
-      note,
-      cmakeToolchainFile: l.cmake,
-      mesonCrossFile: l.meson,
-      kilnVersion: KILN_VERSION,
-      fingerprint: fp,
-    };
-  };
+  const parts = await toolchainParts(backing, musl, prefix, fp, env);
+  const record = (root: string) => recordFor(root, parts);
+  const fill = (target: string, root: string) =>
+    fillDir(target, ctxFor(root, parts), parts.note, record(root));
+  const note = parts.note;
 
   try {
     await buildDirAtomic(
@@ -155,16 +135,9 @@ export async function writeToolchainDetailed(
       async (tmp) => {
         // Files name their own absolute paths. Render them for the temporary place to test the toolchain
         // there, then again for the final place just before the rename.
-        const fill = (root: string) =>
-          fillDir(
-            tmp,
-            { layout: toolchainLayout(root), backing, musl, prefix, pkgConfig, clang, tools },
-            note,
-            record(root),
-          );
-        await fill(tmp);
+        await fill(tmp, tmp);
         await selfTest(toolchainLayout(tmp), note, env);
-        await fill(dir);
+        await fill(tmp, dir);
       },
       { replace: opts.force === true },
     );
@@ -180,6 +153,125 @@ export async function writeToolchainDetailed(
     );
   }
   return { info: publicInfo(record(dir)), written: true };
+}
+
+/** Everything a toolchain directory is made of, found once on the host. */
+interface ToolchainParts {
+  backing: BackingCompiler;
+  musl: Musl;
+  prefix: string;
+  fingerprint: string;
+  note: KilnNote;
+  clang?: ClangParts;
+  tools: Partial<Record<Binutil, string>>;
+  pkgConfig?: string;
+}
+
+async function toolchainParts(
+  backing: BackingCompiler,
+  musl: Musl,
+  prefix: string,
+  fingerprint: string,
+  env: NodeJS.ProcessEnv,
+): Promise<ToolchainParts> {
+  const note: KilnNote = {
+    tuple: TUPLE,
+    libc: musl.libc,
+    toolchain: `kiln ${KILN_VERSION} (${backing.kind} ${backing.version})`,
+  };
+  const clang = backing.kind === "clang" ? await clangParts(backing, env) : undefined;
+  const tools = await findBinutils(backing, clang?.lld, env);
+  const pkgConfig = await which("pkg-config", env.PATH ?? "");
+  return {
+    backing,
+    musl,
+    prefix,
+    fingerprint,
+    note,
+    ...(clang ? { clang } : {}),
+    tools,
+    ...(pkgConfig ? { pkgConfig } : {}),
+  };
+}
+
+function recordFor(root: string, p: ToolchainParts): ToolchainRecord {
+  const l = toolchainLayout(root);
+  return {
+    schema: 1,
+    dir: root,
+    tuple: TUPLE,
+    bin: l.bin,
+    cc: l.tool("gcc"),
+    backing: p.backing,
+    prefix: p.prefix,
+    sysroot: l.sysroot,
+    libc: p.musl.libc,
+    note: p.note,
+    cmakeToolchainFile: l.cmake,
+    mesonCrossFile: l.meson,
+    kilnVersion: KILN_VERSION,
+    fingerprint: p.fingerprint,
+  };
+}
+
+function ctxFor(
+  root: string,
+  p: ToolchainParts,
+): WrapperContext & { tools: Partial<Record<Binutil, string>> } {
+  return {
+    layout: toolchainLayout(root),
+    backing: p.backing,
+    musl: p.musl,
+    prefix: p.prefix,
+    ...(p.pkgConfig ? { pkgConfig: p.pkgConfig } : {}),
+    ...(p.clang ? { clang: p.clang } : {}),
+    tools: p.tools,
+  };
+}
+
+export interface StagedToolchain {
+  /** The toolchain as it will be at `dir`. */
+  info: ToolchainInfo;
+  /** Host files the toolchain uses (compiler, binutils, musl, pkg-config): what a package depends on. */
+  hostFiles: string[];
+}
+
+/**
+ * Write a toolchain into the empty directory `stage` for use at `dir`, the place it will have at run time
+ * (a package's install location): rendered for `stage` first and checked there by compiling and running a
+ * program, then rendered again for `dir`. `prefix` replaces kiln's package prefix (KILN_HOME/prefix).
+ */
+export async function stageToolchain(opts: {
+  stage: string;
+  dir: string;
+  prefix: string;
+  cc?: string;
+  env?: NodeJS.ProcessEnv;
+}): Promise<StagedToolchain> {
+  const env = opts.env ?? process.env;
+  checkDirPath(opts.dir);
+  checkDirPath(opts.prefix);
+  const { detectCompiler } = await import("./detectCompiler.js");
+  const { findMusl } = await import("./musl.js");
+  const backing = await detectCompiler(opts.cc ?? (env.CC || "gcc"), env);
+  const musl = await findMusl(env);
+  const parts = await toolchainParts(backing, musl, opts.prefix, await fingerprint(backing.path), env);
+  const stage = resolve(opts.stage);
+  await fillDir(stage, ctxFor(stage, parts), parts.note, recordFor(stage, parts));
+  await selfTest(toolchainLayout(stage), parts.note, env);
+  await fillDir(stage, ctxFor(opts.dir, parts), parts.note, recordFor(opts.dir, parts));
+  const c = parts.clang;
+  const hostFiles = [
+    backing.path,
+    ...Object.values(parts.tools),
+    join(musl.include, "stdio.h"),
+    join(musl.lib, "libc.a"),
+    ...(parts.pkgConfig ? [parts.pkgConfig] : []),
+    ...(c
+      ? [c.crtbegin, c.crtend, c.libgcc, ...(c.libgccEh ? [c.libgccEh] : []), ...(c.lld ? [c.lld] : [])]
+      : []),
+  ];
+  return { info: publicInfo(recordFor(opts.dir, parts)), hostFiles: [...new Set(hostFiles)] };
 }
 
 /** The toolchain recorded in a directory, or KILN_ETOOLCHAIN_MISSING. */
@@ -316,7 +408,7 @@ async function findBinutils(
 
 async function fillDir(
   target: string,
-  ctx: import("./wrappers.js").WrapperContext & {
+  ctx: WrapperContext & {
     tools: Partial<Record<Binutil, string>>;
   },
   note: KilnNote,

@@ -6,6 +6,8 @@ interface ToolchainOpts extends CommonOpts {
   cc?: string;
   dir?: string;
   force?: boolean;
+  deb?: boolean;
+  out?: string;
 }
 
 export function register(program: Command): void {
@@ -16,12 +18,15 @@ export function register(program: Command): void {
     .option("--cc <compiler>", "backing compiler: gcc, gcc-12, clang or a path (default: $CC, else gcc)")
     .option("--dir <dir>", "where to write it (default: KILN_HOME/toolchains/default)")
     .option("--force", "replace an existing directory")
+    .option("--deb", "write a Debian package of the toolchain (installs in /usr/lib/kiln/toolchain) instead")
+    .option("-o, --out <file>", "with --deb: the package file (default: PACKAGE_VERSION_amd64.deb here)")
     .enablePositionalOptions()
     .addHelpText(
       "after",
-      '\nExample:\n  kiln toolchain --cc clang\n  eval "$(kiln toolchain env)" && make CC=x86_64-kiln-linux-musl-gcc',
+      '\nExample:\n  kiln toolchain --cc clang\n  eval "$(kiln toolchain env)" && make CC=x86_64-kiln-linux-musl-gcc\n  kiln toolchain --deb -o kiln-toolchain.deb && dpkg -i kiln-toolchain.deb',
     )
     .action(async (opts: ToolchainOpts) => {
+      if (opts.deb || opts.out !== undefined) return packageAction(opts);
       const { writeToolchainDetailed } = await import("../../toolchain/toolchain.js");
       const progress = await progressFor(opts);
       progress.step(`preparing the ${opts.dir ? "" : "default "}toolchain`);
@@ -64,6 +69,44 @@ export function register(program: Command): void {
       const line = `export PATH=${shellWord(info.bin)}:"$PATH"`;
       report(opts, { bin: info.bin, dir: info.dir, shell: line }, (d) => d.shell);
     });
+}
+
+async function packageAction(opts: ToolchainOpts): Promise<void> {
+  const { usageError } = await import("../../core/errors.js");
+  if (!opts.deb) {
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      "Cannot use -o without --deb",
+      "Add --deb: kiln toolchain --deb -o FILE.",
+    );
+  }
+  if (opts.dir !== undefined || opts.force) {
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      `Cannot use ${opts.dir !== undefined ? "--dir" : "--force"} with --deb: the package installs in /usr/lib/kiln/toolchain`,
+      "Drop it; -o names the package file.",
+    );
+  }
+  const { writeToolchainDeb } = await import("../../toolchain/toolchainDeb.js");
+  const progress = await progressFor(opts);
+  let r: Awaited<ReturnType<typeof writeToolchainDeb>>;
+  try {
+    r = await writeToolchainDeb(opts.out, { ...(opts.cc ? { cc: opts.cc } : {}), progress });
+  } catch (e) {
+    progress.fail();
+    throw e;
+  }
+  progress.done(`wrote ${r.package} ${r.version}`);
+  report(opts, r, (d) =>
+    table([
+      ["package", `${d.package} ${d.version}`],
+      ["file", d.out],
+      ["size", `${(d.size / 1024).toFixed(1)} KiB`],
+      ["sha256", d.sha256],
+      ["installs", d.toolchain.dir],
+      ["depends", d.depends.join(", ")],
+    ]),
+  );
 }
 
 function shellWord(s: string): string {
