@@ -268,7 +268,14 @@ export async function stageToolchain(opts: {
     join(musl.lib, "libc.a"),
     ...(parts.pkgConfig ? [parts.pkgConfig] : []),
     ...(c
-      ? [c.crtbegin, c.crtend, c.libgcc, ...(c.libgccEh ? [c.libgccEh] : []), ...(c.lld ? [c.lld] : [])]
+      ? [
+          join(c.resourceInclude, "stddef.h"),
+          c.crtbegin,
+          c.crtend,
+          c.libgcc,
+          ...(c.libgccEh ? [c.libgccEh] : []),
+          ...(c.lld ? [c.lld] : []),
+        ]
       : []),
   ];
   return { info: publicInfo(recordFor(opts.dir, parts)), hostFiles: [...new Set(hostFiles)] };
