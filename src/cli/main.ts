@@ -23,6 +23,7 @@ const VERBS: readonly string[] = [
   "licenses",
   "advisories",
   "audit",
+  "verify",
   "pkg",
   "store",
   "gc",

@@ -12,7 +12,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { BakeResult } from "../bake/bake.js";
-import { readImage } from "../bake/image.js";
+import { type ImageManifest, readImage } from "../bake/image.js";
 import { type CpioReadEntry, readCpio } from "../core/cpioRead.js";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q } from "../core/errors.js";
@@ -88,7 +88,7 @@ export async function verifyImage(
         kernel: m.kernel.kind,
         add,
         configFile,
-        components: m.components.map((c) => c.name),
+        components: requestedComponents(m),
         name: m.name,
         ...(cmdline ? { cmdline } : {}),
         ...(opts.env ? { env: opts.env } : {}),
@@ -135,4 +135,11 @@ export async function verifyImage(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The components asked for on top of the platform's own: from the recorded command, else every one. */
+function requestedComponents(m: ImageManifest): string[] {
+  const cmd = m.provenance?.command;
+  if (!cmd) return m.components.map((c) => c.name);
+  return cmd.flatMap((a, i) => (a === "--component" && cmd[i + 1] ? [cmd[i + 1]!] : []));
 }

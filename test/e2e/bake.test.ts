@@ -57,6 +57,23 @@ describe("bake", () => {
     );
   });
 
+  test("kiln verify bakes an image again to the same bytes, and notices a changed initrd", async () => {
+    const img = await bakeImage(join(OUT, "verify"), [hello]);
+    const ok = await runKiln(["verify", img]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /the same bytes again/);
+    const initrd = readFileSync(join(img, "initrd"));
+    const at = initrd.indexOf(Buffer.from(" from kiln!"));
+    assert.ok(at > 0, "the program's string is in the initrd");
+    initrd[at + 1] = "F".charCodeAt(0);
+    writeFileSync(join(img, "initrd"), initrd);
+    const bad = await runKiln(["verify", img, "--json"]);
+    assert.equal(bad.code, 1);
+    const r = JSON.parse(bad.stdout);
+    assert.equal(r.same, false);
+    assert.ok(r.differences.some((d: { what: string }) => d.what === "manifest.programs"), bad.stdout);
+  });
+
   test("--add puts files and directory trees in; --config is baked in", async () => {
     const site = join(WORK, "site");
     mkdirSync(join(site, "sub"), { recursive: true });

@@ -111,4 +111,41 @@ export function register(program: Command): void {
       ]),
     );
   });
+
+  withCommon(
+    components
+      .command("build")
+      .description(
+        "build the specialized kernel for a platform: Debian's linux-source-6.1, tinyconfig plus its components",
+      )
+      .argument("<platform>", "platform whose components the kernel gets built in")
+      .option(
+        "-c, --catalogue <file>",
+        "extra platform/component definitions (TOML, repeatable)",
+        (v: string, p: string[]) => [...p, v],
+        [],
+      )
+      .addHelpText(
+        "after",
+        "\nExample:\n  kiln components build qemu     # minutes the first time, then cached by its .config",
+      ),
+  ).action(async (platform: string, opts: CommonOpts & { catalogue: string[] }) => {
+    const { resolvePlatform } = await import("../../components/resolve.js");
+    const { findSpecializedKernel, buildSpecializedKernel } = await import("../../components/specialized.js");
+    const resolved = await resolvePlatform(platform, { extraFiles: opts.catalogue, kernel: "specialized" });
+    const found = await findSpecializedKernel({ symbols: resolved.kconfig });
+    const k =
+      found ??
+      (await buildSpecializedKernel({ symbols: resolved.kconfig, progress: await progressFor(opts) }));
+    report(opts, { platform, cached: Boolean(found), ...k }, (d) =>
+      table([
+        ["platform", d.platform],
+        ["kernel", `${d.release} (${d.cached ? "from the store" : "built now"})`],
+        ["bzImage", `${d.bzImage} (${mb(d.size)})`],
+        ...(d.vmlinux ? [["vmlinux", d.vmlinux]] : []),
+        ["config sha256", d.configHash],
+        ...(d.symbolsMissing.length ? [["not enabled", d.symbolsMissing.join(" ")]] : []),
+      ]),
+    );
+  });
 }
