@@ -201,3 +201,54 @@ test("refuses to extract into an existing directory", async () => {
   );
   assert.equal(readFileSync(join(out, "keep"), "utf8"), "mine");
 });
+
+test('escapingSymlinks "rebase": absolute and climbing symlinks become relative links inside the tree', async () => {
+  const out = target();
+  mkdirSync(join(out, "..", "outside"), { recursive: true });
+  writeFileSync(join(out, "..", "outside", "x"), "host");
+  const files = await extractTar(
+    Readable.from([
+      await tarOf([
+        { name: "lib/real/ld.so", data: "LOADER" },
+        { name: "lib64/ld.so", type: "symlink", linkname: "/lib/real/ld.so" },
+        // Aimed at this test's DIR/tN/outside: absolute, and by too many "..".
+        { name: "usr/abs", type: "symlink", linkname: join(out, "..", "outside") },
+        { name: "usr/deep/climb", type: "symlink", linkname: "../../../../outside/x" },
+      ]),
+    ]),
+    out,
+    { label: "root.tar", escapingSymlinks: "rebase" },
+  );
+  assert.equal(readlinkSync(join(out, "lib64/ld.so")), "../lib/real/ld.so");
+  assert.equal(readFileSync(join(out, "lib64/ld.so"), "utf8"), "LOADER");
+  const abs = readlinkSync(join(out, "usr/abs"));
+  assert.ok(!abs.startsWith("/") && !abs.startsWith("../.."), abs);
+  assert.equal(readlinkSync(join(out, "usr/deep/climb")), "../../outside/x");
+  assert.equal(existsSync(join(out, "usr/deep/climb")), false, "resolves inside the tree, where nothing is");
+  assert.deepEqual(
+    files.filter((f) => f.type === "symlink").map((f) => [f.path, f.rebasedFrom]),
+    [
+      ["lib64/ld.so", "/lib/real/ld.so"],
+      ["usr/abs", join(out, "..", "outside")],
+      ["usr/deep/climb", "../../../../outside/x"],
+    ],
+  );
+  // Writing through a rebased symlink is still refused, and nothing lands outside.
+  const out2 = target();
+  mkdirSync(join(out2, "..", "outside"), { recursive: true });
+  await assert.rejects(
+    extractTar(
+      Readable.from([
+        await tarOf([
+          { name: "etc", type: "symlink", linkname: join(out2, "..", "outside") },
+          { name: "etc/escaped.txt", data: "x" },
+        ]),
+      ]),
+      out2,
+      { label: "hostile.tar", escapingSymlinks: "rebase" },
+    ),
+    { code: "KILN_EARCHIVE_UNSAFE" },
+  );
+  assert.equal(existsSync(out2), false);
+  assert.deepEqual(readdirSync(join(out2, "..", "outside")), []);
+});

@@ -2,6 +2,9 @@
  * Extract a tar stream into a new directory, never writing outside it: names with `..` or a leading `/`,
  * symlinks whose target leaves the root (or is absolute), hardlinks to anything but a file already
  * extracted, and any entry that would be written through a symlink are refused with KILN_EARCHIVE_UNSAFE.
+ * A root filesystem tree (a Debian package's files) asks for `escapingSymlinks: "rebase"` instead: its
+ * absolute symlinks mean "from the root of the system being installed", so they are rewritten relative
+ * to the tree rather than refused.
  * On any failure the target directory is removed: a bad archive leaves nothing behind.
  */
 import { createHash } from "node:crypto";
@@ -21,7 +24,10 @@ export interface ExtractedFile {
   mode: number;
   size: number;
   sha256?: string;
+  /** Symlinks: the target as written on disk; hardlinks: the path of the file linked to. */
   target?: string;
+  /** Symlinks rewritten by `escapingSymlinks: "rebase"`: the target as the archive wrote it. */
+  rebasedFrom?: string;
   /** Set when the archive held it compressed and it was written decompressed (see `inflate`). */
   inflated?: Compression;
 }
@@ -36,6 +42,13 @@ export interface ExtractOptions {
   select?: (path: string, type: "file" | "directory" | "symlink" | "hardlink") => string | undefined;
   /** Files to write decompressed (the suffix is dropped): return the compression, or undefined. */
   inflate?: (path: string) => Exclude<Compression, "none"> | undefined;
+  /**
+   * Symlinks that are absolute or climb above the root: "refuse" them (the default), or "rebase" them for
+   * a root filesystem tree: every symlink is resolved against its own directory as the kernel would with
+   * the tree as `/` (too many `..` stop at the root) and written as the relative path to that place, so
+   * nothing ever resolves into the host.
+   */
+  escapingSymlinks?: "refuse" | "rebase";
 }
 
 export async function extractTar(
@@ -70,6 +83,8 @@ export async function extractTar(
                 ? "hardlink"
                 : undefined;
       const dest = type && name ? (opts.select ? opts.select(name, type) : name) : undefined;
+      // Without `select` a name is its destination: a device or fifo under a symlink is a hostile sign too.
+      if (!type && name && !opts.select) throughSymlink(name, symlinks, opts.label);
       if (dest === undefined || !type) {
         await drain(entry);
         continue;
@@ -91,13 +106,28 @@ export async function extractTar(
       if (type === "symlink") {
         await drain(entry);
         const to = h.linkname ?? "";
-        const resolved = posix.normalize(posix.join(posix.dirname(rel), to));
-        if (!to || to.startsWith("/") || resolved === ".." || resolved.startsWith("../")) {
-          throw unsafe(opts.label, `symlink ${q(h.name)} points outside the archive root (${q(to)})`);
+        let written = to;
+        if (opts.escapingSymlinks === "rebase") {
+          if (!to || to.includes("\0"))
+            throw unsafe(opts.label, `symlink ${q(h.name)} has an empty or bad target`);
+          const dir = `/${posix.dirname(rel)}`;
+          written = posix.relative(dir, posix.resolve(dir, to)) || ".";
+        } else {
+          const resolved = posix.normalize(posix.join(posix.dirname(rel), to));
+          if (!to || to.startsWith("/") || resolved === ".." || resolved.startsWith("../")) {
+            throw unsafe(opts.label, `symlink ${q(h.name)} points outside the archive root (${q(to)})`);
+          }
         }
-        await symlink(to, abs);
+        await symlink(written, abs);
         symlinks.add(rel);
-        const f: ExtractedFile = { path: rel, type: "symlink", mode: 0o777, size: 0, target: to };
+        const f: ExtractedFile = {
+          path: rel,
+          type: "symlink",
+          mode: 0o777,
+          size: 0,
+          target: written,
+          ...(written !== to ? { rebasedFrom: to } : {}),
+        };
         out.push(f);
         continue;
       }
