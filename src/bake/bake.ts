@@ -10,7 +10,7 @@ import { q, usageError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import { silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
-import { BootConfig } from "./bootConfig.js";
+import type { BootConfig } from "./bootConfig.js";
 import { type CpioEntry, cpioChunks } from "./cpio.js";
 import type { ImageManifest } from "./image.js";
 import { type CheckedProgram, checkProgram, checkProgramWithClosure } from "./program.js";
@@ -104,6 +104,8 @@ async function loadConfigFile(path: string): Promise<Partial<BootConfig>> {
       'The file must be valid JSON, like {"v":1,"env":{"K":"V"}}.',
     );
   }
+  // zod loads only when a configuration file is given: it costs more than the rest of a bake.
+  const { BootConfig } = await import("./bootConfig.js");
   const r = BootConfig.safeParse({ v: 1, ...(json as object) });
   if (!r.success) {
     const issue = r.error.issues[0]!;

@@ -37,7 +37,9 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
-  for (const verb of VERBS) {
+  // Loading every verb costs more than many verbs take: load only the one asked for (all of them for help).
+  const only = argv[0] && VERBS.includes(argv[0]) ? [argv[0]] : VERBS;
+  for (const verb of only) {
     const mod = (await import(`./commands/${verb}.js`)) as { register(p: Command): void };
     mod.register(program);
   }
