@@ -11,37 +11,23 @@ import { sha256 } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { withLock } from "../core/lockFile.js";
 import type { Store } from "../core/store.js";
-import { unpackRecipe } from "./recipeArchive.js";
-import {
-  type BlobRef,
-  candidateOf,
-  newestFirst,
-  type PackageMeta,
-  type Publishable,
-  type PublishResult,
-  type Repository,
-} from "./repository.js";
-import type { Candidate } from "./resolver.js";
-import {
-  blobRel,
-  INDEX_FILE,
-  parseIndex,
-  renderIndex,
-  type StaticIndex,
-  searchIndex,
-} from "./staticIndex.js";
+import { StaticIndexRepository } from "./indexRepository.js";
+import type { BlobRef, PackageMeta, Publishable, PublishResult, Repository } from "./repository.js";
+import { blobRel, INDEX_FILE, parseIndex, renderIndex, type StaticIndex } from "./staticIndex.js";
+import { putVerified } from "./verifiedBlob.js";
 
-export class DirRepository implements Repository {
+export class DirRepository extends StaticIndexRepository implements Repository {
   readonly kind = "dir" as const;
-  private index: Promise<StaticIndex> | undefined;
 
   constructor(
     readonly spec: string,
     readonly root: string,
-    private readonly store: Store,
-  ) {}
+    protected readonly store: Store,
+  ) {
+    super();
+  }
 
-  private async readIndex(): Promise<StaticIndex> {
+  protected async readIndex(): Promise<StaticIndex> {
     const file = join(this.root, INDEX_FILE);
     const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
       if (e.code === "ENOENT") return undefined;
@@ -50,26 +36,8 @@ export class DirRepository implements Repository {
     return text === undefined ? { packages: new Map() } : parseIndex(text, file);
   }
 
-  private load(): Promise<StaticIndex> {
-    this.index ??= this.readIndex();
-    return this.index;
-  }
-
-  async list(name: string): Promise<PackageMeta[]> {
-    return newestFirst((await this.load()).packages.get(name) ?? []);
-  }
-
-  async versions(name: string): Promise<Candidate[]> {
-    return (await this.list(name)).map(candidateOf);
-  }
-
-  async search(term: string): Promise<PackageMeta[]> {
-    return searchIndex(await this.load(), term);
-  }
-
   /** Copy a blob of the repository into the store; the store checks its digest. */
-  private async blob(ref: BlobRef, what: string): Promise<string> {
-    if (await this.store.has(ref.sha256)) return this.store.blobPath(ref.sha256);
+  protected async fetchBlob(_meta: PackageMeta, ref: BlobRef, what: string): Promise<string> {
     const path = join(this.root, ...blobRel(ref.sha256).split("/"));
     if (!(await stat(path).catch(() => undefined))) {
       throw new KilnError(
@@ -78,29 +46,11 @@ export class DirRepository implements Repository {
         "The repository is incomplete; publish the package to it again.",
       );
     }
-    try {
-      return (await this.store.put(path, ref.sha256)).path;
-    } catch (e) {
-      if (e instanceof KilnError && e.code === "KILN_EDIGEST") {
-        throw new KilnError(
-          "KILN_EDIGEST",
-          `The blob of ${what} in repository ${q(this.spec)} is not what its index says: expected sha256 ${ref.sha256}, got ${(e.details as { actual: string }).actual}`,
-          "The repository was changed or damaged after publishing; nothing was kept. Publish the package again.",
-          { details: e.details },
-        );
-      }
-      throw e;
-    }
-  }
-
-  async fetchRecipe(meta: PackageMeta): Promise<string> {
-    await this.blob(meta.recipe, `the recipe of ${meta.name} ${meta.version}`);
-    return unpackRecipe(this.store, meta.recipe.sha256);
-  }
-
-  async fetchArtifact(meta: PackageMeta): Promise<string | undefined> {
-    if (!meta.artifact) return undefined;
-    return this.blob(meta.artifact, `the build of ${meta.name} ${meta.version}`);
+    return putVerified(this.store, path, ref.sha256, {
+      message: (actual) =>
+        `The blob of ${what} in repository ${q(this.spec)} is not what its index says: expected sha256 ${ref.sha256}, got ${actual}`,
+      hint: "The repository was changed or damaged after publishing; nothing was kept. Publish the package again.",
+    });
   }
 
   async publish(pkg: Publishable, opts: { replace?: boolean } = {}): Promise<PublishResult> {
@@ -123,7 +73,7 @@ export class DirRepository implements Repository {
           index.packages.set(m.name, [...list.filter((x) => x.version !== m.version), m]);
           await writeFileAtomic(join(this.root, INDEX_FILE), renderIndex(index));
         }
-        this.index = undefined;
+        this.forget();
         const text = await readFile(join(this.root, INDEX_FILE), "utf8");
         return {
           repository: this.spec,

@@ -4,14 +4,10 @@
  * they are written to a temporary file and only a file with the promised digest enters the store; a wrong
  * digest or a broken transfer leaves nothing behind.
  */
-import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
-import { join, posix } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { posix } from "node:path";
 import { isKilnError, KilnError, q } from "../core/errors.js";
 import type { Store } from "../core/store.js";
+import { downloadVerified, fetchFailure } from "./verifiedBlob.js";
 
 export interface FetchOptions {
   /** Base URLs tried before the source's own URL (from --mirror and KILN_MIRRORS). */
@@ -54,38 +50,19 @@ async function download(store: Store, url: string, want: string): Promise<string
   try {
     res = await fetch(url, { redirect: "follow" });
   } catch (e) {
-    throw new Error(((e as Error).cause as Error | undefined)?.message ?? (e as Error).message);
+    throw new Error(fetchFailure(e));
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => {});
     throw new Error(`HTTP ${res.status}`);
   }
-  const tmpDir = join(store.root, "tmp");
-  await mkdir(tmpDir, { recursive: true });
-  const tmp = join(tmpDir, `dl-${process.pid}-${randomBytes(6).toString("hex")}`);
-  try {
-    try {
-      await pipeline(
-        Readable.fromWeb(res.body as import("node:stream/web").ReadableStream),
-        createWriteStream(tmp),
-      );
-    } catch (e) {
-      throw new Error(`the transfer broke (${(e as Error).message}); nothing was kept`);
-    }
-    try {
-      return (await store.put(tmp, want)).path;
-    } catch (e) {
-      if (isKilnError(e) && e.code === "KILN_EDIGEST") {
-        throw new KilnError(
-          "KILN_EDIGEST",
-          `Digest mismatch for ${q(url)}: the recipe says sha256 ${want}, the download is ${(e.details as { actual: string }).actual}`,
-          "The file is not the one the recipe names (changed upstream, or tampered with); nothing was kept. Fix the recipe's sha256 only if you trust the new file.",
-          { details: e.details },
-        );
-      }
-      throw e;
-    }
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  return downloadVerified(store, res.body, want, {
+    tmpPrefix: "dl",
+    broken: (e) => new Error(`the transfer broke (${e.message}); nothing was kept`),
+    mismatch: {
+      message: (actual) =>
+        `Digest mismatch for ${q(url)}: the recipe says sha256 ${want}, the download is ${actual}`,
+      hint: "The file is not the one the recipe names (changed upstream, or tampered with); nothing was kept. Fix the recipe's sha256 only if you trust the new file.",
+    },
+  });
 }

@@ -18,18 +18,17 @@ import { RegistryClient } from "../core/registry/client.js";
 import { ANNOTATION, type ImageManifest, MEDIA } from "../core/registry/ociTypes.js";
 import type { Store } from "../core/store.js";
 import { exists } from "./dirRepository.js";
-import { unpackRecipe } from "./recipeArchive.js";
+import { BlobRepository } from "./indexRepository.js";
 import {
   type BlobRef,
-  candidateOf,
   newestFirst,
   type PackageMeta,
   type Publishable,
   type PublishResult,
   type Repository,
 } from "./repository.js";
-import type { Candidate } from "./resolver.js";
 import { parseMeta } from "./staticIndex.js";
+import { fetchFailure } from "./verifiedBlob.js";
 
 export const PKG_MEDIA = {
   artifact: "application/vnd.kiln.package.v1",
@@ -53,7 +52,7 @@ export function parseOciSpec(spec: string): { registry: string; namespace: strin
 const tagOf = (version: string) => version.replace(/\+/g, "_");
 const versionOf = (tag: string) => tag.replace(/_/g, "+");
 
-export class OciRepository implements Repository {
+export class OciRepository extends BlobRepository implements Repository {
   readonly kind = "oci" as const;
   readonly client: RegistryClient;
   private readonly namespace: string;
@@ -61,9 +60,10 @@ export class OciRepository implements Repository {
 
   constructor(
     readonly spec: string,
-    private readonly store: Store,
+    protected readonly store: Store,
     opts: { env?: NodeJS.ProcessEnv; insecure?: boolean } = {},
   ) {
+    super();
     const { registry, namespace } = parseOciSpec(spec);
     this.namespace = namespace;
     this.client = new RegistryClient(registry, {
@@ -118,10 +118,6 @@ export class OciRepository implements Repository {
     return meta;
   }
 
-  async versions(name: string): Promise<Candidate[]> {
-    return (await this.list(name)).map(candidateOf);
-  }
-
   /** Search needs the registry's catalogue (/v2/_catalog), which not every registry offers. */
   async search(term: string): Promise<PackageMeta[]> {
     const repositories: string[] = [];
@@ -133,7 +129,7 @@ export class OciRepository implements Repository {
       } catch (e) {
         throw new KilnError(
           "KILN_EREGISTRY_UNREACHABLE",
-          `Cannot reach registry ${q(this.client.registry)}: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`,
+          `Cannot reach registry ${q(this.client.registry)}: ${fetchFailure(e)}`,
           "Check the host and port, and that the registry runs.",
         );
       }
@@ -162,23 +158,12 @@ export class OciRepository implements Repository {
     return out;
   }
 
-  private async blob(name: string, ref: BlobRef): Promise<string> {
-    if (await this.store.has(ref.sha256)) return this.store.blobPath(ref.sha256);
+  protected fetchBlob(meta: PackageMeta, ref: BlobRef): Promise<string> {
     return this.store.withTmpDir(async (dir) => {
       const tmp = join(dir, "blob");
-      await this.client.fetchBlob(this.repo(name), `sha256:${ref.sha256}`, tmp, { size: ref.size });
+      await this.client.fetchBlob(this.repo(meta.name), `sha256:${ref.sha256}`, tmp, { size: ref.size });
       return (await this.store.put(tmp, ref.sha256)).path;
     });
-  }
-
-  async fetchRecipe(meta: PackageMeta): Promise<string> {
-    await this.blob(meta.name, meta.recipe);
-    return unpackRecipe(this.store, meta.recipe.sha256);
-  }
-
-  async fetchArtifact(meta: PackageMeta): Promise<string | undefined> {
-    if (!meta.artifact) return undefined;
-    return this.blob(meta.name, meta.artifact);
   }
 
   async publish(pkg: Publishable, opts: { replace?: boolean } = {}): Promise<PublishResult> {
