@@ -18,6 +18,7 @@ import { exec } from "../core/exec.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import type { Store } from "../core/store.js";
 import { KILN_VERSION, TUPLE } from "../core/version.js";
+import { runBuildSystem } from "../toolchain/buildSystem.js";
 import type { ToolchainInfo } from "../toolchain/toolchain.js";
 import { packArtifact } from "./artifact.js";
 import { fetchUrlSource } from "./fetchSource.js";
@@ -230,70 +231,19 @@ async function runBuild(o: BuildOptions, dir: string, stage: string, env: NodeJS
       throw err;
     }
   };
-  const args = b.args ?? [];
-  const installArgs = b["install-args"] ?? [];
-  switch (b.system) {
-    case "autotools": {
-      if (!(await stat(join(dir, "configure")).catch(() => undefined))) await sh("autoreconf", ["-fi"]);
-      await sh("./configure", [
-        `--host=${TUPLE}`,
-        `--prefix=${prefix}`,
-        "--disable-shared",
-        "--enable-static",
-        ...args,
-      ]);
-      await sh("make", [`-j${jobs}`]);
-      await sh("make", ["install", `DESTDIR=${stage}`, ...installArgs]);
-      return;
-    }
-    case "cmake":
-      await sh("cmake", [
-        "-S",
-        ".",
-        "-B",
-        "_kiln",
-        `-DCMAKE_TOOLCHAIN_FILE=${tc.cmakeToolchainFile}`,
-        "-DCMAKE_BUILD_TYPE=MinSizeRel",
-        `-DCMAKE_INSTALL_PREFIX=${prefix}`,
-        ...args,
-      ]);
-      await sh("cmake", ["--build", "_kiln", "-j", jobs]);
-      await sh("cmake", ["--install", "_kiln", ...installArgs], { DESTDIR: stage });
-      return;
-    case "meson":
-      await sh("meson", [
-        "setup",
-        "_kiln",
-        "--cross-file",
-        tc.mesonCrossFile,
-        `--prefix=${prefix}`,
-        "--buildtype=minsize",
-        ...args,
-      ]);
-      await sh("ninja", ["-C", "_kiln"]);
-      await sh("meson", ["install", "-C", "_kiln", "--destdir", stage, ...installArgs]);
-      return;
-    case "make":
-      await sh("make", [
-        `-j${jobs}`,
-        `CC=${TUPLE}-gcc`,
-        `AR=${TUPLE}-ar`,
-        `PREFIX=${prefix}`,
-        `prefix=${prefix}`,
-        ...args,
-      ]);
-      await sh("make", [
-        "install",
-        `DESTDIR=${stage}`,
-        `PREFIX=${prefix}`,
-        `prefix=${prefix}`,
-        ...installArgs,
-      ]);
-      return;
-    case "script":
-      await sh("sh", ["-e", "-c", b.script!.join("\n")]);
-      return;
+  if (b.system === "script") {
+    await sh("sh", ["-e", "-c", b.script!.join("\n")]);
+    return;
   }
+  await runBuildSystem({
+    system: b.system,
+    dir,
+    tc,
+    jobs,
+    args: b.args ?? [],
+    install: { prefix, stage, args: b["install-args"] ?? [] },
+    sh,
+  });
 }
 
 async function checkProvides(r: LoadedRecipe, staged: string): Promise<void> {

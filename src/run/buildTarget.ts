@@ -16,6 +16,7 @@ import { exec } from "../core/exec.js";
 import { paths } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { KILN_VERSION, TUPLE } from "../core/version.js";
+import { runBuildSystem } from "../toolchain/buildSystem.js";
 import type { ToolchainInfo } from "../toolchain/toolchain.js";
 
 export type TargetKind = "c" | "autotools" | "cmake" | "meson" | "make" | "program";
@@ -66,38 +67,15 @@ async function runBuild(
   tc: ToolchainInfo,
   env: NodeJS.ProcessEnv,
 ): Promise<void> {
+  if (kind === "c" || kind === "program") throw new Error(`not a project kind: ${kind}`);
   const e = toolEnv(tc, env);
-  const jobs = String(availableParallelism());
-  const sh = (cmd: string, args: string[]) => exec(cmd, args, { cwd: dir, env: e });
-  switch (kind) {
-    case "autotools": {
-      const files = new Set(await readdir(dir));
-      if (!files.has("configure")) await sh("autoreconf", ["-fi"]);
-      await sh("./configure", [`--host=${TUPLE}`, "--disable-shared", "--enable-static"]);
-      await sh("make", [`-j${jobs}`]);
-      return;
-    }
-    case "cmake":
-      await sh("cmake", [
-        "-S",
-        ".",
-        "-B",
-        "_kiln",
-        `-DCMAKE_TOOLCHAIN_FILE=${tc.cmakeToolchainFile}`,
-        "-DCMAKE_BUILD_TYPE=MinSizeRel",
-      ]);
-      await sh("cmake", ["--build", "_kiln", "-j", jobs]);
-      return;
-    case "meson":
-      await sh("meson", ["setup", "_kiln", "--cross-file", tc.mesonCrossFile, "--buildtype=minsize"]);
-      await sh("ninja", ["-C", "_kiln"]);
-      return;
-    case "make":
-      await sh("make", [`-j${jobs}`, `CC=${TUPLE}-gcc`]);
-      return;
-    default:
-      throw new Error(`not a project kind: ${kind}`);
-  }
+  await runBuildSystem({
+    system: kind,
+    dir,
+    tc,
+    jobs: String(availableParallelism()),
+    sh: (cmd, args) => exec(cmd, args, { cwd: dir, env: e }),
+  });
 }
 
 /** Programs the build produced: executables that carry the kiln note. */
