@@ -55,6 +55,7 @@ int cmdline_parameq(const char *a, const char *b) {
 void cmdline_parse(char *line, struct kiln_cmdline *out) {
   out->config = NULL;
   out->debug = 0;
+  out->dev = NULL;
   char *args = skip_spaces(line);
   while (*args) {
     char *param, *val;
@@ -62,5 +63,6 @@ void cmdline_parse(char *line, struct kiln_cmdline *out) {
     if (!val && !strcmp(param, "--")) break;
     if (cmdline_parameq(param, "kiln.config")) out->config = val ? val : param + strlen(param);
     else if (cmdline_parameq(param, "kiln.debug")) out->debug = !val || (strcmp(val, "0") && *val);
+    else if (cmdline_parameq(param, "kiln.dev")) out->dev = val ? val : "";
   }
 }

@@ -14,6 +14,7 @@ char *cmdline_next(char *args, char **param, char **val);
 struct kiln_cmdline {
   const char *config; /* kiln.config value (the last one wins, as for any kernel parameter), or NULL */
   int debug;          /* kiln.debug, kiln.debug=1 (anything but "0" and "") */
+  const char *dev;    /* kiln.dev: the device classes the launcher attached ("net,blk", "none"), or NULL */
 };
 
 /* Parse a whole command line (modified in place) for kiln.* parameters. */

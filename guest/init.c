@@ -199,7 +199,23 @@ static void load_source_cmdline(const char *value, struct json_doc *doc) {
   if (config_load(&cfg, doc, buf, (size_t)n, &e)) fail_config("kiln.config", &e);
 }
 
-static void load_modules(void) {
+/* Whether a module line's classes ("net,blk": load it when any of these devices is attached) meet the
+ * launcher's kiln.dev list. Without kiln.dev (another launcher) every module loads. */
+static int wanted(const char *classes, const char *dev) {
+  if (!dev || !*classes) return 1;
+  for (const char *c = classes; *c;) {
+    size_t cl = strcspn(c, ",");
+    for (const char *d = dev; *d;) {
+      size_t dl = strcspn(d, ",");
+      if (cl == dl && !strncmp(c, d, cl)) return 1;
+      d += dl + (d[dl] == ',');
+    }
+    c += cl + (c[cl] == ',');
+  }
+  return 0;
+}
+
+static void load_modules(const char *dev) {
   static char list[16384];
   long n = read_file("/kiln/modules", list, sizeof list - 1);
   if (n == -1 && errno == ENOENT) return;
@@ -213,6 +229,15 @@ static void load_modules(void) {
     size_t l = strlen(line);
     while (l && (line[l - 1] == ' ' || line[l - 1] == '\t' || line[l - 1] == '\r')) line[--l] = 0;
     if (!l || line[0] == '#') continue;
+    /* "PATH CLASSES": the module serves only those device classes. */
+    char *sp = strchr(line, ' ');
+    const char *classes = "";
+    if (sp) {
+      *sp = 0;
+      classes = sp + 1;
+      l = strlen(line);
+    }
+    if (!wanted(classes, dev)) continue;
     int fd = open(line, O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail_init("module %s: %s", q(line), strerror(errno));
     /* 4 = MODULE_INIT_COMPRESSED_FILE (Linux 5.17+): the kernel decompresses .ko.xz/.zst/.gz itself. */
@@ -496,7 +521,7 @@ int main(void) {
   load_source_file("/kiln/config.json", &docs[2]);
   mark("configuration read");
 
-  load_modules();
+  load_modules(kc.dev);
   mark("modules loaded");
   if (cfg.hostname && sethostname(cfg.hostname, strlen(cfg.hostname)))
     fail_init("hostname %s: %s", q(cfg.hostname), strerror(errno));

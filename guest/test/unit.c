@@ -436,7 +436,15 @@ static void test_cmdline(void) {
 
   strcpy(line, "quiet");
   cmdline_parse(line, &kc);
-  check(!kc.config && !kc.debug, "cmdline without kiln parameters");
+  check(!kc.config && !kc.debug && !kc.dev, "cmdline without kiln parameters");
+
+  strcpy(line, "quiet kiln.dev=net,blk reboot=t");
+  cmdline_parse(line, &kc);
+  check(kc.dev && !strcmp(kc.dev, "net,blk"), "cmdline finds kiln.dev");
+
+  strcpy(line, "kiln.dev=net kiln.dev=none");
+  cmdline_parse(line, &kc);
+  check(kc.dev && !strcmp(kc.dev, "none"), "cmdline: the last kiln.dev wins");
 
   strcpy(line, "kiln.config=a kiln.config=b kiln.debug kiln.debug=0");
   cmdline_parse(line, &kc);

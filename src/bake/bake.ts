@@ -229,7 +229,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const entries: CpioEntry[] = [
     { path: "/init", mode: 0o755, data: await readFile(init.path) },
     { path: "/kiln/image.json", data: Buffer.from(`${JSON.stringify(config)}\n`) },
-    { path: "/kiln/modules", data: Buffer.from(modules.map((m) => `/${m.relPath}\n`).join("")) },
+    { path: "/kiln/modules", data: Buffer.from(moduleList(platform.components, modules)) },
     ...programs.map((p, i) => ({ path: dests[i]!, mode: 0o755, data: p.data })),
     ...(await Promise.all(
       modules.map(async (m) => ({ path: `/${m.relPath}`, data: await readFile(m.path) })),
@@ -444,4 +444,55 @@ async function addDebianFacts(
     if (f.package && f.symlink === undefined) files[f.dest] = { debPackage: f.package };
   if (Object.keys(files).length)
     sbom.files = Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/**
+ * Which device classes a component's modules serve. kiln-init loads a module only when the launcher says
+ * (kiln.dev=...) that a device of one of its classes is attached: a hello with no NIC and no disk loads none.
+ * Components not listed here (firewalling, file systems needed at any time) always load.
+ */
+const DEVICE_CLASS: Record<string, string> = {
+  "virtio.net": "net",
+  "xen.netfront": "net",
+  ena: "net",
+  e1000: "net",
+  e1000e: "net",
+  igb: "net",
+  "virtio.blk": "blk",
+  "xen.blkfront": "blk",
+  nvme: "blk",
+  ahci: "blk",
+  "usb.storage": "blk",
+  "fs.vfat": "blk",
+  "fs.iso9660": "blk",
+  "virtio.pci": "net,blk,dev",
+  "virtio.mmio": "net,blk,dev",
+  "virtio.console": "dev",
+  "virtio.rng": "dev",
+};
+
+/** /kiln/modules: one module a line in load order, followed by the device classes it serves (if limited). */
+export function moduleList(
+  components: { name: string; modules: string[] }[],
+  modules: { name: string; relPath: string; deps?: string[] }[],
+): string {
+  const deps = new Map(modules.map((m) => [m.name, m.deps ?? []]));
+  const classes = new Map<string, Set<string> | "always">();
+  for (const c of components) {
+    const cls = DEVICE_CLASS[c.name];
+    for (const direct of c.modules) {
+      for (const m of [direct, ...(deps.get(direct) ?? [])]) {
+        const prev = classes.get(m);
+        if (prev === "always") continue;
+        if (!cls) classes.set(m, "always");
+        else classes.set(m, new Set([...(prev ?? []), ...cls.split(",")]));
+      }
+    }
+  }
+  return modules
+    .map((m) => {
+      const c = classes.get(m.name);
+      return c && c !== "always" ? `/${m.relPath} ${[...c].sort().join(",")}\n` : `/${m.relPath}\n`;
+    })
+    .join("");
 }

@@ -33,6 +33,8 @@ export interface ResolvedPlatform {
     relPath: string /* lib/modules/<rel>/kernel/... */;
     sha256: string;
     size: number;
+    /** Every module it needs (names). */
+    deps: string[];
   }[];
   /** All symbols of the set, sorted, for a specialized kernel. */
   kconfig: string[];
@@ -166,7 +168,14 @@ export async function resolvePlatform(name: string, opts: ResolveOptions = {}): 
   );
   const modules = order.map((m) => {
     const e = k.index.modules[m]!;
-    return { name: m, path: join(k.root, e.path), relPath: e.path, sha256: e.sha256, size: e.size };
+    return {
+      name: m,
+      path: join(k.root, e.path),
+      relPath: e.path,
+      sha256: e.sha256,
+      size: e.size,
+      deps: e.deps,
+    };
   });
   const vmlinuz = join(k.root, k.index.vmlinuz.path);
   await Promise.all([

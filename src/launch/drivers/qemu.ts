@@ -184,9 +184,14 @@ export const qemuDriver: Driver = {
     };
   },
 
-  cmdlineFor(_spec: MachineSpec, _image: Image, accel): CmdlineParts {
+  cmdlineFor(spec: MachineSpec, _image: Image, accel): CmdlineParts {
+    // The devices this machine has: kiln-init loads only the modules that serve them (guest/README.md).
+    const dev = [
+      ...(spec.net.kind === "none" ? [] : ["net"]),
+      ...(spec.disks.length + spec.shares.length > 0 ? ["blk"] : []),
+    ];
     return {
-      override: ["console=ttyS0", "reboot=t", "panic=-1"],
+      override: ["console=ttyS0", "reboot=t", "panic=-1", `kiln.dev=${dev.join(",") || "none"}`],
       ifAbsent: accel === "tcg" ? TCG_HINTS(tscKhz()) : [],
     };
   },
