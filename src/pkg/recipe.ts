@@ -4,7 +4,7 @@
  *   image defaults; or a Debian-sourced recipe (`[deb]` instead of sources and build);
  * - a plain project (no `name`): only `[image]` defaults for `kiln run DIR`, plus the `[dependencies]` it
  *   installs and the `repositories` it installs them from.
- * The `[image]` table is a superset of the one src/run/imageDefaults.ts reads (it adds `ports`).
+ * The `[image]` table is also what src/run/imageDefaults.ts reads from a plain project.
  */
 import semver from "semver";
 import parseSpdx from "spdx-expression-parse";

@@ -1,26 +1,16 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { z } from "zod";
 import { q, usageError } from "../core/errors.js";
+import { Image } from "../pkg/recipe.js";
 
 /**
  * Image defaults a project directory carries in its kiln.toml `[image]` table, so that `kiln run DIR`
  * needs no flags: files to add (destination in the image → path relative to DIR), environment,
- * arguments, memory. Command-line options win over these.
+ * arguments, memory, ports. Command-line options win over these. The table is the recipe schema's
+ * `[image]` (src/pkg/recipe.ts): one shape for projects and packages. Guest ports ("6379") or host:guest
+ * forwards ("16379:6379") come out as strings; forwards apply when -p gives none.
  */
-export const ImageDefaults = z
-  .object({
-    platform: z.string().optional(),
-    program: z.string().optional(),
-    memory: z.number().int().positive().optional(),
-    args: z.array(z.string()).optional(),
-    env: z.record(z.string(), z.string()).optional(),
-    files: z.record(z.string().startsWith("/"), z.string()).optional(),
-    /** Guest ports ("6379") or host:guest forwards ("16379:6379"); forwards apply when -p gives none. */
-    ports: z.array(z.union([z.string(), z.number().int()])).optional(),
-  })
-  .strict();
-export type ImageDefaults = z.infer<typeof ImageDefaults> & { files?: Record<string, string> };
+export type ImageDefaults = Image;
 
 export async function readImageDefaults(dir: string): Promise<ImageDefaults | undefined> {
   const file = join(dir, "kiln.toml");
@@ -43,7 +33,7 @@ export async function readImageDefaults(dir: string): Promise<ImageDefaults | un
     );
   }
   if (doc.image === undefined) return undefined;
-  const r = ImageDefaults.safeParse(doc.image);
+  const r = Image.safeParse(doc.image);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     throw usageError(
