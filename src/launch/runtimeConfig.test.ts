@@ -6,24 +6,11 @@ import type { ImageManifest } from "../bake/image.js";
 import type { KilnError } from "../core/errors.js";
 import { configSegment, encodeConfig, placeConfig, X86_CMDLINE_MAX } from "./configPlacement.js";
 import type { MachineSpec } from "./machine.js";
+import { testSpec } from "./machineSpecFixture.js";
 import { runtimeConfig } from "./runtimeConfig.js";
 
 const manifest = (config: BootConfig) => ({ name: "web", config }) as unknown as ImageManifest;
-const spec = (over: Partial<MachineSpec> = {}): MachineSpec => ({
-  image: "/img",
-  memoryMB: 128,
-  cpus: 1,
-  machine: "microvm",
-  net: { kind: "none" },
-  disks: [],
-  shares: [],
-  env: {},
-  console: "attached",
-  interactive: false,
-  accel: "tcg",
-  rm: false,
-  ...over,
-});
+const spec = (over: Partial<MachineSpec> = {}) => testSpec({ memoryMB: 128, cpus: 1, accel: "tcg", ...over });
 const vd = (i: number) => `vd${String.fromCharCode(97 + i)}`;
 const baked: BootConfig = {
   v: 1,

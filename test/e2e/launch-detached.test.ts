@@ -4,11 +4,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { get } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { KILN, runKiln } from "../helpers.js";
+import { freePort, KILN, poll, runKiln } from "../helpers.js";
 import { bakeImage, qemuProcesses } from "./launchFixture.js";
 
 const work = mkdtempSync(join(tmpdir(), "kiln-detached-"));
@@ -35,14 +34,6 @@ interface Ps {
 }
 const ps = async (): Promise<Ps[]> => JSON.parse((await kiln(["ps", "--json"])).stdout) as Ps[];
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "0.0.0.0", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 /** One HTTP GET: status and body, or undefined on a reset, a hang or a silent close. */
 function fetchOnce(port: number, path: string): Promise<{ status: number; body: string } | undefined> {
   return new Promise((resolve) => {
@@ -57,19 +48,13 @@ function fetchOnce(port: number, path: string): Promise<{ status: number; body: 
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Errors are failures here, not "not yet": fetchOnce never throws, and `kiln ps` must always answer. */
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000) =>
+  poll(what, fn, { timeoutMs, intervalMs: 100, retryErrors: false });
 
 describe("detached machines", () => {
   it("run in the background: ps, a forwarded port, logs -f, stop, rm", async () => {
-    const port = await freePort();
+    const port = await freePort("0.0.0.0");
     const r = await kiln(["launch", "qemu", "-d", "--name", "web", "-p", `${port}:8080`, httpd]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), "web");

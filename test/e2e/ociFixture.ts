@@ -2,9 +2,8 @@
 // Debian `docker-registry` on a free loopback port.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { ROOT } from "../helpers.js";
+import { freePort, ROOT } from "../helpers.js";
 import { bakeImage, compile, helloProgram } from "./fixtures.js";
 
 const FIXTURES = join(ROOT, ".kiln-test", "oci");
@@ -39,17 +38,6 @@ export function helloImage(opts: { exit?: number } = {}): Promise<string> {
     baked.set(status, p);
   }
   return p;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
 }
 
 export interface Registry {

@@ -1,30 +1,8 @@
 // Debian's own programs as unikernels: deb:NAME brings the package's binary and its shared-library closure.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createServer } from "node:net";
 import { after, describe, test } from "node:test";
-import { runKiln } from "../helpers.js";
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-async function poll<T>(fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`no answer within ${timeoutMs} ms`);
-}
+import { freePort, poll, runKiln } from "../helpers.js";
 
 const names: string[] = [];
 after(async () => {
@@ -40,12 +18,16 @@ describe("kiln run deb:NAME", () => {
       timeoutMs: 300_000,
     });
     assert.equal(r.code, 0, r.stderr);
-    const pong = await poll(() => {
-      const out = execFileSync("redis-cli", ["-p", String(port), "ping"], { timeout: 3000 })
-        .toString()
-        .trim();
-      return out === "PONG" ? out : undefined;
-    });
+    const pong = await poll(
+      "redis-cli ping",
+      () => {
+        const out = execFileSync("redis-cli", ["-p", String(port), "ping"], { timeout: 3000 })
+          .toString()
+          .trim();
+        return out === "PONG" ? out : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 300 },
+    );
     assert.equal(pong, "PONG");
     const set = execFileSync("redis-cli", ["-p", String(port), "set", "k", "v"])
       .toString()
@@ -62,10 +44,14 @@ describe("kiln run deb:NAME", () => {
       timeoutMs: 300_000,
     });
     assert.equal(r.code, 0, r.stderr);
-    const page = await poll(() => {
-      const out = execFileSync("curl", ["-sf", "-m", "3", `http://127.0.0.1:${port}/`]).toString();
-      return out.length ? out : undefined;
-    });
+    const page = await poll(
+      "curl /",
+      () => {
+        const out = execFileSync("curl", ["-sf", "-m", "3", `http://127.0.0.1:${port}/`]).toString();
+        return out.length ? out : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 300 },
+    );
     assert.match(page, /nginx from Debian, baked by kiln/);
     assert.equal((await runKiln(["stop", name])).code, 0);
   });

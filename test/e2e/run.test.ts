@@ -1,39 +1,14 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, Socket } from "node:net";
+import { Socket } from "node:net";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { ROOT, runKiln } from "../helpers.js";
+import { freePort, poll, ROOT, runKiln } from "../helpers.js";
 import { WORK } from "./fixtures.js";
 
 const DIR = join(WORK, "run");
 mkdirSync(DIR, { recursive: true });
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-/** Poll: QEMU's user networking accepts connections before the guest listens. */
-async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: no answer within ${timeoutMs} ms (${last})`);
-}
 
 async function httpGet(port: number, path: string): Promise<{ status: number; body: string } | undefined> {
   const ac = new AbortController();

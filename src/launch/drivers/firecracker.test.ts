@@ -5,6 +5,7 @@ import { Ajv } from "ajv";
 import type { Image } from "../../bake/image.js";
 import type { KilnError } from "../../core/errors.js";
 import type { MachineSpec } from "../machine.js";
+import { namedTestSpec } from "../machineSpecFixture.js";
 import { firecrackerConfig, firecrackerDriver } from "./firecracker.js";
 
 const schema = JSON.parse(
@@ -12,22 +13,7 @@ const schema = JSON.parse(
 );
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
 
-const spec = (over: Partial<MachineSpec> = {}): MachineSpec & { name: string } => ({
-  name: "fc",
-  image: "/img",
-  memoryMB: 256,
-  cpus: 2,
-  machine: "microvm",
-  net: { kind: "none" },
-  disks: [],
-  shares: [],
-  env: {},
-  console: "attached",
-  interactive: false,
-  accel: "auto",
-  rm: false,
-  ...over,
-});
+const spec = (over: Partial<MachineSpec> = {}) => namedTestSpec("fc", { ...over });
 const image = (format: "bzimage" | "elf") =>
   ({
     dir: "/img",

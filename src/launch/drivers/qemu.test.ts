@@ -3,24 +3,10 @@ import { describe, it } from "node:test";
 import type { Image } from "../../bake/image.js";
 import type { KilnError } from "../../core/errors.js";
 import type { MachineSpec } from "../machine.js";
+import { namedTestSpec } from "../machineSpecFixture.js";
 import { launchableQemuArgs, qemuArgs, qemuDriver, tscKhz } from "./qemu.js";
 
-const spec = (over: Partial<MachineSpec> = {}): MachineSpec & { name: string } => ({
-  name: "m1",
-  image: "/img",
-  memoryMB: 256,
-  cpus: 2,
-  machine: "microvm",
-  net: { kind: "none" },
-  disks: [],
-  shares: [],
-  env: {},
-  console: "attached",
-  interactive: false,
-  accel: "auto",
-  rm: false,
-  ...over,
-});
+const spec = (over: Partial<MachineSpec> = {}) => namedTestSpec("m1", { ...over });
 const image = (acpi = true, components: string[] = []) =>
   ({
     dir: "/img",

@@ -3,24 +3,10 @@ import { describe, it } from "node:test";
 import type { Image } from "../../bake/image.js";
 import type { KilnError } from "../../core/errors.js";
 import type { MachineSpec } from "../machine.js";
+import { namedTestSpec } from "../machineSpecFixture.js";
 import { xenDriver, xlConfig } from "./xen.js";
 
-const spec = (over: Partial<MachineSpec> = {}): MachineSpec & { name: string } => ({
-  name: "x1",
-  image: "/img",
-  memoryMB: 192,
-  cpus: 2,
-  machine: "microvm",
-  net: { kind: "none" },
-  disks: [],
-  shares: [],
-  env: {},
-  console: "attached",
-  interactive: false,
-  accel: "auto",
-  rm: false,
-  ...over,
-});
+const spec = (over: Partial<MachineSpec> = {}) => namedTestSpec("x1", { memoryMB: 192, ...over });
 
 describe("xl configuration", () => {
   it("writes a PVH domain with direct kernel boot, vif on a bridge and raw disks with target last", () => {
