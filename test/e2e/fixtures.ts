@@ -20,12 +20,19 @@ export async function compile(name: string, source: string): Promise<string> {
   return out;
 }
 
+/** Compile examples/hello/hello.c with the kiln toolchain into `out` (its directory must exist). */
+export async function compileHello(out: string): Promise<string> {
+  const r = await run(CC(), ["-Os", "-o", out, join(ROOT, "examples", "hello", "hello.c")]);
+  if (r.code !== 0) throw new Error(`compiling hello failed: ${r.stderr}`);
+  return out;
+}
+
+/** examples/hello compiled once into the shared work directory. */
 export async function helloProgram(): Promise<string> {
   const out = join(WORK, "programs", "hello");
   if (!existsSync(out)) {
     mkdirSync(join(WORK, "programs"), { recursive: true });
-    const r = await run(CC(), ["-Os", "-o", out, join(ROOT, "examples", "hello", "hello.c")]);
-    if (r.code !== 0) throw new Error(`compiling hello failed: ${r.stderr}`);
+    await compileHello(out);
   }
   return out;
 }

@@ -9,6 +9,7 @@ import { readImage } from "../../src/bake/image.js";
 import { isKilnError } from "../../src/core/errors.js";
 import { getFormat } from "../../src/image/format.js";
 import { tmpDir } from "../helpers.js";
+import { dpkgRoot } from "./dpkgRoot.js";
 import { helloImage } from "./ociFixture.js";
 
 const tmp = tmpDir("kiln-deb-");
@@ -131,28 +132,10 @@ test("same image, same bytes; a bad version or name is refused before anything i
 });
 
 test("dpkg installs it into a scratch root; the installed run script boots the image and returns its status", async () => {
-  const root = join(tmp.path, "root");
-  const admin = join(root, "var/lib/dpkg");
-  mkdirSync(join(admin, "updates"), { recursive: true });
-  mkdirSync(join(admin, "info"), { recursive: true });
-  writeFileSync(join(admin, "status"), "");
-  writeFileSync(join(admin, "available"), "");
+  const { root, admin, dpkg } = dpkgRoot(join(tmp.path, "root"));
   const exit7 = join(tmp.path, "exit7.deb");
   await (await getFormat("deb")).make(await readImage(await helloImage({ exit: 7 })), exit7, { env });
-  const install = spawnSync(
-    "dpkg",
-    [
-      "--force-not-root",
-      "--force-depends",
-      `--root=${root}`,
-      `--admindir=${admin}`,
-      "--log=/dev/null",
-      "-i",
-      deb,
-      exit7,
-    ],
-    { encoding: "utf8" },
-  );
+  const install = dpkg(["-i", deb, exit7]);
   assert.equal(install.status, 0, install.stderr);
   // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const status = sh("dpkg-query", [`--admindir=${admin}`, "-W", "-f", "${Package} ${Status}\n"]);

@@ -4,8 +4,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, run } from "../helpers.js";
-import { bakeImage, CC } from "./fixtures.js";
+import { bakeImage, compileHello } from "./fixtures.js";
 
 let baked: Promise<string> | undefined;
 
@@ -19,9 +18,7 @@ export function helloImage(): Promise<string> {
   baked ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), "kiln-image-hello-"));
     process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
-    const program = join(dir, "hello");
-    const cc = await run(CC(), ["-Os", "-o", program, join(ROOT, "examples", "hello", "hello.c")]);
-    if (cc.code !== 0) throw new Error(`compiling hello failed: ${cc.stderr}`);
+    const program = await compileHello(join(dir, "hello"));
     return bakeImage(join(dir, "image"), [program]);
   })();
   return baked;

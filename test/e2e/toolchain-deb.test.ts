@@ -4,7 +4,7 @@
 // so the installed wrappers, specs and note object are what compile hello.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { join, posix } from "node:path";
 import { after, before, test } from "node:test";
 import { parseDep5 } from "../../src/compliance/dep5.js";
@@ -12,6 +12,7 @@ import { readElf, readKilnNote } from "../../src/core/elf.js";
 import { which } from "../../src/core/exec.js";
 import { KILN_VERSION } from "../../src/core/version.js";
 import { ROOT, runKiln, tmpDir } from "../helpers.js";
+import { dpkgRoot } from "./dpkgRoot.js";
 
 const tmp = tmpDir("kiln-toolchain-deb-");
 const env = { DEBFULLNAME: "Kiln Tests", DEBEMAIL: "tests@kiln.example.org" };
@@ -131,24 +132,7 @@ test("same toolchain, same bytes; bad output paths and versions are refused and 
 });
 
 test("dpkg installs it into a scratch root; its gcc, at its installed path, makes a static hello with the kiln note", async () => {
-  const root = join(tmp.path, "root");
-  const admin = join(root, "var/lib/dpkg");
-  for (const d of ["updates", "info"]) mkdirSync(join(admin, d), { recursive: true });
-  writeFileSync(join(admin, "status"), "");
-  writeFileSync(join(admin, "available"), "");
-  const dpkg = (args: string[]) =>
-    spawnSync(
-      "dpkg",
-      [
-        "--force-not-root",
-        "--force-depends",
-        `--root=${root}`,
-        `--admindir=${admin}`,
-        "--log=/dev/null",
-        ...args,
-      ],
-      { encoding: "utf8" },
-    );
+  const { root, admin, dpkg } = dpkgRoot(join(tmp.path, "root"));
   const install = dpkg(["-i", deb]);
   assert.equal(install.status, 0, install.stderr);
   // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
