@@ -2,23 +2,14 @@
 // does not work). Rows: the stock kernel with a bare static /init (baseline: no kiln-init), the stock kernel
 // with kiln-init (a baked hello), and the specialized kernel (with --specialized, or when already built).
 // Usage: node bench/boot.mjs [runs] [--specialized]
-import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ENV, HOME, kiln, ROOT, repeat, row, timeToLine } from "./lib.mjs";
+import { HOME, helloSetup, kiln, ROOT, repeat, row, timeToLine } from "./lib.mjs";
 
 const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 7);
 const specialized = process.argv.includes("--specialized");
 const work = join(HOME, "bench-boot");
-mkdirSync(work, { recursive: true });
-kiln(["toolchain", "--quiet"]);
-kiln(["components", "fetch", "--quiet"]);
-const cc = join(HOME, "toolchains", "default", "bin", "x86_64-kiln-linux-musl-gcc");
-const hello = join(work, "hello");
-spawnSync(cc, ["-Os", "-o", hello, join(ROOT, "examples", "hello", "hello.c")], {
-  env: ENV,
-  stdio: "inherit",
-});
+const hello = helloSetup(work);
 
 const stock = join(work, "stock");
 kiln(["bake", "qemu", stock, hello, "--quiet"]);

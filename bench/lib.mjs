@@ -31,6 +31,23 @@ export function kiln(args, opts = {}) {
   return r.stdout;
 }
 
+/**
+ * The toolchain and components in the bench home, and examples/hello compiled with the kiln toolchain into
+ * WORK/hello (the program the bake and boot benchmarks measure); returns its path.
+ */
+export function helloSetup(work) {
+  mkdirSync(work, { recursive: true });
+  kiln(["toolchain", "--quiet"], { stdio: "ignore" });
+  kiln(["components", "fetch", "--quiet"]);
+  const cc = join(HOME, "toolchains", "default", "bin", "x86_64-kiln-linux-musl-gcc");
+  const hello = join(work, "hello");
+  spawnSync(cc, ["-Os", "-o", hello, join(ROOT, "examples", "hello", "hello.c")], {
+    env: ENV,
+    stdio: "inherit",
+  });
+  return hello;
+}
+
 /** Start a process and resolve with the ms until `pattern` appears on its stdout; the process is then killed. */
 export function timeToLine(cmd, args, pattern, { timeoutMs = 60_000 } = {}) {
   return new Promise((resolve, reject) => {
