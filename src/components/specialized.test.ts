@@ -4,10 +4,10 @@ import { KilnError } from "../core/errors.js";
 import {
   BASE_DISABLED,
   BASE_SYMBOLS,
+  CHOICES,
   configHashOf,
   configPlan,
   explainOff,
-  KERNEL_COMPRESSIONS,
   normalizeSymbols,
   parseDotConfig,
   requestKey,
@@ -36,10 +36,13 @@ describe("normalizeSymbols", () => {
 });
 
 describe("configPlan", () => {
-  it("enables base and requested symbols and gzip, disables the other compressions and the defaults kiln drops", () => {
+  it("enables base and requested symbols and kiln's choices, disables the other members and the defaults kiln drops", () => {
     const p = configPlan(["VIRTIO_NET"]);
-    for (const s of [...BASE_SYMBOLS, "VIRTIO_NET", "KERNEL_GZIP"]) assert.ok(p.enable.includes(s), s);
-    for (const c of KERNEL_COMPRESSIONS.filter((c) => c !== "KERNEL_GZIP"))
+    for (const s of [...BASE_SYMBOLS, "VIRTIO_NET", "KERNEL_LZ4", "CC_OPTIMIZE_FOR_PERFORMANCE"])
+      assert.ok(p.enable.includes(s), s);
+    for (const c of CHOICES.flatMap((c) => c.members).filter(
+      (c) => c !== "KERNEL_LZ4" && c !== "CC_OPTIMIZE_FOR_PERFORMANCE",
+    ))
       assert.ok(p.disable.includes(c), c);
     for (const s of BASE_DISABLED) assert.ok(p.disable.includes(s), s);
     assert.equal(new Set(p.enable).size, p.enable.length);
@@ -63,10 +66,11 @@ describe("configPlan", () => {
     assert.ok(!p.disable.includes("INPUT"));
     assert.ok(p.disable.includes("KERNEL_XZ"), "the compression choice still has one member");
   });
-  it("takes a requested compression instead of gzip, and refuses two", () => {
-    const p = configPlan(["KERNEL_LZ4"]);
-    assert.ok(p.enable.includes("KERNEL_LZ4") && !p.enable.includes("KERNEL_GZIP"));
-    assert.ok(p.disable.includes("KERNEL_GZIP") && !p.disable.includes("KERNEL_LZ4"));
+  it("takes a requested choice member instead of kiln's pick, and refuses two of one choice", () => {
+    const p = configPlan(["KERNEL_GZIP", "CC_OPTIMIZE_FOR_SIZE"]);
+    assert.ok(p.enable.includes("KERNEL_GZIP") && !p.enable.includes("KERNEL_LZ4"));
+    assert.ok(p.disable.includes("KERNEL_LZ4") && !p.disable.includes("KERNEL_GZIP"));
+    assert.ok(p.enable.includes("CC_OPTIMIZE_FOR_SIZE") && p.disable.includes("CC_OPTIMIZE_FOR_PERFORMANCE"));
     assert.throws(
       () => configPlan(["KERNEL_LZ4", "KERNEL_XZ"]),
       (e: unknown) =>

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { buildDirAtomic, writeFileAtomic } from "../core/atomic.js";
 import { sha256, sha256File } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
-import { exec } from "../core/exec.js";
+import { exec, which } from "../core/exec.js";
 import { withLock } from "../core/lockFile.js";
 import { paths } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
@@ -130,17 +130,34 @@ export const BASE_VALUES: Record<string, string> = {
   LOG_BUF_SHIFT: "14",
 };
 
-/** The kernel image compression choice: one of these is on; gzip unless the request names another. */
-export const KERNEL_COMPRESSIONS = [
-  "KERNEL_GZIP",
-  "KERNEL_BZIP2",
-  "KERNEL_LZMA",
-  "KERNEL_XZ",
-  "KERNEL_LZO",
-  "KERNEL_LZ4",
-  "KERNEL_ZSTD",
+/**
+ * Kconfig `choice` groups kiln decides: exactly one member is on, kiln's pick unless the request names
+ * another. Measured under TCG (QEMU start -> /init's line, microvm): LZ4 decompresses the bzImage ~0.09 s
+ * faster than gzip (bzImage 2.47 -> 2.84 MB; `lz4` must be installed to build); -O2 instead of
+ * tinyconfig's -Os makes the kernel's inlined memsets `rep stosq` instead of `rep stosb`, which TCG runs one
+ * iteration at a time: freeing the 3.7 MB of init and alignment gaps went from ~0.1 s to ~0.02 s (bzImage
+ * +0.35 MB).
+ */
+export const CHOICES: { name: string; members: string[]; pick: string }[] = [
+  {
+    name: "kernel compression",
+    members: [
+      "KERNEL_GZIP",
+      "KERNEL_BZIP2",
+      "KERNEL_LZMA",
+      "KERNEL_XZ",
+      "KERNEL_LZO",
+      "KERNEL_LZ4",
+      "KERNEL_ZSTD",
+    ],
+    pick: "KERNEL_LZ4",
+  },
+  {
+    name: "compiler optimization",
+    members: ["CC_OPTIMIZE_FOR_PERFORMANCE", "CC_OPTIMIZE_FOR_SIZE"],
+    pick: "CC_OPTIMIZE_FOR_PERFORMANCE",
+  },
 ];
-const DEFAULT_COMPRESSION = "KERNEL_GZIP";
 
 /** Bumped when the way a .config is made changes, so that old request-index entries stop matching. */
 const FORMAT = 1;
@@ -184,18 +201,24 @@ export interface ConfigPlan {
 /** What to switch on and off in the tinyconfig .config for a (normalized) request. */
 export function configPlan(symbols: readonly string[], opts: { withDisables?: boolean } = {}): ConfigPlan {
   const requested = new Set(symbols);
-  const compression = [...KERNEL_COMPRESSIONS].filter((c) => requested.has(c));
-  if (compression.length > 1) {
-    throw usageError(
-      "KILN_EKCONFIG_CHOICE",
-      `Cannot compress the kernel two ways: ${compression.map((c) => q(c)).join(" and ")} are both requested`,
-      "Request at most one KERNEL_* compression symbol.",
-    );
+  const picks: string[] = [];
+  const others: string[] = [];
+  for (const c of CHOICES) {
+    const asked = c.members.filter((m) => requested.has(m));
+    if (asked.length > 1) {
+      throw usageError(
+        "KILN_EKCONFIG_CHOICE",
+        `Cannot have two of the ${c.name} choice: ${asked.map((m) => q(m)).join(" and ")} are both requested`,
+        `Request at most one of ${c.members.join(", ")}.`,
+      );
+    }
+    const pick = asked[0] ?? c.pick;
+    picks.push(pick);
+    others.push(...c.members.filter((m) => m !== pick));
   }
-  const chosen = compression[0] ?? DEFAULT_COMPRESSION;
-  const enable = [...new Set([...BASE_SYMBOLS, ...symbols, chosen])];
+  const enable = [...new Set([...BASE_SYMBOLS, ...symbols, ...picks])];
   const disable = [
-    ...KERNEL_COMPRESSIONS.filter((c) => c !== chosen),
+    ...others,
     ...(opts.withDisables === false ? [] : BASE_DISABLED.filter((s) => !requested.has(s))),
   ];
   return { enable, disable, values: Object.entries(BASE_VALUES) };
@@ -210,7 +233,7 @@ export function requestKey(symbols: readonly string[]): string {
       base: BASE_SYMBOLS,
       disabled: BASE_DISABLED,
       values: BASE_VALUES,
-      compression: DEFAULT_COMPRESSION,
+      choices: CHOICES,
       symbols: normalizeSymbols(symbols),
     }),
   );
@@ -358,6 +381,53 @@ function buildRoot(env?: NodeJS.ProcessEnv): string {
 
 function kernelsRoot(env?: NodeJS.ProcessEnv): string {
   return join(paths.components(env), "specialized");
+}
+
+/** Host tools a kernel build runs, with the Debian package of each (checked before minutes are spent). */
+const BUILD_TOOLS: [string, string][] = [
+  ["make", "make"],
+  ["gcc", "gcc"],
+  ["bc", "bc"],
+  ["bison", "bison"],
+  ["flex", "flex"],
+  ["perl", "perl"],
+  ["strip", "binutils"],
+  ["dpkg-deb", "dpkg"],
+  ["xz", "xz-utils"],
+];
+const COMPRESSOR_TOOLS: Record<string, [string, string]> = {
+  KERNEL_GZIP: ["gzip", "gzip"],
+  KERNEL_BZIP2: ["bzip2", "bzip2"],
+  KERNEL_LZMA: ["lzma", "xz-utils"],
+  KERNEL_XZ: ["xz", "xz-utils"],
+  KERNEL_LZO: ["lzop", "lzop"],
+  KERNEL_LZ4: ["lz4", "lz4"],
+  KERNEL_ZSTD: ["zstd", "zstd"],
+};
+/** objtool, which x86-64 builds always run, compiles against libelf. */
+const LIBELF_HEADER = "/usr/include/libelf.h";
+
+/** Fail at once, naming every missing tool and its package, rather than minutes into make. */
+export async function checkBuildTools(symbols: readonly string[], env?: NodeJS.ProcessEnv): Promise<void> {
+  const plan = configPlan(normalizeSymbols(symbols));
+  const tools = [...BUILD_TOOLS];
+  for (const s of plan.enable) {
+    const t = COMPRESSOR_TOOLS[s];
+    if (t) tools.push(t);
+  }
+  const path = (env ?? process.env).PATH ?? "";
+  const missing: [string, string][] = [];
+  for (const [cmd, pkg] of tools) if (!(await which(cmd, path))) missing.push([cmd, pkg]);
+  if (!existsSync(LIBELF_HEADER)) missing.push([LIBELF_HEADER, "libelf-dev"]);
+  if (missing.length) {
+    const pkgs = [...new Set(missing.map(([, p]) => p))].sort();
+    throw new KilnError(
+      "KILN_ETOOL_MISSING",
+      `Cannot build the specialized kernel: ${missing.map(([c]) => q(c)).join(", ")} not found`,
+      `Install them: apt-get install ${pkgs.join(" ")}`,
+      { details: { missing: missing.map(([tool, pkg]) => ({ tool, package: pkg })) } },
+    );
+  }
 }
 
 /** A fresh configure directory; ones left by kilns that died meanwhile are removed on the way. */
@@ -572,6 +642,7 @@ export async function buildSpecializedKernel(opts: {
   if (hit) return hit;
   const progress = opts.progress ?? silentProgress;
   const env = opts.env;
+  await checkBuildTools(symbols, env);
   const source = await ensureKernelSource({ env, progress });
   const index = await loadSymbolIndex(source);
   checkKnown(symbols, index, source);

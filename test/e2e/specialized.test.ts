@@ -79,7 +79,8 @@ describe("specialized kernel", { timeout: 60 * 60_000 }, () => {
       assert.match(configText, new RegExp(`^CONFIG_${s}=y$`, "m"), s);
     assert.doesNotMatch(configText, /^CONFIG_MODULES=y$/m, "everything is built in");
     assert.match(configText, /^CONFIG_PHYSICAL_START=0x200000$/m);
-    assert.match(configText, /^CONFIG_KERNEL_GZIP=y$/m);
+    assert.match(configText, /^CONFIG_KERNEL_LZ4=y$/m);
+    assert.match(configText, /^CONFIG_CC_OPTIMIZE_FOR_PERFORMANCE=y$/m);
     assert.equal(kernel.configHash, configHashOf(kernel.sourceVersion, configText));
     assert.match(kernel.release, /^6\.1\.\d+$/);
     assert.equal(await sha256File(kernel.bzImage), kernel.sha256);
@@ -122,6 +123,20 @@ describe("specialized kernel", { timeout: 60 * 60_000 }, () => {
     const r = await boot(kernel.vmlinux, "microvm,acpi=off");
     assert.ok(r.stdout.includes(LINE), r.stdout + r.stderr);
     assert.equal(r.code, 0);
+  });
+
+  it("names every missing build tool and its Debian package before building", async () => {
+    const empty = join(scratch.path, "no-tools");
+    mkdirSync(empty, { recursive: true });
+    await assert.rejects(
+      buildSpecializedKernel({ symbols: [...symbols, "IPV6"], env: { ...env, PATH: empty } }),
+      (e: unknown) =>
+        e instanceof KilnError &&
+        e.code === "KILN_ETOOL_MISSING" &&
+        e.message.includes('"make"') &&
+        e.message.includes('"lz4"') &&
+        /apt-get install .*\bbison\b.*\blz4\b/.test(e.hint),
+    );
   });
 
   it("refuses a symbol Kconfig does not know, naming it, before configuring anything", async () => {
