@@ -440,8 +440,7 @@ async function addDebianFacts(
     const owner = input.files?.find((f) => f.src === input.src)?.package ?? input.packages?.[0]?.name;
     if (owner && input.dest) files[input.dest] = { debPackage: owner };
   }
-  for (const f of closure)
-    if (f.package && f.symlink === undefined) files[f.dest] = { debPackage: f.package };
+  for (const f of closure) if (f.package) files[f.dest] = { debPackage: f.package };
   if (Object.keys(files).length)
     sbom.files = Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1)));
 }

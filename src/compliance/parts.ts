@@ -265,6 +265,25 @@ export async function partsFrom(
   const fileFacts = inputs.files ?? {};
   const debPackageParts = new Map<string, Part>();
   const seen = new Set<string>();
+  /** The part of a Debian package files come from (made once); undefined when the inputs do not describe it. */
+  const debPart = async (pkg: string): Promise<Part | undefined> => {
+    const pf = debian?.packages[pkg];
+    if (!pf) return undefined;
+    if (!debPackageParts.has(pkg)) {
+      const o = origin(pkg, pf);
+      debPackageParts.set(pkg, {
+        id: `deb:${pkg}`,
+        kind: "library",
+        name: pkg,
+        version: pf.version,
+        purl: debPurl(pkg, pf.version, { arch, release, source: o.source }),
+        license: (await debLicense(pkg, pf, "all")) ?? NOASSERTION,
+        supplier: "Debian",
+        debian: o,
+      });
+    }
+    return debPackageParts.get(pkg);
+  };
 
   for (const e of img.entries) {
     if (e.type === "dir") continue;
@@ -294,6 +313,23 @@ export async function partsFrom(
     const prog = programs.get(path);
     if (prog) {
       const facts = fileFacts[path];
+      // A Debian package's program (deb:NAME): the package names it, versions it and licenses it.
+      const dp = facts?.debPackage ? await debPart(facts.debPackage) : undefined;
+      if (dp) {
+        parts.push({
+          id: `program:${path}`,
+          kind: "program",
+          name: dp.name,
+          ...(dp.version ? { version: dp.version } : {}),
+          ...base,
+          ...(dp.purl ? { purl: dp.purl } : {}),
+          license: dp.license,
+          supplier: "Debian",
+          ...(dp.debian ? { debian: dp.debian } : {}),
+          containedIn: dp.id,
+        });
+        continue;
+      }
       const note = kilnNoteOf(e.data);
       const libc = await libcFor(note?.libc ?? prog.note?.libc, path);
       parts.push({
@@ -327,20 +363,8 @@ export async function partsFrom(
     if (facts?.debPackage) {
       const pkg = facts.debPackage;
       const pf = debian?.packages[pkg];
-      if (!pf) {
+      if (!(await debPart(pkg))) {
         warnings.push(`${path}: from Debian package ${pkg}, which the SBOM inputs do not describe`);
-      } else if (!debPackageParts.has(pkg)) {
-        const o = origin(pkg, pf);
-        debPackageParts.set(pkg, {
-          id: `deb:${pkg}`,
-          kind: "library",
-          name: pkg,
-          version: pf.version,
-          purl: debPurl(pkg, pf.version, { arch, release, source: o.source }),
-          license: (await debLicense(pkg, pf, "all")) ?? NOASSERTION,
-          supplier: "Debian",
-          debian: o,
-        });
       }
       parts.push({
         id: `file:${path}`,

@@ -1,0 +1,55 @@
+// Compliance of a Debian-sourced image: `kiln bake qemu OUT deb:redis-server` brings Redis with its
+// shared-library closure; every file of the initrd must be in the SBOM, with the Debian package it came from.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { readCpio } from "../../src/core/cpioRead.js";
+import { runKiln, tmpDir } from "../helpers.js";
+import { cyclonedxValidator, spdxValidator } from "./complianceSchemas.js";
+
+const tmp = tmpDir("kiln-compliance-deb-");
+const image = join(tmp.path, "redis");
+let files: string[];
+
+before(async () => {
+  const r = await runKiln(["bake", "qemu", image, "deb:redis-server", "--quiet"], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, r.stderr);
+  files = readCpio(readFileSync(join(image, "initrd")))
+    .filter((e) => e.type !== "dir")
+    .map((e) => e.path);
+});
+after(() => tmp.cleanup());
+
+test("the SBOMs of a deb:redis-server image validate and account for every file, libraries by package", async () => {
+  const spdx = await runKiln(["sbom", image, "--format", "spdx"]);
+  assert.equal(spdx.code, 0, spdx.stderr);
+  const doc = JSON.parse(spdx.stdout);
+  const v = spdxValidator();
+  assert.ok(v(doc), JSON.stringify(v.errors?.slice(0, 3)));
+  const listed = new Set(doc.files.map((f: { fileName: string }) => f.fileName.slice(1)));
+  for (const f of files) assert.ok(listed.has(f), `${f} missing from the SPDX document`);
+  assert.ok(
+    files.some((f) => /libc\.so\.6$/.test(f)),
+    "the closure brings glibc",
+  );
+
+  const cdx = await runKiln(["sbom", image, "--format", "cyclonedx"]);
+  assert.equal(cdx.code, 0, cdx.stderr);
+  const bom = JSON.parse(cdx.stdout);
+  const vc = cyclonedxValidator();
+  assert.ok(vc(bom), JSON.stringify(vc.errors?.slice(0, 3)));
+  const purls: string[] = (bom.components ?? []).map((c: { purl?: string }) => c.purl ?? "");
+  assert.ok(
+    purls.some((p) => p.startsWith("pkg:deb/debian/redis-server@")),
+    purls.join("\n"),
+  );
+  assert.ok(
+    purls.some((p) => p.startsWith("pkg:deb/debian/libc6@")),
+    purls.join("\n"),
+  );
+
+  const lic = await runKiln(["licenses", image, "--json"]);
+  assert.equal(lic.code, 0, lic.stderr);
+  assert.match(lic.stdout, /BSD-3-Clause/, "Redis's own licence, read from its DEP-5 copyright file");
+});
