@@ -18,7 +18,7 @@ import {
 import { sha256File } from "../../src/core/digest.js";
 import { KilnError } from "../../src/core/errors.js";
 import type { Progress } from "../../src/core/progress.js";
-import { run, sharedHome, tmpDir } from "../helpers.js";
+import { ROOT, run, runKiln, sharedHome, tmpDir } from "../helpers.js";
 
 const LINE = "kiln-specialized-hello: ok";
 const env = { ...process.env, KILN_HOME: sharedHome() };
@@ -123,6 +123,24 @@ describe("specialized kernel", { timeout: 60 * 60_000 }, () => {
     const r = await boot(kernel.vmlinux, "microvm,acpi=off");
     assert.ok(r.stdout.includes(LINE), r.stdout + r.stderr);
     assert.equal(r.code, 0);
+  });
+
+  it("bakes examples/hello with it, and kiln launch boots the image to the program's line and exit 0", async () => {
+    const cc = join(sharedHome(), "toolchains", "default", "bin", "x86_64-kiln-linux-musl-gcc");
+    const hello = join(scratch.path, "hello");
+    const built = await run(cc, ["-Os", "-o", hello, join(ROOT, "examples", "hello", "hello.c")]);
+    assert.equal(built.code, 0, built.stderr);
+    const img = join(scratch.path, "hello-specialized");
+    const baked = await runKiln(["bake", "qemu", img, hello, "--kernel", "specialized", "--json"]);
+    assert.equal(baked.code, 0, baked.stderr);
+    const m = JSON.parse(baked.stdout).manifest;
+    assert.equal(m.kernel.kind, "specialized");
+    assert.equal(m.modules.length, 0, "everything is built in");
+    assert.equal(m.kernel.sha256, await sha256File(join(img, "kernel")));
+    const r = await runKiln(["launch", "qemu", "--rm", img]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Hello from kiln!\r?$/m);
+    assert.match(r.stdout, /^kiln: exit 0\r?$/m);
   });
 
   it("names every missing build tool and its Debian package before building", async () => {
