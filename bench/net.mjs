@@ -28,7 +28,7 @@ async function timeToAnswer(cmd, port) {
       if (performance.now() - t > 60_000) throw new Error("no HTTP answer within 60 s");
       try {
         const ac = new AbortController();
-        const timer = setTimeout(() => ac.abort(), 500);
+        const timer = setTimeout(() => ac.abort(), 100); // a connect that slirp accepted early hangs: retry soon
         const r = await fetch(`http://127.0.0.1:${port}/health`, { signal: ac.signal });
         clearTimeout(timer);
         if (r.ok) return performance.now() - t;
