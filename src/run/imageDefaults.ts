@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { q, usageError } from "../core/errors.js";
-import { Image } from "../pkg/recipe.js";
+import type { Image } from "../pkg/recipe.js";
 
 /**
  * Image defaults a project directory carries in its kiln.toml `[image]` table, so that `kiln run DIR`
@@ -33,6 +33,8 @@ export async function readImageDefaults(dir: string): Promise<ImageDefaults | un
     );
   }
   if (doc.image === undefined) return undefined;
+  // The recipe schema (zod, semver, SPDX) loads only for a project that has an [image] table.
+  const { Image } = await import("../pkg/recipe.js");
   const r = Image.safeParse(doc.image);
   if (!r.success) {
     const issue = r.error.issues[0]!;
