@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { readCpio } from "../../src/core/cpioRead.js";
 import { runKiln, tmpDir } from "../helpers.js";
-import { cyclonedxValidator, spdxValidator } from "./complianceSchemas.js";
+import { checkSboms } from "./complianceSchemas.js";
 
 const tmp = tmpDir("kiln-compliance-deb-");
 const image = join(tmp.path, "redis");
@@ -22,24 +22,12 @@ before(async () => {
 after(() => tmp.cleanup());
 
 test("the SBOMs of a deb:redis-server image validate and account for every file, libraries by package", async () => {
-  const spdx = await runKiln(["sbom", image, "--format", "spdx"]);
-  assert.equal(spdx.code, 0, spdx.stderr);
-  const doc = JSON.parse(spdx.stdout);
-  const v = spdxValidator();
-  assert.ok(v(doc), JSON.stringify(v.errors?.slice(0, 3)));
-  const listed = new Set(doc.files.map((f: { fileName: string }) => f.fileName.slice(1)));
-  for (const f of files) assert.ok(listed.has(f), `${f} missing from the SPDX document`);
+  const { cdx } = await checkSboms(image, files);
   assert.ok(
     files.some((f) => /libc\.so\.6$/.test(f)),
     "the closure brings glibc",
   );
-
-  const cdx = await runKiln(["sbom", image, "--format", "cyclonedx"]);
-  assert.equal(cdx.code, 0, cdx.stderr);
-  const bom = JSON.parse(cdx.stdout);
-  const vc = cyclonedxValidator();
-  assert.ok(vc(bom), JSON.stringify(vc.errors?.slice(0, 3)));
-  const purls: string[] = (bom.components ?? []).map((c: { purl?: string }) => c.purl ?? "");
+  const purls: string[] = ((cdx.components ?? []) as { purl?: string }[]).map((c) => c.purl ?? "");
   assert.ok(
     purls.some((p) => p.startsWith("pkg:deb/debian/redis-server@")),
     purls.join("\n"),

@@ -38,3 +38,28 @@ export function cyclonedxValidator(): SchemaCheck {
   }
   return ajv.compile(json(join(dir, "bom-1.6.SNAPSHOT.schema.json")));
 }
+
+/**
+ * `kiln sbom IMAGE` in both formats: each valid against its official schema, and the SPDX document lists
+ * every file of the initrd. Returns both documents for further checks.
+ */
+export async function checkSboms(
+  image: string,
+  initrdFiles: readonly string[],
+): Promise<{ spdx: { text: string; doc: Record<string, unknown> }; cdx: Record<string, unknown> }> {
+  const assert = (await import("node:assert/strict")).default;
+  const { runKiln } = await import("../helpers.js");
+  const spdx = await runKiln(["sbom", image, "--format", "spdx"]);
+  assert.equal(spdx.code, 0, spdx.stderr);
+  const doc = JSON.parse(spdx.stdout);
+  const v = spdxValidator();
+  assert.ok(v(doc), JSON.stringify(v.errors?.slice(0, 3)));
+  const listed = new Set(doc.files.map((f: { fileName: string }) => f.fileName.slice(1)));
+  for (const f of initrdFiles) assert.ok(listed.has(f), `${f} missing from the SPDX document`);
+  const cdx = await runKiln(["sbom", image, "--format", "cyclonedx"]);
+  assert.equal(cdx.code, 0, cdx.stderr);
+  const bom = JSON.parse(cdx.stdout);
+  const vc = cyclonedxValidator();
+  assert.ok(vc(bom), JSON.stringify(vc.errors?.slice(0, 3)));
+  return { spdx: { text: spdx.stdout, doc }, cdx: bom };
+}

@@ -7,12 +7,17 @@ import { namedTestSpec } from "../machineSpecFixture.js";
 import { launchableQemuArgs, qemuArgs, qemuDriver, tscKhz } from "./qemu.js";
 
 const spec = (over: Partial<MachineSpec> = {}) => namedTestSpec("m1", { ...over });
-const image = (acpi = true, components: string[] = []) =>
+const image = (acpi = true, components: string[] = [], kernel: "stock" | "specialized" = "stock") =>
   ({
     dir: "/img",
     kernel: "/img/kernel",
     initrd: "/img/initrd",
-    manifest: { name: "web", acpi, components: components.map((name) => ({ name, how: "module" })) },
+    manifest: {
+      name: "web",
+      acpi,
+      kernel: { kind: kernel },
+      components: components.map((name) => ({ name, how: "module" })),
+    },
   }) as unknown as Image;
 
 function args(over: Partial<MachineSpec>, extra: { consoleFile?: string; acpi?: boolean } = {}): string[] {
@@ -122,6 +127,16 @@ describe("qemu arguments", () => {
     assert.ok(
       qemuDriver.cmdlineFor(spec(), image(), "tcg").ifAbsent.some((p) => p.startsWith("tsc_early_khz=")),
     );
+    // noapictimer: only for the specialized kernel (Redis hung on the stock kernel without the APIC timer).
+    assert.ok(!qemuDriver.cmdlineFor(spec(), image(), "tcg").ifAbsent.includes("noapictimer"));
+    assert.ok(
+      qemuDriver.cmdlineFor(spec(), image(false, [], "specialized"), "tcg").ifAbsent.includes("noapictimer"),
+    );
+    assert.ok(
+      !qemuDriver.cmdlineFor(spec(), image(false, [], "specialized"), "kvm").ifAbsent.includes("noapictimer"),
+    );
+    // kiln-init loads only the modules of the devices attached.
+    assert.ok(qemuDriver.cmdlineFor(spec(), image(), "kvm").override.includes("kiln.dev=none"));
     assert.equal(tscKhz("model name : x\ncpu MHz\t\t: 2596.124\n"), 2596124);
     assert.equal(tscKhz("nothing"), 2_000_000);
     assert.equal(qemuDriver.statusFromExit?.(15, null), 7);

@@ -243,15 +243,7 @@ export const qemuDriver: Driver = {
       control,
       ...(ctx.consoleFile ? { consoleFile: ctx.consoleFile } : {}),
     });
-    return {
-      backend: "qemu",
-      command: [qemuBinary(), ...args],
-      files: [],
-      warnings: [],
-      daemonizes: ctx.consoleFile !== undefined,
-      pidFile: join(ctx.dir, FILES.pid),
-      control,
-    };
+    return qemuPlan(args, ctx.dir, control, ctx.consoleFile !== undefined);
   },
 
   async planLaunchable(ctx: LaunchablePlanContext): Promise<LaunchPlan> {
@@ -262,15 +254,7 @@ export const qemuDriver: Driver = {
       control: ctx.control,
       ...(ctx.consoleFile ? { consoleFile: ctx.consoleFile } : {}),
     });
-    return {
-      backend: "qemu",
-      command: [qemuBinary(), ...args],
-      files: [],
-      warnings: [],
-      daemonizes: ctx.consoleFile !== undefined,
-      pidFile: join(ctx.dir, FILES.pid),
-      control: ctx.control,
-    };
+    return qemuPlan(args, ctx.dir, ctx.control, ctx.consoleFile !== undefined);
   },
 
   statusFromExit(code) {
@@ -289,3 +273,16 @@ export const qemuDriver: Driver = {
     await terminate(status.pid, dir, 2000);
   },
 };
+
+/** A detached QEMU daemonizes and writes its pid file; an attached one is the launcher's child. */
+function qemuPlan(args: string[], dir: string, control: string, detached: boolean): LaunchPlan {
+  return {
+    backend: "qemu",
+    command: [qemuBinary(), ...args],
+    files: [],
+    warnings: [],
+    daemonizes: detached,
+    pidFile: join(dir, FILES.pid),
+    control,
+  };
+}
