@@ -39,8 +39,9 @@ describe("baked images boot", () => {
       '#include <stdio.h>\n#include <unistd.h>\nint main(void){ for (int i = 0; i < 50 && access("/tmp/bg-ran", F_OK); i++) usleep(100000); printf("main sees bg: %s\\n", access("/tmp/bg-ran", F_OK) ? "no" : "yes"); return 0; }\n',
     );
     const bg = await compile(
+      // The line first, then the file main waits for: main ends the VM as soon as it sees the file.
       "rcbg",
-      '#include <stdio.h>\n#include <unistd.h>\nint main(void){ FILE *f = fopen("/tmp/bg-ran", "w"); if (f) fclose(f); puts("bg: running"); fflush(stdout); for (;;) pause(); }\n',
+      '#include <stdio.h>\n#include <unistd.h>\nint main(void){ puts("bg: running"); fflush(stdout); FILE *f = fopen("/tmp/bg-ran", "w"); if (f) fclose(f); for (;;) pause(); }\n',
     );
     const img = await bakeImage(join(OUT, "rc"), [main, bg]);
     const r = await runKiln(["launch", "qemu", img]);
