@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import type { Progress } from "../../core/progress.js";
+import type { LaunchResult } from "../../launch/launch.js";
 import type { MachineSpec } from "../../launch/machine.js";
 import type { LaunchOptionValues } from "../../launch/options.js";
 import { type CommonOpts, cliState, progressFor, report, withCommon } from "../context.js";
@@ -106,6 +108,24 @@ async function action(backend: string, image: string, rest: string[], opts: Opts
     });
     return;
   }
+  await launchAndReport(spec, backend, opts, await progressFor(opts), (r, attached) =>
+    attached ? r : r.machine,
+  );
+}
+
+/**
+ * Run a machine for a verb (launch, run): the console on stdout (stderr with --json), the program's status
+ * as kiln's for an attached machine (the signal's on Ctrl-C), the machine's name for a detached one.
+ * `result` shapes what --json prints.
+ */
+export async function launchAndReport<T>(
+  spec: MachineSpec,
+  backend: string,
+  opts: CommonOpts,
+  progress: Progress,
+  result: (r: LaunchResult, attached: boolean) => T,
+): Promise<void> {
+  const { launch } = await import("../../launch/launch.js");
   const ac = new AbortController();
   const signals = interruptOnSignals(ac);
   try {
@@ -113,16 +133,16 @@ async function action(backend: string, image: string, rest: string[], opts: Opts
     const consoleOut = opts.json ? process.stderr : process.stdout;
     const r = await launch(spec, {
       backend,
-      progress: await progressFor(opts),
+      progress,
       signal: ac.signal,
       ...(attached ? { onConsole: (b: Buffer) => consoleOut.write(b) } : {}),
     });
     if (!opts.json) for (const w of r.warnings) process.stderr.write(`kiln: warning: ${w}\n`);
     if (attached) {
       cliState.exitCode = r.interrupted ? (signals.status() ?? 130) : r.status;
-      if (opts.json) report(opts, r, () => "");
+      if (opts.json) report(opts, result(r, true), () => "");
     } else {
-      report(opts, r.machine, (m) => m.name);
+      report(opts, result(r, false), () => r.machine.name);
     }
   } finally {
     signals.dispose();

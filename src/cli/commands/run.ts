@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { LaunchOptionValues } from "../../launch/options.js";
-import { type CommonOpts, cliState, progressFor, report, withCommon } from "../context.js";
-import { addLaunchOptions, interruptOnSignals, programArgs } from "./launch.js";
+import { type CommonOpts, progressFor, withCommon } from "../context.js";
+import { addLaunchOptions, launchAndReport, programArgs } from "./launch.js";
 
 type Opts = LaunchOptionValues &
   CommonOpts & {
@@ -69,26 +69,6 @@ export function register(program: Command): void {
         : {}),
       env: [...Object.entries(d?.env ?? {}).map(([k, v]) => `${k}=${v}`), ...(opts.env ?? [])],
     });
-    const { launch } = await import("../../launch/launch.js");
-    const ac = new AbortController();
-    const signals = interruptOnSignals(ac);
-    try {
-      const attached = spec.console === "attached";
-      const consoleOut = opts.json ? process.stderr : process.stdout;
-      const r = await launch(spec, {
-        backend: opts.backend ?? "qemu",
-        progress,
-        signal: ac.signal,
-        ...(attached ? { onConsole: (b: Buffer) => consoleOut.write(b) } : {}),
-      });
-      if (!opts.json) for (const w of r.warnings) process.stderr.write(`kiln: warning: ${w}\n`);
-      const result = { ...prepared, ...r };
-      if (attached) {
-        cliState.exitCode = r.interrupted ? (signals.status() ?? 130) : r.status;
-        if (opts.json) report(opts, result, () => "");
-      } else report(opts, result, (x) => x.machine.name);
-    } finally {
-      signals.dispose();
-    }
+    await launchAndReport(spec, opts.backend ?? "qemu", opts, progress, (r) => ({ ...prepared, ...r }));
   });
 }
