@@ -13,6 +13,7 @@ import { type Progress, silentProgress } from "../core/progress.js";
 import { openStore, type Store } from "../core/store.js";
 import type { ToolchainInfo } from "../toolchain/toolchain.js";
 import { buildRecipe } from "./buildRecipe.js";
+import type { DebProgram } from "./debProgram.js";
 import { type LoadedRecipe, type LoadedToml, loadRecipe, loadToml } from "./loadRecipe.js";
 import {
   LOCKFILE,
@@ -208,11 +209,7 @@ export async function installProject(opts: InstallOptions): Promise<InstallRepor
           how: "debian",
           installed: false,
           programs: [],
-          deb: {
-            program: d.program.dest,
-            files: d.files.length,
-            packages: d.packages.map((x) => `${x.name}=${x.version}`),
-          },
+          deb: debSummary(d),
         });
         continue;
       }
@@ -369,11 +366,7 @@ async function buildSelf(
       how: "debian",
       installed: false,
       programs: [],
-      deb: {
-        program: d.program.dest,
-        files: d.files.length,
-        packages: d.packages.map((x) => `${x.name}=${x.version}`),
-      },
+      deb: debSummary(d),
       recipe: archive.sha256,
       artifactPath: "",
       meta: await recipeMeta(recipe, archive),
@@ -415,6 +408,15 @@ async function buildSelf(
 }
 
 /** The fast path: every locked package installed with its locked artifact. */
+/** What a report says of a Debian-sourced package: its program, how many files came with it, from what. */
+function debSummary(d: DebProgram): NonNullable<PackageReport["deb"]> {
+  return {
+    program: d.program.dest,
+    files: d.files.length,
+    packages: d.packages.map((x) => `${x.name}=${x.version}`),
+  };
+}
+
 async function upToDate(lock: Lockfile, env: NodeJS.ProcessEnv): Promise<PackageReport[] | undefined> {
   const state = await readInstalled(env);
   const prefix = prefixDir(env);
