@@ -76,8 +76,8 @@ function collect(
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
-    child.stdout!.on("data", (b) => (stdout += b));
-    child.stderr!.on("data", (b) => (stderr += b));
+    child.stdout!.setEncoding("utf8").on("data", (b) => (stdout += b));
+    child.stderr!.setEncoding("utf8").on("data", (b) => (stderr += b));
     child.on("error", rej);
     child.on("close", (code, signal) => {
       clearTimeout(timer);

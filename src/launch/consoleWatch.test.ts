@@ -12,6 +12,17 @@ describe("console watch", () => {
     assert.deepEqual(lines, ["hello\r", "kiln: exit 42\r"]);
   });
 
+  it("keeps a UTF-8 character whole when the console splits it between two chunks", () => {
+    const w = new ConsoleWatch();
+    const lines: string[] = [];
+    w.onLine((l) => lines.push(l));
+    const bytes = Buffer.from("env: GREETING=caf\u00e9\nkiln: exit 0\n");
+    const cut = bytes.indexOf(0xc3) + 1;
+    w.feed(bytes.subarray(0, cut));
+    w.feed(bytes.subarray(cut));
+    assert.deepEqual(lines, ["env: GREETING=caf\u00e9", "kiln: exit 0"]);
+  });
+
   it("reads a final line without a newline when the stream ends", () => {
     const w = new ConsoleWatch();
     w.feed("kiln: exit 3");

@@ -1,3 +1,5 @@
+import { StringDecoder } from "node:string_decoder";
+
 /**
  * Reads the guest console as it streams by and picks out kiln-init's status lines: `kiln: exit N` (the main
  * program's exit status, printed last, authoritative), `kiln: config error: ...` and `kiln: ready (no
@@ -19,6 +21,8 @@ export interface ConsoleFacts {
 export class ConsoleWatch {
   readonly facts: ConsoleFacts = { ready: false, output: false };
   private partial = "";
+  // The serial console hands over bytes as they come: a UTF-8 character can straddle two chunks.
+  private readonly decoder = new StringDecoder("utf8");
   private readonly listeners: ((line: string) => void)[] = [];
 
   /** Call `fn` with every complete console line from now on. */
@@ -27,7 +31,7 @@ export class ConsoleWatch {
   }
 
   feed(chunk: Buffer | string): void {
-    const text = this.partial + (typeof chunk === "string" ? chunk : chunk.toString("utf8"));
+    const text = this.partial + (typeof chunk === "string" ? chunk : this.decoder.write(chunk));
     if (text.length > 0) this.facts.output = true;
     const lines = text.split("\n");
     this.partial = lines.pop() ?? "";
@@ -38,6 +42,7 @@ export class ConsoleWatch {
 
   /** The stream ended: a last line without its newline still counts. */
   end(): void {
+    this.partial += this.decoder.end();
     if (this.partial) this.line(this.partial);
     this.partial = "";
   }

@@ -373,8 +373,8 @@ async function startDaemon(p: Prepared, status: MachineStatus): Promise<LaunchRe
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((res, rej) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
-    child.stderr.on("data", (b: Buffer) => {
-      if (err.length < 65536) err += b.toString("utf8");
+    child.stderr.setEncoding("utf8").on("data", (b: string) => {
+      if (err.length < 65536) err += b;
     });
     child.on("error", rej);
     child.on("close", (c) => res({ code: c, stderr: err }));
@@ -426,8 +426,8 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
     watch.feed(b);
     opts.onConsole?.(b);
   });
-  child.stderr.on("data", (b: Buffer) => {
-    if (stderr.length < 65536) stderr += b.toString("utf8");
+  child.stderr.setEncoding("utf8").on("data", (b: string) => {
+    if (stderr.length < 65536) stderr += b;
   });
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener("abort", onAbort, { once: true });

@@ -34,8 +34,8 @@ export function qmpCommand(
       if (phase === "cmd" && execute === "quit") done(() => resolve({ return: {} }));
       else done(() => reject(new Error(`QMP ${execute}: connection closed`)));
     });
-    conn.on("data", (chunk) => {
-      buf += chunk.toString("utf8");
+    conn.setEncoding("utf8").on("data", (chunk: string) => {
+      buf += chunk;
       let nl = buf.indexOf("\n");
       while (nl >= 0) {
         const line = buf.slice(0, nl).trim();

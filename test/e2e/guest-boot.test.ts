@@ -157,12 +157,13 @@ function boot(
     const child = spawn(QEMU, args, { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 90_000);
-    const onData = (b: Buffer) => {
-      out += b.toString("utf8").replace(/\r/g, "");
+    const onData = (b: string) => {
+      out += b.replace(/\r/g, "");
       if (opts.until?.test(out)) child.kill("SIGTERM");
     };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
+    // Decoded by the streams, so that a character split across two chunks stays whole.
+    child.stdout.setEncoding("utf8").on("data", onData);
+    child.stderr.setEncoding("utf8").on("data", onData);
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);

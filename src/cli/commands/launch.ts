@@ -97,7 +97,7 @@ type Opts = LaunchOptionValues & CommonOpts & { dryRun?: boolean };
 
 async function action(backend: string, image: string, rest: string[], opts: Opts): Promise<void> {
   const spec = await machineSpec(image, rest, opts);
-  const { dryRun, launch } = await import("../../launch/launch.js");
+  const { dryRun } = await import("../../launch/launch.js");
   if (opts.dryRun) {
     const r = await dryRun(spec, { backend });
     report(opts, r, (d) => {
