@@ -64,6 +64,8 @@ export interface Image {
   manifest: ImageManifest;
   kernel: string;
   initrd: string;
+  /** The kernel as an ELF with a PVH entry, when the launcher has one (src/launch/directKernel.ts). */
+  direct?: string;
 }
 
 export async function readImage(dir: string): Promise<Image> {

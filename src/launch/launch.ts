@@ -14,6 +14,7 @@ import { type Accel, chooseAccel } from "./accel.js";
 import { composeCmdline } from "./cmdline.js";
 import { placeConfig } from "./configPlacement.js";
 import { ConsoleWatch } from "./consoleWatch.js";
+import { directKernel } from "./directKernel.js";
 import { chooseDriver, driverFor } from "./drivers/index.js";
 import { qemuBinary } from "./drivers/qemu.js";
 import type {
@@ -135,7 +136,9 @@ async function prepare(
 ): Promise<Prepared> {
   if (spec.launchable)
     return prepareLaunchable(driver, { ...spec, launchable: spec.launchable }, opts, dryRun);
-  const image = await readImage(resolve(spec.image));
+  const baked = await readImage(resolve(spec.image));
+  const direct = await directKernel(baked, opts.env);
+  const image = direct ? { ...baked, direct } : baked;
   await checkHostFiles(spec);
   const warnings = driver.check(spec, image, dryRun);
   const name = spec.name ?? generateName(image.manifest.name);

@@ -14,12 +14,14 @@ const schema = JSON.parse(
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
 
 const spec = (over: Partial<MachineSpec> = {}) => namedTestSpec("fc", { ...over });
-const image = (format: "bzimage" | "elf") =>
+// "pvh": a bzImage whose payload has a PVH entry (the launcher found the ELF); "bzimage": one without.
+const image = (format: "bzimage" | "pvh") =>
   ({
     dir: "/img",
     kernel: "/img/kernel",
     initrd: "/img/initrd",
-    manifest: { name: "web", kernel: { format, kind: "specialized" } },
+    ...(format === "pvh" ? { direct: "/cache/kernels/k.elf" } : {}),
+    manifest: { name: "web", kernel: { format: "bzimage", kind: "specialized" } },
   }) as unknown as Image;
 
 describe("firecracker configuration", () => {
@@ -58,20 +60,20 @@ describe("firecracker configuration", () => {
     assert.ok(!validate({ ...good, "boot-source": { kernel_path: "/k" } }));
   });
 
-  it("refuses a bzImage for a real launch and warns in a dry run; refuses user networking", () => {
+  it("refuses a kernel without a PVH ELF for a real launch and warns in a dry run; refuses user networking", () => {
     assert.throws(
       () => firecrackerDriver.check(spec(), image("bzimage"), false),
-      (e: KilnError) => e.code === "KILN_EKERNEL_FORMAT" && /ELF vmlinux/.test(e.hint),
+      (e: KilnError) => e.code === "KILN_EKERNEL_FORMAT" && /ELF kernel/.test(e.hint),
     );
     const warnings = firecrackerDriver.check(spec(), image("bzimage"), true);
     assert.match(warnings.join("\n"), /KILN_EKERNEL_FORMAT/);
-    assert.deepEqual(firecrackerDriver.check(spec(), image("elf"), false), []);
+    assert.deepEqual(firecrackerDriver.check(spec(), image("pvh"), false), []);
     assert.throws(
-      () => firecrackerDriver.check(spec({ net: { kind: "user", forwards: [] } }), image("elf"), true),
+      () => firecrackerDriver.check(spec({ net: { kind: "user", forwards: [] } }), image("pvh"), true),
       (e: KilnError) => e.code === "KILN_ENET_UNSUPPORTED",
     );
     assert.throws(
-      () => firecrackerDriver.check(spec({ console: "detached" }), image("elf"), true),
+      () => firecrackerDriver.check(spec({ console: "detached" }), image("pvh"), true),
       (e: KilnError) => e.code === "KILN_EDETACH_UNSUPPORTED",
     );
   });

@@ -48,7 +48,7 @@ export function firecrackerConfig(i: {
   };
 }
 
-const ELF_HINT = "Firecracker boots an ELF vmlinux; bake with --kernel specialized.";
+const ELF_HINT = "Firecracker boots an ELF kernel; bake with --kernel specialized, whose bzImage holds one with a PVH entry.";
 
 export const firecrackerDriver: Driver = {
   name: "firecracker",
@@ -98,8 +98,8 @@ export const firecrackerDriver: Driver = {
       );
     }
     const warnings: string[] = [];
-    if (image.manifest.kernel.format !== "elf") {
-      const msg = `Image ${q(image.manifest.name)} has a ${image.manifest.kernel.format} kernel, which Firecracker cannot boot`;
+    if (!image.direct) {
+      const msg = `Image ${q(image.manifest.name)} has a ${image.manifest.kernel.format} kernel without a PVH entry, which Firecracker cannot boot`;
       if (!dryRun) throw new KilnError("KILN_EKERNEL_FORMAT", msg, ELF_HINT);
       warnings.push(`KILN_EKERNEL_FORMAT: ${msg}. ${ELF_HINT}`);
     }
@@ -115,7 +115,7 @@ export const firecrackerDriver: Driver = {
     const cfgPath = join(ctx.dir, FC_CONFIG);
     const cfg = firecrackerConfig({
       spec: ctx.spec,
-      kernel: ctx.image.kernel,
+      kernel: ctx.image.direct ?? ctx.image.kernel,
       initrd: ctx.initrd,
       cmdline: ctx.cmdline,
     });

@@ -73,7 +73,7 @@ export function qemuArgs(i: QemuArgsInput): string[] {
   const machine = mmio ? (i.image.manifest.acpi === false ? "microvm,acpi=off" : "microvm") : i.spec.machine;
   return machineArgs(i, {
     machine: ["-M", machine],
-    boot: ["-kernel", i.image.kernel, "-initrd", i.initrd, "-append", i.cmdline],
+    boot: ["-kernel", i.image.direct ?? i.image.kernel, "-initrd", i.initrd, "-append", i.cmdline],
     mmio,
   });
 }

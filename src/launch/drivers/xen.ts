@@ -112,7 +112,7 @@ export const xenDriver: Driver = {
     const cfgPath = join(ctx.dir, XL_CONFIG);
     const content = xlConfig({
       spec: ctx.spec,
-      kernel: ctx.image.kernel,
+      kernel: ctx.image.direct ?? ctx.image.kernel,
       initrd: ctx.initrd,
       cmdline: ctx.cmdline,
       imageName: ctx.image.manifest.name,

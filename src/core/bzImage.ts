@@ -1,0 +1,126 @@
+/**
+ * The Linux x86 boot image (bzImage): a real-mode setup, a decompressor, and the kernel itself as a compressed
+ * ELF (`vmlinux` stripped by objcopy, its notes kept) at the payload the setup header points to
+ * (Documentation/x86/boot.rst). Taking that ELF out lets a loader that speaks PVH (QEMU -kernel, Xen,
+ * Firecracker) start the kernel at its PVH entry without running the decompressor, which under software
+ * emulation is most of a small kernel's boot.
+ */
+import { spawn } from "node:child_process";
+import { gunzipSync } from "node:zlib";
+import { KilnError, q } from "./errors.js";
+
+export type KernelCompression = "gzip" | "xz" | "lz4" | "zstd" | "bzip2" | "lzma" | "lzo";
+
+/** Magic numbers of the payload formats the kernel's Makefiles write (arch/x86/boot/compressed). */
+const MAGIC: [KernelCompression, number[]][] = [
+  ["gzip", [0x1f, 0x8b]],
+  ["xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ["lz4", [0x02, 0x21, 0x4c, 0x18]],
+  ["zstd", [0x28, 0xb5, 0x2f, 0xfd]],
+  ["bzip2", [0x42, 0x5a, 0x68]],
+  ["lzma", [0x5d, 0x00, 0x00]],
+  ["lzo", [0x89, 0x4c, 0x5a, 0x4f]],
+];
+
+/** The tool that decompresses each format to stdout (Debian package in the hint). */
+const TOOLS: Partial<Record<KernelCompression, { cmd: string; args: string[]; pkg: string }>> = {
+  // --single-stream: the kernel's xz payload is followed by its 4-byte size, which xz would call garbage.
+  xz: { cmd: "xz", args: ["-dc", "--single-stream"], pkg: "xz-utils" },
+  lz4: { cmd: "lz4", args: ["-dc"], pkg: "lz4" },
+  zstd: { cmd: "zstd", args: ["-dc"], pkg: "zstd" },
+};
+
+export interface BzImagePayload {
+  compression: KernelCompression;
+  /** The compressed kernel, without the 4-byte uncompressed size the build appends to it. */
+  data: Buffer;
+  /** The uncompressed size the build recorded. */
+  size: number;
+}
+
+function invalid(label: string, why: string): KilnError {
+  return new KilnError(
+    "KILN_EKERNEL_INVALID",
+    `${q(label)} is not a usable Linux bzImage: ${why}`,
+    "Use a kernel from `kiln components fetch` or `kiln components build`, or bake the image again.",
+  );
+}
+
+/** Find the compressed kernel inside a bzImage (boot protocol 2.08 or later, which has payload_offset). */
+export function bzImagePayload(buf: Buffer, label: string): BzImagePayload {
+  if (
+    buf.length < 0x250 ||
+    buf.readUInt16LE(0x1fe) !== 0xaa55 ||
+    buf.toString("latin1", 0x202, 0x206) !== "HdrS"
+  ) {
+    throw invalid(label, "no boot sector signature or setup header");
+  }
+  if (buf.readUInt16LE(0x206) < 0x208)
+    throw invalid(label, "boot protocol older than 2.08 (no payload offset)");
+  const setupSects = buf[0x1f1] || 4;
+  const start = (setupSects + 1) * 512 + buf.readUInt32LE(0x248);
+  const length = buf.readUInt32LE(0x24c);
+  if (length < 8 || start + length > buf.length) throw invalid(label, "its payload lies outside the file");
+  const data = buf.subarray(start, start + length - 4);
+  const compression = MAGIC.find(([, m]) => m.every((b, i) => data[i] === b))?.[0];
+  if (!compression)
+    throw invalid(label, `unknown payload compression (bytes ${data.subarray(0, 4).toString("hex")})`);
+  return { compression, data, size: buf.readUInt32LE(start + length - 4) };
+}
+
+/** Decompress a bzImage's payload: the kernel as an ELF file. */
+export async function bzImageElf(buf: Buffer, label: string, env?: NodeJS.ProcessEnv): Promise<Buffer> {
+  const p = bzImagePayload(buf, label);
+  let out: Buffer;
+  if (p.compression === "gzip") {
+    try {
+      out = gunzipSync(p.data);
+    } catch (e) {
+      throw invalid(label, `its gzip payload does not decompress (${(e as Error).message})`);
+    }
+  } else {
+    const tool = TOOLS[p.compression];
+    if (!tool) throw invalid(label, `kiln cannot decompress a ${p.compression} payload`);
+    out = await runTool(tool, p.data, label, env);
+  }
+  if (out.length !== p.size) {
+    throw invalid(label, `its payload decompresses to ${out.length} bytes, not the ${p.size} it records`);
+  }
+  if (out.readUInt32BE(0) !== 0x7f454c46) throw invalid(label, "its payload is not an ELF file");
+  return out;
+}
+
+function runTool(
+  tool: { cmd: string; args: string[]; pkg: string },
+  input: Buffer,
+  label: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool.cmd, tool.args, { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
+    const out: Buffer[] = [];
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.setEncoding("utf8").on("data", (s: string) => {
+      if (err.length < 4096) err += s;
+    });
+    child.on("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === "ENOENT"
+          ? new KilnError(
+              "KILN_ETOOL_MISSING",
+              `Cannot run ${q(tool.cmd)} to decompress the kernel in ${q(label)}: not found`,
+              `Install it (Debian: apt-get install ${tool.pkg}).`,
+            )
+          : e,
+      ),
+    );
+    // The tool may stop reading early on bad input; its exit status says so below.
+    child.stdin.on("error", () => {});
+    child.stdin.end(input);
+    child.on("close", (code) => {
+      if (code === 0) resolve(Buffer.concat(out));
+      else reject(invalid(label, err.trim() || `${tool.cmd} exited with ${code}`));
+    });
+  });
+}
