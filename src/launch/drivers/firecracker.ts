@@ -48,7 +48,8 @@ export function firecrackerConfig(i: {
   };
 }
 
-const ELF_HINT = "Firecracker boots an ELF kernel; bake with --kernel specialized, whose bzImage holds one with a PVH entry.";
+const ELF_HINT =
+  "Firecracker boots an ELF kernel; bake with --kernel specialized, whose bzImage holds one with a PVH entry.";
 
 export const firecrackerDriver: Driver = {
   name: "firecracker",
