@@ -2,7 +2,8 @@
 // Boot time of the specialized kernel under QEMU: QEMU start -> the line a static musl /init prints, median
 // of N runs per variant, interleaved, with ratios against the first variant (microvm + bzImage) measured in
 // the same invocation; then the smallest -m that still boots. Uses the newest specialized kernel in
-// KILN_HOME (default: the test suite's shared home), or --bzimage/--vmlinux paths.
+// KILN_HOME (default: the test suite's shared home), or --bzimage/--vmlinux paths; the PVH rows boot the ELF
+// inside the bzImage unless --vmlinux names one.
 // A last row boots a 9 KB PVH ELF that only prints the line: the floor QEMU itself sets.
 //   node bench/specialized-boot.mjs [--runs 5] [--mem] [--bzimage F] [--vmlinux F] [--append "..."]
 //        [--try "extra kernel args"]... (each adds a PVH row with those args appended)
@@ -29,7 +30,15 @@ function newestKernel() {
     .map((n) => join(root, n))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   if (!dirs.length) throw new Error(`no specialized kernel under ${root}: run test/e2e/specialized.test.ts`);
-  return { bzImage: join(dirs[0], "bzImage"), vmlinux: join(dirs[0], "vmlinux"), dir: dirs[0] };
+  return { bzImage: join(dirs[0], "bzImage"), dir: dirs[0] };
+}
+
+/** The PVH ELF inside a bzImage, as kiln's launcher takes it out (src/launch/directKernel.ts). */
+async function elfOf(bzImage, dir) {
+  const { bzImageElf } = await import(join(ROOT, "dist", "core", "bzImage.js"));
+  const out = join(dir, "vmlinux");
+  writeFileSync(out, await bzImageElf(readFileSync(bzImage), bzImage));
+  return out;
 }
 
 /** A PVH ELF that writes the line to COM1 and triple-faults (so -no-reboot ends QEMU): QEMU's own cost. */
@@ -145,8 +154,10 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+const tmp = mkdtempSync(join(tmpdir(), "kiln-bench-"));
 const k =
   opt("bzimage") || opt("vmlinux") ? { bzImage: opt("bzimage"), vmlinux: opt("vmlinux") } : newestKernel();
+if (k.bzImage && !k.vmlinux) k.vmlinux = await elfOf(k.bzImage, tmp);
 const base = opt("append", "console=ttyS0 quiet panic=-1 reboot=t");
 const variants = [
   k.bzImage && {
@@ -188,7 +199,6 @@ for (let i = 0; i < args.length; i++) {
   });
 }
 
-const tmp = mkdtempSync(join(tmpdir(), "kiln-bench-"));
 try {
   const initrd = makeInitrd(tmp);
   variants.push({

@@ -169,20 +169,16 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     const { findSpecializedKernel, buildSpecializedKernel } = await import("../components/specialized.js");
     let k = await findSpecializedKernel({ symbols: platform.kconfig, env });
     if (!k) k = await buildSpecializedKernel({ symbols: platform.kconfig, env, progress });
-    kernelSrc = k.vmlinux ?? k.bzImage;
+    // The bzImage: small, and bootable by any loader; kiln's launchers start the ELF inside it directly.
+    kernelSrc = k.bzImage;
     kernelInfo = {
       file: "kernel",
-      format: k.vmlinux ? "elf" : "bzimage",
+      format: "bzimage",
       kind,
       release: k.release,
       sha256: k.sha256,
       size: k.size,
     };
-    if (k.vmlinux) {
-      const buf = await readFile(k.vmlinux);
-      kernelInfo.sha256 = sha256(buf);
-      kernelInfo.size = buf.length;
-    }
     modules = [];
     acpi = false;
   } else {

@@ -32,7 +32,7 @@ async function invalid(
 
 test("the built-in catalogue has the platforms and components the design names", async () => {
   const cat = await loadCatalogue({ env });
-  for (const p of ["qemu", "firecracker", "xen", "ec2", "hw"]) assert.ok(cat.platforms.has(p), p);
+  for (const p of ["microvm", "qemu", "firecracker", "xen", "ec2", "hw"]) assert.ok(cat.platforms.has(p), p);
   for (const c of [
     "virtio.pci",
     "virtio.mmio",
@@ -81,6 +81,13 @@ test("the built-in catalogue has the platforms and components the design names",
   }
   assert.equal(new Set(qemu).size, qemu.length, "each component once");
   assert.ok(qemu.indexOf("kiln.core") < qemu.indexOf("virtio.net"), "included platforms come first");
+  // microvm is qemu without what only pc/q35 needs.
+  const microvm = expandPlatform(cat, "microvm");
+  assert.deepEqual(
+    qemu.filter((c) => !microvm.includes(c)),
+    ["acpi", "pci", "virtio.pci"],
+  );
+  assert.ok(microvm.every((c) => qemu.includes(c)));
   // ec2 includes xen: its components, then its own.
   const ec2 = expandPlatform(cat, "ec2");
   for (const c of ["xen.blkfront", "xen.netfront", "ena", "nvme"]) assert.ok(ec2.includes(c), c);
@@ -192,7 +199,7 @@ test("unknown platforms and components are usage errors that say what exists", a
     (e: Error & { code?: string; exitCode?: number }) => {
       assert.equal(e.code, "KILN_EPLATFORM_UNKNOWN");
       assert.equal(e.exitCode, 2);
-      assert.match((e as unknown as { hint: string }).hint, /ec2, firecracker, hw, qemu, xen/);
+      assert.match((e as unknown as { hint: string }).hint, /ec2, firecracker, hw, microvm, qemu, xen/);
       return true;
     },
   );

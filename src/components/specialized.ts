@@ -3,7 +3,7 @@
 // by the digest of its final .config.
 //
 // Cache layout (under KILN_HOME):
-//   components/specialized/<configHash>/{bzImage,vmlinux,config,info.json}   one built kernel
+//   components/specialized/<configHash>/{bzImage,config,info.json}   one built kernel
 //   components/specialized/requests/<requestKey>.json                          symbol set -> configHash
 //   cache/specialized-build/<configHash>/                                     make's O= dir while building
 //                                              (kept when make fails or is interrupted; the next build resumes)
@@ -34,8 +34,6 @@ export interface SpecializedKernel {
   release: string;
   /** Absolute path of the compressed, bootable kernel (x86 boot protocol). */
   bzImage: string;
-  /** Stripped ELF with the PVH note: QEMU `-kernel vmlinux` boots it directly, without decompression. */
-  vmlinux?: string;
   configHash: string;
   /** Absolute path of the final .config. */
   config: string;
@@ -87,7 +85,6 @@ export const BASE_SYMBOLS: string[] = [
   "PARAVIRT",
   "KVM_GUEST",
   "PVH",
-  "PCI",
   "NET",
   "UNIX",
   "INET",
@@ -109,6 +106,8 @@ export const BASE_DISABLED: string[] = [
   "WLAN",
   "WIRELESS",
   "INET_DIAG",
+  // kiln's initrds are uncompressed cpio archives: no decompressor is needed for them.
+  "RD_GZIP",
   "RD_BZIP2",
   "RD_LZMA",
   "RD_XZ",
@@ -122,6 +121,33 @@ export const BASE_DISABLED: string[] = [
   "LEGACY_PTYS",
   "X86_5LEVEL",
   "PCIEASPM",
+  // Compiled in by default with PERF_EVENTS, which x86 always selects; a guest sees no uncore or power PMU.
+  "PERF_EVENTS_INTEL_UNCORE",
+  "PERF_EVENTS_INTEL_RAPL",
+  "PERF_EVENTS_INTEL_CSTATE",
+  "PERF_EVENTS_AMD_POWER",
+  "PERF_EVENTS_AMD_UNCORE",
+  "X86_INTEL_MEMORY_PROTECTION_KEYS",
+  "AMD_NB",
+  // Nothing in a kiln guest swaps, throttles on heat, enters idle states or talks ethtool over netlink.
+  "SWAP",
+  "THERMAL",
+  "CPU_IDLE",
+  "ETHTOOL_NETLINK",
+  "PTP_1588_CLOCK",
+  "SERIAL_8250_PCI",
+  "HW_RANDOM_VIA",
+  "MQ_IOSCHED_DEADLINE",
+  "MQ_IOSCHED_KYBER",
+  "RTC_NVMEM",
+  "RTC_INTF_PROC",
+  "RTC_SYSTOHC",
+  "HPET_EMULATE_RTC",
+  "PROC_PAGE_MONITOR",
+  "DEBUG_KERNEL",
+  "SCHED_DEBUG",
+  // The vsyscall page is for pre-2013 glibc; musl and Debian 12's glibc use the vDSO.
+  "X86_VSYSCALL_EMULATION",
 ];
 
 /**
@@ -137,11 +163,10 @@ export const BASE_VALUES: Record<string, string> = {
 
 /**
  * Kconfig `choice` groups kiln decides: exactly one member is on, kiln's pick unless the request names
- * another. Measured under TCG (QEMU start -> /init's line, microvm): LZ4 decompresses the bzImage ~0.09 s
- * faster than gzip (bzImage 2.47 -> 2.84 MB; `lz4` must be installed to build); -O2 instead of
- * tinyconfig's -Os makes the kernel's inlined memsets `rep stosq` instead of `rep stosb`, which TCG runs one
- * iteration at a time: freeing the 3.7 MB of init and alignment gaps went from ~0.1 s to ~0.02 s (bzImage
- * +0.35 MB).
+ * another. Images carry the bzImage and kiln's launchers start the ELF inside it by PVH (taken out once,
+ * src/launch/directKernel.ts), so the compression is paid for in image size, not in boot time: xz makes the
+ * smallest bzImage (microvm set: 1.40 MB, against 2.3 MB with LZ4). -Os with KCFLAGS below boots as fast as
+ * -O2 and is ~0.3 MB smaller.
  */
 export const CHOICES: { name: string; members: string[]; pick: string }[] = [
   {
@@ -155,20 +180,36 @@ export const CHOICES: { name: string; members: string[]; pick: string }[] = [
       "KERNEL_LZ4",
       "KERNEL_ZSTD",
     ],
-    pick: "KERNEL_LZ4",
+    pick: "KERNEL_XZ",
+  },
+  {
+    // Slice-by-8 tables are 16 KB that xz cannot shrink; byte-at-a-time CRC32 is fast enough for ext4's
+    // metadata checksums (crc32c shares the implementation).
+    name: "CRC32 implementation",
+    members: ["CRC32_SLICEBY8", "CRC32_SLICEBY4", "CRC32_SARWATE", "CRC32_BIT"],
+    pick: "CRC32_SARWATE",
   },
   {
     name: "compiler optimization",
     members: ["CC_OPTIMIZE_FOR_PERFORMANCE", "CC_OPTIMIZE_FOR_SIZE"],
-    pick: "CC_OPTIMIZE_FOR_PERFORMANCE",
+    pick: "CC_OPTIMIZE_FOR_SIZE",
   },
 ];
 
+/**
+ * Extra compiler flags for every build (make's KCFLAGS; the source stays unmodified). Under -Os, GCC inlines
+ * memset as `rep stosb`, which software emulation runs one byte per iteration: clearing the 1 MB .bss at boot
+ * and poisoning the ~4 MB of init and alignment gaps it frees took ~0.1 s. Calling the kernel's own memset
+ * instead: hello 0.26 -> 0.17 s under TCG, bzImage +4 KB.
+ */
+export const KCFLAGS = "-fno-builtin-memset";
+
 /** Bumped when the way a .config is made changes, so that old request-index entries stop matching. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /** Fixed build identity: the same .config and compiler give the same bytes (checked in the e2e test). */
 const BUILD_ENV = {
+  KCFLAGS,
   KBUILD_BUILD_TIMESTAMP: "1970-01-01",
   KBUILD_BUILD_USER: "kiln",
   KBUILD_BUILD_HOST: "kiln",
@@ -239,6 +280,7 @@ export function requestKey(symbols: readonly string[]): string {
       disabled: BASE_DISABLED,
       values: BASE_VALUES,
       choices: CHOICES,
+      kcflags: KCFLAGS,
       symbols: normalizeSymbols(symbols),
     }),
   );
@@ -254,9 +296,12 @@ export function parseDotConfig(text: string): Map<string, string> {
   return m;
 }
 
-/** The cache key of a kernel: its exact source package and its final .config (which names the compiler). */
+/**
+ * The cache key of a kernel: its exact source package, the flags kiln adds, and its final .config (which names
+ * the compiler).
+ */
 export function configHashOf(sourceVersion: string, configText: string): string {
-  return sha256(`${KERNEL_SOURCE_PACKAGE} ${sourceVersion}\n${configText}`);
+  return sha256(`${KERNEL_SOURCE_PACKAGE} ${sourceVersion}\nKCFLAGS=${KCFLAGS}\n${configText}`);
 }
 
 /**
@@ -494,7 +539,6 @@ interface InfoJson {
   symbolsMissing: string[];
   missingReasons: Record<string, string>;
   bzImage: { sha256: string; size: number };
-  vmlinux: { sha256: string; size: number };
   makeLines: number;
   buildSeconds: number;
 }
@@ -507,7 +551,6 @@ async function readKernel(dir: string): Promise<SpecializedKernel | undefined> {
     return undefined;
   }
   const bzImage = join(dir, "bzImage");
-  const vmlinux = join(dir, "vmlinux");
   try {
     if ((await stat(bzImage)).size !== info.bzImage.size) return undefined;
   } catch {
@@ -516,7 +559,6 @@ async function readKernel(dir: string): Promise<SpecializedKernel | undefined> {
   return {
     release: info.release,
     bzImage,
-    ...(existsSync(vmlinux) ? { vmlinux } : {}),
     configHash: info.configHash,
     config: join(dir, "config"),
     sha256: info.bzImage.sha256,
@@ -719,10 +761,6 @@ export async function buildSpecializedKernel(opts: {
       try {
         await buildDirAtomic(kernelDir, async (tmp) => {
           await copyFile(join(work, "arch", "x86", "boot", "bzImage"), join(tmp, "bzImage"));
-          // Symbols and sections are only for debugging; the notes (PVH entry point) are kept by strip.
-          await exec("strip", ["--strip-all", "-o", join(tmp, "vmlinux"), join(work, "vmlinux")], {
-            env: buildEnv(env),
-          });
           await writeFileAtomic(join(tmp, "config"), conf.configText);
           const file = async (name: string) => {
             const p = join(tmp, name);
@@ -742,7 +780,6 @@ export async function buildSpecializedKernel(opts: {
             symbolsMissing: conf.symbolsMissing,
             missingReasons: conf.missingReasons,
             bzImage: await file("bzImage"),
-            vmlinux: await file("vmlinux"),
             makeLines: r.lines,
             buildSeconds,
           };

@@ -27,7 +27,10 @@ export function register(program: Command): void {
     program
       .command("bake")
       .description("put a platform's kernel components together with programs: a bootable image directory")
-      .argument("[platform]", "platform (component set): qemu, firecracker, xen, ec2, hw, or one from -c")
+      .argument(
+        "[platform]",
+        "platform (component set): qemu, microvm, firecracker, xen, ec2, hw, or one from -c",
+      )
       .argument("[out]", "image directory to write (kernel, initrd, manifest.json)")
       .argument(
         "[programs...]",

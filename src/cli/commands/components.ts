@@ -142,7 +142,6 @@ export function register(program: Command): void {
         ["platform", d.platform],
         ["kernel", `${d.release} (${d.cached ? "from the store" : "built now"})`],
         ["bzImage", `${d.bzImage} (${mb(d.size)})`],
-        ...(d.vmlinux ? [["vmlinux", d.vmlinux]] : []),
         ["config sha256", d.configHash],
         ...(d.symbolsMissing.length ? [["not enabled", d.symbolsMissing.join(" ")]] : []),
       ]),
