@@ -282,7 +282,7 @@ static int ifname_ok(const char *s) {
 }
 
 static int load_net(struct ctx *x, struct kiln_config *c, const struct json_node *n) {
-  static const char *const known[] = {"if", "addr", "gw", "dns", "mtu", NULL};
+  static const char *const known[] = {"if", "addr", "dhcp", "gw", "dns", "mtu", NULL};
   if (want(x, n, JSON_ARRAY, "an array of interfaces")) return -1;
   if (n->len > KILN_MAX_NET) return bad(x, "too many interfaces (limit %d)", KILN_MAX_NET);
   c->n_net = 0;
@@ -292,7 +292,7 @@ static int load_net(struct ctx *x, struct kiln_config *c, const struct json_node
     struct kiln_net *t = &c->net[c->n_net];
     memset(t, 0, sizeof *t);
     if (want(x, e, JSON_OBJECT, "an object like {\"if\":\"eth0\"}")) return -1;
-    if (check_keys(x, e, known, "if, addr, gw, dns, mtu")) return -1;
+    if (check_keys(x, e, known, "if, addr, dhcp, gw, dns, mtu")) return -1;
     const struct json_node *v;
     s2 = push_key(x, "if", 2);
     if (!(v = json_get(x->d, e, "if"))) return bad(x, "is missing: name the interface, like \"eth0\"");
@@ -305,6 +305,14 @@ static int load_net(struct ctx *x, struct kiln_config *c, const struct json_node
       s2 = push_key(x, "addr", 4);
       if (get_cidr(x, v, &t->addr, &t->prefix)) return -1;
       t->has_addr = 1;
+      pop(x, s2);
+    }
+    if ((v = json_get(x->d, e, "dhcp"))) {
+      s2 = push_key(x, "dhcp", 4);
+      if (want(x, v, JSON_TRUE, "a boolean")) return -1;
+      t->dhcp = v->type == JSON_TRUE;
+      if (t->dhcp && t->has_addr)
+        return bad(x, "cannot be true with \"addr\": the address comes from DHCP or from \"addr\", not both");
       pop(x, s2);
     }
     if ((v = json_get(x->d, e, "gw"))) {

@@ -34,6 +34,7 @@ struct kiln_rc {
 struct kiln_net {
   const char *ifname;
   int has_addr;
+  int dhcp; /* address, netmask, router, DNS and MTU from a DHCP server; "dns" and "mtu" given here win */
   uint32_t addr;
   int prefix;
   int has_gw;

@@ -14,6 +14,8 @@
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/random.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@
 #include "base64url.h"
 #include "cmdline.h"
 #include "config.h"
+#include "dhcp.h"
 #include "json.h"
 
 #ifndef KILN_INIT_VERSION
@@ -46,6 +49,8 @@
 #define EXIT_INIT 126
 #define EXIT_EXEC 127
 #define WAIT_DEVICE_MS 3000
+/* DHCP: retransmissions at 1, 2, 4, 8, 8... s (RFC 2131 4.1, without the random spread), given up after this. */
+#define DHCP_TIMEOUT_MS 30000
 
 /* The kernel's virtio drivers may probe after finit_module() returns, so devices are awaited, briefly. */
 
@@ -309,6 +314,169 @@ static void add_route(int sock, uint32_t dst, int prefix, uint32_t via, const ch
   }
 }
 
+static void ip_str(char out[16], uint32_t a) {
+  snprintf(out, 16, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+}
+
+/* A UDP socket on port 68 of one interface, able to broadcast. */
+static int dhcp_socket(const char *ifname, uint32_t bind_addr) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  struct sockaddr_in sa;
+  sin_of((struct sockaddr *)&sa, bind_addr);
+  sa.sin_port = htons(68);
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+      setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) ||
+      setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) ||
+      bind(fd, (struct sockaddr *)&sa, sizeof sa)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Send `type` and wait for a reply of one of the wanted types, retransmitting with backoff until
+ * `timeout_ms` has passed. Returns 0 with the reply in `out`, -1 on timeout. */
+static int dhcp_exchange(int fd, uint32_t to, enum dhcp_type type, uint32_t xid, const uint8_t mac[6],
+                         uint32_t ciaddr, uint32_t requested, uint32_t server, int timeout_ms,
+                         struct dhcp_lease *out) {
+  static uint8_t msg[DHCP_MSG_MAX], reply[1500];
+  size_t n = dhcp_build(msg, type, xid, mac, ciaddr, requested, server);
+  struct sockaddr_in dst;
+  sin_of((struct sockaddr *)&dst, to);
+  dst.sin_port = htons(67);
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int wait_ms = 1000;; wait_ms = wait_ms < 8000 ? wait_ms * 2 : 8000) {
+    if (sendto(fd, msg, n, 0, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != ENETUNREACH) return -1;
+    for (;;) {
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long spent = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+      if (spent >= timeout_ms) return -1;
+      struct pollfd p = {.fd = fd, .events = POLLIN};
+      int left = timeout_ms - (int)spent;
+      int r = poll(&p, 1, left < wait_ms ? left : wait_ms);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break; /* retransmit */
+      ssize_t got = recv(fd, reply, sizeof reply, 0);
+      if (got <= 0) continue;
+      if (dhcp_parse(reply, (size_t)got, xid, mac, out)) continue;
+      if (type == DHCP_DISCOVER ? out->type == DHCP_OFFER : out->type != DHCP_OFFER) return 0;
+    }
+  }
+}
+
+static uint32_t dhcp_xid(const uint8_t mac[6]) {
+  uint32_t x;
+  if (getrandom(&x, sizeof x, GRND_NONBLOCK) == (ssize_t)sizeof x) return x;
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint32_t)t.tv_nsec ^ (uint32_t)mac[2] << 24 ^ (uint32_t)mac[3] << 16 ^ (uint32_t)mac[4] << 8 ^ mac[5];
+}
+
+/* DISCOVER, OFFER, REQUEST, ACK (a NAK starts over, three times at most). */
+static int dhcp_acquire(const char *ifname, const uint8_t mac[6], struct dhcp_lease *lease) {
+  int fd = dhcp_socket(ifname, 0);
+  if (fd < 0) return -1;
+  for (int round = 0; round < 3; round++) {
+    uint32_t xid = dhcp_xid(mac);
+    struct dhcp_lease offer;
+    if (dhcp_exchange(fd, 0xffffffffu, DHCP_DISCOVER, xid, mac, 0, 0, 0, DHCP_TIMEOUT_MS, &offer)) break;
+    if (dhcp_exchange(fd, 0xffffffffu, DHCP_REQUEST, xid, mac, 0, offer.addr, offer.server, 10000, lease)) continue;
+    if (lease->type == DHCP_ACK) {
+      close(fd);
+      return 0;
+    }
+  }
+  close(fd);
+  return -1;
+}
+
+static int classful_prefix(uint32_t a) { return a < 0x80000000u ? 8 : a < 0xc0000000u ? 16 : 24; }
+
+static void apply_address(int sock, const char *ifname, uint32_t addr, int prefix) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+  sin_of(&ifr.ifr_addr, addr);
+  if (ioctl(sock, SIOCSIFADDR, &ifr)) fail_init("interface %s: address: %s", q(ifname), strerror(errno));
+  sin_of(&ifr.ifr_netmask, mask_of(prefix));
+  if (ioctl(sock, SIOCSIFNETMASK, &ifr)) fail_init("interface %s: netmask: %s", q(ifname), strerror(errno));
+}
+
+/* Keep the lease: at T1 ask the server that gave it (unicast), until it answers; a NAK or a new address
+ * means acquiring again and taking what comes. Runs as a child of PID 1, for as long as the machine. */
+static void dhcp_keep(const char *ifname, const uint8_t mac[6], struct dhcp_lease lease) {
+  if (lease.lease_s == 0xffffffffu) return;
+  pid_t pid = fork();
+  if (pid != 0) return;
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  uint32_t wait_s = lease.renew_s ? lease.renew_s : 60;
+  for (;;) {
+    sleep(wait_s);
+    int fd = dhcp_socket(ifname, lease.addr);
+    struct dhcp_lease got;
+    int ok = fd >= 0 && !dhcp_exchange(fd, lease.server, DHCP_REQUEST, dhcp_xid(mac), mac, lease.addr, 0, 0, 10000, &got);
+    if (fd >= 0) close(fd);
+    if (ok && got.type == DHCP_ACK && got.addr == lease.addr) {
+      lease.lease_s = got.lease_s;
+      wait_s = got.renew_s ? got.renew_s : 60;
+      continue;
+    }
+    if (ok || wait_s <= 60) {
+      /* Refused, moved, or silent for long: start over as at boot. */
+      struct dhcp_lease fresh;
+      if (!dhcp_acquire(ifname, mac, &fresh)) {
+        int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (sock >= 0 && fresh.addr != lease.addr) {
+          apply_address(sock, ifname, fresh.addr, fresh.prefix >= 0 ? fresh.prefix : classful_prefix(fresh.addr));
+          if (fresh.router) add_route(sock, 0, 0, fresh.router, ifname);
+          char a[16];
+          ip_str(a, fresh.addr);
+          say("kiln: net %s %s (dhcp: new lease)\n", ifname, a);
+        }
+        if (sock >= 0) close(sock);
+        lease = fresh;
+        wait_s = fresh.renew_s ? fresh.renew_s : 60;
+        continue;
+      }
+    }
+    wait_s = 60;
+  }
+}
+
+static void setup_dhcp(int sock, struct kiln_net *n) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, n->ifname, IFNAMSIZ - 1);
+  if (ioctl(sock, SIOCGIFHWADDR, &ifr)) fail_init("interface %s: hardware address: %s", q(n->ifname), strerror(errno));
+  uint8_t mac[6];
+  memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+  struct dhcp_lease l;
+  if (dhcp_acquire(n->ifname, mac, &l))
+    fail_init("interface %s: no DHCP lease within %d s (is a DHCP server on its network?)", q(n->ifname),
+              DHCP_TIMEOUT_MS / 1000);
+  int prefix = l.prefix >= 0 ? l.prefix : classful_prefix(l.addr);
+  apply_address(sock, n->ifname, l.addr, prefix);
+  n->has_addr = 1;
+  n->addr = l.addr;
+  n->prefix = prefix;
+  if (l.router) {
+    n->has_gw = 1;
+    n->gw = l.router;
+  }
+  if (!n->n_dns)
+    for (int i = 0; i < l.n_dns && i < KILN_MAX_DNS; i++) n->dns[n->n_dns++] = l.dns[i];
+  if (!n->mtu && l.mtu) {
+    ifr.ifr_mtu = l.mtu;
+    if (ioctl(sock, SIOCSIFMTU, &ifr)) fail_init("interface %s: mtu %d: %s", q(n->ifname), l.mtu, strerror(errno));
+  }
+  dhcp_keep(n->ifname, mac, l);
+}
+
 static void setup_net(void) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) {
@@ -318,7 +486,7 @@ static void setup_net(void) {
   }
   if_up(sock, "lo");
   for (int i = 0; i < cfg.n_net; i++) {
-    const struct kiln_net *n = &cfg.net[i];
+    struct kiln_net *n = &cfg.net[i];
     char path[64];
     snprintf(path, sizeof path, "/sys/class/net/%s", n->ifname);
     if (wait_path(path, WAIT_DEVICE_MS))
@@ -327,22 +495,20 @@ static void setup_net(void) {
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     strncpy(ifr.ifr_name, n->ifname, IFNAMSIZ - 1);
-    if (n->has_addr) {
-      sin_of(&ifr.ifr_addr, n->addr);
-      if (ioctl(sock, SIOCSIFADDR, &ifr)) fail_init("interface %s: address: %s", q(n->ifname), strerror(errno));
-      sin_of(&ifr.ifr_netmask, mask_of(n->prefix));
-      if (ioctl(sock, SIOCSIFNETMASK, &ifr)) fail_init("interface %s: netmask: %s", q(n->ifname), strerror(errno));
-    }
+    if (n->has_addr) apply_address(sock, n->ifname, n->addr, n->prefix);
     if (n->mtu) {
       ifr.ifr_mtu = n->mtu;
       if (ioctl(sock, SIOCSIFMTU, &ifr)) fail_init("interface %s: mtu %d: %s", q(n->ifname), n->mtu, strerror(errno));
     }
     if_up(sock, n->ifname);
+    /* DHCP needs the interface up; its lease then sets what the configuration left out. */
+    if (n->dhcp) setup_dhcp(sock, n);
     if (n->has_gw) add_route(sock, 0, 0, n->gw, n->ifname);
     /* One line per interface: what a kernel-plane image's operator (and the tests) can check. */
     if (n->has_addr) {
-      uint32_t a = n->addr;
-      say("kiln: net %s %u.%u.%u.%u/%d up\n", n->ifname, a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255, n->prefix);
+      char a[16];
+      ip_str(a, n->addr);
+      say("kiln: net %s %s/%d up%s\n", n->ifname, a, n->prefix, n->dhcp ? " (dhcp)" : "");
     } else {
       say("kiln: net %s up\n", n->ifname);
     }

@@ -1,4 +1,4 @@
-/* Host unit tests of kiln-init's pure parsers (json, config, cmdline, base64url). Output is TAP: one
+/* Host unit tests of kiln-init's pure parsers (json, config, cmdline, base64url, dhcp). Output is TAP: one
  * "ok N - name" or "not ok N - name" line per check, details as "# " lines, then "1..N". The exit status
  * is 1 when any check failed. test/e2e/guest-unit.test.ts builds and runs this under ASan and UBSan. */
 #include <stdarg.h>
@@ -9,6 +9,7 @@
 #include "../base64url.h"
 #include "../cmdline.h"
 #include "../config.h"
+#include "../dhcp.h"
 #include "../json.h"
 #include "jsondump.h"
 
@@ -387,7 +388,17 @@ static void test_config(void) {
   config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"mtu\":10}]}", "net[0].mtu", "from 68 to 65535, not 10");
   config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"mtu\":1500.5}]}", "net[0].mtu", "not 1500.5");
   config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"mtu\":\"1500\"}]}", "net[0].mtu", "must be an integer, not a string");
-  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"dhcp\":true}]}", "net[0].dhcp", "unknown key");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"addr\":\"10.0.2.15/24\",\"dhcp\":true}]}", "net[0].dhcp",
+             "cannot be true with \"addr\"");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"dhcp\":1}]}", "net[0].dhcp", "a boolean");
+  config_bad("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"dhcp\":true,\"gw\":\"10.0.2.2\"}]}", "net[0].gw", "needs \"addr\"");
+  {
+    int r2 = load1("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"dhcp\":true,\"dns\":[\"1.1.1.1\"],\"mtu\":1400}]}", &e);
+    check(!r2 && cfg.net[0].dhcp && !cfg.net[0].has_addr && cfg.net[0].n_dns == 1 && cfg.net[0].mtu == 1400,
+          "config net: dhcp with dns and mtu of its own");
+    r2 = load1("{\"v\":1,\"net\":[{\"if\":\"eth0\",\"dhcp\":false,\"addr\":\"10.0.2.15/24\"}]}", &e);
+    check(!r2 && !cfg.net[0].dhcp && cfg.net[0].has_addr, "config net: dhcp false with addr");
+  }
   config_bad("{\"v\":1,\"blk\":[{\"dev\":\"vdb\"}]}", "blk[0].mount", "is missing");
   config_bad("{\"v\":1,\"blk\":[{\"mount\":\"/data\"}]}", "blk[0].dev", "is missing");
   config_bad("{\"v\":1,\"blk\":[{\"dev\":\"/dev/vdb\",\"mount\":\"/data\"}]}", "blk[0].dev", "without \"/dev/\"");
@@ -538,11 +549,79 @@ static void test_base64url(void) {
   check(ok, "base64url round-trips every length up to 300");
 }
 
+/* ---- DHCP ---- */
+
+static const uint8_t MAC[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+
+/* A server reply as RFC 2131 lays it out: op 2, the client's xid and MAC, yiaddr, the cookie, `opts`. */
+static size_t reply(uint8_t *b, uint32_t xid, const uint8_t *opts, size_t n) {
+  memset(b, 0, 240);
+  b[0] = 2;
+  b[1] = 1;
+  b[2] = 6;
+  b[4] = (uint8_t)(xid >> 24), b[5] = (uint8_t)(xid >> 16), b[6] = (uint8_t)(xid >> 8), b[7] = (uint8_t)xid;
+  b[16] = 10, b[17] = 0, b[18] = 2, b[19] = 15; /* yiaddr 10.0.2.15 */
+  b[20] = 10, b[21] = 0, b[22] = 2, b[23] = 2;  /* siaddr */
+  memcpy(b + 28, MAC, 6);
+  b[236] = 99, b[237] = 130, b[238] = 83, b[239] = 99;
+  memcpy(b + 240, opts, n);
+  return 240 + n;
+}
+
+static void test_dhcp(void) {
+  uint8_t m[DHCP_MSG_MAX], r[1024];
+  size_t n = dhcp_build(m, DHCP_DISCOVER, 0xdeadbeef, MAC, 0, 0, 0);
+  check(n == 300 && m[0] == 1 && m[1] == 1 && m[2] == 6 && m[4] == 0xde && m[7] == 0xef && m[10] == 0x80 &&
+            !memcmp(m + 28, MAC, 6) && m[236] == 99 && m[239] == 99 && m[240] == 53 && m[241] == 1 && m[242] == 1,
+        "dhcp DISCOVER: BOOTP request, broadcast flag, our MAC, cookie, type first");
+  n = dhcp_build(m, DHCP_REQUEST, 7, MAC, 0, 0x0a00020f, 0x0a000202);
+  check(m[242] == 3 && m[243] == 50 && m[244] == 4 && m[245] == 10 && m[248] == 15 && m[249] == 54 && m[251] == 10 &&
+            m[254] == 2,
+        "dhcp REQUEST (selecting): requested address and server identifier");
+  n = dhcp_build(m, DHCP_REQUEST, 7, MAC, 0x0a00020f, 0, 0);
+  check(m[10] == 0 && m[12] == 10 && m[15] == 15 && m[243] == 57, "dhcp REQUEST (renewing): ciaddr, unicast, no 50/54");
+
+  struct dhcp_lease l;
+  static const uint8_t ack[] = {53, 1, 5, 54, 4, 10, 0, 2, 2, 1, 4, 255, 255, 255, 0, 3, 8, 10, 0, 2, 2, 10, 0, 2, 1,
+                                6, 8, 10, 0, 2, 3, 8, 8, 8, 8, 51, 4, 0, 0, 0x0e, 0x10, 26, 2, 5, 0xdc, 0, 0, 255};
+  n = reply(r, 42, ack, sizeof ack);
+  check(!dhcp_parse(r, n, 42, MAC, &l) && l.type == DHCP_ACK && l.addr == 0x0a00020f && l.server == 0x0a000202 &&
+            l.prefix == 24 && l.router == 0x0a000202 && l.n_dns == 2 && l.dns[1] == 0x08080808 && l.lease_s == 3600 &&
+            l.renew_s == 1800 && l.mtu == 1500,
+        "dhcp ACK: address, server, /24, first router, two DNS, lease, T1 = lease/2, MTU");
+  check(dhcp_parse(r, n, 43, MAC, &l) == -1, "dhcp: another transaction's reply is not ours");
+  uint8_t other[6] = {2, 0, 0, 0, 0, 1};
+  check(dhcp_parse(r, n, 42, other, &l) == -1, "dhcp: another client's reply is not ours");
+  check(dhcp_parse(r, n - 1, 42, MAC, &l) == -1, "dhcp: no end option: refused");
+  check(dhcp_parse(r, 239, 42, MAC, &l) == -1, "dhcp: shorter than BOOTP: refused");
+  static const uint8_t overrun[] = {53, 1, 2, 6, 200, 10};
+  n = reply(r, 1, overrun, sizeof overrun);
+  check(dhcp_parse(r, n, 1, MAC, &l) == -1, "dhcp: an option longer than the message: refused");
+  static const uint8_t offer[] = {53, 1, 2, 0, 0, 58, 4, 0, 0, 0, 100, 51, 4, 0xff, 0xff, 0xff, 0xff, 255};
+  n = reply(r, 1, offer, sizeof offer);
+  check(!dhcp_parse(r, n, 1, MAC, &l) && l.type == DHCP_OFFER && l.server == 0x0a000202 && l.prefix == -1 &&
+            l.lease_s == 0xffffffffu && l.renew_s == 100 && !l.router && !l.n_dns,
+        "dhcp OFFER: pads skipped, no server id: siaddr; infinite lease with T1; no mask");
+  static const uint8_t holes[] = {53, 1, 5, 1, 4, 255, 0, 255, 0, 255};
+  n = reply(r, 1, holes, sizeof holes);
+  check(!dhcp_parse(r, n, 1, MAC, &l) && l.prefix == -1, "dhcp: a non-contiguous netmask is no prefix");
+  static const uint8_t inform[] = {53, 1, 8, 255};
+  n = reply(r, 1, inform, sizeof inform);
+  check(dhcp_parse(r, n, 1, MAC, &l) == -1, "dhcp: a message type other than OFFER, ACK, NAK: refused");
+  static const uint8_t nak[] = {53, 1, 6, 255};
+  n = reply(r, 1, nak, sizeof nak);
+  check(!dhcp_parse(r, n, 1, MAC, &l) && l.type == DHCP_NAK, "dhcp NAK");
+  static const uint8_t badlen[] = {53, 2, 5, 0, 255};
+  n = reply(r, 1, badlen, sizeof badlen);
+  check(dhcp_parse(r, n, 1, MAC, &l) == -1, "dhcp: a message type of the wrong length: refused");
+}
+
 int main(void) {
   test_json();
   test_config();
   test_cmdline();
   test_base64url();
+  test_dhcp();
   printf("1..%d\n", n_checks);
   printf("# %d passed, %d failed\n", n_checks - n_failed, n_failed);
   return n_failed ? 1 : 0;

@@ -20,6 +20,8 @@ export const NetEntry = z
       .string()
       .regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/)
       .optional(),
+    /** Address, netmask, router, DNS and MTU from a DHCP server (kiln-init's client); not with addr. */
+    dhcp: z.boolean().optional(),
     gw: z
       .string()
       .regex(/^\d+\.\d+\.\d+\.\d+$/)

@@ -45,7 +45,7 @@ describe("run-time boot configuration", () => {
     );
   });
 
-  it("gives user networking its fixed addresses and tap its own", () => {
+  it("gives user networking its fixed addresses, tap its own, and a bridge without one DHCP", () => {
     const u = runtimeConfig(spec({ net: { kind: "user", forwards: [] } }), manifest(baked), vd);
     assert.deepEqual(u?.net, [{ if: "eth0", addr: "10.0.2.15/24", gw: "10.0.2.2", dns: ["10.0.2.3"] }]);
     const t = runtimeConfig(
@@ -54,6 +54,9 @@ describe("run-time boot configuration", () => {
       vd,
     );
     assert.deepEqual(t?.net, [{ if: "eth0", addr: "10.9.0.2/24" }]);
+    // Without an address, kiln-init asks the network's DHCP server.
+    const b = runtimeConfig(spec({ net: { kind: "bridge", bridge: "br0" } }), manifest(baked), vd);
+    assert.deepEqual(b?.net, [{ if: "eth0", dhcp: true }]);
   });
 
   it("produces configurations the boot configuration schema accepts, and refuses bad mount points", () => {

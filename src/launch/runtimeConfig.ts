@@ -43,7 +43,8 @@ export function runtimeConfig(
     delta.net = [
       {
         if: "eth0",
-        ...(net.addr ? { addr: net.addr } : {}),
+        // Without an address the guest asks the network's DHCP server for one.
+        ...(net.addr ? { addr: net.addr } : { dhcp: true }),
         ...(net.gw ? { gw: net.gw } : {}),
       },
     ];

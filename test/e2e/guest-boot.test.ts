@@ -322,6 +322,66 @@ describe("kiln-init boots in QEMU with Debian's cloud kernel", () => {
     assert.equal(consoleFacts(r.out).ready, true);
   });
 
+  it("dhcp: QEMU's DHCP server gives the address, netmask, router and DNS; an MTU given in the config wins", async () => {
+    const img = image(
+      "dhcp",
+      {
+        v: 1,
+        rc: [{ bin: "/bin/probe", argv: ["probe", "main", "/"] }],
+        net: [{ if: "eth0", dhcp: true, mtu: 1400 }],
+      },
+      [
+        { path: "/kiln/modules", data: MODULES.map((m) => `/lib/modules/${m}\n`).join("") },
+        ...MODULES.map((m) => ({ path: `/lib/modules/${m}`, from: join(kernel.modules, m) })),
+      ],
+    );
+    const r = await boot(kernel.vmlinuz, img, accel, {
+      qemuArgs: [
+        "-netdev",
+        "user,id=n0,net=10.9.0.0/16,dhcpstart=10.9.0.40",
+        "-device",
+        "virtio-net-device,netdev=n0",
+      ],
+    });
+    const l = lines(r.out);
+    const has = (s: string) => assert.ok(l.includes(s), `missing ${JSON.stringify(s)} in:\n${r.out}`);
+    has("kiln: net eth0 10.9.0.40/16 up (dhcp)");
+    has("net: eth0 10.9.0.40 mask 255.255.0.0 mtu 1400 up");
+    assert.ok(
+      l.some((x) => /^route: eth0\t00000000\t0202090A\t0003\t/.test(x)),
+      r.out,
+    );
+    has("resolv: nameserver 10.9.2.3");
+    has("kiln: exit 0");
+  });
+
+  it("dhcp with no server on the network: a clear init failure, not a hang", async () => {
+    const img = image(
+      "nodhcp",
+      {
+        v: 1,
+        rc: [{ bin: "/bin/probe", argv: ["probe", "say", "must not run"] }],
+        net: [{ if: "eth0", dhcp: true }],
+      },
+      [
+        { path: "/kiln/modules", data: MODULES.map((m) => `/lib/modules/${m}\n`).join("") },
+        ...MODULES.map((m) => ({ path: `/lib/modules/${m}`, from: join(kernel.modules, m) })),
+      ],
+    );
+    // A socket netdev with nobody at the other end: frames go nowhere.
+    const r = await boot(kernel.vmlinuz, img, accel, {
+      qemuArgs: ["-netdev", "socket,id=n0,mcast=230.0.0.1:1234", "-device", "virtio-net-device,netdev=n0"],
+      timeoutMs: 120_000,
+    });
+    assert.ok(
+      lines(r.out).includes(
+        'kiln: error: interface "eth0": no DHCP lease within 30 s (is a DHCP server on its network?)',
+      ),
+      r.out,
+    );
+    assert.ok(lines(r.out).includes("kiln: exit 126"), r.out);
+  });
+
   it("bg + main, env/hostname/cwd merged from three sources, modules, network, routes, sysctl, a disk", async () => {
     const disk = join(dir, "disk.img");
     const content = join(dir, "disk");

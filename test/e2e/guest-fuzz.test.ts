@@ -12,7 +12,7 @@ import { ROOT } from "../helpers.js";
 const GUEST = join(ROOT, "guest");
 const CLANG = process.env.KILN_TEST_CLANG ?? "clang";
 const SECONDS = Number(process.env.KILN_FUZZ_SECONDS ?? 20);
-const TARGETS = ["json", "config", "cmdline"] as const;
+const TARGETS = ["json", "config", "cmdline", "dhcp"] as const;
 
 function runFuzzer(exe: string, args: string[]): Promise<{ code: number; log: string }> {
   return new Promise((resolve, reject) => {
@@ -46,6 +46,7 @@ describe("kiln-init parsers under libFuzzer", () => {
           "config.c",
           "cmdline.c",
           "base64url.c",
+          "dhcp.c",
           "test/jsondump.c",
         ],
         { cwd: GUEST, encoding: "utf8" },
@@ -65,7 +66,8 @@ describe("kiln-init parsers under libFuzzer", () => {
         "-rss_limit_mb=1024",
         "-timeout=10",
         "-print_final_stats=1",
-        `-dict=${join(GUEST, "fuzz", "json.dict")}`,
+        // The JSON tokens help the text parsers; DHCP replies are binary.
+        ...(t === "dhcp" ? [] : [`-dict=${join(GUEST, "fuzz", "json.dict")}`]),
         `-artifact_prefix=${dir}/${t}-`,
         work,
         seeds,

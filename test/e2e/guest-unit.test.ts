@@ -36,6 +36,7 @@ describe("kiln-init parsers (C, on the host)", () => {
         "config.c",
         "cmdline.c",
         "base64url.c",
+        "dhcp.c",
       ],
       { cwd: GUEST, encoding: "utf8" },
     );
