@@ -39,6 +39,9 @@ export async function makeFat(spec: FatSpec): Promise<{ bits: 16 | 32 }> {
     "mkfs.fat",
     [
       `-F${bits}`,
+      // FAT16 needs 4085 clusters; mkfs.fat's default 2 KiB clusters leave a small disk (a specialized
+      // kernel's, under 16 MiB) short of that, so small ones get 512-byte clusters.
+      ...(spec.sizeBytes < 16 * 1024 * 1024 ? ["-s", "1"] : []),
       `--offset=${sectors}`,
       "-h",
       String(sectors),
