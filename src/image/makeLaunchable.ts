@@ -1,6 +1,7 @@
 import { readImage } from "../bake/image.js";
 import type { Progress } from "../core/progress.js";
 import { FORMATS, type FormatOptions, getFormat, type LaunchableResult } from "./format.js";
+import { type LaunchableNet, launchableNetCmdline } from "./launchableNet.js";
 
 export interface MakeLaunchableOptions extends FormatOptions {
   format: string;
@@ -8,15 +9,20 @@ export interface MakeLaunchableOptions extends FormatOptions {
   image: string;
   out: string;
   progress?: Progress;
+  /** How the launchable's first interface gets its address (src/image/launchableNet.ts). */
+  net?: LaunchableNet;
 }
 
 /** `kiln image`: check the format name, read the image, make the launchable. */
 export async function makeLaunchable(opts: MakeLaunchableOptions): Promise<LaunchableResult> {
   const format = await getFormat(opts.format);
   const image = await readImage(opts.image);
-  const { format: _f, image: _i, out, ...rest } = opts;
+  const { format: _f, image: _i, out, net, ...rest } = opts;
+  const cmdline = [rest.cmdline ?? "", launchableNetCmdline(image.manifest, format.name, net)]
+    .join(" ")
+    .trim();
   opts.progress?.step(`${format.name} from ${image.manifest.name}`);
-  const r = await format.make(image, out, rest);
+  const r = await format.make(image, out, { ...rest, ...(cmdline ? { cmdline } : {}) });
   opts.progress?.done(`${format.name}: ${r.out}`);
   return r;
 }

@@ -39,9 +39,9 @@ after(() => {
 
 const kiln = (args: string[]) => runKiln(args, { home, timeoutMs: 180_000 });
 
-async function make(format: string, image: string, out: string): Promise<string> {
+async function make(format: string, image: string, out: string, extra: string[] = []): Promise<string> {
   const file = join(work, out);
-  const r = await runKiln(["image", format, image, "-o", file, "--quiet"]);
+  const r = await runKiln(["image", format, image, "-o", file, "--quiet", ...extra]);
   assert.equal(r.code, 0, r.stderr);
   return file;
 }
@@ -90,8 +90,8 @@ describe("kiln launch qemu LAUNCHABLE", () => {
     assert.match(r.stdout, /^Hello from kiln!\r?$/m);
   });
 
-  it("qcow2 (BIOS and UEFI): --uefi boots it with OVMF", async () => {
-    const file = await make("qcow2", hello, "hello.qcow2");
+  it("qcow2 (BIOS and UEFI): --uefi boots it with OVMF; made with --net dhcp, eth0 leases its address", async () => {
+    const file = await make("qcow2", hello, "hello.qcow2", ["--net", "dhcp"]);
     const dry = async (extra: string[]) =>
       (
         JSON.parse((await kiln(["launch", "qemu", "--dry-run", "--json", ...extra, file])).stdout) as {
@@ -99,9 +99,11 @@ describe("kiln launch qemu LAUNCHABLE", () => {
         }
       ).command;
     assert.ok(!(await dry([])).includes("-bios"), "BIOS by default");
-    const r = await kiln(["launch", "qemu", "--rm", "--uefi", file]);
+    // A NIC on QEMU's user network, whose DHCP server hands out 10.0.2.15.
+    const r = await kiln(["launch", "qemu", "--rm", "--uefi", "--net", "user", file]);
     assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     assert.match(r.stdout, /^Hello from kiln!\r?$/m);
+    assert.match(r.stdout, /^kiln: net eth0 10\.0\.2\.15\/24 up \(dhcp\)\r?$/m);
     assert.doesNotMatch(r.stdout, /SYSLINUX/);
     assert.match(
       (await dry(["--uefi"])).join(" "),

@@ -7,6 +7,7 @@ interface ImageCliOpts extends CommonOpts {
   size?: string;
   name?: string;
   cmdline?: string;
+  net?: string;
   list?: boolean;
 }
 
@@ -33,10 +34,14 @@ export function register(program: Command): void {
         "name carried by the format (ISO volume id, package name); default the image's",
       )
       .option("--cmdline <args>", "extra kernel command line, after the image's own")
+      .option(
+        "--net <how>",
+        "dhcp: eth0 asks the network for an address; none: only the image's own configuration (default: dhcp for gce and vhd when the image configures no network, else none)",
+      )
       .option("--list", "list the formats")
       .addHelpText(
         "after",
-        "\nExamples:\n  kiln image raw-bios out/hello -o hello.img\n  kiln image raw-uefi out/hello -o hello-uefi.img --size 64\n  kiln image iso out/hello -o hello.iso\n  kiln image gce out/hello -o hello.tar.gz\n  kiln image --list",
+        "\nExamples:\n  kiln image raw-bios out/hello -o hello.img\n  kiln image raw-uefi out/hello -o hello-uefi.img --size 64\n  kiln image iso out/hello -o hello.iso\n  kiln image gce out/hello -o hello.tar.gz\n  kiln image qcow2 out/web -o web.qcow2 --net dhcp\n  kiln image --list",
       ),
   ).action(async (format: string | undefined, image: string | undefined, opts: ImageCliOpts) => {
     if (opts.list) {
@@ -64,6 +69,8 @@ export function register(program: Command): void {
         );
       }
     }
+    const { parseLaunchableNet } = await import("../../image/launchableNet.js");
+    const net = opts.net === undefined ? undefined : parseLaunchableNet(opts.net);
     const { makeLaunchable } = await import("../../image/makeLaunchable.js");
     const r = await makeLaunchable({
       format,
@@ -72,6 +79,7 @@ export function register(program: Command): void {
       ...(sizeMB !== undefined ? { sizeMB } : {}),
       ...(opts.name ? { name: opts.name } : {}),
       ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
+      ...(net ? { net } : {}),
       progress: await progressFor(opts),
     });
     report(opts, r, (x) => `wrote ${x.format} ${x.out} (${mb(x.size)})\n  sha256 ${x.sha256}`);
