@@ -3,10 +3,12 @@
 // test/e2e/launch-dryrun.test.ts and checked with readelf.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { describe, it } from "node:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
-import { bzImageElf, bzImagePayload } from "./bzImage.js";
+import { bzImageElf, bzImagePayload, bzImageRecordedSize } from "./bzImage.js";
 import type { KilnError } from "./errors.js";
 
 const ELF = readFileSync("/bin/true");
@@ -76,5 +78,17 @@ describe("bzImage", () => {
     await assert.rejects(bzImageElf(bzImage(xz), "k"), invalid(/xz/));
     const text = Buffer.from("not an ELF file at all");
     await assert.rejects(bzImageElf(bzImage(gzipSync(text), text.length), "k"), invalid(/not an ELF/));
+  });
+
+  it("reads the recorded size from the file's header and payload end alone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-bzimage-"));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, "bzImage");
+    writeFileSync(file, bzImage(gzipSync(ELF), 123456));
+    assert.equal(await bzImageRecordedSize(file), 123456);
+    writeFileSync(file, ELF);
+    await assert.rejects(bzImageRecordedSize(file), invalid(/no boot sector signature/));
+    writeFileSync(file, bzImage(gzipSync(ELF)).subarray(0, 2000));
+    await assert.rejects(bzImageRecordedSize(file), invalid(/outside the file/));
   });
 });

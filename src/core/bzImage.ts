@@ -6,6 +6,7 @@
  * emulation is most of a small kernel's boot.
  */
 import { spawn } from "node:child_process";
+import { open } from "node:fs/promises";
 import { gunzipSync } from "node:zlib";
 import { KilnError, q } from "./errors.js";
 
@@ -46,26 +47,50 @@ function invalid(label: string, why: string): KilnError {
   );
 }
 
-/** Find the compressed kernel inside a bzImage (boot protocol 2.08 or later, which has payload_offset). */
-export function bzImagePayload(buf: Buffer, label: string): BzImagePayload {
+/** Where the payload lies (its 4-byte size trailer included), from the setup header; `head` is the file's start. */
+function payloadBounds(head: Buffer, fileSize: number, label: string): { start: number; length: number } {
   if (
-    buf.length < 0x250 ||
-    buf.readUInt16LE(0x1fe) !== 0xaa55 ||
-    buf.toString("latin1", 0x202, 0x206) !== "HdrS"
+    head.length < 0x250 ||
+    head.readUInt16LE(0x1fe) !== 0xaa55 ||
+    head.toString("latin1", 0x202, 0x206) !== "HdrS"
   ) {
     throw invalid(label, "no boot sector signature or setup header");
   }
-  if (buf.readUInt16LE(0x206) < 0x208)
+  if (head.readUInt16LE(0x206) < 0x208)
     throw invalid(label, "boot protocol older than 2.08 (no payload offset)");
-  const setupSects = buf[0x1f1] || 4;
-  const start = (setupSects + 1) * 512 + buf.readUInt32LE(0x248);
-  const length = buf.readUInt32LE(0x24c);
-  if (length < 8 || start + length > buf.length) throw invalid(label, "its payload lies outside the file");
+  const setupSects = head[0x1f1] || 4;
+  const start = (setupSects + 1) * 512 + head.readUInt32LE(0x248);
+  const length = head.readUInt32LE(0x24c);
+  if (length < 8 || start + length > fileSize) throw invalid(label, "its payload lies outside the file");
+  return { start, length };
+}
+
+/** Find the compressed kernel inside a bzImage (boot protocol 2.08 or later, which has payload_offset). */
+export function bzImagePayload(buf: Buffer, label: string): BzImagePayload {
+  const { start, length } = payloadBounds(buf, buf.length, label);
   const data = buf.subarray(start, start + length - 4);
   const compression = MAGIC.find(([, m]) => m.every((b, i) => data[i] === b))?.[0];
   if (!compression)
     throw invalid(label, `unknown payload compression (bytes ${data.subarray(0, 4).toString("hex")})`);
   return { compression, data, size: buf.readUInt32LE(start + length - 4) };
+}
+
+/**
+ * The uncompressed size a bzImage file records for its kernel, from its header and the payload's last 4
+ * bytes: cheap enough to check a cached ELF against at every launch.
+ */
+export async function bzImageRecordedSize(path: string): Promise<number> {
+  const fh = await open(path, "r");
+  try {
+    const head = Buffer.alloc(0x250);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    const { start, length } = payloadBounds(head.subarray(0, bytesRead), (await fh.stat()).size, path);
+    const tail = Buffer.alloc(4);
+    await fh.read(tail, 0, 4, start + length - 4);
+    return tail.readUInt32LE(0);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Decompress a bzImage's payload: the kernel as an ELF file. */

@@ -11,7 +11,7 @@ import { readdir, readFile, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import type { Image } from "../bake/image.js";
 import { writeFileAtomic } from "../core/atomic.js";
-import { bzImageElf, bzImagePayload } from "../core/bzImage.js";
+import { bzImageElf, bzImageRecordedSize } from "../core/bzImage.js";
 import { parseElf } from "../core/elf.js";
 import type { KilnError } from "../core/errors.js";
 import { paths } from "../core/paths.js";
@@ -34,8 +34,7 @@ export async function directKernel(image: Image, env?: NodeJS.ProcessEnv): Promi
   const dir = join(paths.cache(env), "kernels");
   const cached = join(dir, `${k.sha256}.elf`);
   const noPvh = join(dir, `${k.sha256}.no-pvh`);
-  const buf = await readFile(image.kernel);
-  const { size } = bzImagePayload(buf, image.kernel);
+  const size = await bzImageRecordedSize(image.kernel);
   const now = new Date();
   const have = await stat(cached).catch(() => undefined);
   if (have?.size === size) {
@@ -43,6 +42,7 @@ export async function directKernel(image: Image, env?: NodeJS.ProcessEnv): Promi
     return cached;
   }
   if (await stat(noPvh).catch(() => undefined)) return undefined;
+  const buf = await readFile(image.kernel);
   let elf: Buffer;
   try {
     elf = await bzImageElf(buf, image.kernel, env);
