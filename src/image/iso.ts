@@ -11,7 +11,7 @@ import { launchableCmdline } from "./launchableCmdline.js";
 import { writeLaunchable } from "./launchableOutput.js";
 import { fatBytesNeeded } from "./rawDisk.js";
 import { syslinuxConfig } from "./syslinuxConfig.js";
-import { makeUki } from "./uki.js";
+import { kernelHasEfiStub, makeUki } from "./uki.js";
 
 const MiB = 1024 * 1024;
 /** xorriso's date format (YYYYMMDDhhmmsscc) for FIXED_EPOCH, 1980-01-01 00:00:00 UTC. */
@@ -49,36 +49,40 @@ async function makeIso(
   }
   const env = opts.env;
   const envOpt = env ? { env } : {};
-  const [isolinux, isohdpfx, ldlinux] = await Promise.all([
-    firmwareFile("isolinux", env),
-    firmwareFile("isohdpfx", env),
-    firmwareFile("ldlinux", env),
-    firmwareFile("efiStub", env),
-  ]);
+  // One after the other: with several missing, the error always names the first (a race would not).
+  const isolinux = await firmwareFile("isolinux", env);
+  const isohdpfx = await firmwareFile("isohdpfx", env);
+  const ldlinux = await firmwareFile("ldlinux", env);
+  await firmwareFile("efiStub", env);
   const m = image.manifest;
   const cmdline = launchableCmdline(m, opts.cmdline);
   const cfg = join(work, "isolinux.cfg");
   await writeFile(cfg, syslinuxConfig({ kernel: "/vmlinuz", initrd: "/initrd", cmdline }));
 
-  opts.progress?.step("unified kernel image");
-  const uki = await makeUki(image, { cmdline, workDir: work, ...envOpt });
+  // Hybrid BIOS+UEFI; a kernel UEFI cannot start (no EFI stub) gets a BIOS-only ISO.
+  const efi = await kernelHasEfiStub(image.kernel);
   const ids = diskIds(m, "iso", [cmdline]);
   const efiImg = join(work, "efi.img");
-  const efiBytes = Math.max(
-    8 * MiB,
-    Math.ceil((fatBytesNeeded([(await stat(uki)).size], false) * 1.02) / MiB) * MiB,
-  );
-  const fh = await open(efiImg, "wx");
-  await fh.truncate(efiBytes).finally(() => fh.close());
-  await makeFat({
-    file: efiImg,
-    offsetBytes: 0,
-    sizeBytes: efiBytes,
-    label: "KILN_EFI",
-    volumeId: ids.volumeId,
-    files: [{ src: uki, dest: "/EFI/BOOT/BOOTX64.EFI" }],
-    ...envOpt,
-  });
+  let efiBytes = 0;
+  if (efi) {
+    opts.progress?.step("unified kernel image");
+    const uki = await makeUki(image, { cmdline, workDir: work, ...envOpt });
+    efiBytes = Math.max(
+      8 * MiB,
+      Math.ceil((fatBytesNeeded([(await stat(uki)).size], false) * 1.02) / MiB) * MiB,
+    );
+    const fh = await open(efiImg, "wx");
+    await fh.truncate(efiBytes).finally(() => fh.close());
+    await makeFat({
+      file: efiImg,
+      offsetBytes: 0,
+      sizeBytes: efiBytes,
+      label: "KILN_EFI",
+      volumeId: ids.volumeId,
+      files: [{ src: uki, dest: "/EFI/BOOT/BOOTX64.EFI" }],
+      ...envOpt,
+    });
+  }
 
   opts.progress?.step("ISO 9660 image");
   const volumeId = isoVolumeId(opts.name ?? m.name);
@@ -107,15 +111,19 @@ async function makeIso(
       "-boot-load-size",
       "4",
       "-boot-info-table",
-      "-eltorito-alt-boot",
-      "-e",
-      "--interval:appended_partition_2:all::",
-      "-no-emul-boot",
-      "-isohybrid-gpt-basdat",
-      "-append_partition",
-      "2",
-      "0xef",
-      efiImg,
+      ...(efi
+        ? [
+            "-eltorito-alt-boot",
+            "-e",
+            "--interval:appended_partition_2:all::",
+            "-no-emul-boot",
+            "-isohybrid-gpt-basdat",
+            "-append_partition",
+            "2",
+            "0xef",
+            efiImg,
+          ]
+        : []),
       "-graft-points",
       `isolinux/isolinux.bin=${isolinux}`,
       `isolinux/ldlinux.c32=${ldlinux}`,
@@ -125,7 +133,7 @@ async function makeIso(
     ],
     envOpt,
   );
-  return { volumeId, cmdline, efiImageMB: efiBytes / MiB };
+  return { volumeId, cmdline, uefi: efi, efiImageMB: efiBytes / MiB };
 }
 
 export const format: LaunchableFormat = {

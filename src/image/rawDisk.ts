@@ -12,7 +12,7 @@ import { launchableCmdline } from "./launchableCmdline.js";
 import { writeLaunchable } from "./launchableOutput.js";
 import { gptScript, mbrScript, writePartitionTable } from "./partitionTable.js";
 import { syslinuxConfig } from "./syslinuxConfig.js";
-import { makeUki } from "./uki.js";
+import { kernelHasEfiStub, makeUki, noEfiStub } from "./uki.js";
 
 /**
  * How a raw disk boots:
@@ -94,8 +94,12 @@ export function planDiskMB(
 export async function buildRawDisk(image: Image, file: string, opts: RawDiskOptions): Promise<RawDiskResult> {
   const m = image.manifest;
   const cmdline = launchableCmdline(m, opts.cmdline);
-  const bios = opts.scheme !== "uefi";
-  const gpt = opts.scheme !== "bios";
+  // A hybrid disk of a kernel UEFI cannot start (no EFI stub) is a BIOS disk: the same MBR boot, no ESP.
+  const efi = await kernelHasEfiStub(image.kernel);
+  if (opts.scheme === "uefi" && !efi) throw noEfiStub(image, opts.format);
+  const scheme: DiskScheme = opts.scheme === "hybrid" && !efi ? "bios" : opts.scheme;
+  const bios = scheme !== "uefi";
+  const gpt = scheme !== "bios";
   const env = opts.env;
   const envOpt = env ? { env } : {};
   // Look firmware up before any work, so a missing file fails fast.
@@ -122,7 +126,7 @@ export async function buildRawDisk(image: Image, file: string, opts: RawDiskOpti
     files.push({ src: uki, dest: "/EFI/BOOT/BOOTX64.EFI" });
   }
 
-  opts.progress?.step(`${opts.scheme} disk, ${sizeMB} MiB`);
+  opts.progress?.step(`${scheme} disk, ${sizeMB} MiB`);
   const ids = diskIds(m, opts.format, [opts.scheme, sizeMB, cmdline]);
   const totalSectors = (sizeMB * MiB) / 512;
   // GPT keeps 33 sectors at the end for its backup; leave the last MiB free so the partition stays aligned.
@@ -168,7 +172,7 @@ export async function buildRawDisk(image: Image, file: string, opts: RawDiskOpti
     await writeBootCode(file, bootCode);
   }
   return {
-    scheme: opts.scheme,
+    scheme,
     sizeMB,
     partition: { start: START, size: partSize, fat: fat.bits },
     cmdline,

@@ -1,11 +1,35 @@
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { open, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Image } from "../bake/image.js";
+import { KilnError, q } from "../core/errors.js";
 import { firmwareFile } from "./firmware.js";
 import { runTool } from "./hostTool.js";
 import { fixPeTimestampFile, readPeHeaders } from "./peImage.js";
 
 const PAGE = 4096;
+
+/**
+ * Whether a bzImage can be started by UEFI firmware (or systemd's stub): with CONFIG_EFI_STUB it is also a PE
+ * file, "MZ" at offset 0. Debian's kernel is; a specialized kernel (no ACPI/EFI in its component set) is not.
+ */
+export async function kernelHasEfiStub(kernel: string): Promise<boolean> {
+  const fh = await open(kernel, "r");
+  try {
+    const b = Buffer.alloc(2);
+    await fh.read(b, 0, 2, 0);
+    return b.toString("latin1") === "MZ";
+  } finally {
+    await fh.close();
+  }
+}
+
+export function noEfiStub(image: Image, format: string): KilnError {
+  return new KilnError(
+    "KILN_EKERNEL_NO_EFI",
+    `Cannot make ${q(format)} from image ${q(image.manifest.name)}: its ${image.manifest.kernel.kind} kernel has no EFI stub, so UEFI firmware cannot start it`,
+    "Make a BIOS launchable (raw-bios, or raw/iso/qcow2, which boot by BIOS), or bake with --kernel stock for UEFI.",
+  );
+}
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
 /**
@@ -18,6 +42,7 @@ export async function makeUki(
   image: Image,
   opts: { cmdline: string; workDir: string; env?: NodeJS.ProcessEnv },
 ): Promise<string> {
+  if (!(await kernelHasEfiStub(image.kernel))) throw noEfiStub(image, "raw-uefi");
   const stub = await firmwareFile("efiStub", opts.env);
   const stubBuf = await readFile(stub);
   const h = readPeHeaders(stubBuf, stub);

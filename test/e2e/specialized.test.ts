@@ -151,6 +151,17 @@ describe("specialized kernel", { timeout: 60 * 60_000 }, () => {
     const d = await runKiln(["launch", "qemu", "--rm", disk]);
     assert.equal(d.code, 0, d.stderr);
     assert.match(d.stdout, /^Hello from kiln!\r?$/m);
+    // UEFI cannot start a kernel without an EFI stub: raw-uefi says so; hybrid formats become BIOS-only.
+    const uefi = await runKiln(["image", "raw-uefi", img, "-o", join(scratch.path, "u.img")]);
+    assert.equal(uefi.code, 1);
+    assert.match(uefi.stderr, /KILN_EKERNEL_NO_EFI: .*specialized kernel has no EFI stub/);
+    assert.match(uefi.stderr, /hint: .*raw-bios/);
+    const iso = await runKiln(["image", "iso", img, "-o", join(scratch.path, "h.iso"), "--json"]);
+    assert.equal(iso.code, 0, iso.stderr);
+    assert.equal(JSON.parse(iso.stdout).details.uefi, false);
+    const qcow = await runKiln(["image", "qcow2", img, "-o", join(scratch.path, "h.qcow2"), "--json"]);
+    assert.equal(qcow.code, 0, qcow.stderr);
+    assert.equal(JSON.parse(qcow.stdout).details.scheme, "bios");
   });
 
   it("names every missing build tool and its Debian package before building", async () => {
