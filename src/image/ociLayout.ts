@@ -43,6 +43,7 @@ export const KILN_MEDIA = {
   kernel: "application/vnd.kiln.kernel.v1",
   initrd: "application/vnd.kiln.initrd.v1",
   sbom: "application/spdx+json",
+  cyclonedx: "application/vnd.cyclonedx+json",
 } as const;
 
 /** Serialise a manifest the one way kiln does (key order as built, no spaces), for stable digests. */

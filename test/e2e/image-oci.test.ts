@@ -16,7 +16,8 @@ import { readImage } from "../../src/bake/image.js";
 import { isKilnError } from "../../src/core/errors.js";
 import { getFormat } from "../../src/image/format.js";
 import { readOciArchive } from "../../src/image/ociLayout.js";
-import { tmpDir } from "../helpers.js";
+import { runKiln, tmpDir } from "../helpers.js";
+import { cyclonedxValidator, spdxValidator } from "./complianceSchemas.js";
 import { bootUntilExit } from "./imageFixture.js";
 import { helloImage } from "./ociFixture.js";
 
@@ -39,7 +40,7 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-test("oci: an artifact skopeo reads, with the image's parts as its config and layers, same bytes every time", async () => {
+test("oci: an artifact skopeo reads, with the image's parts and SBOMs as its config and layers, same bytes every time", async () => {
   const image = await readImage(imageDir);
   const before = snapshot(imageDir);
   const fmt = await getFormat("oci");
@@ -69,8 +70,19 @@ test("oci: an artifact skopeo reads, with the image's parts as its config and la
     [
       ["application/vnd.kiln.kernel.v1", `sha256:${m.kernel.sha256}`, m.kernel.size, "kernel"],
       ["application/vnd.kiln.initrd.v1", `sha256:${m.initrd.sha256}`, m.initrd.size, "initrd"],
+      ["application/spdx+json", manifest.layers[2].digest, manifest.layers[2].size, "sbom.spdx.json"],
+      ["application/vnd.cyclonedx+json", manifest.layers[3].digest, manifest.layers[3].size, "sbom.cdx.json"],
     ],
   );
+  // The SBOM layers are what `kiln sbom` prints, each valid against its official schema.
+  const spdxLayer = member(a, `blobs/sha256/${manifest.layers[2].digest.slice(7)}`).toString();
+  assert.equal(spdxLayer, (await runKiln(["sbom", imageDir, "--format", "spdx"])).stdout);
+  const validSpdx = spdxValidator();
+  assert.ok(validSpdx(JSON.parse(spdxLayer)), JSON.stringify(validSpdx.errors?.slice(0, 3)));
+  const cdxLayer = member(a, `blobs/sha256/${manifest.layers[3].digest.slice(7)}`).toString();
+  assert.equal(cdxLayer, (await runKiln(["sbom", imageDir, "--format", "cyclonedx"])).stdout);
+  const validCdx = cyclonedxValidator();
+  assert.ok(validCdx(JSON.parse(cdxLayer)), JSON.stringify(validCdx.errors?.slice(0, 3)));
   assert.equal(manifest.annotations["org.opencontainers.image.title"], m.name);
   assert.equal(manifest.annotations["org.opencontainers.image.created"], undefined);
   assert.equal(manifest.annotations["dev.kiln.kernel.release"], m.kernel.release);
@@ -100,6 +112,8 @@ test("oci: an artifact skopeo reads, with the image's parts as its config and la
       [manifest.config.digest, manifest.config.size],
       [`sha256:${m.kernel.sha256}`, m.kernel.size],
       [`sha256:${m.initrd.sha256}`, m.initrd.size],
+      [manifest.layers[2].digest, manifest.layers[2].size],
+      [manifest.layers[3].digest, manifest.layers[3].size],
     ],
   );
   const kernelBlob = back.blobs[1]!;
@@ -121,7 +135,7 @@ test("oci-archive reading: a wrong name or a damaged archive is a clear error", 
   );
 });
 
-test("oci: an image changed after baking is refused with KILN_EDIGEST and no output", async () => {
+test("oci: an image changed after baking is refused with KILN_EIMAGE_CORRUPT and no output", async () => {
   const dir = join(tmp.path, "changed");
   mkdirSync(dir);
   for (const f of readdirSync(imageDir)) copyFileSync(join(imageDir, f), join(dir, f));
@@ -131,7 +145,11 @@ test("oci: an image changed after baking is refused with KILN_EDIGEST and no out
   const out = join(tmp.path, "changed.tar");
   await assert.rejects(
     (await getFormat("oci")).make(await readImage(dir), out, {}),
-    (e) => isKilnError(e) && e.code === "KILN_EDIGEST",
+    // Found while its SBOM is made, before anything is written; the message names the part and both digests.
+    (e) =>
+      isKilnError(e) &&
+      e.code === "KILN_EIMAGE_CORRUPT" &&
+      /initrd .* has sha256 [0-9a-f]{64}, but its manifest says/.test(e.message),
   );
   assert.equal(existsSync(out), false);
   assert.deepEqual(

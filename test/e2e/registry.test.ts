@@ -44,7 +44,8 @@ test("push an image directory as a kiln artifact, pull it back: same digest, sam
     indexDigest: string;
     blobs: { uploaded: boolean }[];
   };
-  assert.equal(pushed.blobs.length, 3);
+  // The image's manifest, kernel, initrd, and its SBOM in SPDX and CycloneDX.
+  assert.equal(pushed.blobs.length, 5);
   assert.ok(pushed.blobs.every((b) => b.uploaded));
 
   const out = join(tmp.path, "pulled");
@@ -69,6 +70,10 @@ test("push an image directory as a kiln artifact, pull it back: same digest, sam
     encoding: "utf8",
   });
   assert.equal(byDigest, fromArchive);
+  assert.deepEqual(
+    (JSON.parse(byDigest) as { layers: { mediaType: string }[] }).layers.map((l) => l.mediaType).slice(2),
+    ["application/spdx+json", "application/vnd.cyclonedx+json"],
+  );
 
   // Pulling by digest works too, and the pull into an existing image directory replaces it.
   const again = kilnJson(
