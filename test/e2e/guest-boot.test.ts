@@ -21,6 +21,7 @@ import { ensureKilnInit } from "../../src/bake/kilnInit.js";
 import { chooseAccel } from "../../src/launch/accel.js";
 import { consoleFacts } from "../../src/launch/consoleWatch.js";
 import { ROOT } from "../helpers.js";
+import { DhcpServer } from "./dhcpServer.js";
 
 const QEMU = "qemu-system-x86_64";
 const MUSL_CC = process.env.KILN_TEST_MUSL_CC ?? "musl-gcc";
@@ -353,6 +354,59 @@ describe("kiln-init boots in QEMU with Debian's cloud kernel", () => {
     );
     has("resolv: nameserver 10.9.2.3");
     has("kiln: exit 0");
+  });
+
+  it("dhcp renewal: at T1 the guest asks its server directly; a NAK makes it start over and take the new address", async () => {
+    let renewals = 0;
+    // Leases of 6 s renewed at 2 s: the first renewal is acknowledged, the second refused.
+    const server = new DhcpServer("10.5.0.1", (m) => {
+      if (m.type === 1)
+        return { type: "offer", addr: renewals >= 2 ? "10.5.0.21" : "10.5.0.20", leaseS: 6, renewS: 2 };
+      if (m.type !== 3) return undefined;
+      if (m.ciaddr === "0.0.0.0") return { type: "ack", addr: m.requested, leaseS: 6, renewS: 2 };
+      renewals++;
+      return renewals === 2 ? { type: "nak" } : { type: "ack", addr: m.ciaddr, leaseS: 6, renewS: 2 };
+    });
+    const qemuArgs = await server.start();
+    try {
+      const img = image(
+        "renew",
+        {
+          v: 1,
+          // The probe waits ~10 s for a file that never comes, then prints the interfaces.
+          rc: [{ bin: "/bin/probe", argv: ["probe", "main", "/never"] }],
+          net: [{ if: "eth0", dhcp: true }],
+        },
+        [
+          { path: "/kiln/modules", data: MODULES.map((m) => `/lib/modules/${m}\n`).join("") },
+          ...MODULES.map((m) => ({ path: `/lib/modules/${m}`, from: join(kernel.modules, m) })),
+        ],
+      );
+      const r = await boot(kernel.vmlinuz, img, accel, { qemuArgs });
+      const l = lines(r.out);
+      const has = (s: string) => assert.ok(l.includes(s), `missing ${JSON.stringify(s)} in:\n${r.out}`);
+      has("kiln: net eth0 10.5.0.20/24 up (dhcp)");
+      has("kiln: net eth0 10.5.0.21 (dhcp: new lease)");
+      has("net: eth0 10.5.0.21 mask 255.255.255.0 mtu 1500 up");
+      has("kiln: exit 0");
+      const first = server.seen.find((m) => m.type === 3 && m.ciaddr === "0.0.0.0");
+      const renew = server.seen.filter((m) => m.type === 3 && m.ciaddr === "10.5.0.20");
+      assert.ok(first && renew.length >= 2, JSON.stringify(server.seen));
+      // Renewals go to the server itself, not to everyone, and not before T1.
+      assert.deepEqual(
+        renew.map((m) => m.dst),
+        renew.map(() => "10.5.0.1"),
+      );
+      assert.ok(renew[0]!.at - first.at >= 1500, JSON.stringify(server.seen));
+      // After the NAK: DISCOVER and REQUEST again, broadcast, for the new address.
+      const after = server.seen.slice(server.seen.indexOf(renew[1]!) + 1);
+      assert.ok(
+        after.some((m) => m.type === 3 && m.requested === "10.5.0.21" && m.dst === "255.255.255.255"),
+        JSON.stringify(server.seen),
+      );
+    } finally {
+      server.stop();
+    }
   });
 
   it("dhcp with no server on the network: a clear init failure, not a hang", async () => {
