@@ -15,7 +15,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { KILN, runKiln } from "../helpers.js";
+import { freePort, KILN, runKiln } from "../helpers.js";
 import { bakeImage, qemuProcesses } from "./launchFixture.js";
 
 const work = mkdtempSync(join(tmpdir(), "kiln-launch-"));
@@ -87,6 +87,39 @@ describe("kiln launch qemu (attached)", () => {
     assert.match(r.stdout, /^probe: \/logs\/g = two\r?$/m);
     const ps = JSON.parse((await kiln(["ps", "--json"])).stdout) as { name: string }[];
     assert.ok(!ps.some((m) => m.name === "big"), "--rm leaves no machine behind");
+  });
+
+  it("q35: the same image on a PC machine, its NIC and disk on PCI (virtio-*-pci), the PVH kernel still direct", async () => {
+    const d = ext4With("q35", "f", "on pci\n");
+    const port = String(await freePort());
+    const r = await kiln([
+      "launch",
+      "qemu",
+      "--rm",
+      "--machine",
+      "q35",
+      "-p",
+      `${port}:80`,
+      "-e",
+      "PROBE_CAT=/data/f",
+      "-b",
+      `${d},/data`,
+      probe,
+    ]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /^kiln: net eth0 10\.0\.2\.15\/24 up\r?$/m);
+    assert.match(r.stdout, /^probe: \/data\/f = on pci\r?$/m);
+    const dry = JSON.parse(
+      (await kiln(["launch", "qemu", "--dry-run", "--json", "--machine", "q35", "-p", `${port}:80`, probe]))
+        .stdout,
+    ) as {
+      command: string[];
+    };
+    assert.ok(
+      dry.command.some((a) => a.startsWith("virtio-net-pci")),
+      dry.command.join(" "),
+    );
+    assert.match(dry.command[dry.command.indexOf("-kernel") + 1]!, /\/cache\/kernels\/[0-9a-f]{64}\.elf$/);
   });
 
   it("passes standard input to the guest console with -i", async () => {
