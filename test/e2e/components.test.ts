@@ -240,6 +240,26 @@ test("describe tells per component how it resolves, and why hw's drivers are mis
   );
 });
 
+test("bake --describe, for people: each component on the stock kernel, the modules in load order; and without a kernel", async () => {
+  const r = await runKiln(["bake", "--describe", "microvm"], { home });
+  assert.equal(r.code, 0, r.stderr);
+  const d = await describePlatform("microvm", { env });
+  assert.match(r.stdout, /^platform {2}microvm: QEMU microvm/m);
+  assert.match(r.stdout, new RegExp(`^kernel {4}${d.kernel!.release} \\(${d.kernel!.package} `, "m"));
+  assert.match(r.stdout, /^virtio\.net +module +virtio_net +virtio network interfaces$/m);
+  assert.match(r.stdout, /^kiln\.core +builtin +- +/m);
+  // The load order line is the resolver's, dependencies first.
+  assert.ok(r.stdout.includes(`  ${d.modules.map((m) => m.name).join(" ")}\n`), r.stdout);
+  assert.match(
+    r.stdout,
+    new RegExp(`tinyconfig \\+ ${d.kconfig.length} Kconfig symbols \\(kiln components build microvm\\)`),
+  );
+  const bare = await runKiln(["bake", "--describe", "microvm"], { home: join(scratch.path, "no-kernel") });
+  assert.equal(bare.code, 0, bare.stderr);
+  assert.match(bare.stdout, /^kernel {4}none fetched: run `kiln components fetch`/m);
+  assert.match(bare.stdout, /^virtio\.net +unknown +virtio_net /m);
+});
+
 test("show on a home without a kernel is KILN_ECOMPONENTS_MISSING with the fetch hint", async () => {
   const r = await runKiln(["components", "show"], { home: join(scratch.path, "empty") });
   assert.equal(r.code, 1);

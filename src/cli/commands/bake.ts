@@ -79,7 +79,7 @@ export function register(program: Command): void {
       if (opts.describe) {
         const { describePlatform } = await import("../../components/resolve.js");
         const d = await describePlatform(opts.describe, catalogueOpts);
-        return report(opts, d, (x) => JSON.stringify(x, null, 2));
+        return report(opts, d, describeText);
       }
       if (!platform || !out) {
         throw usageError(
@@ -128,4 +128,36 @@ export function register(program: Command): void {
       );
     },
   );
+}
+
+/** `bake --describe` for people: what each component is on the stock kernel, and the modules a bake loads. */
+function describeText(d: import("../../components/resolve.js").PlatformDescription): string {
+  const k = d.kernel;
+  const lines = [
+    `platform  ${d.platform}: ${d.description}`,
+    ...(d.include.length ? [`includes  ${d.include.join(", ")}`] : []),
+    k
+      ? `kernel    ${k.release} (${k.package} ${k.version})`
+      : "kernel    none fetched: run `kiln components fetch` to resolve the components on Debian's kernel",
+    "",
+    table([
+      ["component", "stock kernel", "modules", "description"],
+      ...d.components.map((c) => [
+        c.name,
+        c.how === "unavailable" ? `unavailable (missing ${c.missing.join(", ")})` : c.how,
+        [...c.modules, ...c.builtinModules.map((m) => `${m} (built in)`)].join(", ") || "-",
+        c.description,
+      ]),
+    ]),
+  ];
+  if (d.modules.length) {
+    const kb = Math.round(d.modules.reduce((n, m) => n + m.size, 0) / 1024);
+    lines.push("", `modules a stock bake loads, in order (${d.modules.length}, ${kb} KiB):`);
+    lines.push(`  ${d.modules.map((m) => m.name).join(" ")}`);
+  }
+  lines.push(
+    "",
+    `specialized kernel: tinyconfig + ${d.kconfig.length} Kconfig symbols (kiln components build ${d.platform})`,
+  );
+  return lines.join("\n");
 }
