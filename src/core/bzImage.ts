@@ -5,10 +5,11 @@
  * Firecracker) start the kernel at its PVH entry without running the decompressor, which under software
  * emulation is most of a small kernel's boot.
  */
-import { spawn } from "node:child_process";
 import { open } from "node:fs/promises";
-import { gunzipSync } from "node:zlib";
-import { KilnError, q } from "./errors.js";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
+import { type Compression, decompress } from "./decompress.js";
+import { isKilnError, KilnError, q } from "./errors.js";
 
 export type KernelCompression = "gzip" | "xz" | "lz4" | "zstd" | "bzip2" | "lzma" | "lzo";
 
@@ -23,12 +24,12 @@ const MAGIC: [KernelCompression, number[]][] = [
   ["lzo", [0x89, 0x4c, 0x5a, 0x4f]],
 ];
 
-/** The tool that decompresses each format to stdout (Debian package in the hint). */
-const TOOLS: Partial<Record<KernelCompression, { cmd: string; args: string[]; pkg: string }>> = {
-  // --single-stream: the kernel's xz payload is followed by its 4-byte size, which xz would call garbage.
-  xz: { cmd: "xz", args: ["-dc", "--single-stream"], pkg: "xz-utils" },
-  lz4: { cmd: "lz4", args: ["-dc"], pkg: "lz4" },
-  zstd: { cmd: "zstd", args: ["-dc"], pkg: "zstd" },
+/** The formats src/core/decompress.ts reads (the payload, its size trailer cut off, is one plain stream). */
+const STREAMS: Partial<Record<KernelCompression, Compression>> = {
+  gzip: "gz",
+  xz: "xz",
+  lz4: "lz4",
+  zstd: "zst",
 };
 
 export interface BzImagePayload {
@@ -96,56 +97,21 @@ export async function bzImageRecordedSize(path: string): Promise<number> {
 /** Decompress a bzImage's payload: the kernel as an ELF file. */
 export async function bzImageElf(buf: Buffer, label: string, env?: NodeJS.ProcessEnv): Promise<Buffer> {
   const p = bzImagePayload(buf, label);
+  const kind = STREAMS[p.compression];
+  if (!kind) throw invalid(label, `kiln cannot decompress a ${p.compression} payload`);
   let out: Buffer;
-  if (p.compression === "gzip") {
-    try {
-      out = gunzipSync(p.data);
-    } catch (e) {
-      throw invalid(label, `its gzip payload does not decompress (${(e as Error).message})`);
+  try {
+    out = await buffer(decompress(Readable.from([p.data]), kind, label, env));
+  } catch (e) {
+    // A missing tool stays what it is (the caller may boot the bzImage instead); bad data is a bad kernel.
+    if (isKilnError(e) && e.code === "KILN_EARCHIVE_INVALID") {
+      throw invalid(label, `its ${p.compression} payload does not decompress (${e.message})`);
     }
-  } else {
-    const tool = TOOLS[p.compression];
-    if (!tool) throw invalid(label, `kiln cannot decompress a ${p.compression} payload`);
-    out = await runTool(tool, p.data, label, env);
+    throw e;
   }
   if (out.length !== p.size) {
     throw invalid(label, `its payload decompresses to ${out.length} bytes, not the ${p.size} it records`);
   }
   if (out.readUInt32BE(0) !== 0x7f454c46) throw invalid(label, "its payload is not an ELF file");
   return out;
-}
-
-function runTool(
-  tool: { cmd: string; args: string[]; pkg: string },
-  input: Buffer,
-  label: string,
-  env?: NodeJS.ProcessEnv,
-): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool.cmd, tool.args, { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
-    const out: Buffer[] = [];
-    let err = "";
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.setEncoding("utf8").on("data", (s: string) => {
-      if (err.length < 4096) err += s;
-    });
-    child.on("error", (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === "ENOENT"
-          ? new KilnError(
-              "KILN_ETOOL_MISSING",
-              `Cannot run ${q(tool.cmd)} to decompress the kernel in ${q(label)}: not found`,
-              `Install it (Debian: apt-get install ${tool.pkg}).`,
-            )
-          : e,
-      ),
-    );
-    // The tool may stop reading early on bad input; its exit status says so below.
-    child.stdin.on("error", () => {});
-    child.stdin.end(input);
-    child.on("close", (code) => {
-      if (code === 0) resolve(Buffer.concat(out));
-      else reject(invalid(label, err.trim() || `${tool.cmd} exited with ${code}`));
-    });
-  });
 }

@@ -1,6 +1,6 @@
 /**
- * Decompress a stream by its format: xz and zstd through the real tools (`xz -dc`, `zstd -dc` over pipes,
- * as the design says), gzip with node's zlib. A tool that fails (corrupt or truncated input) makes the
+ * Decompress a stream by its format: xz, zstd and lz4 through the real tools (`xz -dc`, `zstd -dc`, `lz4 -dc`
+ * over pipes, as the design says), gzip with node's zlib. A tool that fails (corrupt or truncated input) makes the
  * output stream fail with KILN_EARCHIVE_INVALID, so a consumer never takes a short stream for a whole one.
  */
 import { spawn } from "node:child_process";
@@ -9,7 +9,15 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { KilnError, q } from "./errors.js";
 
-export type Compression = "xz" | "zst" | "gz" | "none";
+export type Compression = "xz" | "zst" | "gz" | "lz4" | "none";
+
+/** The tool for each piped format, and the Debian package that has it. */
+const TOOLS = {
+  // xz 5.4 decompresses multi-block streams (dpkg-deb writes them) in parallel with -T0.
+  xz: { cmd: "xz", args: ["-dc", "-T0"], pkg: "xz-utils" },
+  zst: { cmd: "zstd", args: ["-dc"], pkg: "zstd" },
+  lz4: { cmd: "lz4", args: ["-dc"], pkg: "lz4" },
+} as const;
 
 /** The compression a file name's suffix says (`data.tar.xz` → xz). */
 export function compressionOf(name: string): Compression | undefined {
@@ -20,17 +28,22 @@ export function compressionOf(name: string): Compression | undefined {
   return undefined;
 }
 
-export function decompress(input: Readable, kind: Compression, label: string): Readable {
+/** `env` is the environment the tool runs in (its PATH decides which tool, or none). */
+export function decompress(
+  input: Readable,
+  kind: Compression,
+  label: string,
+  env?: NodeJS.ProcessEnv,
+): Readable {
   if (kind === "none") return input;
   if (kind === "gz") {
     const out = new PassThrough();
     pipeline(input, createGunzip(), out).catch((e: Error) => out.destroy(invalid(label, e.message)));
     return out;
   }
-  const tool = kind === "xz" ? "xz" : "zstd";
+  const { cmd: tool, args, pkg } = TOOLS[kind];
   const out = new PassThrough();
-  // xz 5.4 decompresses multi-block streams (dpkg-deb writes them) in parallel with -T0.
-  const child = spawn(tool, kind === "xz" ? ["-dc", "-T0"] : ["-dc"], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(tool, [...args], { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
   let stderr = "";
   let done = false;
   child.stderr.on("data", (b: Buffer) => {
@@ -43,7 +56,7 @@ export function decompress(input: Readable, kind: Compression, label: string): R
         ? new KilnError(
             "KILN_ETOOL_MISSING",
             `Cannot run ${q(tool)} to decompress ${q(label)}: not found`,
-            `Install it (Debian: apt-get install ${kind === "xz" ? "xz-utils" : "zstd"}).`,
+            `Install it (Debian: apt-get install ${pkg}).`,
           )
         : e,
     );
