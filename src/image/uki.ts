@@ -36,13 +36,13 @@ const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
  * A unified kernel image: systemd's EFI stub with the os-release, command line, initrd and kernel added as
  * PE sections (what `ukify` does; it is not packaged for Debian 12). Sections follow the stub's last one,
  * page-aligned, kernel last. objcopy stamps the current time into the COFF header; we set it to 0, as the
- * stub itself has, and fix the checksum.
+ * stub itself has, and fix the checksum. The kernel must have an EFI stub: callers check (kernelHasEfiStub),
+ * since what to do without one (refuse, or make a BIOS-only medium) is theirs to decide.
  */
 export async function makeUki(
   image: Image,
   opts: { cmdline: string; workDir: string; env?: NodeJS.ProcessEnv },
 ): Promise<string> {
-  if (!(await kernelHasEfiStub(image.kernel))) throw noEfiStub(image, "raw-uefi");
   const stub = await firmwareFile("efiStub", opts.env);
   const stubBuf = await readFile(stub);
   const h = readPeHeaders(stubBuf, stub);
