@@ -298,6 +298,10 @@ static void if_up(int sock, const char *name) {
   if (ioctl(sock, SIOCSIFFLAGS, &ifr)) fail_init("interface %s: cannot bring it up: %s", q(name), strerror(errno));
 }
 
+static void ip_str(char out[16], uint32_t a) {
+  snprintf(out, 16, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+}
+
 static void add_route(int sock, uint32_t dst, int prefix, uint32_t via, const char *dev) {
   struct rtentry rt;
   memset(&rt, 0, sizeof rt);
@@ -308,14 +312,10 @@ static void add_route(int sock, uint32_t dst, int prefix, uint32_t via, const ch
   rt.rt_dev = (char *)dev;
   if (ioctl(sock, SIOCADDRT, &rt) && errno != EEXIST) {
     char d[16], g[16];
-    snprintf(d, sizeof d, "%u.%u.%u.%u", dst >> 24, dst >> 16 & 255, dst >> 8 & 255, dst & 255);
-    snprintf(g, sizeof g, "%u.%u.%u.%u", via >> 24, via >> 16 & 255, via >> 8 & 255, via & 255);
+    ip_str(d, dst);
+    ip_str(g, via);
     fail_init("route %s/%d via %s: %s", d, prefix, g, strerror(errno));
   }
-}
-
-static void ip_str(char out[16], uint32_t a) {
-  snprintf(out, 16, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
 }
 
 /* A UDP socket on port 68 of one interface, able to broadcast. */
@@ -520,9 +520,9 @@ static void setup_net(void) {
   size_t o = 0;
   for (int i = 0; i < cfg.n_net; i++)
     for (int j = 0; j < cfg.net[i].n_dns; j++) {
-      uint32_t a = cfg.net[i].dns[j];
-      o += (size_t)snprintf(conf + o, sizeof conf - o, "nameserver %u.%u.%u.%u\n", a >> 24, a >> 16 & 255,
-                            a >> 8 & 255, a & 255);
+      char a[16];
+      ip_str(a, cfg.net[i].dns[j]);
+      o += (size_t)snprintf(conf + o, sizeof conf - o, "nameserver %s\n", a);
     }
   if (o) {
     mkdir("/etc", 0755);
