@@ -161,33 +161,28 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     kernel: kind,
   });
 
-  let kernelSrc: string;
-  let kernelInfo: ImageManifest["kernel"];
+  // Where the kernel comes from and what the manifest says of it, in the manifest's key order.
+  let kernel: {
+    src: string;
+    release: string;
+    package?: string;
+    version?: string;
+    sha256: string;
+    size: number;
+  };
   let modules = platform.modules;
   let acpi = true;
   if (kind === "specialized") {
     const { findSpecializedKernel, buildSpecializedKernel } = await import("../components/specialized.js");
     let k = await findSpecializedKernel({ symbols: platform.kconfig, env });
     if (!k) k = await buildSpecializedKernel({ symbols: platform.kconfig, env, progress });
-    // The bzImage: small, and bootable by any loader; kiln's launchers start the ELF inside it directly.
-    kernelSrc = k.bzImage;
-    kernelInfo = {
-      file: "kernel",
-      format: "bzimage",
-      kind,
-      release: k.release,
-      sha256: k.sha256,
-      size: k.size,
-    };
+    kernel = { src: k.bzImage, release: k.release, sha256: k.sha256, size: k.size };
     modules = [];
     acpi = false;
   } else {
     const k = platform.kernel;
-    kernelSrc = k.vmlinuz;
-    kernelInfo = {
-      file: "kernel",
-      format: "bzimage",
-      kind,
+    kernel = {
+      src: k.vmlinuz,
       release: k.release,
       package: k.package,
       version: k.version,
@@ -195,6 +190,9 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       size: (await stat(k.vmlinuz)).size,
     };
   }
+  // Both kinds are bzImages: small, and bootable by any loader; kiln's launchers start the ELF inside directly.
+  const { src: kernelSrc, ...kernelFacts } = kernel;
+  const kernelInfo: ImageManifest["kernel"] = { file: "kernel", format: "bzimage", kind, ...kernelFacts };
 
   progress.step("preparing kiln-init");
   const { ensureToolchain } = await import("../toolchain/toolchain.js");
