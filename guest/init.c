@@ -393,7 +393,11 @@ static int dhcp_acquire(const char *ifname, const uint8_t mac[6], struct dhcp_le
   return -1;
 }
 
-static int classful_prefix(uint32_t a) { return a < 0x80000000u ? 8 : a < 0xc0000000u ? 16 : 24; }
+/* The lease's netmask, or without one (or a non-contiguous one) the address's class, as RFC 2131 falls back to. */
+static int lease_prefix(const struct dhcp_lease *l) {
+  if (l->prefix >= 0) return l->prefix;
+  return l->addr < 0x80000000u ? 8 : l->addr < 0xc0000000u ? 16 : 24;
+}
 
 static void apply_address(int sock, const char *ifname, uint32_t addr, int prefix) {
   struct ifreq ifr;
@@ -432,7 +436,7 @@ static void dhcp_keep(const char *ifname, const uint8_t mac[6], struct dhcp_leas
       if (!dhcp_acquire(ifname, mac, &fresh)) {
         int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (sock >= 0 && fresh.addr != lease.addr) {
-          apply_address(sock, ifname, fresh.addr, fresh.prefix >= 0 ? fresh.prefix : classful_prefix(fresh.addr));
+          apply_address(sock, ifname, fresh.addr, lease_prefix(&fresh));
           if (fresh.router) add_route(sock, 0, 0, fresh.router, ifname);
           char a[16];
           ip_str(a, fresh.addr);
@@ -459,7 +463,7 @@ static void setup_dhcp(int sock, struct kiln_net *n) {
   if (dhcp_acquire(n->ifname, mac, &l))
     fail_init("interface %s: no DHCP lease within %d s (is a DHCP server on its network?)", q(n->ifname),
               DHCP_TIMEOUT_MS / 1000);
-  int prefix = l.prefix >= 0 ? l.prefix : classful_prefix(l.addr);
+  int prefix = lease_prefix(&l);
   apply_address(sock, n->ifname, l.addr, prefix);
   n->has_addr = 1;
   n->addr = l.addr;
