@@ -611,10 +611,17 @@ static pid_t spawn(const struct kiln_rc *r) {
   pid_t pid = vfork();
   if (pid < 0) fail_init("vfork: %s", strerror(errno));
   if (pid == 0) {
+    /* The main program's group is the console's foreground (run() gave PID 1 the console), so ^C on an
+     * attached console reaches it; PID 1 ignores SIGTTOU, which lets this background group take the
+     * foreground and is undone here, before exec keeps it. Other programs get sessions of their own. */
+    if (r->mode == KILN_MAIN) {
+      setpgid(0, 0);
+      tcsetpgrp(0, getpid());
+    } else {
+      setsid();
+    }
+    signal(SIGTTOU, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    setsid();
-    /* The main program gets the console as its terminal, so ^C on an attached console reaches it. */
-    if (r->mode == KILN_MAIN) ioctl(0, TIOCSCTTY, 0);
     execve(r->bin, (char *const *)r->argv, envp);
     exec_errno = errno;
     _exit(EXIT_EXEC);
@@ -638,6 +645,13 @@ static _Noreturn void run(void) {
   sigaddset(&chld, SIGCHLD);
   /* SIGCHLD stays blocked and is taken with sigwaitinfo(), so no exit can slip between a check and a wait. */
   sigprocmask(SIG_BLOCK, &chld, NULL);
+  /* PID 1 leads the session that owns the console, not the main program: a session leader's exit hangs
+   * its terminal up, and the hangup drops what is still in the UART's buffer, the tail of the program's
+   * output. SIGTTOU ignored, PID 1 may still write and drain the console once the program's group holds
+   * the foreground. */
+  signal(SIGTTOU, SIG_IGN);
+  setsid();
+  ioctl(0, TIOCSCTTY, 0);
   for (int i = 0; i < cfg.n_rc; i++)
     if (cfg.rc[i].mode == KILN_BG) spawn(&cfg.rc[i]);
   const struct kiln_rc *m = config_main(&cfg);

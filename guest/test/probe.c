@@ -3,6 +3,7 @@
  *   probe say TEXT [CODE]      print TEXT, exit CODE (default 0)
  *   probe signal               die by SIGTERM (kiln-init reports 128+15)
  *   probe bg FILE              write FILE, print "bg: started", then wait to be killed
+ *   probe flood N              print N numbered 64-byte lines as fast as it can, then exit 0 at once
  *   probe main FILE            wait up to 10 s for FILE, then print what the program sees: env, hostname,
  *                              cwd, argv, network, sysctl, mounts; exit 0
  */
@@ -63,6 +64,10 @@ int main(int argc, char **argv) {
   if (argc >= 3 && !strcmp(argv[1], "say")) {
     printf("%s\n", argv[2]);
     return argc > 3 ? atoi(argv[3]) : 0;
+  }
+  if (argc >= 3 && !strcmp(argv[1], "flood")) {
+    for (int i = 0, n = atoi(argv[2]); i < n; i++) printf("flood: %05d %s\n", i, "0123456789abcdef0123456789abcdef0123456789abcdef");
+    return 0;
   }
   if (argc >= 2 && !strcmp(argv[1], "signal")) {
     raise(SIGTERM);

@@ -220,6 +220,16 @@ describe("kiln-init boots in QEMU with Debian's cloud kernel", () => {
     assert.equal(consoleFacts(r.out).exitStatus, 0, "the launcher's console parser reads the status");
   });
 
+  it("a program's last output reaches the console before its status, however much was still in the UART", async () => {
+    const img = image("flood", { v: 1, rc: [{ bin: "/bin/probe", argv: ["probe", "flood", "400"] }] });
+    const r = await boot(kernel.vmlinuz, img, accel);
+    const l = lines(r.out);
+    const flood = l.filter((x) => x.startsWith("flood: "));
+    assert.equal(flood.length, 400, r.out.slice(-2000));
+    assert.equal(flood[399], "flood: 00399 0123456789abcdef0123456789abcdef0123456789abcdef");
+    assert.ok(l.indexOf("kiln: exit 0") > l.indexOf(flood[399]!), r.out.slice(-2000));
+  });
+
   it("exit 7, config from kiln.config on the command line, status through isa-debug-exit", async () => {
     // The baked config says exit 0; the command line replaces rc.
     const img = image("hello7", { v: 1, rc: [{ bin: "/bin/probe", argv: ["probe", "say", "baked"] }] });
