@@ -10,9 +10,9 @@ import { q, usageError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import { silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
-import type { BootConfig } from "./bootConfig.js";
+import type { BootConfig } from "../manifest/bootConfig.js";
+import type { ImageManifest } from "../manifest/imageManifest.js";
 import { type CpioEntry, cpioChunks } from "./cpio.js";
-import type { ImageManifest } from "./image.js";
 import { type CheckedProgram, checkProgram, checkProgramWithClosure } from "./program.js";
 import { writeImageDir } from "./writeImage.js";
 
@@ -105,7 +105,7 @@ async function loadConfigFile(path: string): Promise<Partial<BootConfig>> {
     );
   }
   // zod loads only when a configuration file is given: it costs more than the rest of a bake.
-  const { BootConfig } = await import("./bootConfig.js");
+  const { BootConfig } = await import("../manifest/bootConfig.js");
   const r = BootConfig.safeParse({ v: 1, ...(json as object) });
   if (!r.success) {
     const issue = r.error.issues[0]!;
@@ -320,7 +320,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     if (policy) {
       // Checked on the written image, before it moves into place: a violation leaves nothing at OUT.
       const { checkImagePolicy } = await import("../compliance/imagePolicy.js");
-      const { readImage } = await import("./image.js");
+      const { readImage } = await import("../manifest/imageManifest.js");
       const override = await checkImagePolicy(await readImage(dir), policy, {
         env,
         allowViolations: opts.allowLicenseViolations ?? false,

@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { readImage } from "./image.js";
+import { readImage } from "../manifest/imageManifest.js";
 
 /** What `kiln inspect IMAGE` shows: the manifest, with the sizes of the parts as they are on disk. */
 export async function inspectImage(dir: string) {

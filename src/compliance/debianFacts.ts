@@ -5,26 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { exec } from "../core/exec.js";
+import type { DebianFacts, DebPackageFacts } from "../manifest/imageManifest.js";
 
-export interface DebPackageFacts {
-  version: string;
-  /** Source package name; defaults to the binary name. */
-  source?: string;
-  /** Source version; defaults to `version`. */
-  sourceVersion?: string;
-  /** The copyright file's text (DEP-5 or not). */
-  copyright?: string;
-  /** Or: the copyright file's path relative to the image directory (where bake may copy it). */
-  copyrightFile?: string;
-}
-
-export interface DebianFacts {
-  /** Debian release number ("12"): advisories use the ecosystems "Debian" and "Debian:12". */
-  release: string;
-  arch: string;
-  /** By binary package name. */
-  packages: Record<string, DebPackageFacts>;
-}
+export type { DebianFacts, DebPackageFacts };
 
 /** Parse /etc/os-release for Debian's VERSION_ID. */
 export function osReleaseVersion(text: string): string | undefined {

@@ -4,7 +4,7 @@
  * a violation throws KILN_ELICENSE_DENIED (the temporary directory is then removed, nothing lands), and with
  * `allowViolations` the override to record as `manifest.licensePolicy` is returned instead.
  */
-import type { Image } from "../bake/image.js";
+import type { Image } from "../manifest/imageManifest.js";
 import { type CollectOptions, collectParts } from "./parts.js";
 import { enforcePolicy, type LicensePolicy, type PolicyOverride } from "./policy.js";
 

@@ -8,10 +8,10 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Image, ImageManifest } from "../bake/image.js";
 import { type CpioReadEntry, readCpio } from "../core/cpioRead.js";
 import { parseElf, readKilnNote } from "../core/elf.js";
 import { KilnError, q } from "../core/errors.js";
+import type { Image, ImageManifest } from "../manifest/imageManifest.js";
 import type { DebPackageFacts } from "./debianFacts.js";
 import { debianPackageLicense } from "./dep5.js";
 import { NOASSERTION, NONE, parseLicenseExpression } from "./licenseExpression.js";

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import satisfies from "spdx-satisfies";
 import { KilnError, q, usageError } from "../core/errors.js";
+import type { PolicyOverride } from "../manifest/imageManifest.js";
 import {
   type LicenseAst,
   type LicenseLeaf,
@@ -25,6 +26,8 @@ import {
   renderLicense,
 } from "./licenseExpression.js";
 import type { Part } from "./parts.js";
+
+export type { PolicyOverride };
 
 export interface LicensePolicy {
   allow?: string[];
@@ -211,24 +214,6 @@ export function policyError(violations: readonly PolicyViolation[], policy: Lice
     "Remove or replace the part, change the [policy], or bake with --allow-license-violations (recorded in the manifest).",
     { details: { violations } },
   );
-}
-
-/**
- * What a bake that overrode the policy records in its manifest (proposed field `licensePolicy`). No host
- * path of the policy file: manifests must not depend on where the project was.
- */
-export interface PolicyOverride {
-  v: 1;
-  allow?: string[];
-  deny?: string[];
-  overridden: true;
-  violations: {
-    part: string;
-    license: string;
-    rule: "allow" | "deny";
-    offending: string[];
-    entry?: string;
-  }[];
 }
 
 /**

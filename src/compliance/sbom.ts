@@ -1,8 +1,9 @@
 /**
  * `kiln sbom`: an image's SBOM as SPDX 2.3 or CycloneDX 1.6 JSON (same image, same bytes).
  */
-import { readImage } from "../bake/image.js";
+
 import { q, usageError } from "../core/errors.js";
+import { readImage } from "../manifest/imageManifest.js";
 import { type CollectOptions, collectParts, type ImageParts } from "./parts.js";
 
 export const SBOM_FORMATS = ["spdx", "cyclonedx"] as const;

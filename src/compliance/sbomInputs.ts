@@ -5,29 +5,16 @@
  * `kiln sbom` and `kiln audit` give the same answer on any machine later. Until bake writes it, compliance
  * derives the same shape from the manifest and this host (`gatherSbomInputs`).
  */
-import type { ImageManifest } from "../bake/image.js";
+
 import { KilnError, q } from "../core/errors.js";
-import { cachedHostDebianFacts, type DebianFacts, type DebPackageFacts } from "./debianFacts.js";
-
-export interface FileFacts {
-  /** The Debian package the file comes from (a key of `debian.packages`). */
-  debPackage?: string;
-  name?: string;
-  version?: string;
-  /** SPDX expression. */
-  license?: string;
-  supplier?: string;
-  purl?: string;
-}
-
-export interface SbomInputs {
-  v: 1;
-  debian?: DebianFacts;
-  /** By absolute path in the initrd. */
-  files?: Record<string, FileFacts>;
-  /** Seconds since 1970 (SOURCE_DATE_EPOCH at bake time): the SBOMs' creation time. Default 0. */
-  created?: number;
-}
+import type {
+  DebianFacts,
+  DebPackageFacts,
+  FileFacts,
+  ImageManifest,
+  SbomInputs,
+} from "../manifest/imageManifest.js";
+import { cachedHostDebianFacts } from "./debianFacts.js";
 
 // Checked by hand rather than with zod: this runs on every `kiln sbom` / `kiln audit`, and loading zod
 // costs more than the whole check (the shape is small and flat).
@@ -90,7 +77,7 @@ export function sbomInputsProblem(value: unknown): string | undefined {
   return checkInputs(value, "");
 }
 
-export type { DebPackageFacts };
+export type { DebPackageFacts, FileFacts, SbomInputs };
 
 /** The package that holds musl's static library, which every program and kiln-init link in. */
 export const MUSL_PACKAGE = "musl-dev";

@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Image } from "../bake/image.js";
+import type { Image } from "../manifest/imageManifest.js";
 import { type DiskIds, diskIds } from "./diskIds.js";
 import type { LaunchableFormat } from "./format.js";
 import { runTool } from "./hostTool.js";

@@ -11,7 +11,6 @@
  * linked into every program). The .deb is written by core/debWriter.ts: same image, same bytes.
  */
 import { readFile } from "node:fs/promises";
-import type { Image } from "../bake/image.js";
 import {
   buildDebArchive,
   checkDebName,
@@ -24,6 +23,7 @@ import {
 } from "../core/debWriter.js";
 import { silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
+import type { Image } from "../manifest/imageManifest.js";
 import type { FormatOptions, LaunchableFormat, LaunchableResult } from "./format.js";
 import { writeLaunchable } from "./launchableOutput.js";
 

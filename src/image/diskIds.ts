@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ImageManifest } from "../bake/image.js";
+import type { ImageManifest } from "../manifest/imageManifest.js";
 
 /**
  * Identifiers that tools would otherwise draw at random (FAT volume ids, MBR signatures, GPT GUIDs, VMDK

@@ -1,6 +1,6 @@
-import type { Image } from "../bake/image.js";
 import { q, usageError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
+import type { Image } from "../manifest/imageManifest.js";
 
 /**
  * A launchable format: something another system launches, made from a baked image.

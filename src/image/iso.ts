@@ -1,7 +1,7 @@
 import { open, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Image } from "../bake/image.js";
 import { usageError } from "../core/errors.js";
+import type { Image } from "../manifest/imageManifest.js";
 import { diskIds } from "./diskIds.js";
 import { makeFat } from "./fatFilesystem.js";
 import { firmwareFile } from "./firmware.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { ImageManifest } from "../bake/image.js";
+import type { ImageManifest } from "../manifest/imageManifest.js";
 import { launchableCmdline } from "./launchableCmdline.js";
 import { planDiskMB } from "./rawDisk.js";
 

@@ -1,5 +1,5 @@
-import type { ImageManifest } from "../bake/image.js";
 import { q, usageError } from "../core/errors.js";
+import type { ImageManifest } from "../manifest/imageManifest.js";
 
 /** x86 COMMAND_LINE_SIZE, including the terminating NUL. */
 const MAX_CMDLINE = 2047;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { ImageManifest } from "../bake/image.js";
 import type { KilnError } from "../core/errors.js";
+import type { ImageManifest } from "../manifest/imageManifest.js";
 import { launchableNetCmdline, parseLaunchableNet } from "./launchableNet.js";
 
 const manifest = (net?: unknown) =>

@@ -1,5 +1,5 @@
-import type { ImageManifest } from "../bake/image.js";
 import { q, usageError } from "../core/errors.js";
+import type { ImageManifest } from "../manifest/imageManifest.js";
 
 /** Formats that exist for one cloud: their machines always have a NIC, and the cloud's network answers DHCP. */
 export const CLOUD_FORMATS: ReadonlySet<string> = new Set(["gce", "vhd"]);

@@ -1,5 +1,5 @@
-import { readImage } from "../bake/image.js";
 import type { Progress } from "../core/progress.js";
+import { readImage } from "../manifest/imageManifest.js";
 import { FORMATS, type FormatOptions, getFormat, type LaunchableResult } from "./format.js";
 import { type LaunchableNet, launchableNetCmdline } from "./launchableNet.js";
 

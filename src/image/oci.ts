@@ -9,10 +9,11 @@
  * os.features = the image's components); OCI's `architecture` takes Go's names, so `amd64`.
  * No creation time: the same image gives the same bytes.
  */
-import type { Image } from "../bake/image.js";
+
 import { silentProgress } from "../core/progress.js";
 import { ANNOTATION, type ImageManifest, MEDIA } from "../core/registry/ociTypes.js";
 import { KILN_VERSION } from "../core/version.js";
+import type { Image } from "../manifest/imageManifest.js";
 import type { FormatOptions, LaunchableFormat, LaunchableResult } from "./format.js";
 import { writeLaunchable } from "./launchableOutput.js";
 import {

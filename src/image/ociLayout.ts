@@ -9,7 +9,6 @@ import { createWriteStream } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import type { Image } from "../bake/image.js";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q } from "../core/errors.js";
 import type { BlobSource } from "../core/registry/client.js";
@@ -24,6 +23,7 @@ import {
   type Platform,
 } from "../core/registry/ociTypes.js";
 import { type TarEntry, tarStream } from "../core/tarWriter.js";
+import type { Image } from "../manifest/imageManifest.js";
 
 /** One manifest with all the blobs it names, ready to be archived or pushed. */
 export interface OciArtifact {

@@ -7,7 +7,6 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ImageManifest as KilnManifest } from "../bake/image.js";
 import { writeImageDir } from "../bake/writeImage.js";
 import { KilnError, q } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
@@ -26,6 +25,7 @@ import {
   type Reference,
   referenceTarget,
 } from "../core/registry/reference.js";
+import type { ImageManifest as KilnManifest } from "../manifest/imageManifest.js";
 import { writeLaunchable } from "./launchableOutput.js";
 import { KILN_MEDIA, uniqueBy, writeOciArchive } from "./ociLayout.js";
 

@@ -8,12 +8,12 @@
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readImage } from "../bake/image.js";
 import { q, usageError } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { RegistryClient, type RegistryClientOptions } from "../core/registry/client.js";
 import { type Descriptor, type ImageIndex, MEDIA } from "../core/registry/ociTypes.js";
 import { formatReference, parseReference } from "../core/registry/reference.js";
+import { readImage } from "../manifest/imageManifest.js";
 import { getFormat } from "./format.js";
 import { type OciArtifact, readOciArchive } from "./ociLayout.js";
 

@@ -1,8 +1,8 @@
 import { open, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Image } from "../bake/image.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
+import type { Image } from "../manifest/imageManifest.js";
 import { diskIds } from "./diskIds.js";
 import { type FatFile, fatBits, makeFat } from "./fatFilesystem.js";
 import { firmwareFile } from "./firmware.js";

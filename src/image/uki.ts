@@ -1,7 +1,7 @@
 import { open, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Image } from "../bake/image.js";
 import { KilnError, q } from "../core/errors.js";
+import type { Image } from "../manifest/imageManifest.js";
 import { firmwareFile } from "./firmware.js";
 import { runTool } from "./hostTool.js";
 import { fixPeTimestampFile, readPeHeaders } from "./peImage.js";

@@ -3,8 +3,9 @@
  * when it fits, otherwise as /kiln/config.json in a cpio segment appended to the baked initrd (the kernel
  * unpacks concatenated archives in order, so the segment adds a file without touching the baked image).
  */
-import type { BootConfig } from "../bake/bootConfig.js";
+
 import { writeCpio } from "../bake/cpio.js";
+import type { BootConfig } from "../manifest/bootConfig.js";
 
 /**
  * The same encoding as bootConfig.encodeCmdlineConfig (a test holds them equal), without loading zod,

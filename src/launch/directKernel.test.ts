@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
-import type { Image } from "../bake/image.js";
+import type { Image } from "../manifest/imageManifest.js";
 import { directKernel, hasPvhEntry } from "./directKernel.js";
 
 const work = mkdtempSync(join(tmpdir(), "kiln-direct-"));

@@ -9,12 +9,12 @@
  */
 import { readdir, readFile, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
-import type { Image } from "../bake/image.js";
 import { writeFileAtomic } from "../core/atomic.js";
 import { bzImageElf, bzImageRecordedSize } from "../core/bzImage.js";
 import { parseElf } from "../core/elf.js";
 import type { KilnError } from "../core/errors.js";
 import { paths } from "../core/paths.js";
+import type { Image } from "../manifest/imageManifest.js";
 
 /** XEN_ELFNOTE_PHYS32_ENTRY: the note that makes a vmlinux bootable by PVH (arch/x86/platform/pvh). */
 const PVH_NOTE = { name: "Xen", type: 18 };

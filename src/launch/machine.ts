@@ -8,7 +8,7 @@
  * program's exit status from the console line `kiln: exit N` that kiln-init prints last. A driver may offer
  * a fallback for a machine that died without that line (QEMU's isa-debug-exit status).
  */
-import type { Image } from "../bake/image.js";
+import type { Image } from "../manifest/imageManifest.js";
 import type { CmdlineParts } from "./cmdline.js";
 
 export const BACKENDS = ["qemu", "xen", "firecracker"] as const;

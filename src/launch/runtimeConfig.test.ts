@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { BootConfig, encodeCmdlineConfig } from "../bake/bootConfig.js";
-import type { ImageManifest } from "../bake/image.js";
 import type { KilnError } from "../core/errors.js";
+import { BootConfig, encodeCmdlineConfig } from "../manifest/bootConfig.js";
+import type { ImageManifest } from "../manifest/imageManifest.js";
 import { configSegment, encodeConfig, placeConfig, X86_CMDLINE_MAX } from "./configPlacement.js";
 import type { MachineSpec } from "./machine.js";
 import { testSpec } from "./machineSpecFixture.js";

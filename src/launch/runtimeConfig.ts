@@ -4,9 +4,9 @@
  * whole by the guest, so a delta key carries the merged value (baked env plus -e, baked rc with new argv).
  */
 import { posix } from "node:path";
-import type { BootConfig } from "../bake/bootConfig.js";
-import type { ImageManifest } from "../bake/image.js";
 import { q, usageError } from "../core/errors.js";
+import type { BootConfig } from "../manifest/bootConfig.js";
+import type { ImageManifest } from "../manifest/imageManifest.js";
 import type { MachineSpec } from "./machine.js";
 
 /** QEMU user networking's fixed addresses (slirp): guest 10.0.2.15, gateway 10.0.2.2, DNS 10.0.2.3. */

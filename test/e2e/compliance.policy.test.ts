@@ -3,9 +3,9 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { readImage } from "../../src/bake/image.js";
 import { collectParts, type ImageParts } from "../../src/compliance/parts.js";
 import { checkPolicy, enforcePolicy, parsePolicy } from "../../src/compliance/policy.js";
+import { readImage } from "../../src/manifest/imageManifest.js";
 import { runKiln, tmpDir } from "../helpers.js";
 import { type FixtureImage, helloImage } from "./complianceFixture.js";
 

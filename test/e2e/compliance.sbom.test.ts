@@ -4,11 +4,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { PackageURL } from "packageurl-js";
-import { readImage } from "../../src/bake/image.js";
 import { cyclonedxJson } from "../../src/compliance/cyclonedx.js";
 import { collectParts, type ImageParts } from "../../src/compliance/parts.js";
 import { spdxJson } from "../../src/compliance/spdx.js";
 import { readCpio } from "../../src/core/cpioRead.js";
+import { readImage } from "../../src/manifest/imageManifest.js";
 import { type FixtureImage, helloImage, KERNEL_PACKAGE, KERNEL_VERSION } from "./complianceFixture.js";
 import { cyclonedxValidator, spdxValidator } from "./complianceSchemas.js";
 

@@ -1,11 +1,11 @@
-// Provenance: bake the image again from what it records and compare (src/compliance/verify.ts).
+// Provenance: bake the image again from what it records and compare (src/bake/verifyImage.ts).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { writeCpio } from "../../src/bake/cpio.js";
-import { verifyImage } from "../../src/compliance/verify.js";
+import { verifyImage } from "../../src/bake/verifyImage.js";
 import { readCpio } from "../../src/core/cpioRead.js";
 import { runKiln, sharedHome, tmpDir } from "../helpers.js";
 import { helloProgram } from "./fixtures.js";

@@ -1,5 +1,5 @@
 // The image the compliance tests look at. Until `kiln bake` runs in CI, a stand-in written the way bake
-// writes images (src/bake/cpio.ts, the manifest shape of src/bake/image.ts): a real static musl program and
+// writes images (src/bake/cpio.ts, the manifest shape of src/manifest/imageManifest.ts): a real static musl program and
 // init carrying kiln's ELF note (built with Debian's musl-gcc), module files under /lib/modules, kiln's
 // generated config, and an added file. Switching to a real bake is the one call in `helloImage`.
 import { execFileSync } from "node:child_process";
@@ -7,10 +7,10 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CpioEntry, writeCpio } from "../../src/bake/cpio.js";
-import type { ImageManifest } from "../../src/bake/image.js";
 import type { SbomInputs } from "../../src/compliance/sbomInputs.js";
 import { encodeKilnNote } from "../../src/core/elf.js";
 import { TUPLE } from "../../src/core/version.js";
+import type { ImageManifest } from "../../src/manifest/imageManifest.js";
 import { tmpDir } from "../helpers.js";
 
 export const KERNEL_PACKAGE = "linux-image-6.1.0-56-cloud-amd64";

@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { readImage } from "../../src/bake/image.js";
 import { qemuArgsForLaunchable } from "../../src/image/bootLaunchable.js";
 import { accelRequest, chooseAccel } from "../../src/launch/accel.js";
+import { readImage } from "../../src/manifest/imageManifest.js";
 import { runKiln, tmpDir } from "../helpers.js";
 import { bootUntilExit, helloImage } from "./imageFixture.js";
 

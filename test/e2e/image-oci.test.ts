@@ -12,10 +12,10 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { readImage } from "../../src/bake/image.js";
 import { isKilnError } from "../../src/core/errors.js";
 import { getFormat } from "../../src/image/format.js";
 import { readOciArchive } from "../../src/image/ociLayout.js";
+import { readImage } from "../../src/manifest/imageManifest.js";
 import { runKiln, tmpDir } from "../helpers.js";
 import { cyclonedxValidator, spdxValidator } from "./complianceSchemas.js";
 import { bootUntilExit } from "./imageFixture.js";

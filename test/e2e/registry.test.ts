@@ -5,11 +5,11 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { readImage } from "../../src/bake/image.js";
 import { isKilnError } from "../../src/core/errors.js";
 import { RegistryClient } from "../../src/core/registry/client.js";
 import { getFormat } from "../../src/image/format.js";
 import { pullImage } from "../../src/image/ociPull.js";
+import { readImage } from "../../src/manifest/imageManifest.js";
 import { runKiln, tmpDir } from "../helpers.js";
 import { faultyProxy, helloImage, type Registry, startRegistry } from "./ociFixture.js";
 

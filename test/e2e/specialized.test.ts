@@ -5,11 +5,10 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { BASE_SYMBOLS, configHashOf } from "../../src/components/kconfigPlan.js";
 import { resolvePlatform } from "../../src/components/resolve.js";
 import {
-  BASE_SYMBOLS,
   buildSpecializedKernel,
-  configHashOf,
   configureSpecializedKernel,
   findSpecializedKernel,
   listSpecializedKernels,

@@ -9,7 +9,7 @@ export function register(program: Command): void {
       .argument("<image>", "image directory written by kiln bake")
       .addHelpText("after", "\nExample:\n  kiln verify out/hello && echo reproducible"),
   ).action(async (image: string, opts: CommonOpts) => {
-    const { verifyImage } = await import("../../compliance/verify.js");
+    const { verifyImage } = await import("../../bake/verifyImage.js");
     const r = await verifyImage(image);
     report(opts, r, (d) =>
       d.same

@@ -7,9 +7,9 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Image } from "../../bake/image.js";
 import { KilnError, q } from "../../core/errors.js";
 import { which } from "../../core/exec.js";
+import type { Image } from "../../manifest/imageManifest.js";
 import type { CmdlineParts } from "../cmdline.js";
 import type {
   Driver,

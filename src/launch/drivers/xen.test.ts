@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Image } from "../../bake/image.js";
 import type { KilnError } from "../../core/errors.js";
+import type { Image } from "../../manifest/imageManifest.js";
 import type { MachineSpec } from "../machine.js";
 import { namedTestSpec } from "../machineSpecFixture.js";
 import { xenDriver, xlConfig } from "./xen.js";

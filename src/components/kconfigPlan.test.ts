@@ -11,7 +11,7 @@ import {
   normalizeSymbols,
   parseDotConfig,
   requestKey,
-} from "./specialized.js";
+} from "./kconfigPlan.js";
 
 describe("normalizeSymbols", () => {
   it("drops CONFIG_, deduplicates and sorts", () => {

@@ -11,11 +11,11 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { BakeResult } from "../bake/bake.js";
-import { type ImageManifest, readImage } from "../bake/image.js";
 import { type CpioReadEntry, readCpio } from "../core/cpioRead.js";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q } from "../core/errors.js";
+import { type ImageManifest, readImage } from "../manifest/imageManifest.js";
+import type { BakeResult } from "./bake.js";
 
 export interface Difference {
   /** "kernel", "initrd", "manifest", or an initrd path. */
@@ -79,7 +79,7 @@ export async function verifyImage(
     }
     const configFile = join(work, "config.json");
     await writeFile(configFile, JSON.stringify(m.config));
-    const { bake } = await import("../bake/bake.js");
+    const { bake } = await import("./bake.js");
     const rebake = async (out: string, cmdline?: string): Promise<BakeResult> =>
       bake({
         platform: m.platform,

@@ -40,9 +40,9 @@ export interface ImageManifest {
   /** The baked boot configuration (also in the initrd as /kiln/image.json). */
   config: BootConfig;
   /** What the SBOM needs that the image's bytes do not say (src/compliance/sbomInputs.ts). */
-  sbom?: import("../compliance/sbomInputs.js").SbomInputs;
+  sbom?: SbomInputs;
   /** Present when a licence policy was overridden with --allow-license-violations. */
-  licensePolicy?: import("../compliance/policy.js").PolicyOverride;
+  licensePolicy?: PolicyOverride;
   /** How the image was made, for `kiln verify` (no host paths). */
   provenance?: {
     v: 1;
@@ -57,6 +57,65 @@ export interface ImageManifest {
       components: string[];
     };
   };
+}
+
+/** What an SBOM needs that the image's bytes do not say; recorded by bake (src/compliance/sbomInputs.ts). */
+export interface DebPackageFacts {
+  version: string;
+  /** Source package name; defaults to the binary name. */
+  source?: string;
+  /** Source version; defaults to `version`. */
+  sourceVersion?: string;
+  /** The copyright file's text (DEP-5 or not). */
+  copyright?: string;
+  /** Or: the copyright file's path relative to the image directory (where bake may copy it). */
+  copyrightFile?: string;
+}
+
+export interface DebianFacts {
+  /** Debian release number ("12"): advisories use the ecosystems "Debian" and "Debian:12". */
+  release: string;
+  arch: string;
+  /** By binary package name. */
+  packages: Record<string, DebPackageFacts>;
+}
+
+export interface FileFacts {
+  /** The Debian package the file comes from (a key of `debian.packages`). */
+  debPackage?: string;
+  name?: string;
+  version?: string;
+  /** SPDX expression. */
+  license?: string;
+  supplier?: string;
+  purl?: string;
+}
+
+export interface SbomInputs {
+  v: 1;
+  debian?: DebianFacts;
+  /** By absolute path in the initrd. */
+  files?: Record<string, FileFacts>;
+  /** Seconds since 1970 (SOURCE_DATE_EPOCH at bake time): the SBOMs' creation time. Default 0. */
+  created?: number;
+}
+
+/**
+ * What a bake that overrode the policy records in its manifest (proposed field `licensePolicy`). No host
+ * path of the policy file: manifests must not depend on where the project was.
+ */
+export interface PolicyOverride {
+  v: 1;
+  allow?: string[];
+  deny?: string[];
+  overridden: true;
+  violations: {
+    part: string;
+    license: string;
+    rule: "allow" | "deny";
+    offending: string[];
+    entry?: string;
+  }[];
 }
 
 export interface Image {
