@@ -6,7 +6,7 @@ import { constants } from "node:fs";
 import { copyFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { sha256 } from "../core/digest.js";
-import { q, usageError } from "../core/errors.js";
+import { KilnError, q, usageError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import { silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
@@ -35,6 +35,11 @@ export interface BakeOptions {
   /** Extra platform/component catalogue files (-c). */
   catalogues?: string[];
   components?: string[];
+  /**
+   * The platform's own programs (its `programs` table), resolved by the caller: they come from Debian
+   * packages, which bake does not fetch (run/platformPrograms.ts resolves them).
+   */
+  platformPrograms?: ProgramInput[];
   name?: string;
   /** A kiln.toml whose [policy] table (allow/deny SPDX expressions) every part's licence must meet. */
   policyFile?: string;
@@ -50,6 +55,13 @@ export interface ProgramInput {
   /** Where it goes in the image; argv[0] is its basename (some programs choose their mode from it). */
   dest: string;
   args?: string[];
+  /**
+   * How kiln-init runs it; only a platform's own programs say (run/platformPrograms.ts): "setup" runs to
+   * completion first, "bg" in the background, "none" is only installed (a tool, like xl).
+   */
+  mode?: "setup" | "bg" | "none";
+  /** bg: kiln-init waits for this path (a daemon's socket) before it starts the next program. */
+  ready?: string;
   env?: Record<string, string>;
   /** The closure: libraries, the ELF interpreter, data files; a symlink when `symlink` is set. */
   files?: { src: string; dest: string; mode?: number; symlink?: string; package?: string }[];
@@ -141,11 +153,12 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const kind = opts.kernel ?? "stock";
   const out = resolve(opts.out);
 
-  const inputs = opts.programs.map((p) => (typeof p === "string" ? { src: p, dest: "" } : p));
+  const own = opts.platformPrograms ?? [];
+  const inputs = [...own, ...opts.programs.map((p) => (typeof p === "string" ? { src: p, dest: "" } : p))];
   const [programs, added, configOverride] = await Promise.all([
     Promise.all(inputs.map((p) => (p.dest ? checkProgramWithClosure(p) : checkProgram(p.src)))),
     Promise.all((opts.add ?? []).map(readAdded)).then((l) => l.flat()),
-    opts.configFile ? loadConfigFile(opts.configFile) : Promise.resolve({}),
+    opts.configFile ? loadConfigFile(opts.configFile) : Promise.resolve({} as Partial<BootConfig>),
   ]);
   const dests = programPaths(
     programs,
@@ -160,6 +173,20 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     env,
     kernel: kind,
   });
+  if (platform.extras.programs.length !== own.length) {
+    throw new KilnError(
+      "KILN_EPLATFORM_PROGRAMS",
+      `Platform ${q(opts.platform)} brings ${platform.extras.programs.length} programs of its own, and ${own.length} were resolved`,
+      "Bake it with `kiln bake` or `kiln run`, which fetch the platform's programs from Debian.",
+    );
+  }
+  const hypervisor = platform.extras.hypervisor
+    ? await (await import("../components/hypervisor.js")).loadHypervisor(
+        platform.extras.hypervisor,
+        opts.platform,
+        env,
+      )
+    : undefined;
 
   // Where the kernel comes from and what the manifest says of it, in the manifest's key order.
   let kernel: {
@@ -192,7 +219,13 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   }
   // Both kinds are bzImages: small, and bootable by any loader; kiln's launchers start the ELF inside directly.
   const { src: kernelSrc, ...kernelFacts } = kernel;
-  const kernelInfo: ImageManifest["kernel"] = { file: "kernel", format: "bzimage", kind, ...kernelFacts };
+  const kernelInfo: ImageManifest["kernel"] = {
+    file: "kernel",
+    format: "bzimage",
+    kind,
+    ...(kind === "stock" ? { flavour: platform.flavour } : {}),
+    ...kernelFacts,
+  };
 
   progress.step("preparing kiln-init");
   const { ensureToolchain } = await import("../toolchain/toolchain.js");
@@ -207,18 +240,30 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   });
   progress.done();
 
-  const rc = programs.map((_, i) => ({
-    bin: dests[i]!,
-    argv: [basename(dests[i]!), ...(inputs[i]!.args ?? [])],
-    mode: (i === 0 ? "main" : "bg") as "main" | "bg",
-  }));
+  // The platform's programs first, in their order (setup steps, daemons), then the image's: the first of
+  // those is main, the others run in the background.
+  const rc: NonNullable<BootConfig["rc"]> = [];
+  programs.forEach((_, i) => {
+    const input = inputs[i]!;
+    const mode = i < own.length ? (input.mode ?? "bg") : i === own.length ? "main" : "bg";
+    if (mode === "none") return;
+    rc.push({
+      bin: dests[i]!,
+      argv: [basename(dests[i]!), ...(input.args ?? [])],
+      mode,
+      ...(input.ready ? { ready: input.ready } : {}),
+    });
+  });
   const programEnv = Object.assign({}, ...inputs.map((i) => i.env ?? {})) as Record<string, string>;
+  const mounts = platform.extras.mounts;
   const config: BootConfig = {
     v: 1,
     ...(Object.keys(programEnv).length ? { env: programEnv } : {}),
     ...(rc.length ? { rc } : {}),
+    ...(mounts.length ? { blk: mounts } : {}),
     ...configOverride,
   };
+  if (mounts.length && configOverride.blk) config.blk = [...mounts, ...configOverride.blk];
 
   const entries: CpioEntry[] = [
     { path: "/init", mode: 0o755, data: await readFile(init.path) },
@@ -236,6 +281,12 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     ),
     { path: "/tmp", type: "dir" as const, mode: 0o1777 },
     { path: "/etc", type: "dir" as const },
+    ...platform.extras.dirs.map((d) => ({ path: d, type: "dir" as const })),
+    ...Object.entries(platform.extras.links).map(([path, target]) => ({
+      path,
+      type: "symlink" as const,
+      target,
+    })),
   ];
   const initrd = cpioChunks(entries);
   const initrdSize = initrd.reduce((n, c) => n + c.length, 0);
@@ -243,14 +294,30 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const h = createHash("sha256");
   for (const c of initrd) h.update(c);
 
-  const cmdline = [BASE_CMDLINE, opts.cmdline].filter(Boolean).join(" ");
+  const cmdline = [BASE_CMDLINE, platform.extras.cmdline, opts.cmdline].filter(Boolean).join(" ");
   const manifest: ImageManifest = {
     v: 1,
     kiln: KILN_VERSION,
-    name: opts.name ?? (dests[0] ? basename(dests[0]) : `${opts.platform}-plane`),
+    name: opts.name ?? imageName(opts.platform, dests[own.length], own.length > 0),
     platform: opts.platform,
     kernel: kernelInfo,
+    ...(hypervisor
+      ? {
+          hypervisor: {
+            file: "hypervisor",
+            name: hypervisor.name,
+            format: "elf" as const,
+            package: hypervisor.package,
+            version: hypervisor.version,
+            ...(hypervisor.source ? { source: hypervisor.source } : {}),
+            sha256: hypervisor.sha256,
+            size: hypervisor.size,
+            cmdline: platform.extras.hypervisor!.cmdline,
+          },
+        }
+      : {}),
     initrd: { file: "initrd", sha256: h.digest("hex"), size: initrdSize, entries: countEntries(entries) },
+    ...(platform.extras.memory ? { memory: platform.extras.memory } : {}),
     cmdline,
     acpi,
     components: platform.components.map((c) => ({ name: c.name, how: c.how })),
@@ -301,6 +368,15 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
         ...(kernelInfo.package ? { package: kernelInfo.package, version: kernelInfo.version } : {}),
         sha256: kernelInfo.sha256,
       },
+      ...(hypervisor
+        ? {
+            hypervisor: {
+              package: hypervisor.package,
+              version: hypervisor.version,
+              sha256: hypervisor.sha256,
+            },
+          }
+        : {}),
       kilnInit: { version: init.version, sha256: init.sha256 },
       programs: manifest.programs.map((p) => p.sha256),
       files: manifest.files.map((f) => f.sha256),
@@ -315,6 +391,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   await writeImageDir(out, async (dir) => {
     const manifestFile = join(dir, "manifest.json");
     await copyFile(kernelSrc, join(dir, "kernel"), constants.COPYFILE_FICLONE);
+    if (hypervisor) await copyFile(hypervisor.path, join(dir, "hypervisor"), constants.COPYFILE_FICLONE);
     await writeFile(join(dir, "initrd"), initrd);
     await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
     if (policy) {
@@ -337,6 +414,12 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     manifest,
     sizes: { kernel: kernelInfo.size, initrd: initrdSize, total: kernelInfo.size + initrdSize },
   };
+}
+
+/** The main program's name; without one, the platform's (with its own programs) or a kernel plane's. */
+function imageName(platform: string, main: string | undefined, ownPrograms: boolean): string {
+  if (main) return basename(main);
+  return ownPrograms ? platform : `${platform}-plane`;
 }
 
 function countEntries(entries: CpioEntry[]): number {

@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../core/atomic.js";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { paths } from "../core/paths.js";
+import { DEFAULT_FLAVOUR, type KernelFlavour } from "./flavour.js";
 
 export interface Component {
   name: string;
@@ -22,11 +23,52 @@ export interface Component {
   source: string;
 }
 
+/**
+ * A program a platform brings into every image made for it (a host's own services, like Xen's toolstack
+ * in dom0): a Debian package's binary with its shared-library closure, run by kiln-init before the image's
+ * own programs (`mode`), or only installed (`mode` "none", a tool such as xl).
+ */
+export interface PlatformProgram {
+  deb: string;
+  bin: string;
+  args: string[];
+  mode: "setup" | "bg" | "none";
+  /** bg only: kiln-init waits for this path before it starts the next program. */
+  ready?: string;
+  /** Dependencies apt need not fetch: no file of theirs is needed (xen-utils' python3). */
+  exclude: string[];
+  /** Run-time files from the packages that ELF does not name (a library loaded with dlopen). */
+  files: string[];
+}
+
+/** The hypervisor a platform boots under (its image then holds it, and launchers boot it first). */
+export interface PlatformHypervisor {
+  name: string;
+  /** The Debian package it comes from, and the file in it. */
+  package: string;
+  file: string;
+  /** Its own command line (the launcher adds what depends on the machine, like memory). */
+  cmdline: string;
+}
+
 export interface Platform {
   name: string;
   description: string;
   include: string[];
   components: string[];
+  /** The stock kernel flavour it needs (undefined: its includes', else cloud). */
+  kernel?: KernelFlavour;
+  hypervisor?: PlatformHypervisor;
+  /** Kernel command line the platform's images need. */
+  cmdline?: string;
+  programs: PlatformProgram[];
+  /** Directories and symbolic links its programs expect. */
+  dirs: string[];
+  links: Record<string, string>;
+  /** Mounts kiln-init makes (boot configuration `blk` entries: pseudo file systems like xenfs). */
+  mounts: { dev: string; fs: string; mount: string }[];
+  /** The smallest memory its images boot in, in MiB (launchers default to it). */
+  memory?: number;
   source: string;
 }
 
@@ -41,7 +83,7 @@ export interface CatalogueOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
 export const BUILTIN_CATALOGUE_FILES = [
   fileURLToPath(new URL("../../data/components.toml", import.meta.url)),
@@ -121,6 +163,20 @@ export function expandPlatform(cat: Catalogue, name: string): string[] {
   };
   visit(platform, [name]);
   return out;
+}
+
+/** The kernel flavour a platform needs: its own, else the first include's that says, else cloud. */
+export function platformFlavour(cat: Catalogue, name: string): KernelFlavour {
+  const visit = (p: Platform | undefined): KernelFlavour | undefined => {
+    if (!p) return undefined;
+    if (p.kernel) return p.kernel;
+    for (const inc of p.include) {
+      const f = visit(cat.platforms.get(inc));
+      if (f) return f;
+    }
+    return undefined;
+  };
+  return visit(cat.platforms.get(name)) ?? DEFAULT_FLAVOUR;
 }
 
 export function getComponent(cat: Catalogue, name: string): Component {

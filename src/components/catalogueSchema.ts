@@ -5,6 +5,9 @@ import { parse, TomlError } from "smol-toml";
 import { z } from "zod";
 import { KilnError, q } from "../core/errors.js";
 import type { Catalogue, Component, Platform } from "./catalogue.js";
+import { FLAVOURS, type KernelFlavour } from "./flavour.js";
+
+const FLAVOUR_NAMES = Object.keys(FLAVOURS) as [KernelFlavour, ...KernelFlavour[]];
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const SYMBOL = /^[A-Z0-9_]+$/;
@@ -22,11 +25,53 @@ const ComponentDef = z
   .strict()
   .refine((c) => c.kconfig.length > 0 || c.modules.length > 0, "needs kconfig symbols or modules");
 
+const ABS = /^\/[^\0]*$/;
+const DEB = /^[a-z0-9][a-z0-9+.-]+$/;
+
+const ProgramDef = z
+  .object({
+    deb: z.string().regex(DEB, "a Debian package name"),
+    bin: z.string().regex(ABS, "an absolute path in the package"),
+    args: z.array(z.string()).default([]),
+    mode: z.enum(["setup", "bg", "none"]).default("bg"),
+    ready: z.string().regex(ABS, "an absolute path").optional(),
+    exclude: z.array(z.string().regex(DEB, "a Debian package name")).default([]),
+    files: z.array(z.string().regex(ABS, "an absolute path in the packages")).default([]),
+  })
+  .strict()
+  .refine((p) => p.ready === undefined || p.mode === "bg", "ready is for bg programs only");
+
 const PlatformDef = z
   .object({
     description: z.string().min(1),
     include: z.array(z.string().regex(NAME)).default([]),
     components: z.array(z.string().regex(NAME)).default([]),
+    kernel: z.enum(FLAVOUR_NAMES).optional(),
+    hypervisor: z
+      .object({
+        name: z.string().regex(NAME),
+        package: z.string().regex(DEB, "a Debian package name"),
+        file: z.string().regex(ABS, "an absolute path in the package"),
+        cmdline: z.string().default(""),
+      })
+      .strict()
+      .optional(),
+    cmdline: z.string().optional(),
+    programs: z.array(ProgramDef).default([]),
+    dirs: z.array(z.string().regex(ABS, "an absolute path")).default([]),
+    links: z.record(z.string().regex(ABS, "an absolute path"), z.string().min(1)).default({}),
+    mounts: z
+      .array(
+        z
+          .object({
+            dev: z.string().regex(/^[a-z0-9]+$/),
+            fs: z.string().min(1),
+            mount: z.string().regex(ABS, "an absolute path"),
+          })
+          .strict(),
+      )
+      .default([]),
+    memory: z.number().int().min(16).optional(),
   })
   .strict();
 
@@ -45,7 +90,7 @@ function invalid(file: string, line: number | undefined, key: string, why: strin
   return new KilnError(
     "KILN_ECATALOGUE_INVALID",
     `Cannot use catalogue ${q(file)}${line ? ` line ${line}` : ""}: key ${q(key)}: ${why}`,
-    'See data/components.toml and data/platforms.toml for the format: [components."NAME"] with description, kconfig, kconfig_extra, modules; [platforms.NAME] with description, include, components.',
+    'See data/components.toml and data/platforms.toml for the format: [components."NAME"] with description, kconfig, kconfig_extra, modules; [platforms.NAME] with description, include, components (and kernel, hypervisor, cmdline, programs, dirs, links, mounts, memory).',
     { kind: "usage", details: { file, ...(line ? { line } : {}), key } },
   );
 }
@@ -131,6 +176,14 @@ export async function parseCatalogueFiles(files: { path: string; text: string }[
         description: p.description,
         include: p.include,
         components: p.components,
+        ...(p.kernel ? { kernel: p.kernel } : {}),
+        ...(p.hypervisor ? { hypervisor: p.hypervisor } : {}),
+        ...(p.cmdline ? { cmdline: p.cmdline } : {}),
+        programs: p.programs.map((x) => ({ ...x, ...(x.ready ? { ready: x.ready } : {}) })),
+        dirs: p.dirs,
+        links: p.links,
+        mounts: p.mounts,
+        ...(p.memory ? { memory: p.memory } : {}),
         source: path,
       });
     }

@@ -12,12 +12,12 @@ import { isKilnError, KilnError, q, usageError } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { openStore, type Store } from "../core/store.js";
 import { type AptPackage, aptDownload, aptKernelPackage, aptRecord } from "./apt.js";
+import { DEFAULT_FLAVOUR, FLAVOURS, flavourOfPackage, type KernelFlavour } from "./flavour.js";
 import { buildKernelIndex, KERNEL_INDEX_FILE, KERNEL_INDEX_FORMAT, type KernelIndex } from "./kernelIndex.js";
 import { loadStockKernel, pointerPath, readPointer, type StockPointer } from "./stockKernel.js";
 
-export const DEFAULT_KERNEL_META = "linux-image-cloud-amd64";
-
 export interface FetchResult {
+  flavour: KernelFlavour;
   fetched: boolean;
   package: string;
   version: string;
@@ -37,8 +37,8 @@ export interface FetchOptions {
   force?: boolean;
   /** Import this .deb instead of asking apt. */
   deb?: string;
-  /** The meta package naming the current kernel (default linux-image-cloud-amd64). */
-  meta?: string;
+  /** Which of Debian's kernels (default cloud); with --deb, taken from the package's name when not given. */
+  flavour?: KernelFlavour;
   progress?: Progress;
 }
 
@@ -49,15 +49,20 @@ export async function fetchStockKernel(opts: FetchOptions = {}): Promise<FetchRe
   const t0 = performance.now();
   if (opts.deb) return importDeb(store, opts.deb, opts, t0);
 
-  const meta = opts.meta ?? DEFAULT_KERNEL_META;
+  const flavour = opts.flavour ?? DEFAULT_FLAVOUR;
+  const meta = FLAVOURS[flavour].meta;
   progress.step(`asking apt for ${meta}`);
   const pkg = await aptKernelPackage(meta, env);
   progress.done(`${meta} is ${pkg.name} ${pkg.version}`);
-  const current = await readPointer(env);
+  const current = await readPointer(env, flavour);
   if (!opts.force && current?.sha256 === pkg.sha256) {
-    const have = await loadStockKernel(env).catch(() => undefined);
+    const have = await loadStockKernel(env, flavour).catch(() => undefined);
     if (have)
-      return summary(have.index, false, "apt", { download: 0, unpack: 0, total: performance.now() - t0 });
+      return summary(have.index, flavour, false, "apt", {
+        download: 0,
+        unpack: 0,
+        total: performance.now() - t0,
+      });
   }
   return store.withTmpDir(async (dir) => {
     progress.step(`downloading ${pkg.name} ${pkg.version} (${(pkg.size / 1e6).toFixed(1)} MB)`);
@@ -65,7 +70,7 @@ export async function fetchStockKernel(opts: FetchOptions = {}): Promise<FetchRe
     const file = await aptDownload(pkg, dir, env);
     const download = performance.now() - td;
     progress.done(`downloaded ${basename(file)}`);
-    return install(store, file, pkg, "apt", opts, { download, t0 });
+    return install(store, file, pkg, "apt", flavour, opts, { download, t0 });
   });
 }
 
@@ -107,7 +112,8 @@ async function importDeb(store: Store, deb: string, opts: FetchOptions, t0: numb
       size,
       ...(control.source ? { source: control.source } : {}),
     };
-    return install(store, file, pkg, known ? "apt" : "file", opts, { download: 0, t0 });
+    const flavour = opts.flavour ?? flavourOfPackage(pkg.name);
+    return install(store, file, pkg, known ? "apt" : "file", flavour, opts, { download: 0, t0 });
   });
 }
 
@@ -116,6 +122,7 @@ async function install(
   file: string,
   pkg: AptPackage,
   digestFrom: "apt" | "file",
+  flavour: KernelFlavour,
   opts: FetchOptions,
   t: { download: number; t0: number },
 ): Promise<FetchResult> {
@@ -174,8 +181,12 @@ async function install(
     release: index.release,
     sha256: sha,
   };
-  await writeFileAtomic(pointerPath(env), `${JSON.stringify(pointer, null, 2)}\n`);
-  return summary(index, true, digestFrom, { download: t.download, unpack, total: performance.now() - t.t0 });
+  await writeFileAtomic(pointerPath(env, flavour), `${JSON.stringify(pointer, null, 2)}\n`);
+  return summary(index, flavour, true, digestFrom, {
+    download: t.download,
+    unpack,
+    total: performance.now() - t.t0,
+  });
 }
 
 async function readIndex(store: Store, key: string): Promise<KernelIndex | undefined> {
@@ -191,12 +202,14 @@ async function readIndex(store: Store, key: string): Promise<KernelIndex | undef
 
 function summary(
   index: KernelIndex,
+  flavour: KernelFlavour,
   fetched: boolean,
   digestFrom: "apt" | "file",
   ms: FetchResult["ms"],
 ): FetchResult {
   const round = (n: number) => Math.round(n);
   return {
+    flavour,
     fetched,
     package: index.package,
     version: index.version,

@@ -8,15 +8,33 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { KilnError, q } from "../core/errors.js";
-import { type Catalogue, type Component, expandPlatform, getComponent, loadCatalogue } from "./catalogue.js";
+import {
+  type Catalogue,
+  type Component,
+  expandPlatform,
+  getComponent,
+  loadCatalogue,
+  type Platform,
+  platformFlavour,
+} from "./catalogue.js";
+import { DEFAULT_FLAVOUR, type KernelFlavour } from "./flavour.js";
 import { type KernelIndex, moduleName } from "./kernelIndex.js";
 import { loadOrder } from "./moduleOrder.js";
 import { loadStockKernel } from "./stockKernel.js";
 
 export type How = "builtin" | "module" | "unavailable";
 
+/** What a platform brings besides components: hypervisor, its own programs, files, mounts, defaults. */
+export type PlatformExtras = Pick<
+  Platform,
+  "hypervisor" | "cmdline" | "programs" | "dirs" | "links" | "mounts" | "memory"
+>;
+
 export interface ResolvedPlatform {
   platform: string;
+  /** The stock kernel flavour the platform needs (also for a specialized bake: what stock would be). */
+  flavour: KernelFlavour;
+  extras: PlatformExtras;
   /** The stock kernel. Empty strings with `kernel: "specialized"`, which needs no stock kernel. */
   kernel: {
     release: string;
@@ -128,16 +146,20 @@ export async function resolvePlatform(name: string, opts: ResolveOptions = {}): 
   const cat = await loadCatalogue({ extraFiles: opts.extraFiles, env });
   const components = componentNames(cat, name, opts.components).map((c) => getComponent(cat, c));
   const kconfig = kconfigOf(components);
+  const flavour = platformFlavour(cat, name);
+  const extras = extrasOf(cat.platforms.get(name)!);
   if (opts.kernel === "specialized") {
     return {
       platform: name,
+      flavour,
+      extras,
       kernel: { release: "", package: "", version: "", vmlinuz: "", sha256: "" },
       components: components.map((c) => ({ name: c.name, how: "builtin", modules: [] })),
       modules: [],
       kconfig,
     };
   }
-  const k = await loadStockKernel(env);
+  const k = await loadStockKernel(env, flavour);
   const builtin = new Set(k.index.builtin);
   const statuses = components.map((c) => componentStatus(c, k.index, builtin));
   const bad = statuses.filter((s) => s.how === "unavailable");
@@ -184,6 +206,8 @@ export async function resolvePlatform(name: string, opts: ResolveOptions = {}): 
   ]);
   return {
     platform: name,
+    flavour,
+    extras,
     kernel: {
       release: k.index.release,
       package: k.index.package,
@@ -198,6 +222,18 @@ export async function resolvePlatform(name: string, opts: ResolveOptions = {}): 
     })),
     modules,
     kconfig,
+  };
+}
+
+function extrasOf(p: Platform): PlatformExtras {
+  return {
+    ...(p.hypervisor ? { hypervisor: p.hypervisor } : {}),
+    ...(p.cmdline ? { cmdline: p.cmdline } : {}),
+    programs: p.programs ?? [],
+    dirs: p.dirs ?? [],
+    links: p.links ?? {},
+    mounts: p.mounts ?? [],
+    ...(p.memory ? { memory: p.memory } : {}),
   };
 }
 
@@ -226,6 +262,7 @@ export interface PlatformSummary {
   name: string;
   description: string;
   include: string[];
+  flavour: KernelFlavour;
   /** Every component, includes' first. */
   components: string[];
 }
@@ -241,6 +278,7 @@ export async function listPlatforms(
       name: p.name,
       description: p.description,
       include: p.include,
+      flavour: platformFlavour(cat, p.name),
       components: expandPlatform(cat, p.name),
     }));
 }
@@ -255,6 +293,8 @@ export interface PlatformDescription {
   platform: string;
   description: string;
   include: string[];
+  flavour: KernelFlavour;
+  hypervisor?: { name: string; package: string };
   /** The stock kernel components were resolved on; null when none has been fetched. */
   kernel: KernelSummary | null;
   components: (ComponentStatus | UnresolvedComponent)[];
@@ -272,7 +312,8 @@ export async function describePlatform(
   const cat = await loadCatalogue(opts);
   const components = componentNames(cat, name, opts.components).map((c) => getComponent(cat, c));
   const p = cat.platforms.get(name)!;
-  const k = await loadStockKernel(opts.env).catch((e) => {
+  const flavour = platformFlavour(cat, name);
+  const k = await loadStockKernel(opts.env, flavour).catch((e) => {
     if (e instanceof KilnError && e.code === "KILN_ECOMPONENTS_MISSING") return undefined;
     throw e;
   });
@@ -280,6 +321,8 @@ export async function describePlatform(
     platform: name,
     description: p.description,
     include: p.include,
+    flavour,
+    ...(p.hypervisor ? { hypervisor: { name: p.hypervisor.name, package: p.hypervisor.package } } : {}),
     kconfig: kconfigOf(components),
   };
   if (!k) {
@@ -305,28 +348,32 @@ export async function describePlatform(
 }
 
 export interface ComponentList {
+  flavour: KernelFlavour;
   kernel: KernelSummary | null;
   components: (ComponentStatus | UnresolvedComponent)[];
 }
 
 /** `kiln components list`: every component and how it resolves on the fetched kernel. */
 export async function listComponents(
-  opts: { extraFiles?: string[]; env?: NodeJS.ProcessEnv } = {},
+  opts: { extraFiles?: string[]; env?: NodeJS.ProcessEnv; flavour?: KernelFlavour } = {},
 ): Promise<ComponentList> {
   const cat = await loadCatalogue(opts);
   const all = [...cat.components.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-  const k = await loadStockKernel(opts.env).catch((e) => {
+  const flavour = opts.flavour ?? DEFAULT_FLAVOUR;
+  const k = await loadStockKernel(opts.env, flavour).catch((e) => {
     if (e instanceof KilnError && e.code === "KILN_ECOMPONENTS_MISSING") return undefined;
     throw e;
   });
   if (!k) {
     return {
+      flavour,
       kernel: null,
       components: all.map(unresolved),
     };
   }
   const builtin = new Set(k.index.builtin);
   return {
+    flavour,
     kernel: { release: k.index.release, package: k.index.package, version: k.index.version },
     components: all.map((c) => componentStatus(c, k.index, builtin)),
   };

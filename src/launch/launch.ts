@@ -9,7 +9,7 @@ import { copyFile, open, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
-import { readImage } from "../manifest/imageManifest.js";
+import { type ImageManifest, readImage } from "../manifest/imageManifest.js";
 import { type Accel, chooseAccel } from "./accel.js";
 import { composeCmdline } from "./cmdline.js";
 import { placeConfig } from "./configPlacement.js";
@@ -112,6 +112,19 @@ async function checkHostFiles(spec: MachineSpec): Promise<void> {
   }
 }
 
+/**
+ * What the image asks of the machine where the user left it to kiln: at least the memory its platform
+ * needs, and for an image that boots under its own hypervisor the pc machine (microvm cannot multiboot).
+ */
+function withImageDefaults(spec: MachineSpec, m: ImageManifest): MachineSpec {
+  const d = spec.defaulted ?? {};
+  return {
+    ...spec,
+    ...(d.memory && m.memory && m.memory > spec.memoryMB ? { memoryMB: m.memory } : {}),
+    ...(d.machine && m.hypervisor && spec.machine === "microvm" ? { machine: "pc" as const } : {}),
+  };
+}
+
 /** KVM or TCG for QEMU, reporting the one-off KVM check as a progress step. */
 async function pickAccel(
   spec: MachineSpec,
@@ -139,6 +152,7 @@ async function prepare(
   const baked = await readImage(resolve(spec.image));
   const direct = await directKernel(baked, opts.env);
   const image = direct ? { ...baked, direct } : baked;
+  spec = withImageDefaults(spec, image.manifest);
   await checkHostFiles(spec);
   const warnings = driver.check(spec, image, dryRun);
   const name = spec.name ?? generateName(image.manifest.name);

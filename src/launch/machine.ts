@@ -96,6 +96,8 @@ export interface MachineSpec {
   accel: "auto" | "kvm" | "tcg";
   /** Delete the machine's state directory when an attached machine ends. */
   rm: boolean;
+  /** Which settings the user left to kiln: the image may then choose (a Xen host needs pc and more memory). */
+  defaulted?: { memory?: boolean; machine?: boolean };
 }
 
 export type MachineState = "created" | "running" | "exited";

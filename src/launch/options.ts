@@ -252,6 +252,14 @@ export function specFromOptions(
     memoryMB: o.memory !== undefined ? parseMemory(o.memory) : DEFAULT_MEMORY_MB,
     cpus: o.cpus !== undefined ? parseCpus(o.cpus) : 1,
     machine: machine as MachineType,
+    ...(o.memory === undefined || o.machine === undefined
+      ? {
+          defaulted: {
+            ...(o.memory === undefined ? { memory: true } : {}),
+            ...(o.machine === undefined ? { machine: true } : {}),
+          },
+        }
+      : {}),
     net,
     disks: (o.disk ?? []).map((d) => parseDisk(d)),
     shares: (o.share ?? []).map((s) => parseShare(s)),

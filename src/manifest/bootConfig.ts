@@ -9,7 +9,8 @@ export const RcEntry = z
   .object({
     bin: z.string().startsWith("/"),
     argv: z.array(z.string()).optional(),
-    mode: z.enum(["main", "bg"]).optional(),
+    mode: z.enum(["main", "bg", "setup"]).optional(),
+    ready: z.string().startsWith("/").optional(),
   })
   .strict();
 

@@ -23,11 +23,28 @@ export interface ImageManifest {
     /** bzimage boots anywhere; elf (PVH vmlinux) boots with QEMU -kernel and Xen PVH. */
     format: "bzimage" | "elf";
     kind: "stock" | "specialized";
+    /** Which of Debian's kernels a stock kernel is: "cloud" or "generic" (absent in older images: cloud). */
+    flavour?: string;
     release: string;
     package?: string;
     version?: string;
   };
+  /**
+   * The hypervisor the image boots under, when it carries one (a Xen host): launchers load it first
+   * (multiboot), with the kernel and the initrd as its modules; the kernel then runs as its first domain.
+   */
+  hypervisor?: ImagePart & {
+    name: string;
+    format: "elf";
+    package: string;
+    version: string;
+    source?: string;
+    /** The hypervisor's own command line; a launcher adds what depends on the machine (memory). */
+    cmdline: string;
+  };
   initrd: ImagePart & { entries: number };
+  /** The smallest memory the image boots in, in MiB, when its platform says (launchers default to it). */
+  memory?: number;
   /** Kernel command line the image needs (console, quiet, ...); launchers append their own parts. */
   cmdline: string;
   /** Whether the kernel must see ACPI to find its devices (the stock kernel on microvm does). */
@@ -51,6 +68,7 @@ export interface ImageManifest {
     command: string[];
     inputs: {
       kernel: { kind: string; package?: string; version?: string; sha256: string };
+      hypervisor?: { package: string; version: string; sha256: string };
       kilnInit: { version: string; sha256: string };
       programs: string[];
       files: string[];
@@ -125,6 +143,8 @@ export interface Image {
   initrd: string;
   /** The kernel as an ELF with a PVH entry, when the launcher has one (src/launch/directKernel.ts). */
   direct?: string;
+  /** The hypervisor's file, when the image carries one. */
+  hypervisor?: string;
 }
 
 export async function readImage(dir: string): Promise<Image> {
@@ -157,5 +177,11 @@ export async function readImage(dir: string): Promise<Image> {
       "This kiln reads version 1; bake the image again with this kiln.",
     );
   }
-  return { dir, manifest, kernel: join(dir, manifest.kernel.file), initrd: join(dir, manifest.initrd.file) };
+  return {
+    dir,
+    manifest,
+    kernel: join(dir, manifest.kernel.file),
+    initrd: join(dir, manifest.initrd.file),
+    ...(manifest.hypervisor ? { hypervisor: join(dir, manifest.hypervisor.file) } : {}),
+  };
 }

@@ -77,13 +77,14 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
     ...(inputs.add ?? []),
   ];
 
-  const { readPointer } = await import("../components/stockKernel.js");
-  let pointer = await readPointer(env);
-  if (!pointer && kernel === "stock") {
-    const { fetchStockKernel } = await import("../components/fetchKernel.js");
-    await fetchStockKernel({ env, progress });
-    pointer = await readPointer(env);
-  }
+  // What the platform needs from Debian (its kernel flavour, its hypervisor), fetched once when missing.
+  const { fetchPlatformComponents } = await import("../components/fetchPlatform.js");
+  const parts =
+    kernel === "stock"
+      ? await fetchPlatformComponents(platform, { env, progress, ifMissing: true })
+      : undefined;
+  const { resolvePlatformPrograms } = await import("./platformPrograms.js");
+  const platformPrograms = await resolvePlatformPrograms(platform, { env, progress });
   const key = sha256(
     JSON.stringify({
       kiln: KILN_VERSION,
@@ -93,7 +94,9 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       input: typeof program === "string" ? null : program,
       platform,
       kernel,
-      stock: pointer?.sha256 ?? null,
+      stock: parts?.kernel.sha256 ?? null,
+      hypervisor: parts?.hypervisor?.sha256 ?? null,
+      platformPrograms,
       add: await Promise.all(add.map(async (a) => [a.dest, await addDigest(a.src)])),
       config: inputs.configFile ? sha256(await readFile(inputs.configFile)) : null,
       cmdline: inputs.cmdline ?? null,
@@ -112,6 +115,7 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       platform,
       out: image,
       programs: [program],
+      platformPrograms,
       kernel,
       add,
       ...(inputs.configFile ? { configFile: inputs.configFile } : {}),

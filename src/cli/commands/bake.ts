@@ -29,7 +29,7 @@ export function register(program: Command): void {
       .description("put a platform's kernel components together with programs: a bootable image directory")
       .argument(
         "[platform]",
-        "platform (component set): qemu, microvm, firecracker, xen, ec2, hw, or one from -c",
+        "platform (component set): qemu, microvm, firecracker, xen, xen-host, ec2, hw, or one from -c",
       )
       .argument("[out]", "image directory to write (kernel, initrd, manifest.json)")
       .argument(
@@ -38,7 +38,7 @@ export function register(program: Command): void {
       )
       .option(
         "--kernel <kind>",
-        "stock (Debian's cloud kernel) or specialized (built for the platform)",
+        "stock (Debian's kernel: the cloud flavour, or the generic one where the platform needs it) or specialized (built for the platform)",
         "stock",
       )
       .option("--add <src:dest>", "add a file or directory to the image (repeatable)", collect, [])
@@ -71,8 +71,8 @@ export function register(program: Command): void {
         const list = await listPlatforms(catalogueOpts);
         return report(opts, list, (l) =>
           table([
-            ["platform", "components", "description"],
-            ...l.map((p) => [p.name, p.components.join(","), p.description]),
+            ["platform", "kernel", "components", "description"],
+            ...l.map((p) => [p.name, p.flavour, p.components.join(","), p.description]),
           ]),
         );
       }
@@ -98,9 +98,15 @@ export function register(program: Command): void {
       const { bake, parseAdd } = await import("../../bake/bake.js");
       const { isPackageSpec, resolveProgramSpec } = await import("../../run/programSpec.js");
       const progress = await progressFor(opts);
+      const { resolvePlatformPrograms } = await import("../../run/platformPrograms.js");
+      const platformPrograms = await resolvePlatformPrograms(platform, {
+        catalogues: opts.catalogue,
+        progress,
+      });
       const r = await bake({
         platform,
         out,
+        platformPrograms,
         // deb:NAME and pkg:NAME bring their closure with them.
         programs: await Promise.all(
           programs.map(async (p) =>
@@ -121,7 +127,12 @@ export function register(program: Command): void {
       report(opts, r, (x) =>
         [
           `baked ${x.manifest.name} for ${x.manifest.platform} into ${x.out}`,
-          `  kernel  ${x.manifest.kernel.kind} ${x.manifest.kernel.release} (${mb(x.sizes.kernel)})`,
+          ...(x.manifest.hypervisor
+            ? [
+                `  hypervisor ${x.manifest.hypervisor.name} ${x.manifest.hypervisor.version} (${mb(x.manifest.hypervisor.size)})`,
+              ]
+            : []),
+          `  kernel  ${x.manifest.kernel.kind}${x.manifest.kernel.flavour ? ` (${x.manifest.kernel.flavour})` : ""} ${x.manifest.kernel.release} (${mb(x.sizes.kernel)})`,
           `  initrd  ${x.manifest.initrd.entries} entries, ${x.manifest.modules.length} modules (${mb(x.sizes.initrd)})`,
           `  programs ${x.manifest.programs.map((p) => p.path).join(", ") || "(none: kernel plane)"}`,
         ].join("\n"),
@@ -137,8 +148,9 @@ function describeText(d: import("../../components/resolve.js").PlatformDescripti
     `platform  ${d.platform}: ${d.description}`,
     ...(d.include.length ? [`includes  ${d.include.join(", ")}`] : []),
     k
-      ? `kernel    ${k.release} (${k.package} ${k.version})`
-      : "kernel    none fetched: run `kiln components fetch` to resolve the components on Debian's kernel",
+      ? `kernel    ${d.flavour}: ${k.release} (${k.package} ${k.version})`
+      : `kernel    ${d.flavour}: none fetched: run \`kiln components fetch${d.flavour === "cloud" ? "" : ` --flavour ${d.flavour}`}\` to resolve the components on Debian's kernel`,
+    ...(d.hypervisor ? [`hypervisor ${d.hypervisor.name} (${d.hypervisor.package})`] : []),
     "",
     table([
       ["component", "stock kernel", "modules", "description"],
