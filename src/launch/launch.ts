@@ -9,6 +9,7 @@ import { copyFile, open, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
+import type { BootConfig } from "../manifest/bootConfig.js";
 import { type ImageManifest, readImage } from "../manifest/imageManifest.js";
 import { type Accel, chooseAccel } from "./accel.js";
 import { composeCmdline } from "./cmdline.js";
@@ -65,7 +66,7 @@ export interface DryRunResult {
   files: { path: string; content: string }[];
   /** The kernel command line; absent for a launchable, which boots the one baked into it. */
   cmdline?: string;
-  configVia: "none" | "cmdline" | "initrd";
+  configVia: "none" | "cmdline" | "initrd" | "xenstore";
   /** The boot configuration delta the guest gets over the baked one. */
   config?: unknown;
   accel?: Accel;
@@ -86,7 +87,7 @@ interface Prepared {
   segment?: { baked: string; out: string; data: Buffer };
   warnings: string[];
   configVia: DryRunResult["configVia"];
-  config?: unknown;
+  config?: BootConfig;
 }
 
 async function checkHostFiles(spec: MachineSpec): Promise<void> {
@@ -160,7 +161,10 @@ async function prepare(
   const accel = driver.name === "qemu" ? await pickAccel(spec, image.kernel, opts) : undefined;
   const base = composeCmdline(image.manifest.cmdline, driver.cmdlineFor(spec, image, accel));
   const cfg = runtimeConfig(spec, image.manifest, (i) => driver.diskDevice(i));
-  const placed = placeConfig(base, cfg, { reserve: driver.cmdlineReserve?.(spec, image) ?? 0 });
+  const placed: ReturnType<typeof placeConfig> | { via: "xenstore"; cmdline: string[]; segment?: undefined } =
+    driver.configVia === "xenstore"
+      ? { via: cfg ? "xenstore" : "none", cmdline: [] }
+      : placeConfig(base, cfg, { reserve: driver.cmdlineReserve?.(spec, image) ?? 0 });
   const cmdline = [base, ...placed.cmdline].join(" ");
   const ctx: PlanContext = {
     spec: { ...spec, name },
@@ -365,6 +369,11 @@ export async function launch(spec: MachineSpec, opts: LaunchOptions = {}): Promi
       started = true;
       return result;
     }
+    if (p.plan.detachSelf && p.spec.console === "detached") {
+      const result = await startDetached(p, status);
+      started = true;
+      return result;
+    }
     started = true;
     return await runAttached(p, status, opts);
   } finally {
@@ -418,6 +427,68 @@ async function startDaemon(p: Prepared, status: MachineStatus): Promise<LaunchRe
   };
 }
 
+/** The driver's `started` hook, if any; a failure takes the machine down with it. */
+async function afterStart(p: Prepared, running: () => boolean, kill: () => void): Promise<void> {
+  if (!p.driver.started) return;
+  try {
+    await p.driver.started({
+      name: p.spec.name,
+      dir: p.dir,
+      ...(p.config ? { config: p.config } : {}),
+      running,
+    });
+  } catch (e) {
+    kill();
+    throw e;
+  }
+}
+
+/** A detached machine whose command stays in the foreground: its own session, output to the console log. */
+async function startDetached(p: Prepared, status: MachineStatus): Promise<LaunchResult> {
+  const [cmd, ...args] = p.plan.command as [string, ...string[]];
+  const out = await open(status.logFile, "a");
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(cmd, args, { stdio: ["ignore", out.fd, out.fd], detached: true });
+    await new Promise<void>((res, rej) => {
+      child.once("spawn", res);
+      child.once("error", rej);
+    });
+  } catch (e) {
+    await removeMachineDir(p.dir, status).catch(() => {});
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      throw new KilnError("KILN_EBACKEND_UNAVAILABLE", `Cannot run ${q(cmd)}: not found`, "Install it.");
+    throw e;
+  } finally {
+    await out.close();
+  }
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
+  });
+  child.unref();
+  const running: MachineStatus = {
+    ...status,
+    state: "running",
+    pid: child.pid!,
+    started: new Date().toISOString(),
+  };
+  await writeStatus(p.dir, running);
+  await afterStart(
+    p,
+    () => !exited,
+    () => void p.driver.stop(running, p.dir, { timeoutMs: 5000 }),
+  );
+  return {
+    name: status.name,
+    backend: p.driver.name,
+    status: 0,
+    machine: running,
+    interrupted: false,
+    warnings: p.warnings,
+  };
+}
+
 async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptions): Promise<LaunchResult> {
   const [cmd, ...args] = p.plan.command as [string, ...string[]];
   const dir = p.dir;
@@ -449,10 +520,20 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   let outcome: { code: number | null; signal: NodeJS.Signals | null };
+  let gone = false;
+  void exited.then(
+    () => (gone = true),
+    () => (gone = true),
+  );
   try {
     if (child.pid !== undefined) {
       await writeStatus(dir, { ...status, state: "running", pid: child.pid, started: startedAt });
     }
+    await afterStart(
+      p,
+      () => !gone,
+      () => onAbort(),
+    );
     outcome = await exited;
   } catch (e) {
     await new Promise<void>((r) => log.end(r));

@@ -138,6 +138,11 @@ export interface LaunchPlan {
   warnings: string[];
   /** Whether the command detaches by itself (QEMU -daemonize) and writes its pid to `pidFile`. */
   daemonizes: boolean;
+  /**
+   * A detached machine whose command does not daemonize: launch starts it in a session of its own with
+   * its output going to the console log (xl create -c, which ends when the domain does).
+   */
+  detachSelf?: boolean;
   pidFile?: string;
   control?: string;
 }
@@ -170,8 +175,26 @@ export interface LaunchablePlanContext {
   dryRun: boolean;
 }
 
+/** What a driver's `started` hook gets once the plan's command runs. */
+export interface StartedContext {
+  name: string;
+  dir: string;
+  /** The launch-time boot configuration, when the driver delivers it itself (`configVia`). */
+  config?: import("../manifest/bootConfig.js").BootConfig;
+  /** Whether the plan's command is still running (a hook waiting on the machine gives up when not). */
+  running(): boolean;
+}
+
 export interface Driver {
   readonly name: Backend;
+  /**
+   * "xenstore": the driver hands the launch-time configuration to the guest itself (in `started`), so it
+   * never goes on the kernel command line or into an initrd segment. Default: launch places it.
+   */
+  readonly configVia?: "xenstore";
+  /** Runs once the plan's command has started (attached or detached): Xen writes the configuration into
+   * xenstore and unpauses the domain it created paused. A failure stops the machine. */
+  started?(ctx: StartedContext): Promise<void>;
   /** Whether this host can run the backend; never throws. */
   probe(): Promise<ProbeResult>;
   /** Kernel command line parameters the backend needs (console device, reboot behaviour, timers). */

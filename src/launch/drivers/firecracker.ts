@@ -91,6 +91,13 @@ export const firecrackerDriver: Driver = {
 
   check(spec, image, dryRun) {
     unsupportedCommon(spec, "Firecracker");
+    if (spec.console === "detached") {
+      throw usageError(
+        "KILN_EDETACH_UNSUPPORTED",
+        "Cannot run Firecracker machines detached (-d) yet",
+        "Run it attached, or use the qemu or xen backend for detached machines.",
+      );
+    }
     if (spec.net.kind === "user" || spec.net.kind === "bridge") {
       throw usageError(
         "KILN_ENET_UNSUPPORTED",

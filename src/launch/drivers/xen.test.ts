@@ -51,7 +51,6 @@ describe("xl configuration", () => {
       [{ net: { kind: "tap", ifname: "tap0" } }, "KILN_ENET_UNSUPPORTED"],
       [{ gdbPort: 1234 }, "KILN_EGDB_UNSUPPORTED"],
       [{ shares: [{ host: "/h", mount: "/m", ro: false }] }, "KILN_ESHARE_UNSUPPORTED"],
-      [{ console: "detached" }, "KILN_EDETACH_UNSUPPORTED"],
     ] as [Partial<MachineSpec>, string][]) {
       assert.throws(
         () => xenDriver.check(spec(over), img, true),

@@ -1,14 +1,20 @@
 /**
- * Xen: an xl(1) domain configuration (xl.cfg(5)) for a PVH guest with direct kernel boot, run with
- * `xl create CONFIG -c` (the console stays attached; the domain is destroyed when the guest powers off,
- * reboots or crashes, which ends `xl create -c`). Devices are Xen's frontends: disks are xvda, xvdb, ...
- * and the NIC is a vif on a bridge. User-mode networking does not exist here.
+ * Xen: an xl(1) domain configuration (xl.cfg(5)) for a PVH guest with direct kernel boot, run in a dom0 with
+ * `xl create -p -c CONFIG`: the domain is created paused, kiln writes the launch-time configuration into the
+ * guest's xenstore home (xenstoreConfig.ts; kiln-init reads it, as Rumprun's guests did), then unpauses it.
+ * The console stays attached; the domain is destroyed when the guest powers off, reboots or crashes, which
+ * ends `xl create -c`, whose own status says nothing of the guest's: that is the console's `kiln: exit N`.
+ * Devices are Xen's frontends: disks are xvda, xvdb, ... and the NIC is a vif on a bridge. User-mode
+ * networking does not exist here. Detached (-d), the same command runs in a session of its own with the
+ * console going to the log; stop destroys the domain.
  */
 import { join } from "node:path";
 import { KilnError, q, usageError } from "../../core/errors.js";
 import { exec, which } from "../../core/exec.js";
+import type { Image } from "../../manifest/imageManifest.js";
 import type { CmdlineParts } from "../cmdline.js";
 import type { Driver, LaunchPlan, MachineSpec, PlanContext, ProbeResult } from "../machine.js";
+import { xenstoreConfig } from "../xenstoreConfig.js";
 import { terminate } from "./waitGone.js";
 
 export const XL_CONFIG = "xen.cfg";
@@ -59,37 +65,115 @@ function xenDisk(index: number): string {
   return `xvd${String.fromCharCode(97 + index)}`;
 }
 
+/** `xl` output goes to the user only when a step fails; a whole failing command names what it ran. */
+async function xl(args: string[], timeoutMs = 60_000): Promise<string> {
+  const r = await exec("xl", args, { check: false, timeoutMs });
+  if (r.code !== 0) {
+    throw new KilnError(
+      "KILN_EHYPERVISOR_FAILED",
+      `xl ${args.join(" ")} failed (status ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-4).join(" ")}`,
+      "Read xl's message; `xl list` shows the domains, `xl dmesg` the hypervisor's log.",
+    );
+  }
+  return r.stdout;
+}
+
+/** The domain xl created for this machine, once it exists (xl create -p has made it, paused). */
+async function waitDomid(domain: string, running: () => boolean, timeoutMs = 120_000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await exec("xl", ["domid", domain], { check: false, timeoutMs: 10_000 });
+    const id = Number(r.stdout.trim());
+    if (r.code === 0 && Number.isInteger(id) && id > 0) return id;
+    if (!running())
+      throw new KilnError(
+        "KILN_EHYPERVISOR_FAILED",
+        `xl create ended before domain ${q(domain)} existed`,
+        "Read xl's message above; `xl dmesg` shows the hypervisor's log.",
+      );
+    if (Date.now() - t0 > timeoutMs)
+      throw new KilnError(
+        "KILN_ETIMEOUT",
+        `Domain ${q(domain)} did not appear within ${timeoutMs / 1000} s of xl create`,
+        "The host may be overloaded; `xl list` shows what exists.",
+      );
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Whether the image's kernel can run as a PVH guest, and has the frontends the machine's devices need. */
+function checkImage(spec: MachineSpec, image: Image): void {
+  const m = image.manifest;
+  if (m.hypervisor) {
+    throw usageError(
+      "KILN_EIMAGE_UNSUPPORTED",
+      `Cannot run image ${q(m.name)} as a Xen guest: it is a ${m.hypervisor.name} host, which boots on a machine`,
+      `Boot it with \`kiln launch qemu ${image.dir}\`, or make a disk of it (kiln image raw-bios).`,
+    );
+  }
+  const has = (c: string) => m.components.some((x) => x.name === c);
+  // Debian's kernels (both flavours) are PVH guests with the Xen console built in; a specialized kernel
+  // is one only when its platform asked for it.
+  if (m.kernel.kind === "specialized" && !(has("xen.pvh") && has("xen.console"))) {
+    throw usageError(
+      "KILN_EKERNEL_NO_XEN",
+      `Cannot run image ${q(m.name)} on Xen: its specialized kernel was built for platform ${q(m.platform)}, without Xen's PVH entry and console`,
+      `Bake it for Xen: kiln bake xen OUT PROGRAM --kernel specialized (or --component xen.pvh --component xen.console).`,
+    );
+  }
+  if (spec.disks.length > 0 && !has("xen.blkfront"))
+    throw usageError(
+      "KILN_EIMAGE_NO_DRIVER",
+      `Cannot attach disks to image ${q(m.name)} on Xen: it has no Xen block frontend (xen.blkfront)`,
+      "Bake it for the xen platform, or add --component xen.blkfront.",
+    );
+  if (spec.net.kind !== "none" && !has("xen.netfront"))
+    throw usageError(
+      "KILN_EIMAGE_NO_DRIVER",
+      `Cannot attach a network to image ${q(m.name)} on Xen: it has no Xen network frontend (xen.netfront)`,
+      "Bake it for the xen platform, or add --component xen.netfront.",
+    );
+}
+
 export const xenDriver: Driver = {
   name: "xen",
+  configVia: "xenstore",
 
   async probe(): Promise<ProbeResult> {
-    const xl = await which("xl");
-    if (!xl) {
+    const tool = await which("xl");
+    if (!tool) {
       return {
         available: false,
         reason: "Xen is not available: `xl` not found",
         hint: "Run kiln in a Xen dom0 with the Xen tools (apt-get install xen-utils), or use --dry-run to get the xl configuration.",
       };
     }
-    const info = await exec(xl, ["info"], { check: false, timeoutMs: 10_000 }).catch(() => undefined);
+    const info = await exec(tool, ["info"], { check: false, timeoutMs: 30_000 }).catch(() => undefined);
     if (info?.code !== 0) {
       return {
         available: false,
         reason: "Xen is not available: `xl info` failed (not running in a Xen dom0?)",
-        hint: "Boot this host under the Xen hypervisor, or use --dry-run to get the xl configuration.",
+        hint: "Boot this host under the Xen hypervisor (kiln's xen-host image is one), or use --dry-run to get the xl configuration.",
+      };
+    }
+    if (!(await which("xenstore-write"))) {
+      return {
+        available: false,
+        reason: "Xen's xenstore tools are missing: `xenstore-write` not found",
+        hint: "Install them: apt-get install xenstore-utils.",
       };
     }
     return { available: true };
   },
 
   cmdlineFor(): CmdlineParts {
-    // A PVH guest's console is the Xen console, hvc0.
-    return { override: ["console=hvc0"], ifAbsent: [] };
+    // A PVH guest's console is the Xen console, hvc0; kiln.xs=1 tells kiln-init to read xenstore.
+    return { override: ["console=hvc0", "kiln.xs=1"], ifAbsent: [] };
   },
 
   diskDevice: xenDisk,
 
-  check(spec) {
+  check(spec, image) {
     unsupportedCommon(spec, "Xen");
     if (spec.net.kind === "user") {
       throw usageError(
@@ -105,6 +189,7 @@ export const xenDriver: Driver = {
         "Name the bridge it joins instead: --net bridge:xenbr0.",
       );
     }
+    if (image.manifest) checkImage(spec, image);
     return [];
   },
 
@@ -117,13 +202,32 @@ export const xenDriver: Driver = {
       cmdline: ctx.cmdline,
       imageName: ctx.image.manifest.name,
     });
+    // Created paused: the configuration goes into xenstore (started) before the guest's first instruction.
+    // -c attaches the console, whose output is the machine's; it ends when the domain is destroyed.
     return {
       backend: "xen",
-      command: ["xl", "create", cfgPath, "-c"],
+      command: ["xl", "create", "-p", "-c", cfgPath],
       files: [{ name: XL_CONFIG, content }],
       warnings: [],
       daemonizes: false,
+      detachSelf: true,
     };
+  },
+
+  async started(ctx) {
+    const domain = `kiln-${ctx.name}`;
+    const id = await waitDomid(domain, ctx.running);
+    if (ctx.config) {
+      const pairs = xenstoreConfig(id, ctx.config);
+      const r = await exec("xenstore-write", pairs.flat(), { check: false, timeoutMs: 30_000 });
+      if (r.code !== 0)
+        throw new KilnError(
+          "KILN_EHYPERVISOR_FAILED",
+          `Cannot write the configuration of domain ${q(domain)} into xenstore: ${r.stderr.trim() || `status ${r.code}`}`,
+          "Check that xenstored runs in this dom0 (xenstore-ls /local/domain).",
+        );
+    }
+    await xl(["unpause", domain]);
   },
 
   async stop(status, dir, opts) {
@@ -136,13 +240,6 @@ export const xenDriver: Driver = {
 
 /** What neither Xen nor Firecracker offers through kiln. */
 export function unsupportedCommon(spec: MachineSpec, what: string): void {
-  if (spec.console === "detached") {
-    throw usageError(
-      "KILN_EDETACH_UNSUPPORTED",
-      `Cannot run ${what} machines detached (-d) yet`,
-      "Run it attached, or use the qemu backend for detached machines.",
-    );
-  }
   if (spec.gdbPort !== undefined) {
     throw usageError(
       "KILN_EGDB_UNSUPPORTED",
