@@ -3,12 +3,16 @@
  * under the guest's own home, /local/domain/DOMID/kiln/config holds the JSON document when it fits in one
  * value; a larger one is split into parts at kiln/config/0 .. N-1 and kiln/config holds N in decimal (a
  * document is an object, never a bare number, so the two cannot be mistaken). libxl makes the domain's home
- * readable by the guest, and keys dom0 creates under it inherit that.
+ * readable by the guest, and keys dom0 creates under it inherit that. Written with `xenstore-write -R`:
+ * without -R it decodes backslash escapes, which would change JSON strings that hold a backslash.
  */
 import type { BootConfig } from "../manifest/bootConfig.js";
 
-/** xenstored's payload limit is 4096 bytes; a value stays well under it with its path in the same message. */
-export const XENSTORE_VALUE_MAX = 3072;
+/**
+ * xenstored's message limit is 4096 bytes for path and value together; kiln-init reads at most 64 parts.
+ * Parts of 2048 bytes stay inside both (and inside the 2048 bytes unprivileged domains may write).
+ */
+export const XENSTORE_VALUE_MAX = 2048;
 
 export function xenstoreConfig(domid: number, cfg: BootConfig): [string, string][] {
   const home = `/local/domain/${domid}/kiln/config`;
@@ -23,5 +27,6 @@ export function xenstoreConfig(domid: number, cfg: BootConfig): [string, string]
     parts.push([`${home}/${parts.length}`, bytes.subarray(at, end).toString("utf8")]);
     at = end;
   }
-  return [[home, String(parts.length)], ...parts];
+  // The count last: until it is there, nothing claims the parts are complete.
+  return [...parts, [home, String(parts.length)]];
 }

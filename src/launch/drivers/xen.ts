@@ -219,7 +219,7 @@ export const xenDriver: Driver = {
     const id = await waitDomid(domain, ctx.running);
     if (ctx.config) {
       const pairs = xenstoreConfig(id, ctx.config);
-      const r = await exec("xenstore-write", pairs.flat(), { check: false, timeoutMs: 30_000 });
+      const r = await exec("xenstore-write", ["-R", ...pairs.flat()], { check: false, timeoutMs: 30_000 });
       if (r.code !== 0)
         throw new KilnError(
           "KILN_EHYPERVISOR_FAILED",
