@@ -56,6 +56,7 @@ void cmdline_parse(char *line, struct kiln_cmdline *out) {
   out->config = NULL;
   out->debug = 0;
   out->dev = NULL;
+  out->xs = 0;
   char *args = skip_spaces(line);
   while (*args) {
     char *param, *val;
@@ -63,6 +64,7 @@ void cmdline_parse(char *line, struct kiln_cmdline *out) {
     if (!val && !strcmp(param, "--")) break;
     if (cmdline_parameq(param, "kiln.config")) out->config = val ? val : param + strlen(param);
     else if (cmdline_parameq(param, "kiln.debug")) out->debug = !val || (strcmp(val, "0") && *val);
+    else if (cmdline_parameq(param, "kiln.xs")) out->xs = val && !strcmp(val, "1");
     else if (cmdline_parameq(param, "kiln.dev")) out->dev = val ? val : "";
   }
 }

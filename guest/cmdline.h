@@ -15,6 +15,7 @@ struct kiln_cmdline {
   const char *config; /* kiln.config value (the last one wins, as for any kernel parameter), or NULL */
   int debug;          /* kiln.debug, kiln.debug=1 (anything but "0" and "") */
   const char *dev;    /* kiln.dev: the device classes the launcher attached ("net,blk", "none"), or NULL */
+  int xs;             /* kiln.xs=1: read the configuration from xenstore too (kiln's Xen launcher sets it) */
 };
 
 /* Parse a whole command line (modified in place) for kiln.* parameters. */

@@ -211,7 +211,7 @@ static int load_env(struct ctx *x, struct kiln_config *c, const struct json_node
 }
 
 static int load_rc(struct ctx *x, struct kiln_config *c, const struct json_node *n) {
-  static const char *const known[] = {"bin", "argv", "mode", NULL};
+  static const char *const known[] = {"bin", "argv", "mode", "ready", "ready_timeout_ms", NULL};
   if (want(x, n, JSON_ARRAY, "an array of programs")) return -1;
   if (n->len > KILN_MAX_RC) return bad(x, "too many programs (limit %d)", KILN_MAX_RC);
   c->n_rc = 0;
@@ -222,10 +222,12 @@ static int load_rc(struct ctx *x, struct kiln_config *c, const struct json_node 
     struct kiln_rc *r = &c->rc[c->n_rc];
     memset(r, 0, sizeof *r);
     if (want(x, e, JSON_OBJECT, "an object like {\"bin\":\"/bin/prog\"}")) return -1;
-    if (check_keys(x, e, known, "bin, argv, mode")) return -1;
+    if (check_keys(x, e, known, "bin, argv, mode, ready, ready_timeout_ms")) return -1;
     const struct json_node *bin = json_get(x->d, e, "bin");
     const struct json_node *argv = json_get(x->d, e, "argv");
     const struct json_node *mode = json_get(x->d, e, "mode");
+    const struct json_node *ready = json_get(x->d, e, "ready");
+    const struct json_node *timeout = json_get(x->d, e, "ready_timeout_ms");
     size_t s2 = push_key(x, "bin", 3);
     if (!bin) return bad(x, "is missing: name the program's absolute path in the image");
     if (get_abs_path(x, bin, &r->bin)) return -1;
@@ -256,7 +258,8 @@ static int load_rc(struct ctx *x, struct kiln_config *c, const struct json_node 
       s2 = push_key(x, "mode", 4);
       if (get_string(x, mode, &m)) return -1;
       if (!strcmp(m, "bg")) r->mode = KILN_BG;
-      else if (strcmp(m, "main")) return bad(x, "%s is not a mode: use \"main\" or \"bg\"", qs(m));
+      else if (!strcmp(m, "setup")) r->mode = KILN_SETUP;
+      else if (strcmp(m, "main")) return bad(x, "%s is not a mode: use \"main\", \"bg\" or \"setup\"", qs(m));
       pop(x, s2);
     }
     if (r->mode == KILN_MAIN) {
@@ -266,6 +269,22 @@ static int load_rc(struct ctx *x, struct kiln_config *c, const struct json_node 
                    main_at);
       }
       main_at = (int)i;
+    }
+    if (ready) {
+      s2 = push_key(x, "ready", 5);
+      if (r->mode != KILN_BG)
+        return bad(x, "is for \"bg\" programs only (a setup program is awaited until it exits; main starts last)");
+      if (get_abs_path(x, ready, &r->ready)) return -1;
+      r->ready_timeout_ms = KILN_READY_TIMEOUT_MS;
+      pop(x, s2);
+    }
+    if (timeout) {
+      int64_t ms;
+      s2 = push_key(x, "ready_timeout_ms", 16);
+      if (!ready) return bad(x, "needs \"ready\" on the same program");
+      if (get_int(x, timeout, 1, KILN_READY_TIMEOUT_MAX_MS, &ms)) return -1;
+      r->ready_timeout_ms = (int)ms;
+      pop(x, s2);
     }
     c->n_rc++;
     pop(x, s);
@@ -345,6 +364,16 @@ static int load_net(struct ctx *x, struct kiln_config *c, const struct json_node
     c->n_net++;
     pop(x, s);
   }
+  return 0;
+}
+
+int config_pseudo_fs(const char *fs) {
+  /* Kept explicit: any other type is a block device's file system and waits for /dev/<dev>. */
+  static const char *const pseudo[] = {"binfmt_misc", "bpf", "cgroup2", "configfs", "debugfs", "devpts",
+                                       "hugetlbfs", "mqueue", "proc", "ramfs", "securityfs", "sysfs",
+                                       "tmpfs", "tracefs", "xenfs", NULL};
+  for (const char *const *p = pseudo; *p; p++)
+    if (!strcmp(*p, fs)) return 1;
   return 0;
 }
 

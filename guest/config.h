@@ -20,14 +20,20 @@
 #define KILN_MAX_SYSCTL 64
 #define KILN_MAX_ROUTES 32
 #define KILN_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+#define KILN_READY_TIMEOUT_MS 30000
+#define KILN_READY_TIMEOUT_MAX_MS 3600000
 
-enum kiln_mode { KILN_MAIN, KILN_BG };
+/* rc entries run in array order: setup to completion, bg started (and awaited when it has `ready`); main
+ * starts last, after every other entry, wherever it stands. */
+enum kiln_mode { KILN_MAIN, KILN_BG, KILN_SETUP };
 
 struct kiln_rc {
   const char *bin;
   const char *argv[KILN_MAX_ARGS + 1]; /* NULL-terminated */
   int argc;
   enum kiln_mode mode;
+  const char *ready;    /* bg only: an absolute path that exists once the program is ready, or NULL */
+  int ready_timeout_ms; /* how long to wait for `ready` */
 };
 
 /* IPv4 addresses in host byte order. */
@@ -97,6 +103,9 @@ int config_load(struct kiln_config *c, struct json_doc *doc, const char *text, s
 
 /* The main program (at most one), or NULL. */
 const struct kiln_rc *config_main(const struct kiln_config *c);
+
+/* File systems mounted without a device: `dev` is only the source name shown in /proc/mounts. */
+int config_pseudo_fs(const char *fs);
 
 /* Parsers shared with the tests: strict dotted quad (no leading zeros) and a.b.c.d/n. Return 0 or -1. */
 int config_parse_ipv4(const char *s, uint32_t *out);

@@ -1,11 +1,12 @@
 /* kiln-init: PID 1 of a kiln image.
  *
  * Mounts /dev, /proc and /sys, reads the boot configuration (baked /kiln/image.json, kiln.config on the
- * kernel command line, /kiln/config.json from a launcher-appended initrd segment; later wins), loads the
- * baked modules, configures hostname, environment, network, sysctls and block devices, runs the programs
- * and, when the main one exits, reports its status and powers the machine off. Every path ends in a
- * power-off with a status the host can read: "kiln: exit N" on the console and, where QEMU's
- * isa-debug-exit device sits at port 0xf4, QEMU's own exit status (N << 1 | 1).
+ * kernel command line, under Xen with kiln.xs=1 the domain's xenstore key kiln/config, /kiln/config.json
+ * from a launcher-appended initrd segment; later wins), loads the baked modules, configures hostname,
+ * environment, network, sysctls and mounts, runs the programs in order (setup to completion, bg awaited
+ * until ready, main last) and, when the main one exits, reports its status and powers the machine off.
+ * Every path ends in a power-off with a status the host can read: "kiln: exit N" on the console and, where
+ * QEMU's isa-debug-exit device sits at port 0xf4, QEMU's own exit status (N << 1 | 1).
  *
  * Status codes of kiln-init itself: 125 configuration error, 126 init failure, 127 program not runnable. */
 #define _GNU_SOURCE
@@ -40,6 +41,7 @@
 #include "config.h"
 #include "dhcp.h"
 #include "json.h"
+#include "xenstore.h"
 
 #ifndef KILN_INIT_VERSION
 #define KILN_INIT_VERSION "dev"
@@ -51,11 +53,13 @@
 #define WAIT_DEVICE_MS 3000
 /* DHCP: retransmissions at 1, 2, 4, 8, 8... s (RFC 2131 4.1, without the random spread), given up after this. */
 #define DHCP_TIMEOUT_MS 30000
+/* Each xenstore reply; a domU's xenstored answers at once, so silence means it is gone. */
+#define XS_TIMEOUT_MS 10000
 
 /* The kernel's virtio drivers may probe after finit_module() returns, so devices are awaited, briefly. */
 
 static int debug;
-static struct json_doc docs[3];
+static struct json_doc docs[4];
 static struct kiln_config cfg;
 static char buf[JSON_MAX_INPUT + 1];
 
@@ -85,6 +89,12 @@ static void mark(const char *what) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   mark_at(&t, what);
+}
+
+static long ms_since(const struct timespec *t0) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 static _Noreturn void finish(int status) {
@@ -264,6 +274,24 @@ static int wait_path(const char *path, int ms) {
   }
 }
 
+/* kiln.xs=1: the domain's own xenstore key kiln/config (guest/xenstore.h), through the xenbus frontend
+ * device every Xen guest's kernel provides. Never probed otherwise: in dom0, before xenstored runs, a read
+ * would only time out. */
+static void load_source_xenstore(struct json_doc *doc) {
+  static const char source[] = "xenstore " XS_CONFIG_KEY;
+  struct kiln_config_error e = {{0}, {0}};
+  if (wait_path("/dev/xen/xenbus", WAIT_DEVICE_MS))
+    fail_init("kiln.xs=1 but /dev/xen/xenbus did not appear within %d s (not a Xen guest?)", WAIT_DEVICE_MS / 1000);
+  int fd = open("/dev/xen/xenbus", O_RDWR | O_CLOEXEC);
+  if (fd < 0) fail_init("xenstore: cannot open /dev/xen/xenbus: %s", strerror(errno));
+  size_t n;
+  int r = xs_read_config(fd, XS_TIMEOUT_MS, buf, JSON_MAX_INPUT, &n, e.msg, sizeof e.msg);
+  close(fd);
+  if (r == XS_IO) fail_init("xenstore: %s", e.msg);
+  if (r == XS_BAD) fail_config(source, &e);
+  if (r == XS_OK && config_load(&cfg, doc, buf, n, &e)) fail_config(source, &e);
+}
+
 static void mkdir_p(const char *path) {
   char p[4096];
   size_t l = strlen(path);
@@ -346,13 +374,12 @@ static int dhcp_exchange(int fd, uint32_t to, enum dhcp_type type, uint32_t xid,
   struct sockaddr_in dst;
   sin_of((struct sockaddr *)&dst, to);
   dst.sin_port = htons(67);
-  struct timespec t0, now;
+  struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int wait_ms = 1000;; wait_ms = wait_ms < 8000 ? wait_ms * 2 : 8000) {
     if (sendto(fd, msg, n, 0, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != ENETUNREACH) return -1;
     for (;;) {
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      long spent = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+      long spent = ms_since(&t0);
       if (spent >= timeout_ms) return -1;
       struct pollfd p = {.fd = fd, .events = POLLIN};
       int left = timeout_ms - (int)spent;
@@ -552,7 +579,8 @@ static void setup_sysctl(void) {
 }
 
 /* 9p and virtiofs mount a tag the hypervisor names, not a block device; the tag's driver may still be
- * probing, so the mount is retried while the kernel does not know the tag yet. */
+ * probing, so the mount is retried while the kernel does not know the tag yet. Pseudo file systems
+ * (config_pseudo_fs: xenfs, tmpfs, proc...) have no device at all: `dev` is only their source name. */
 static int tag_fs(const char *fs) { return !strcmp(fs, "9p") || !strcmp(fs, "virtiofs"); }
 
 static void setup_blk(void) {
@@ -560,31 +588,32 @@ static void setup_blk(void) {
   for (int i = 0; i < cfg.n_blk; i++) {
     const struct kiln_blk *b = &cfg.blk[i];
     unsigned long flags = b->ro ? MS_RDONLY : 0;
-    mkdir_p(b->mount);
-    if (tag_fs(b->fs)) {
-      const char *opts = !strcmp(b->fs, "9p") ? "trans=virtio,version=9p2000.L" : NULL;
-      int r;
-      for (int waited = 0; (r = mount(b->dev, b->mount, b->fs, flags, opts)) && errno == ENOENT && waited < WAIT_DEVICE_MS;
-           waited += 10)
-        nanosleep(&tick, NULL);
-      if (r) fail_init("cannot mount tag %s (%s) on %s: %s", q(b->dev), b->fs, q(b->mount), strerror(errno));
-      continue;
-    }
+    int tag = tag_fs(b->fs);
+    const char *src = b->dev, *opts = tag && !strcmp(b->fs, "9p") ? "trans=virtio,version=9p2000.L" : NULL;
     char dev[80];
-    snprintf(dev, sizeof dev, "/dev/%s", b->dev);
-    if (wait_path(dev, WAIT_DEVICE_MS))
-      fail_init("block device %s did not appear within %d s (is its driver module baked in?)", q(dev),
-                WAIT_DEVICE_MS / 1000);
-    if (mount(dev, b->mount, b->fs, flags, NULL))
-      fail_init("cannot mount %s (%s) on %s: %s", q(dev), b->fs, q(b->mount), strerror(errno));
+    mkdir_p(b->mount);
+    if (!tag && !config_pseudo_fs(b->fs)) {
+      snprintf(dev, sizeof dev, "/dev/%s", b->dev);
+      src = dev;
+      if (wait_path(dev, WAIT_DEVICE_MS))
+        fail_init("block device %s did not appear within %d s (is its driver module baked in?)", q(dev),
+                  WAIT_DEVICE_MS / 1000);
+    }
+    int r, waited = 0;
+    while ((r = mount(src, b->mount, b->fs, flags, opts)) && tag && errno == ENOENT && waited < WAIT_DEVICE_MS) {
+      nanosleep(&tick, NULL);
+      waited += 10;
+    }
+    if (r)
+      fail_init("cannot mount %s%s (%s) on %s: %s", tag ? "tag " : "", q(src), b->fs, q(b->mount), strerror(errno));
   }
 }
 
 /* The programs' whole environment: the defaults and the configuration, nothing the kernel passed to init.
- * Built in static storage: every variable comes from one of the three sources, each at most
+ * Built in static storage: every variable comes from one of the four sources, each at most
  * JSON_MAX_INPUT bytes decoded, plus the two defaults. */
 static char *envp[KILN_MAX_ENV + 1];
-static char env_store[3 * JSON_MAX_INPUT + 64];
+static char env_store[4 * JSON_MAX_INPUT + 64];
 
 static void setup_env(void) {
   size_t o = 0;
@@ -603,6 +632,7 @@ static void setup_env(void) {
 /* vfork: the parent resumes only once the child has exec'd or failed, so a failure is known at once
  * (through exec_errno, which the child shares), and no page tables are copied. */
 static volatile int exec_errno;
+static const char *const mode_name[] = {[KILN_MAIN] = "main", [KILN_BG] = "bg", [KILN_SETUP] = "setup"};
 
 static pid_t spawn(const struct kiln_rc *r) {
   static sigset_t none;
@@ -611,10 +641,11 @@ static pid_t spawn(const struct kiln_rc *r) {
   pid_t pid = vfork();
   if (pid < 0) fail_init("vfork: %s", strerror(errno));
   if (pid == 0) {
-    /* The main program's group is the console's foreground (run() gave PID 1 the console), so ^C on an
-     * attached console reaches it; PID 1 ignores SIGTTOU, which lets this background group take the
-     * foreground and is undone here, before exec keeps it. Other programs get sessions of their own. */
-    if (r->mode == KILN_MAIN) {
+    /* The main program's group (and a setup program's, while it runs) is the console's foreground (run()
+     * gave PID 1 the console), so ^C on an attached console reaches it; PID 1 ignores SIGTTOU, which lets
+     * this background group take the foreground and is undone here, before exec keeps it. bg programs get
+     * sessions of their own. */
+    if (r->mode != KILN_BG) {
       setpgid(0, 0);
       tcsetpgrp(0, getpid());
     } else {
@@ -633,10 +664,56 @@ static pid_t spawn(const struct kiln_rc *r) {
   }
   if (debug) {
     char what[300];
-    snprintf(what, sizeof what, "started %s (%s, pid %d)", r->bin, r->mode == KILN_MAIN ? "main" : "bg", (int)pid);
+    snprintf(what, sizeof what, "started %s (%s, pid %d)", r->bin, mode_name[r->mode], (int)pid);
     mark(what);
   }
   return pid;
+}
+
+static void describe_status(char *out, size_t cap, int st) {
+  if (WIFEXITED(st)) snprintf(out, cap, "exited with status %d", WEXITSTATUS(st));
+  else snprintf(out, cap, "was killed by signal %d", WTERMSIG(st));
+}
+
+/* Run rc entry r before what follows it: a setup program until it exits (successfully, or the boot fails),
+ * a bg program with `ready` until that path exists (or it dies, or the time is up: the boot fails). Other
+ * children exiting meanwhile are reaped, as always. SIGCHLD is blocked (run()). */
+static void start_and_await(const struct kiln_rc *r, const sigset_t *chld) {
+  pid_t pid = spawn(r);
+  if (r->mode == KILN_BG && !r->ready) return;
+  struct timespec t0, tick = {0, 10 * 1000 * 1000};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  char how[48];
+  for (;;) {
+    if (r->ready && access(r->ready, F_OK) == 0) {
+      mark("bg program ready");
+      return;
+    }
+    int st;
+    pid_t p;
+    while ((p = waitpid(-1, &st, WNOHANG)) > 0 && p != pid) continue;
+    if (p == pid) {
+      describe_status(how, sizeof how, st);
+      if (r->mode == KILN_SETUP) {
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+          /* Back to PID 1 until main takes the console. */
+          tcsetpgrp(0, getpid());
+          mark("setup program done");
+          return;
+        }
+        fail_init("setup %s %s", r->bin, how);
+      }
+      if (access(r->ready, F_OK) == 0) return;
+      fail_init("bg %s %s before %s appeared", r->bin, how, r->ready);
+    }
+    if (!r->ready) {
+      sigwaitinfo(chld, NULL);
+    } else if (ms_since(&t0) >= r->ready_timeout_ms) {
+      fail_init("bg %s: %s did not appear within %d ms", r->bin, r->ready, r->ready_timeout_ms);
+    } else {
+      sigtimedwait(chld, NULL, &tick);
+    }
+  }
 }
 
 static _Noreturn void run(void) {
@@ -653,7 +730,7 @@ static _Noreturn void run(void) {
   setsid();
   ioctl(0, TIOCSCTTY, 0);
   for (int i = 0; i < cfg.n_rc; i++)
-    if (cfg.rc[i].mode == KILN_BG) spawn(&cfg.rc[i]);
+    if (cfg.rc[i].mode != KILN_MAIN) start_and_await(&cfg.rc[i], &chld);
   const struct kiln_rc *m = config_main(&cfg);
   pid_t main_pid = m ? spawn(m) : -1;
   if (!m) say(cfg.n_rc ? "kiln: ready (no main program)\n" : "kiln: ready (no program)\n");
@@ -702,7 +779,8 @@ int main(void) {
   config_init(&cfg);
   load_source_file("/kiln/image.json", &docs[0]);
   if (kc.config) load_source_cmdline(kc.config, &docs[1]);
-  load_source_file("/kiln/config.json", &docs[2]);
+  if (kc.xs) load_source_xenstore(&docs[2]);
+  load_source_file("/kiln/config.json", &docs[3]);
   mark("configuration read");
 
   load_modules(kc.dev);

@@ -6,6 +6,9 @@
  *   probe flood N              print N numbered 64-byte lines as fast as it can, then exit 0 at once
  *   probe main FILE            wait up to 10 s for FILE, then print what the program sees: env, hostname,
  *                              cwd, argv, network, sysctl, mounts; exit 0
+ *   probe note FILE TEXT MS CODE      after MS ms, append the line TEXT to FILE; exit CODE
+ *   probe daemon FILE TEXT MS READY   after MS ms, append the line TEXT to FILE, create READY, wait to be killed
+ *   probe cat LABEL FILE       print each line of FILE as "LABEL: line"; exit 0
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -57,6 +60,15 @@ static void show_net(void) {
   close(s);
 }
 
+static void note(const char *file, const char *text, const char *ms) {
+  long n = atol(ms);
+  struct timespec t = {n / 1000, n % 1000 * 1000000};
+  nanosleep(&t, NULL);
+  int fd = open(file, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0 || dprintf(fd, "%s\n", text) < 0) printf("note: cannot write %s: %s\n", file, strerror(errno));
+  close(fd);
+}
+
 int main(int argc, char **argv) {
   /* Whole lines in one write each: bg and main share the console. */
   static char line[4096];
@@ -79,6 +91,19 @@ int main(int argc, char **argv) {
     close(fd);
     printf("bg: started\n");
     for (;;) pause();
+  }
+  if (argc >= 6 && !strcmp(argv[1], "note")) {
+    note(argv[2], argv[3], argv[4]);
+    return atoi(argv[5]);
+  }
+  if (argc >= 6 && !strcmp(argv[1], "daemon")) {
+    note(argv[2], argv[3], argv[4]);
+    close(open(argv[5], O_WRONLY | O_CREAT, 0644));
+    for (;;) pause();
+  }
+  if (argc >= 4 && !strcmp(argv[1], "cat")) {
+    cat(argv[2], argv[3]);
+    return 0;
   }
   if (argc >= 3 && !strcmp(argv[1], "main")) {
     struct timespec tick = {0, 10 * 1000 * 1000};

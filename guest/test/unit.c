@@ -1,16 +1,23 @@
-/* Host unit tests of kiln-init's pure parsers (json, config, cmdline, base64url, dhcp). Output is TAP: one
- * "ok N - name" or "not ok N - name" line per check, details as "# " lines, then "1..N". The exit status
- * is 1 when any check failed. test/e2e/guest-unit.test.ts builds and runs this under ASan and UBSan. */
+/* Host unit tests of kiln-init's pure parsers (json, config, cmdline, base64url, dhcp, xenstore) and of its
+ * xenstore exchange against a fake xenstored on a socket pair. Output is TAP: one "ok N - name" or
+ * "not ok N - name" line per check, details as "# " lines, then "1..N". The exit status is 1 when any check
+ * failed. test/e2e/guest-unit.test.ts builds and runs this under ASan and UBSan. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../base64url.h"
 #include "../cmdline.h"
 #include "../config.h"
 #include "../dhcp.h"
 #include "../json.h"
+#include "../xenstore.h"
 #include "jsondump.h"
 
 static int n_checks, n_failed;
@@ -308,6 +315,20 @@ static void test_config(void) {
         "config defaults: argv [basename(bin)], mode main, fs ext4");
   r = load1("{\"v\":1,\"rc\":[{\"bin\":\"/a\",\"mode\":\"bg\"},{\"bin\":\"/b\",\"mode\":\"bg\"}]}", &e);
   check(!r && cfg.n_rc == 2 && !config_main(&cfg), "config allows only bg programs (no main)");
+  r = load1("{\"v\":1,\"rc\":[{\"bin\":\"/m\"},{\"bin\":\"/s\",\"mode\":\"setup\"},"
+            "{\"bin\":\"/d\",\"mode\":\"bg\",\"ready\":\"/run/d.sock\"},"
+            "{\"bin\":\"/e\",\"mode\":\"bg\",\"ready\":\"/run/e\",\"ready_timeout_ms\":500}]}", &e);
+  if (r) note("error: key \"%s\": %s", e.path, e.msg);
+  check(!r && cfg.n_rc == 4 && config_main(&cfg) == &cfg.rc[0] && cfg.rc[1].mode == KILN_SETUP && !cfg.rc[1].ready &&
+            cfg.rc[2].mode == KILN_BG && !strcmp(cfg.rc[2].ready, "/run/d.sock") &&
+            cfg.rc[2].ready_timeout_ms == KILN_READY_TIMEOUT_MS && cfg.rc[3].ready_timeout_ms == 500 && !cfg.rc[0].ready,
+        "config rc: setup mode, bg ready with the default and a given timeout, array order kept");
+  r = load1("{\"v\":1,\"rc\":[{\"bin\":\"/s\",\"mode\":\"setup\"}]}", &e);
+  check(!r && cfg.n_rc == 1 && !config_main(&cfg), "config allows only setup programs (no main)");
+  check(config_pseudo_fs("xenfs") && config_pseudo_fs("tmpfs") && config_pseudo_fs("proc") &&
+            config_pseudo_fs("devpts") && !config_pseudo_fs("ext4") && !config_pseudo_fs("9p") &&
+            !config_pseudo_fs("") && !config_pseudo_fs("xenfs2"),
+        "config_pseudo_fs: xenfs, tmpfs, proc, devpts; not ext4, 9p");
   r = load1("{\"v\":1,\"rc\":[]}", &e);
   check(!r && cfg.n_rc == 0, "config rc [] means no program");
   r = load1("{\"v\":1,\"routes\":[{\"dst\":\"default\",\"via\":\"10.0.2.2\"},{\"dst\":\"10.9.9.9/32\",\"via\":\"10.0.2.3\"}]}", &e);
@@ -354,9 +375,26 @@ static void test_config(void) {
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"argv\":\"x -p\"}]}", "rc[0].argv", "must be an array of strings, not a string");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"argv\":[\"a\",1]}]}", "rc[0].argv[1]", "must be a string, not a number");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\"},{\"bin\":\"/y\"}]}", "rc[1].mode", "a second main program (rc[0] is main");
-  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"fg\"}]}", "rc[0].mode", "\"fg\" is not a mode");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"fg\"}]}", "rc[0].mode",
+             "\"fg\" is not a mode: use \"main\", \"bg\" or \"setup\"");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":true}]}", "rc[0].mode", "must be a string, not a boolean");
-  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"cwd\":\"/\"}]}", "rc[0].cwd", "unknown key (known keys here: bin, argv, mode)");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"cwd\":\"/\"}]}", "rc[0].cwd",
+             "unknown key (known keys here: bin, argv, mode, ready, ready_timeout_ms)");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"ready\":\"/run/x\"}]}", "rc[0].ready", "is for \"bg\" programs only");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"setup\",\"ready\":\"/run/x\"}]}", "rc[0].ready",
+             "is for \"bg\" programs only");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"bg\",\"ready\":\"run/x\"}]}", "rc[0].ready",
+             "\"run/x\" is not an absolute path");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"bg\",\"ready\":true}]}", "rc[0].ready",
+             "must be a string, not a boolean");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"bg\",\"ready_timeout_ms\":100}]}",
+             "rc[0].ready_timeout_ms", "needs \"ready\"");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"bg\",\"ready\":\"/r\",\"ready_timeout_ms\":0}]}",
+             "rc[0].ready_timeout_ms", "from 1 to 3600000, not 0");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"bg\",\"ready\":\"/r\",\"ready_timeout_ms\":3600001}]}",
+             "rc[0].ready_timeout_ms", "from 1 to 3600000, not 3600001");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"bg\",\"ready\":\"/r\",\"ready_timeout_ms\":\"5\"}]}",
+             "rc[0].ready_timeout_ms", "must be an integer, not a string");
   config_bad("{\"v\":1,\"env\":[]}", "env", "must be an object of strings, not an array");
   config_bad("{\"v\":1,\"env\":{\"PORT\":8080}}", "env.PORT", "must be a string, not a number");
   config_bad("{\"v\":1,\"env\":{\"A=B\":\"1\"}}", "env[\"A=B\"]", "must not contain '='");
@@ -463,7 +501,20 @@ static void test_cmdline(void) {
 
   strcpy(line, "kiln.debug");
   cmdline_parse(line, &kc);
-  check(kc.debug == 1, "cmdline: bare kiln.debug turns it on");
+  check(kc.debug == 1 && !kc.xs, "cmdline: bare kiln.debug turns it on");
+
+  strcpy(line, "console=hvc0 kiln.xs=1");
+  cmdline_parse(line, &kc);
+  check(kc.xs == 1, "cmdline finds kiln.xs=1");
+  const char *xs_off[] = {"kiln.xs", "kiln.xs=0", "kiln.xs=", "kiln.xs=yes", "kiln.xs=1 kiln.xs=0", "kiln.xsx=1"};
+  int off = 1;
+  for (size_t k = 0; k < sizeof xs_off / sizeof xs_off[0]; k++) {
+    strcpy(line, xs_off[k]);
+    cmdline_parse(line, &kc);
+    if (kc.xs) note("%s turned xenstore on", xs_off[k]);
+    off &= !kc.xs;
+  }
+  check(off, "cmdline: only kiln.xs=1 turns xenstore on (a read in dom0 would block)");
 
   strcpy(line, "kiln.config=a -- kiln.config=b kiln.debug=1");
   cmdline_parse(line, &kc);
@@ -616,12 +667,244 @@ static void test_dhcp(void) {
   check(dhcp_parse(r, n, 1, MAC, &l) == -1, "dhcp: a message type of the wrong length: refused");
 }
 
+/* ---- xenstore ---- */
+
+static uint32_t u32_at(const unsigned char *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* A reply as xenstored (through the xenbus device) sends it: header, then len payload bytes. */
+static size_t xs_reply(unsigned char *b, uint32_t type, uint32_t id, const char *body, size_t len) {
+  uint32_t h[4] = {type, id, 0, (uint32_t)len};
+  memcpy(b, h, sizeof h);
+  memcpy(b + XS_HEADER, body, len);
+  return XS_HEADER + len;
+}
+
+struct fake_key {
+  const char *path;
+  const char *value; /* NULL: the key does not exist */
+  size_t len;        /* 0: strlen(value) */
+};
+
+enum fake_mode { FAKE_OK, FAKE_SILENT, FAKE_CLOSE, FAKE_WRONG_ID, FAKE_EACCES, FAKE_DRIP };
+
+static int read_all(int fd, unsigned char *b, size_t n) {
+  for (size_t o = 0; o < n;) {
+    ssize_t r = read(fd, b + o, n - o);
+    if (r <= 0) return -1;
+    o += (size_t)r;
+  }
+  return 0;
+}
+
+static void write_all(int fd, const unsigned char *b, size_t n) {
+  for (size_t o = 0; o < n;) {
+    ssize_t w = write(fd, b + o, n - o);
+    if (w <= 0) return;
+    o += (size_t)w;
+  }
+}
+
+/* A fake xenstored serving `keys` on fd; writes each path it was asked for, one per line, to `seen`. A
+ * request that is not a well-formed XS_READ outside a transaction gets the error EINVAL. */
+static void fake_xenstored(int fd, int seen, const struct fake_key *keys, enum fake_mode mode) {
+  static unsigned char req[XS_MSG_MAX], rep[XS_MSG_MAX];
+  while (read_all(fd, req, XS_HEADER) == 0) {
+    uint32_t type = u32_at(req), id = u32_at(req + 4), tx = u32_at(req + 8), len = u32_at(req + 12);
+    if (len > XS_PAYLOAD_MAX || read_all(fd, req + XS_HEADER, len)) break;
+    const char *path = (const char *)req + XS_HEADER;
+    int ok = type == XS_READ && tx == 0 && len > 1 && !path[len - 1] && strlen(path) == len - 1;
+    if (ok) {
+      write_all(seen, (const unsigned char *)path, len - 1);
+      write_all(seen, (const unsigned char *)"\n", 1);
+    }
+    if (mode == FAKE_CLOSE) break;
+    if (mode == FAKE_SILENT) continue;
+    const struct fake_key *k = keys;
+    while (ok && k->path && strcmp(k->path, path)) k++;
+    size_t n;
+    if (!ok) n = xs_reply(rep, XS_ERROR, id, "EINVAL", 7);
+    else if (mode == FAKE_EACCES) n = xs_reply(rep, XS_ERROR, id, "EACCES", 7);
+    else if (!k->path || !k->value) n = xs_reply(rep, XS_ERROR, id, "ENOENT", 7);
+    else n = xs_reply(rep, XS_READ, mode == FAKE_WRONG_ID ? id + 1 : id, k->value, k->len ? k->len : strlen(k->value));
+    if (mode == FAKE_DRIP) {
+      /* in pieces, across the header's end, with pauses: the client must gather a reply from partial reads */
+      struct timespec t = {0, 2 * 1000 * 1000};
+      for (size_t o = 0; o < n; o += 7) {
+        write_all(fd, rep + o, n - o < 7 ? n - o : 7);
+        nanosleep(&t, NULL);
+      }
+    } else {
+      write_all(fd, rep, n);
+    }
+  }
+}
+
+struct xs_run {
+  int r;
+  size_t len;
+  char why[256];
+  char seen[1024];
+};
+
+static char xs_out[JSON_MAX_INPUT + 8];
+
+static struct xs_run xs_against(const struct fake_key *keys, enum fake_mode mode, size_t cap, int timeout_ms) {
+  struct xs_run x;
+  memset(&x, 0, sizeof x);
+  int sv[2], pv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || pipe(pv)) {
+    x.r = 99;
+    return x;
+  }
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(sv[0]);
+    close(pv[0]);
+    fake_xenstored(sv[1], pv[1], keys, mode);
+    _exit(0);
+  }
+  close(sv[1]);
+  close(pv[1]);
+  x.r = xs_read_config(sv[0], timeout_ms, xs_out, cap, &x.len, x.why, sizeof x.why);
+  close(sv[0]);
+  size_t o = 0;
+  ssize_t k;
+  while (o < sizeof x.seen - 1 && (k = read(pv[0], x.seen + o, sizeof x.seen - 1 - o)) > 0) o += (size_t)k;
+  close(pv[0]);
+  waitpid(pid, NULL, 0);
+  return x;
+}
+
+static void test_xenstore(void) {
+  unsigned char m[XS_MSG_MAX + 8];
+  size_t n = xs_build_read(m, sizeof m, 7, "kiln/config");
+  check(n == XS_HEADER + 12 && u32_at(m) == XS_READ && u32_at(m + 4) == 7 && u32_at(m + 8) == 0 &&
+            u32_at(m + 12) == 12 && !memcmp(m + XS_HEADER, "kiln/config", 12),
+        "xenstore read request: XS_READ, request id, no transaction, the path with its NUL");
+  static char longpath[XS_PAYLOAD_MAX + 1];
+  memset(longpath, 'a', XS_PAYLOAD_MAX);
+  check(xs_build_read(m, sizeof m, 1, longpath) == 0, "xenstore: a path beyond the payload limit is not sent");
+  check(xs_build_read(m, XS_HEADER + 11, 1, "kiln/config") == 0, "xenstore: a request larger than the buffer is not built");
+  check(xs_msg_size(m, 0) == XS_HEADER && xs_msg_size(m, 15) == XS_HEADER && xs_msg_size(m, 16) == XS_HEADER + 12,
+        "xenstore message size: the header first, then header plus payload");
+
+  const char *v = NULL;
+  size_t vl = 0;
+  char why[128];
+  n = xs_reply(m, XS_READ, 3, "{\"v\":1}", 7);
+  check(xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why) == XS_OK && vl == 7 && v == (const char *)m + XS_HEADER,
+        "xenstore read reply: the value, in place");
+  n = xs_reply(m, XS_READ, 3, "", 0);
+  check(xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why) == XS_OK && vl == 0, "xenstore: an empty value");
+  n = xs_reply(m, XS_ERROR, 3, "ENOENT", 7);
+  check(xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why) == XS_NONE, "xenstore: ENOENT means no such key");
+  n = xs_reply(m, XS_ERROR, 3, "ENOENT", 6);
+  check(xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why) == XS_NONE, "xenstore: ENOENT without its NUL too");
+  n = xs_reply(m, XS_ERROR, 3, "ENOENTX", 8);
+  check(xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why) == XS_IO, "xenstore: only ENOENT itself is no key");
+  n = xs_reply(m, XS_ERROR, 3, "EACCES", 7);
+  int r = xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why);
+  check(r == XS_IO && !strcmp(why, "error \"EACCES\""), "xenstore: another error is a failure naming it");
+  n = xs_reply(m, XS_READ, 4, "x", 1);
+  r = xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why);
+  check(r == XS_IO && strstr(why, "request 4 instead of 3"), "xenstore: a reply to another request is refused");
+  n = xs_reply(m, 15 /* XS_WATCH_EVENT */, 3, "a\0b", 4);
+  r = xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why);
+  check(r == XS_IO && strstr(why, "type 15"), "xenstore: a reply of another type is refused");
+  n = xs_reply(m, XS_READ, 3, "abc", 3);
+  check(xs_parse_read_reply(m, n - 1, 3, &v, &vl, why, sizeof why) == XS_IO, "xenstore: a truncated reply is refused");
+  uint32_t huge = XS_PAYLOAD_MAX + 1;
+  memcpy(m + 12, &huge, 4);
+  check(xs_msg_size(m, XS_HEADER) == -1, "xenstore: a header announcing more than 4096 bytes is refused");
+
+  const struct {
+    const char *in;
+    int want;
+  } counts[] = {{"1", 1},  {"3", 3},  {"64", 64},  {"65", -1},  {"0", -1},      {"07", -1}, {"100", -1},
+                {"", -1},  {"{\"v\":1}", 0}, {"3a", 0}, {"-1", 0}, {" 3", 0}, {"3\n", 0}};
+  int ok = 1;
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+    int got = xs_chunk_count(counts[i].in, strlen(counts[i].in));
+    if (got != counts[i].want) note("chunk count of \"%s\": %d, not %d", counts[i].in, got, counts[i].want);
+    ok &= got == counts[i].want;
+  }
+  check(ok, "xenstore chunk count: 1 to 64 in plain decimal; other non-digits are the configuration");
+
+  /* the whole exchange, against a fake xenstored */
+  static const char doc[] = "{\"v\":1,\"hostname\":\"xen\"}";
+  const struct fake_key none[] = {{NULL, NULL, 0}};
+  struct xs_run x = xs_against(none, FAKE_OK, JSON_MAX_INPUT, 2000);
+  check(x.r == XS_NONE && !strcmp(x.seen, "kiln/config\n"), "xenstore config: no key, no configuration");
+  const struct fake_key whole[] = {{"kiln/config", doc, 0}, {NULL, NULL, 0}};
+  x = xs_against(whole, FAKE_OK, JSON_MAX_INPUT, 2000);
+  check(x.r == XS_OK && x.len == strlen(doc) && !memcmp(xs_out, doc, x.len), "xenstore config: the value itself");
+  x = xs_against(whole, FAKE_DRIP, JSON_MAX_INPUT, 2000);
+  check(x.r == XS_OK && x.len == strlen(doc) && !memcmp(xs_out, doc, x.len),
+        "xenstore config: a reply arriving in pieces is gathered");
+  const struct fake_key chunked[] = {{"kiln/config", "3", 0},
+                                     {"kiln/config/0", "{\"v\":1,", 0},
+                                     {"kiln/config/1", "\"hostname\"", 0},
+                                     {"kiln/config/2", ":\"xen\"}", 0},
+                                     {NULL, NULL, 0}};
+  x = xs_against(chunked, FAKE_OK, JSON_MAX_INPUT, 2000);
+  check(x.r == XS_OK && x.len == strlen(doc) && !memcmp(xs_out, doc, x.len) &&
+            !strcmp(x.seen, "kiln/config\nkiln/config/0\nkiln/config/1\nkiln/config/2\n"),
+        "xenstore config: three chunks read in order and joined");
+  if (x.r) note("%d: %s; asked for: %s", x.r, x.why, x.seen);
+
+  /* the largest: 64 chunks of 1024 bytes, exactly JSON_MAX_INPUT */
+  static char big[XS_MAX_CHUNKS][1024];
+  static char names[XS_MAX_CHUNKS][24];
+  static struct fake_key many[XS_MAX_CHUNKS + 2];
+  many[0] = (struct fake_key){"kiln/config", "64", 0};
+  for (int i = 0; i < XS_MAX_CHUNKS; i++) {
+    memset(big[i], 'a' + i % 26, sizeof big[i]);
+    snprintf(names[i], sizeof names[i], "kiln/config/%d", i);
+    many[i + 1] = (struct fake_key){names[i], big[i], sizeof big[i]};
+  }
+  many[XS_MAX_CHUNKS + 1] = (struct fake_key){NULL, NULL, 0};
+  x = xs_against(many, FAKE_OK, JSON_MAX_INPUT, 2000);
+  check(x.r == XS_OK && x.len == JSON_MAX_INPUT && xs_out[0] == 'a' && xs_out[JSON_MAX_INPUT - 1] == 'a' + 63 % 26,
+        "xenstore config: 64 chunks of 1 KiB fill the 64 KiB limit");
+  x = xs_against(many, FAKE_OK, JSON_MAX_INPUT - 1, 2000);
+  check(x.r == XS_BAD && strstr(x.why, "larger than 65535 bytes"), "xenstore config: one byte more is refused");
+
+  const struct fake_key gap[] = {{"kiln/config", "3", 0}, {"kiln/config/0", "{", 0}, {"kiln/config/2", "}", 0},
+                                 {NULL, NULL, 0}};
+  x = xs_against(gap, FAKE_OK, JSON_MAX_INPUT, 2000);
+  check(x.r == XS_BAD && !strcmp(x.why, "kiln/config/1 is missing (kiln/config says 3 chunks)"),
+        "xenstore config: a missing chunk is a configuration error");
+  const char *badcounts[] = {"0", "65", "007", ""};
+  for (size_t i = 0; i < sizeof badcounts / sizeof badcounts[0]; i++) {
+    const struct fake_key bc[] = {{"kiln/config", badcounts[i], 0}, {NULL, NULL, 0}};
+    x = xs_against(bc, FAKE_OK, JSON_MAX_INPUT, 2000);
+    check(x.r == XS_BAD && strstr(x.why, "the number of its chunks (1 to 64)"),
+          "xenstore config: chunk count \"%s\" is refused", badcounts[i]);
+  }
+  x = xs_against(whole, FAKE_SILENT, JSON_MAX_INPUT, 200);
+  check(x.r == XS_IO && !strcmp(x.why, "no reply to a read of kiln/config within 200 ms (is xenstored running?)"),
+        "xenstore config: a silent xenstore is a failure after the timeout, not a hang");
+  x = xs_against(chunked, FAKE_CLOSE, JSON_MAX_INPUT, 2000);
+  check(x.r == XS_IO && strstr(x.why, "connection closed"), "xenstore config: a closed connection is a failure");
+  x = xs_against(whole, FAKE_EACCES, JSON_MAX_INPUT, 2000);
+  check(x.r == XS_IO && !strcmp(x.why, "reading kiln/config: error \"EACCES\""),
+        "xenstore config: a refused read is a failure naming the error");
+  x = xs_against(chunked, FAKE_WRONG_ID, JSON_MAX_INPUT, 2000);
+  check(x.r == XS_IO && strstr(x.why, "instead of 1"), "xenstore config: a reply to another request is a failure");
+}
+
 int main(void) {
   test_json();
   test_config();
   test_cmdline();
   test_base64url();
   test_dhcp();
+  test_xenstore();
   printf("1..%d\n", n_checks);
   printf("# %d passed, %d failed\n", n_checks - n_failed, n_failed);
   return n_failed ? 1 : 0;

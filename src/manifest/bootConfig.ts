@@ -3,7 +3,9 @@ import { z } from "zod";
 /**
  * The boot configuration kiln-init reads (guest/config.c holds the same schema). Versioned: v is 1.
  * Sources, merged key by key, later wins: /kiln/image.json (baked), `kiln.config=` on the kernel command line
- * (base64url JSON, no padding), /kiln/config.json (an initrd segment the launcher appends for large configs).
+ * (base64url JSON, no padding), the domain's xenstore key kiln/config under Xen (with `kiln.xs=1`; see
+ * guest/README.md for its chunks), /kiln/config.json (an initrd segment the launcher appends for large configs).
+ * rc entries run in array order (setup to completion, bg started and, with `ready`, awaited); main starts last.
  */
 export const RcEntry = z
   .object({
@@ -11,6 +13,8 @@ export const RcEntry = z
     argv: z.array(z.string()).optional(),
     mode: z.enum(["main", "bg", "setup"]).optional(),
     ready: z.string().startsWith("/").optional(),
+    /** How long kiln-init waits for `ready` (a bg program only); default 30000. */
+    ready_timeout_ms: z.number().int().min(1).max(3_600_000).optional(),
   })
   .strict();
 

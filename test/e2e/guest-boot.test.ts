@@ -295,34 +295,130 @@ describe("kiln-init boots in QEMU with Debian's cloud kernel", () => {
     assert.ok(lines(r.out).includes("kiln: exit 127"), r.out);
   });
 
-  it("a module that cannot be loaded is an init failure: 126", async () => {
-    const img = image(
-      "nomod",
-      { v: 1, rc: [{ bin: "/bin/probe", argv: ["probe", "say", "must not run"] }] },
-      [{ path: "/kiln/modules", data: "/lib/modules/missing.ko\n" }],
-    );
-    const r = await boot(kernel.vmlinuz, img, accel);
-    assert.ok(
-      lines(r.out).includes('kiln: error: module "/lib/modules/missing.ko": No such file or directory'),
-      r.out,
-    );
+  /** Boot an image whose boot must stop before main (which would print "must not run"): the line, then 126. */
+  const stopsBoot = async (
+    name: string,
+    config: { rc?: object[]; blk?: object[] },
+    error: string,
+    opts: { extra?: ImageFile[]; append?: string } = {},
+  ) => {
+    const main = { bin: "/bin/probe", argv: ["probe", "say", "must not run"] };
+    const img = image(name, { v: 1, ...config, rc: [...(config.rc ?? []), main] }, opts.extra);
+    const r = await boot(kernel.vmlinuz, img, accel, { append: opts.append });
+    assert.ok(lines(r.out).includes(error), r.out);
     assert.ok(lines(r.out).includes("kiln: exit 126"), r.out);
     assert.ok(!r.out.includes("must not run"), r.out);
+  };
+
+  it("a module that cannot be loaded is an init failure: 126", async () => {
+    await stopsBoot("nomod", {}, 'kiln: error: module "/lib/modules/missing.ko": No such file or directory', {
+      extra: [{ path: "/kiln/modules", data: "/lib/modules/missing.ko\n" }],
+    });
   });
 
   it("a share (9p tag) the kernel cannot mount is an init failure, reported without waiting for /dev", async () => {
     // Debian's cloud kernel has no 9p (CONFIG_NET_9P is off): the mount fails with ENODEV at once.
-    const img = image("share", {
+    await stopsBoot(
+      "share",
+      { blk: [{ dev: "share0", fs: "9p", mount: "/mnt/share" }] },
+      'kiln: error: cannot mount tag "share0" (9p) on "/mnt/share": No such device',
+    );
+  });
+
+  it("rc in array order: setup runs to completion, a bg program with ready is awaited, main starts last", async () => {
+    // Each entry appends its name to /tmp/order after a pause; without the waits, the later, quicker entries
+    // would come first. Main stands first in the array and still starts last.
+    const note = (text: string, ms: number) => ["probe", "note", "/tmp/order", text, String(ms), "0"];
+    const img = image("order", {
       v: 1,
-      rc: [{ bin: "/bin/probe", argv: ["probe", "say", "must not run"] }],
-      blk: [{ dev: "share0", fs: "9p", mount: "/mnt/share" }],
+      rc: [
+        { bin: "/bin/probe", argv: ["probe", "cat", "order", "/tmp/order"] },
+        { bin: "/bin/probe", argv: note("setup-1", 400), mode: "setup" },
+        {
+          bin: "/bin/probe",
+          argv: ["probe", "daemon", "/tmp/order", "daemon", "400", "/tmp/daemon.ready"],
+          mode: "bg",
+          ready: "/tmp/daemon.ready",
+        },
+        { bin: "/bin/probe", argv: note("setup-2", 0), mode: "setup" },
+      ],
     });
     const r = await boot(kernel.vmlinuz, img, accel);
+    const order = lines(r.out).filter((x) => x.startsWith("order: "));
+    assert.deepEqual(order, ["order: setup-1", "order: daemon", "order: setup-2"], r.out);
+    assert.ok(lines(r.out).includes("kiln: exit 0"), r.out);
+  });
+
+  it("a setup program that fails stops the boot: its path and status, 126, and main never runs", async () => {
+    const setup = (argv: string[]) => ({ rc: [{ bin: "/bin/probe", argv, mode: "setup" }] });
+    await stopsBoot(
+      "setup3",
+      setup(["probe", "say", "setting up", "3"]),
+      "kiln: error: setup /bin/probe exited with status 3",
+    );
+    await stopsBoot(
+      "setupsig",
+      setup(["probe", "signal"]),
+      "kiln: error: setup /bin/probe was killed by signal 15",
+    );
+  });
+
+  it("bg ready: a program that dies first fails at once with its status; a path that never comes, at the timeout", async () => {
+    const waiting = (argv: string[], timeoutMs?: number) => ({
+      rc: [{ bin: "/bin/probe", argv, mode: "bg", ready: "/run/never", ready_timeout_ms: timeoutMs }],
+    });
+    await stopsBoot(
+      "readydied",
+      waiting(["probe", "say", "dying", "4"]),
+      "kiln: error: bg /bin/probe exited with status 4 before /run/never appeared",
+    );
+    const started = Date.now();
+    await stopsBoot(
+      "readylate",
+      waiting(["probe", "daemon", "/tmp/log", "up", "0", "/tmp/other"], 1500),
+      "kiln: error: bg /bin/probe: /run/never did not appear within 1500 ms",
+    );
+    assert.ok(Date.now() - started >= 1500, "kiln-init waited for the path");
+  });
+
+  it("pseudo file systems (tmpfs, proc, xenfs) mount their source name, without waiting for a device", async () => {
+    const img = image("pseudo", {
+      v: 1,
+      rc: [{ bin: "/bin/probe", argv: ["probe", "main", "/"] }],
+      blk: [
+        { dev: "scratch", fs: "tmpfs", mount: "/scratch" },
+        { dev: "proc", fs: "proc", mount: "/mnt/proc", ro: true },
+      ],
+    });
+    const r = await boot(kernel.vmlinuz, img, accel);
+    const l = lines(r.out);
     assert.ok(
-      lines(r.out).includes('kiln: error: cannot mount tag "share0" (9p) on "/mnt/share": No such device'),
+      l.some((x) => /^mounts: scratch \/scratch tmpfs rw[,\s]/.test(x)),
       r.out,
     );
-    assert.ok(lines(r.out).includes("kiln: exit 126"), r.out);
+    assert.ok(
+      l.some((x) => /^mounts: proc \/mnt\/proc proc ro[,\s]/.test(x)),
+      r.out,
+    );
+    assert.ok(l.includes("kiln: exit 0"), r.out);
+    // Outside Xen (and without its module) xenfs is unknown to the kernel: the mount itself fails, at once,
+    // instead of a 3 s wait for a /dev/xenfs that cannot come. (/proc/xen exists only in a Xen domain.)
+    await stopsBoot(
+      "xenfs",
+      { blk: [{ dev: "xenfs", fs: "xenfs", mount: "/mnt/xen" }] },
+      'kiln: error: cannot mount "xenfs" (xenfs) on "/mnt/xen": No such device',
+    );
+  });
+
+  it("kiln.xs=1 outside Xen: no xenbus device is a clear init failure, not a hang", async () => {
+    await stopsBoot(
+      "xs",
+      {},
+      "kiln: error: kiln.xs=1 but /dev/xen/xenbus did not appear within 3 s (not a Xen guest?)",
+      {
+        append: "kiln.xs=1",
+      },
+    );
   });
 
   it("no rc: a kernel-plane image configures the network and waits", async () => {

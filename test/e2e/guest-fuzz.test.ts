@@ -12,7 +12,9 @@ import { ROOT } from "../helpers.js";
 const GUEST = join(ROOT, "guest");
 const CLANG = process.env.KILN_TEST_CLANG ?? "clang";
 const SECONDS = Number(process.env.KILN_FUZZ_SECONDS ?? 20);
-const TARGETS = ["json", "config", "cmdline", "dhcp"] as const;
+const TARGETS = ["json", "config", "cmdline", "dhcp", "xenstore"] as const;
+// The JSON tokens help the text parsers; DHCP and xenstore replies are binary.
+const BINARY: readonly string[] = ["dhcp", "xenstore"];
 
 function runFuzzer(exe: string, args: string[]): Promise<{ code: number; log: string }> {
   return new Promise((resolve, reject) => {
@@ -47,6 +49,7 @@ describe("kiln-init parsers under libFuzzer", () => {
           "cmdline.c",
           "base64url.c",
           "dhcp.c",
+          "xenstore.c",
           "test/jsondump.c",
         ],
         { cwd: GUEST, encoding: "utf8" },
@@ -66,8 +69,7 @@ describe("kiln-init parsers under libFuzzer", () => {
         "-rss_limit_mb=1024",
         "-timeout=10",
         "-print_final_stats=1",
-        // The JSON tokens help the text parsers; DHCP replies are binary.
-        ...(t === "dhcp" ? [] : [`-dict=${join(GUEST, "fuzz", "json.dict")}`]),
+        ...(BINARY.includes(t) ? [] : [`-dict=${join(GUEST, "fuzz", "json.dict")}`]),
         `-artifact_prefix=${dir}/${t}-`,
         work,
         seeds,

@@ -1,4 +1,4 @@
-// kiln-init's parsers (guest/json.c, config.c, cmdline.c, base64url.c) tested on the host: the C harness
+// kiln-init's parsers (guest/json.c, config.c, cmdline.c, base64url.c, dhcp.c, xenstore.c) tested on the host: the C harness
 // guest/test/unit.c is compiled with the host compiler under ASan and UBSan, run, and its TAP output read.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -37,6 +37,7 @@ describe("kiln-init parsers (C, on the host)", () => {
         "cmdline.c",
         "base64url.c",
         "dhcp.c",
+        "xenstore.c",
       ],
       { cwd: GUEST, encoding: "utf8" },
     );
@@ -53,7 +54,14 @@ describe("kiln-init parsers (C, on the host)", () => {
     assert.equal(passed, Number(plan.slice(3)));
     // The harness covers every parser; a shrunken run would be a silent loss.
     assert.ok(passed > 200, `only ${passed} checks ran`);
-    for (const area of ["json rejects", "config rejects", "cmdline splits like the kernel", "base64url"]) {
+    for (const area of [
+      "json rejects",
+      "config rejects",
+      "cmdline splits like the kernel",
+      "base64url",
+      "dhcp",
+      "xenstore config",
+    ]) {
       assert.ok(
         lines.some((l) => l.includes(area)),
         `no checks of ${area}`,
