@@ -378,7 +378,7 @@ int config_pseudo_fs(const char *fs) {
 }
 
 static int load_blk(struct ctx *x, struct kiln_config *c, const struct json_node *n) {
-  static const char *const known[] = {"dev", "fs", "mount", "ro", NULL};
+  static const char *const known[] = {"dev", "fs", "mount", "ro", "cache", NULL};
   if (want(x, n, JSON_ARRAY, "an array of block devices")) return -1;
   if (n->len > KILN_MAX_BLK) return bad(x, "too many block devices (limit %d)", KILN_MAX_BLK);
   c->n_blk = 0;
@@ -388,7 +388,7 @@ static int load_blk(struct ctx *x, struct kiln_config *c, const struct json_node
     struct kiln_blk *b = &c->blk[c->n_blk];
     memset(b, 0, sizeof *b);
     if (want(x, e, JSON_OBJECT, "an object like {\"dev\":\"vdb\",\"mount\":\"/data\"}")) return -1;
-    if (check_keys(x, e, known, "dev, fs, mount, ro")) return -1;
+    if (check_keys(x, e, known, "dev, fs, mount, ro, cache")) return -1;
     const struct json_node *v;
     s2 = push_key(x, "dev", 3);
     if (!(v = json_get(x->d, e, "dev"))) return bad(x, "is missing: name the device under /dev, like \"vdb\"");
@@ -414,6 +414,13 @@ static int load_blk(struct ctx *x, struct kiln_config *c, const struct json_node
       s2 = push_key(x, "ro", 2);
       if (want(x, v, JSON_TRUE, "a boolean")) return -1;
       b->ro = v->type == JSON_TRUE;
+      pop(x, s2);
+    }
+    if ((v = json_get(x->d, e, "cache"))) {
+      s2 = push_key(x, "cache", 5);
+      if (want(x, v, JSON_TRUE, "a boolean")) return -1;
+      b->cache = v->type == JSON_TRUE;
+      if (b->cache && strcmp(b->fs, "9p")) return bad(x, "is for 9p shares only, not %s", qs(b->fs));
       pop(x, s2);
     }
     c->n_blk++;

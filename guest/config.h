@@ -55,6 +55,7 @@ struct kiln_blk {
   const char *fs;
   const char *mount;
   int ro;
+  int cache; /* 9p: let the guest cache names and data (cache=loose): fast, blind to the host's changes */
 };
 
 struct kiln_route {

@@ -589,7 +589,11 @@ static void setup_blk(void) {
     const struct kiln_blk *b = &cfg.blk[i];
     unsigned long flags = b->ro ? MS_RDONLY : 0;
     int tag = tag_fs(b->fs);
-    const char *src = b->dev, *opts = tag && !strcmp(b->fs, "9p") ? "trans=virtio,version=9p2000.L" : NULL;
+    /* 9p: 256 KiB messages instead of the kernel's 8 KiB cut a large file's round trips 32-fold. */
+    const char *src = b->dev, *opts = NULL;
+    if (tag && !strcmp(b->fs, "9p"))
+      opts = b->cache ? "trans=virtio,version=9p2000.L,msize=262144,cache=loose"
+                      : "trans=virtio,version=9p2000.L,msize=262144";
     char dev[80];
     mkdir_p(b->mount);
     if (!tag && !config_pseudo_fs(b->fs)) {

@@ -313,6 +313,11 @@ static void test_config(void) {
   check(!r && cfg.rc[0].argc == 1 && !strcmp(cfg.rc[0].argv[0], "hello") && !cfg.rc[0].argv[1] &&
             cfg.rc[0].mode == KILN_MAIN && !strcmp(cfg.blk[0].fs, "ext4") && cfg.blk[0].ro,
         "config defaults: argv [basename(bin)], mode main, fs ext4");
+  r = load1("{\"v\":1,\"blk\":[{\"dev\":\"share0\",\"fs\":\"9p\",\"mount\":\"/h\",\"cache\":true},"
+            "{\"dev\":\"share1\",\"fs\":\"9p\",\"mount\":\"/i\"}]}", &e);
+  check(!r && cfg.n_blk == 2 && cfg.blk[0].cache && !cfg.blk[1].cache, "config blk: cache on a 9p share");
+  r = load1("{\"v\":1,\"blk\":[{\"dev\":\"vdb\",\"mount\":\"/d\",\"cache\":true}]}", &e);
+  check(r && !strcmp(e.path, "blk[0].cache") && strstr(e.msg, "9p"), "config blk: cache is for 9p only");
   r = load1("{\"v\":1,\"rc\":[{\"bin\":\"/a\",\"mode\":\"bg\"},{\"bin\":\"/b\",\"mode\":\"bg\"}]}", &e);
   check(!r && cfg.n_rc == 2 && !config_main(&cfg), "config allows only bg programs (no main)");
   r = load1("{\"v\":1,\"rc\":[{\"bin\":\"/m\"},{\"bin\":\"/s\",\"mode\":\"setup\"},"

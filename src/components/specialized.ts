@@ -22,7 +22,7 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/pr
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { buildDirAtomic, writeFileAtomic } from "../core/atomic.js";
-import { sha256, sha256File } from "../core/digest.js";
+import { sha256File } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { exec, which } from "../core/exec.js";
 import { withLock } from "../core/lockFile.js";
@@ -41,7 +41,7 @@ import {
   parseDotConfig,
   requestKey,
 } from "./kconfigPlan.js";
-import { ensureKernelSource, KERNEL_SOURCE_PACKAGE, type KernelSource } from "./kernelSource.js";
+import { ensureKernelSource, type KernelSource } from "./kernelSource.js";
 
 export interface SpecializedKernel {
   release: string;

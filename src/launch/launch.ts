@@ -25,6 +25,7 @@ import type {
   MachineSpec,
   MachineStatus,
   PlanContext,
+  StartedContext,
 } from "./machine.js";
 import { checkPortsFree, type PortUse } from "./ports.js";
 import { runtimeConfig } from "./runtimeConfig.js";
@@ -364,6 +365,10 @@ export async function launch(spec: MachineSpec, opts: LaunchOptions = {}): Promi
     await writeFile(join(dir, FILES.spec), `${JSON.stringify({ ...spec, name }, null, 2)}\n`);
     for (const f of p.plan.files) await writeFile(join(dir, f.name), f.content);
     if (p.segment) await writeInitrd(p.segment.baked, p.segment.out, p.segment.data);
+    if (p.driver.create) {
+      const created = await p.driver.create(hookContext(p, () => true));
+      p.plan = { ...p.plan, command: created.command };
+    }
     if (p.plan.daemonizes) {
       const result = await startDaemon(p, status);
       started = true;
@@ -427,20 +432,56 @@ async function startDaemon(p: Prepared, status: MachineStatus): Promise<LaunchRe
   };
 }
 
+function hookContext(p: Prepared, running: () => boolean): StartedContext {
+  return { name: p.spec.name, dir: p.dir, ...(p.config ? { config: p.config } : {}), running };
+}
+
+/**
+ * The pipe a `readyFd` command signals on (its fd 3): resolves at the first byte, rejects when the command
+ * ends or closes it without one.
+ */
+function readySignal(child: ReturnType<typeof spawn>, what: string): Promise<void> {
+  const pipe = child.stdio[3] as import("node:stream").Readable | null | undefined;
+  if (!pipe) return Promise.resolve();
+  return new Promise<void>((res, rej) => {
+    const fail = () =>
+      rej(
+        new KilnError(
+          "KILN_EHYPERVISOR_FAILED",
+          `${what} ended before it followed the machine's console`,
+          "Read the message above; the backend's own log may say more.",
+        ),
+      );
+    pipe.once("data", () => {
+      res();
+      pipe.destroy();
+    });
+    pipe.once("end", fail);
+    pipe.once("error", fail);
+  });
+}
+
 /** The driver's `started` hook, if any; a failure takes the machine down with it. */
-async function afterStart(p: Prepared, running: () => boolean, kill: () => void): Promise<void> {
+async function afterStart(
+  p: Prepared,
+  child: ReturnType<typeof spawn>,
+  running: () => boolean,
+  kill: () => void,
+): Promise<void> {
+  const ready = p.plan.readyFd ? readySignal(child, p.plan.command[0] ?? "the backend") : Promise.resolve();
+  ready.catch(() => {}); // a hook that never waits on it must not leave a rejection unhandled
   if (!p.driver.started) return;
   try {
-    await p.driver.started({
-      name: p.spec.name,
-      dir: p.dir,
-      ...(p.config ? { config: p.config } : {}),
-      running,
-    });
+    await p.driver.started({ ...hookContext(p, running), ready });
   } catch (e) {
     kill();
     throw e;
   }
+}
+
+/** The spawn options every plan command gets: fd 3 as a pipe for a readiness signal, its own argv[0]. */
+function spawnExtras(plan: LaunchPlan): { argv0?: string } {
+  return plan.argv0 ? { argv0: plan.argv0 } : {};
 }
 
 /** A detached machine whose command stays in the foreground: its own session, output to the console log. */
@@ -449,7 +490,11 @@ async function startDetached(p: Prepared, status: MachineStatus): Promise<Launch
   const out = await open(status.logFile, "a");
   let child: ReturnType<typeof spawn>;
   try {
-    child = spawn(cmd, args, { stdio: ["ignore", out.fd, out.fd], detached: true });
+    child = spawn(cmd, args, {
+      stdio: ["ignore", out.fd, out.fd, ...(p.plan.readyFd ? ["pipe" as const] : [])],
+      detached: true,
+      ...spawnExtras(p.plan),
+    });
     await new Promise<void>((res, rej) => {
       child.once("spawn", res);
       child.once("error", rej);
@@ -476,6 +521,7 @@ async function startDetached(p: Prepared, status: MachineStatus): Promise<Launch
   await writeStatus(p.dir, running);
   await afterStart(
     p,
+    child,
     () => !exited,
     () => void p.driver.stop(running, p.dir, { timeoutMs: 5000 }),
   );
@@ -495,7 +541,13 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
   const log = createWriteStream(status.logFile);
   const watch = new ConsoleWatch();
   const child = spawn(cmd, args, {
-    stdio: [p.spec.interactive ? "inherit" : "ignore", "pipe", "pipe"],
+    stdio: [
+      p.spec.interactive ? "inherit" : "ignore",
+      "pipe",
+      "pipe",
+      ...(p.plan.readyFd ? ["pipe" as const] : []),
+    ],
+    ...spawnExtras(p.plan),
   });
   let stderr = "";
   let interrupted = false;
@@ -509,12 +561,12 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
     child.on("error", rej);
     child.on("close", (code, signal) => res({ code, signal }));
   });
-  child.stdout.on("data", (b: Buffer) => {
+  child.stdout!.on("data", (b: Buffer) => {
     log.write(b);
     watch.feed(b);
     opts.onConsole?.(b);
   });
-  child.stderr.setEncoding("utf8").on("data", (b: string) => {
+  child.stderr!.setEncoding("utf8").on("data", (b: string) => {
     if (stderr.length < 65536) stderr += b;
   });
   if (opts.signal?.aborted) onAbort();
@@ -531,6 +583,7 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
     }
     await afterStart(
       p,
+      child,
       () => !gone,
       () => onAbort(),
     );

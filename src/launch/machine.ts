@@ -53,6 +53,8 @@ export interface ShareSpec {
   host: string;
   mount: string;
   ro: boolean;
+  /** The guest caches names and data: fast, but blind to what the host changes while it runs. */
+  cache?: boolean;
 }
 
 /**
@@ -143,6 +145,11 @@ export interface LaunchPlan {
    * its output going to the console log (xl create -c, which ends when the domain does).
    */
   detachSelf?: boolean;
+  /** The command signals readiness by writing to fd 3 (a pipe launch gives it). */
+  readyFd?: boolean;
+  /** argv[0] the command runs under: a name with the machine directory in it, which is how kiln tells
+   * its processes from others (state.ts isOurProcess) when the command's own arguments do not say. */
+  argv0?: string;
   pidFile?: string;
   control?: string;
 }
@@ -175,7 +182,7 @@ export interface LaunchablePlanContext {
   dryRun: boolean;
 }
 
-/** What a driver's `started` hook gets once the plan's command runs. */
+/** What a driver's `create` and `started` hooks get. */
 export interface StartedContext {
   name: string;
   dir: string;
@@ -192,9 +199,18 @@ export interface Driver {
    * never goes on the kernel command line or into an initrd segment. Default: launch places it.
    */
   readonly configVia?: "xenstore";
-  /** Runs once the plan's command has started (attached or detached): Xen writes the configuration into
-   * xenstore and unpauses the domain it created paused. A failure stops the machine. */
-  started?(ctx: StartedContext): Promise<void>;
+  /**
+   * Runs before anything is spawned, for a backend whose machine exists apart from the process kiln
+   * follows (Xen: the domain is created paused and configured here); returns the command that then
+   * follows the machine's console in place of the plan's. A failure leaves nothing behind.
+   */
+  create?(ctx: StartedContext): Promise<{ command: string[] }>;
+  /**
+   * Runs once that command has started (attached or detached). With `plan.readyFd`, `ready` resolves
+   * when the command writes to its fd 3 (xenconsole: it follows the console, so unpausing loses nothing).
+   * A failure stops the machine.
+   */
+  started?(ctx: StartedContext & { ready: Promise<void> }): Promise<void>;
   /** Whether this host can run the backend; never throws. */
   probe(): Promise<ProbeResult>;
   /** Kernel command line parameters the backend needs (console device, reboot behaviour, timers). */

@@ -138,11 +138,21 @@ export function parseDisk(s: string, cwd = process.cwd()): DiskSpec {
 
 /** HOST:/MOUNT[:ro] */
 export function parseShare(s: string, cwd = process.cwd()): ShareSpec {
-  const m = /^(.+?):(\/[^:]*)(?::(ro|rw))?$/.exec(s);
+  const m = /^(.+?):(\/[^:]*)((?::(?:ro|rw|cache))*)$/.exec(s);
   if (!m) {
-    throw usageError("KILN_EBAD_SHARE", `Cannot parse share ${q(s)}`, "Write --share HOSTDIR:/MOUNT[:ro].");
+    throw usageError(
+      "KILN_EBAD_SHARE",
+      `Cannot parse share ${q(s)}`,
+      "Write --share HOSTDIR:/MOUNT[:ro][:cache] (cache: the guest caches the files, for shares the host does not change meanwhile).",
+    );
   }
-  return { host: resolve(cwd, m[1]!), mount: m[2]!, ro: m[3] === "ro" };
+  const flags = m[3]!.split(":").filter(Boolean);
+  return {
+    host: resolve(cwd, m[1]!),
+    mount: m[2]!,
+    ro: flags.includes("ro"),
+    ...(flags.includes("cache") ? { cache: true } : {}),
+  };
 }
 
 /** user | none | tap:NAME[,ip=CIDR][,gw=IP][,mac=MAC] | bridge:NAME[,...] */

@@ -94,6 +94,29 @@ describe("run-time boot configuration", () => {
       { dev: "vdc", fs: "xfs", mount: "/logs", ro: true },
     ]);
   });
+
+  it("keeps the baked mounts a launch-time mount does not replace (kiln-init takes blk as a whole)", () => {
+    const withMounts: BootConfig = {
+      ...baked,
+      blk: [
+        { dev: "xenfs", fs: "xenfs", mount: "/proc/xen" },
+        { dev: "vdb", fs: "ext4", mount: "/data" },
+      ],
+    };
+    const c = runtimeConfig(
+      spec({
+        disks: [{ file: "/a", mount: "/data", ro: true }],
+        shares: [{ host: "/", mount: "/host", ro: false }],
+      }),
+      manifest(withMounts),
+      vd,
+    );
+    assert.deepEqual(c?.blk, [
+      { dev: "xenfs", fs: "xenfs", mount: "/proc/xen" },
+      { dev: "vda", fs: "ext4", mount: "/data", ro: true },
+      { dev: "share0", fs: "9p", mount: "/host", ro: false },
+    ]);
+  });
 });
 
 describe("configuration placement", () => {

@@ -55,9 +55,12 @@ export function runtimeConfig(
   });
   // Shares travel as 9p mounts: the "device" is the mount tag the launcher gave the share.
   spec.shares.forEach((s, i) => {
-    blk.push({ dev: `share${i}`, fs: "9p", mount: s.mount, ro: s.ro });
+    blk.push({ dev: `share${i}`, fs: "9p", mount: s.mount, ro: s.ro, ...(s.cache ? { cache: true } : {}) });
   });
-  if (blk.length > 0) delta.blk = blk;
+  // kiln-init replaces a key as a whole: the baked mounts (a Xen host's xenfs) go along, unless a launch-time
+  // mount takes their place.
+  if (blk.length > 0)
+    delta.blk = [...(baked.blk ?? []).filter((b) => !blk.some((n) => n.mount === b.mount)), ...blk];
   if (Object.keys(delta).length === 0) return undefined;
   const cfg = { v: 1, ...delta } as BootConfig;
   checkDelta(cfg);

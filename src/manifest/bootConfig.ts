@@ -42,6 +42,8 @@ export const BlkEntry = z
     fs: z.string().min(1),
     mount: z.string().startsWith("/"),
     ro: z.boolean().optional(),
+    /** 9p only: the guest caches names and data (fast; changes the host makes meanwhile may not show). */
+    cache: z.boolean().optional(),
   })
   .strict();
 

@@ -31,7 +31,11 @@ export function addLaunchOptions(cmd: Command): Command {
       "forward a host port to the guest (repeatable)",
       collect,
     )
-    .option("--share <DIR:/MOUNT[:ro]>", "share a host directory (needs a kernel with 9p)", collect)
+    .option(
+      "--share <DIR:/MOUNT[:ro][:cache]>",
+      "share a host directory (needs a kernel with 9p); :cache lets the guest cache it (fast; blind to host changes meanwhile)",
+      collect,
+    )
     .option("--net <SPEC>", "network: user, none, tap:NAME or bridge:NAME[,ip=CIDR,gw=IP,mac=MAC]")
     .option("--machine <TYPE>", "QEMU machine type: microvm (default), q35 or pc")
     .option("--accel <ACCEL>", "QEMU accelerator: auto (default), kvm or tcg")

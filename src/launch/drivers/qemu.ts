@@ -194,7 +194,9 @@ function machineArgs(
   spec.shares.forEach((s, n) => {
     a.push(
       "-fsdev",
-      `local,id=fs${n},path=${v(s.host)},security_model=none${s.ro ? ",readonly=on" : ""}`,
+      // multidevs=remap: a share spanning several host file systems would otherwise give the guest clashing
+      // inode numbers (the guest then caches one directory for another).
+      `local,id=fs${n},path=${v(s.host)},security_model=none,multidevs=remap${s.ro ? ",readonly=on" : ""}`,
       "-device",
       `${bus("virtio-9p")},fsdev=fs${n},mount_tag=share${n}`,
     );

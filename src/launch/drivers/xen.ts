@@ -78,6 +78,37 @@ async function xl(args: string[], timeoutMs = 60_000): Promise<string> {
   return r.stdout;
 }
 
+/**
+ * Xen's console client: beside xl in Debian's versioned directory for the running hypervisor
+ * (/usr/lib/xen-4.17/bin, as Debian's xl wrapper chooses), else where upstream installs it, else on PATH.
+ */
+async function xenconsole(): Promise<string> {
+  const { access, readFile } = await import("node:fs/promises");
+  const v = async (f: string) =>
+    (await readFile(`/sys/hypervisor/version/${f}`, "utf8").catch(() => "")).trim();
+  const [major, minor] = await Promise.all([v("major"), v("minor")]);
+  for (const c of [
+    ...(major && minor ? [`/usr/lib/xen-${major}.${minor}/bin/xenconsole`] : []),
+    "/usr/lib/xen/bin/xenconsole",
+    "/usr/libexec/xen/bin/xenconsole",
+  ]) {
+    if (
+      await access(c).then(
+        () => true,
+        () => false,
+      )
+    )
+      return c;
+  }
+  const onPath = await which("xenconsole");
+  if (onPath) return onPath;
+  throw new KilnError(
+    "KILN_EBACKEND_UNAVAILABLE",
+    "Xen's console client `xenconsole` was not found",
+    "Install Xen's tools (apt-get install xen-utils), which put it beside xl.",
+  );
+}
+
 /** The domain xl created for this machine, once it exists (xl create -p has made it, paused). */
 async function waitDomid(domain: string, running: () => boolean, timeoutMs = 120_000): Promise<number> {
   const t0 = Date.now();
@@ -202,32 +233,48 @@ export const xenDriver: Driver = {
       cmdline: ctx.cmdline,
       imageName: ctx.image.manifest.name,
     });
-    // Created paused: the configuration goes into xenstore (started) before the guest's first instruction.
-    // -c attaches the console, whose output is the machine's; it ends when the domain is destroyed.
+    // What runs: `xl create -p` (create), the configuration into xenstore, xenconsole following the
+    // console, and only once it does (its notify fd) `xl unpause`: no early line is lost. The command
+    // shown is what a person would type; create() replaces it with xenconsole on the new domain.
     return {
       backend: "xen",
-      command: ["xl", "create", "-p", "-c", cfgPath],
+      command: ["xl", "create", "-c", cfgPath],
       files: [{ name: XL_CONFIG, content }],
       warnings: [],
       daemonizes: false,
       detachSelf: true,
+      readyFd: true,
+      argv0: join(ctx.dir, "xenconsole"),
     };
   },
 
-  async started(ctx) {
+  async create(ctx) {
     const domain = `kiln-${ctx.name}`;
-    const id = await waitDomid(domain, ctx.running);
-    if (ctx.config) {
-      const pairs = xenstoreConfig(id, ctx.config);
-      const r = await exec("xenstore-write", ["-R", ...pairs.flat()], { check: false, timeoutMs: 30_000 });
-      if (r.code !== 0)
-        throw new KilnError(
-          "KILN_EHYPERVISOR_FAILED",
-          `Cannot write the configuration of domain ${q(domain)} into xenstore: ${r.stderr.trim() || `status ${r.code}`}`,
-          "Check that xenstored runs in this dom0 (xenstore-ls /local/domain).",
-        );
+    await xl(["create", "-p", join(ctx.dir, XL_CONFIG)], 300_000);
+    try {
+      const id = await waitDomid(domain, ctx.running);
+      if (ctx.config) {
+        const pairs = xenstoreConfig(id, ctx.config);
+        const r = await exec("xenstore-write", ["-R", ...pairs.flat()], { check: false, timeoutMs: 30_000 });
+        if (r.code !== 0)
+          throw new KilnError(
+            "KILN_EHYPERVISOR_FAILED",
+            `Cannot write the configuration of domain ${q(domain)} into xenstore: ${r.stderr.trim() || `status ${r.code}`}`,
+            "Check that xenstored runs in this dom0 (xenstore-ls /local/domain).",
+          );
+      }
+      return {
+        command: [await xenconsole(), String(id), "--type", "pv", "--start-notify-fd", "3"],
+      };
+    } catch (e) {
+      await exec("xl", ["destroy", domain], { check: false, timeoutMs: 60_000 }).catch(() => undefined);
+      throw e;
     }
-    await xl(["unpause", domain]);
+  },
+
+  async started(ctx) {
+    await ctx.ready;
+    await xl(["unpause", `kiln-${ctx.name}`]);
   },
 
   async stop(status, dir, opts) {
