@@ -9,6 +9,7 @@ import { copyFile, open, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
+import { spawnChild } from "../core/spawnChild.js";
 import { readImage } from "../manifest/imageManifest.js";
 import { type Accel, chooseAccel } from "./accel.js";
 import { composeCmdline } from "./cmdline.js";
@@ -409,7 +410,8 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
   const dir = p.dir;
   const log = createWriteStream(status.logFile);
   const watch = new ConsoleWatch();
-  const child = spawn(cmd, args, {
+  // Tied to kiln: a killed kiln takes its attached machine along (a detached one is started by startDaemon).
+  const child = spawnChild(cmd, args, {
     stdio: [p.spec.interactive ? "inherit" : "ignore", "pipe", "pipe"],
   });
   let stderr = "";
