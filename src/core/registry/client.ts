@@ -12,6 +12,7 @@ import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { sha256 } from "../digest.js";
 import { KilnError, q } from "../errors.js";
+import { testPause } from "../testPause.js";
 import { KILN_VERSION } from "../version.js";
 import {
   basicHeader,
@@ -277,6 +278,7 @@ export class RegistryClient {
     });
     if (start.status !== 202) throw await this.fail(start, what);
     await start.body?.cancel();
+    await testPause("registry:upload-started");
     let location = this.location(start, what);
     const max = this.opts.monolithicMax ?? 64 * 1024 * 1024;
     const chunk = Math.max(1, this.opts.chunkSize ?? 16 * 1024 * 1024);

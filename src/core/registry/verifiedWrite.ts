@@ -3,13 +3,14 @@
  * while hashed, checked against the expected sha256 digest (and size when known), then renamed into place.
  * A broken stream, a wrong size or a wrong digest leaves nothing at `dest` and no temporary file.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { KilnError, q } from "../errors.js";
+import { scratchBeside } from "../scratchName.js";
 
 export function digestError(label: string, expected: string, actual: string, size?: number): KilnError {
   return new KilnError(
@@ -45,7 +46,7 @@ export async function writeVerified(
   },
 ): Promise<{ size: number }> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = join(dirname(dest), `.${basename(dest)}.part-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = await scratchBeside(dest);
   const hash = createHash("sha256");
   let n = 0;
   let inputFailed: unknown;
