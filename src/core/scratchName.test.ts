@@ -58,13 +58,27 @@ test("sweep removes what dead processes left, keeps what live ones are writing",
     const otherBoot = scratchName(".a").replace(/-[0-9a-f]{8}-([0-9a-f]{8})$/, "-00000000-$1");
     const legacyDead = `.a.tmp-${dead}-0123abcd`;
     const legacyLive = `.a.tmp-${process.pid}-0123abcd`;
-    for (const f of [liveName, mine, reused, otherBoot, legacyDead, legacyLive, "a", ".a.tmp-notours"]) {
+    const legacyBlob = `.blob-${dead}-0123456789ab`;
+    for (const f of [
+      liveName,
+      mine,
+      reused,
+      otherBoot,
+      legacyDead,
+      legacyLive,
+      legacyBlob,
+      "a",
+      ".a.tmp-notours",
+    ]) {
       writeFileSync(join(dir, f), "x");
     }
     mkdirSync(join(dir, gone));
     writeFileSync(join(dir, gone, "partial"), "x");
     const removed = await sweepScratch(dir);
-    assert.deepEqual(removed.sort(), [gone, reused, otherBoot, legacyDead].map((f) => join(dir, f)).sort());
+    assert.deepEqual(
+      removed.sort(),
+      [gone, reused, otherBoot, legacyDead, legacyBlob].map((f) => join(dir, f)).sort(),
+    );
     assert.deepEqual(readdirSync(dir).sort(), [liveName, mine, legacyLive, "a", ".a.tmp-notours"].sort());
   } finally {
     live.kill("SIGKILL");

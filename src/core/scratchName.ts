@@ -53,16 +53,21 @@ export function scratchName(stem: string): string {
   return `${stem}.tmp-${tag}-${randomBytes(4).toString("hex")}`;
 }
 
-// The second form is what kiln wrote before start times were recorded (and `.kiln-`, `.part-` with it).
+// The legacy forms are what kiln wrote before start times were recorded.
 const NAME = /^(.*)\.tmp-(\d+)-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}(\.old)?$/;
-const LEGACY = /^(\..*)\.(?:tmp|kiln|part)-(\d+)-[0-9a-f]{8}(\.old)?$/;
+const LEGACY = [
+  /^(\..*)\.(?:tmp|kiln|part)-(\d+)-[0-9a-f]{8}(\.old)?$/,
+  /^(\.blob|op)-(\d+)-[0-9a-f]{12}()$/,
+];
 
 function parse(name: string): { stem: string; owner: Owner; old: boolean } | undefined {
   const m = NAME.exec(name);
   if (m)
     return { stem: m[1]!, owner: { pid: Number(m[2]), start: m[3]!, boot: m[4]! }, old: m[5] !== undefined };
-  const l = LEGACY.exec(name);
-  if (l) return { stem: l[1]!, owner: { pid: Number(l[2]) }, old: l[3] !== undefined };
+  for (const re of LEGACY) {
+    const l = re.exec(name);
+    if (l) return { stem: l[1]!, owner: { pid: Number(l[2]) }, old: Boolean(l[3]) };
+  }
   return undefined;
 }
 

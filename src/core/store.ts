@@ -245,7 +245,7 @@ export class Store {
     const blobDir = join(this.root, "blobs", "sha256");
     for (const name of (await listDir(blobDir)).sort()) {
       const rel = `blobs/sha256/${name}`;
-      if (name.startsWith(".blob.tmp-")) continue; // a put in progress
+      if (name.startsWith(".blob")) continue; // a put in progress, or one gc removes
       if (!HEX64.test(name)) {
         report.problems.push({ kind: "blob", path: rel, problem: "unexpected" });
         continue;
