@@ -34,10 +34,10 @@ function findable(cmd: string, opts: SpawnOptions): boolean {
 
 /**
  * Start a tool that dies with kiln, even with a kiln killed by SIGKILL: util-linux's `setpriv --pdeathsig
- * SIGKILL` sets PR_SET_PDEATHSIG and execs the tool in the same process (same pid; about 0.5 ms more per
- * spawn). Only the tool itself is tied: its own children (make's compilers) finish their current job.
- * Where setpriv is missing, or the tool is not found (spawn's own ENOENT then says so), the tool starts
- * directly. Machines meant to outlive kiln (`kiln launch -d`) must not be started with this. Always give
+ * SIGKILL` sets PR_SET_PDEATHSIG and execs the tool in the same process (same pid; 0.5 to 2 ms more per
+ * spawn: bench/spawn.mjs). Only the tool itself is tied: its own children (make's compilers) finish their
+ * current job. Where setpriv is missing, or the tool is not found (spawn's own ENOENT then says so), the
+ * tool starts directly. Machines meant to outlive kiln (`kiln launch -d`) must not be started with this. Always give
  * the argument list (spawn's form without one is not supported).
  */
 export const spawnChild = ((cmd: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess => {
