@@ -7,6 +7,7 @@ import { copyFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { sha256 } from "../core/digest.js";
 import { q, usageError } from "../core/errors.js";
+import { missingOr } from "../core/fsError.js";
 import type { Progress } from "../core/progress.js";
 import { silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
@@ -88,10 +89,12 @@ async function loadConfigFile(path: string): Promise<Partial<BootConfig>> {
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
-    throw usageError(
-      "KILN_ECONFIG_NOT_FOUND",
-      `Cannot read boot configuration ${q(path)}: ${(e as NodeJS.ErrnoException).code}`,
-      "Give the path of a JSON file.",
+    throw missingOr(e, path, "read boot configuration", () =>
+      usageError(
+        "KILN_ECONFIG_NOT_FOUND",
+        `Cannot read boot configuration ${q(path)}: no such file`,
+        "Give the path of a JSON file.",
+      ),
     );
   }
   let json: unknown;

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { isKilnError, KilnError } from "../core/errors.js";
+import { fsError } from "../core/fsError.js";
 import { KILN_VERSION } from "../core/version.js";
 import { cliState } from "./context.js";
 
@@ -72,6 +73,9 @@ function renderError(e: unknown, json: boolean): number {
     else process.stderr.write(`kiln: error ${e.code}: ${e.message}\n  hint: ${e.hint}\n`);
     return e.exitCode;
   }
+  // Last line of defence: a file system fault nobody mapped still names its path and says what it is.
+  const mapped = fsError(e);
+  if (isKilnError(mapped)) return renderError(mapped, json);
   const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
   process.stderr.write(
     `kiln: internal error (KILN_EINTERNAL): ${msg}\n  hint: this is a bug in kiln; please report it with the command you ran.\n`,

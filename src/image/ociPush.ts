@@ -8,6 +8,7 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { q, usageError } from "../core/errors.js";
+import { missingOr } from "../core/fsError.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { RegistryClient, type RegistryClientOptions } from "../core/registry/client.js";
 import { type Descriptor, type ImageIndex, MEDIA } from "../core/registry/ociTypes.js";
@@ -45,11 +46,13 @@ export async function pushImage(input: string, refText: string, opts: PushOption
   let st: Awaited<ReturnType<typeof stat>>;
   try {
     st = await stat(input);
-  } catch {
-    throw usageError(
-      "KILN_EPUSH_INPUT",
-      `Cannot push ${q(input)}: no such file or directory`,
-      "Give a baked image directory or an oci-archive made by `kiln image oci|containerdisk`.",
+  } catch (e) {
+    throw missingOr(e, input, "read", () =>
+      usageError(
+        "KILN_EPUSH_INPUT",
+        `Cannot push ${q(input)}: no such file or directory`,
+        "Give a baked image directory or an oci-archive made by `kiln image oci|containerdisk`.",
+      ),
     );
   }
   if (!st.isDirectory()) {

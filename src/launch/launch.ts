@@ -4,10 +4,11 @@
  * status; detached ones resolve once the hypervisor runs on its own. A dry run plans only.
  */
 import { spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
-import { copyFile, open, readFile, stat, writeFile } from "node:fs/promises";
+import { constants, createWriteStream } from "node:fs";
+import { access, copyFile, open, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { KilnError, q, usageError } from "../core/errors.js";
+import { fsError, missingOr } from "../core/fsError.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { spawnChild } from "../core/spawnChild.js";
 import { readImage } from "../manifest/imageManifest.js";
@@ -92,14 +93,20 @@ interface Prepared {
 
 async function checkHostFiles(spec: MachineSpec): Promise<void> {
   for (const d of spec.disks) {
-    const st = await stat(d.file).catch(() => undefined);
-    if (!st || !(st.isFile() || st.isBlockDevice())) {
-      throw usageError(
+    const notFound = (why: string) =>
+      usageError(
         "KILN_EDISK_NOT_FOUND",
-        `Cannot attach disk ${q(d.file)}: ${st ? "not a file or block device" : "no such file"}`,
+        `Cannot attach disk ${q(d.file)}: ${why}`,
         "Give the path of a raw disk image (make one with: truncate -s 64M disk.img && mkfs.ext4 disk.img).",
       );
-    }
+    const st = await stat(d.file).catch((e: unknown) => {
+      throw missingOr(e, d.file, "attach disk", () => notFound("no such file"));
+    });
+    if (!(st.isFile() || st.isBlockDevice())) throw notFound("not a file or block device");
+    // The hypervisor opens it later, after the machine's state is made: a disk it may not use fails here.
+    await access(d.file, d.ro ? constants.R_OK : constants.R_OK | constants.W_OK).catch((e: unknown) => {
+      throw fsError(e, d.file, "attach disk");
+    });
   }
   for (const s of spec.shares) {
     const st = await stat(s.host).catch(() => undefined);

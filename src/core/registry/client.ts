@@ -12,6 +12,7 @@ import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { sha256 } from "../digest.js";
 import { KilnError, q } from "../errors.js";
+import { fsError, isFsError } from "../fsError.js";
 import { testPause } from "../testPause.js";
 import { KILN_VERSION } from "../version.js";
 import {
@@ -160,6 +161,8 @@ export class RegistryClient {
             'That port is on the WHATWG fetch "bad ports" list (as in browsers); run the registry on another port.',
           );
         }
+        // An upload that cannot read its own file is a local fault, not the registry's.
+        if (isFsError(cause)) throw fsError(cause);
         const code = cause?.code ?? "";
         throw registryIoError(this.registry, r.what, e, BROKEN.has(code));
       }

@@ -10,6 +10,7 @@ import { dirname } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { KilnError, q } from "../errors.js";
+import { fsError } from "../fsError.js";
 import { scratchBeside } from "../scratchName.js";
 
 export function digestError(label: string, expected: string, actual: string, size?: number): KilnError {
@@ -50,8 +51,13 @@ export async function writeVerified(
   const hash = createHash("sha256");
   let n = 0;
   let inputFailed: unknown;
+  let writeFailed: unknown;
   input.once("error", (e) => {
     inputFailed = e;
+  });
+  const out = createWriteStream(tmp, opts.mode === undefined ? {} : { mode: opts.mode });
+  out.once("error", (e) => {
+    writeFailed = e;
   });
   const count = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -65,7 +71,7 @@ export async function writeVerified(
     },
   });
   try {
-    await pipeline(input, count, createWriteStream(tmp, opts.mode === undefined ? {} : { mode: opts.mode }));
+    await pipeline(input, count, out);
     if (opts.size !== undefined && n !== opts.size) throw sizeError(opts.label, opts.size, n);
     const actual = `sha256:${hash.digest("hex")}`;
     if (actual !== opts.digest) throw digestError(opts.label, opts.digest, actual, n);
@@ -74,7 +80,10 @@ export async function writeVerified(
   } catch (e) {
     await rm(tmp, { force: true });
     if (e instanceof KilnError) throw e;
+    // A full disk ends the pipeline, which then destroys the input with the same error: the local fault
+    // is the cause, never the connection.
+    if (writeFailed !== undefined) throw fsError(writeFailed, dest, "write");
     if (inputFailed !== undefined && opts.onStreamError) throw opts.onStreamError(inputFailed);
-    throw e;
+    throw fsError(e, dest);
   }
 }
