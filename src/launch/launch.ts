@@ -12,6 +12,7 @@ import { fsError, missingOr } from "../core/fsError.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { spawnChild } from "../core/spawnChild.js";
 import { readImage } from "../manifest/imageManifest.js";
+import { checkKernelCmdline, X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
 import { type Accel, chooseAccel } from "./accel.js";
 import { composeCmdline } from "./cmdline.js";
 import { placeConfig } from "./configPlacement.js";
@@ -120,6 +121,40 @@ async function checkHostFiles(spec: MachineSpec): Promise<void> {
   }
 }
 
+/**
+ * The host's side of a tap or bridge network must be there before the hypervisor starts: QEMU would make a
+ * new tap that leads nowhere, and the guest would wait half a minute for a DHCP answer that cannot come.
+ */
+async function checkHostNet(spec: MachineSpec): Promise<void> {
+  const net = spec.net;
+  if (net.kind !== "tap" && net.kind !== "bridge") return;
+  const name = net.kind === "tap" ? net.ifname : net.bridge;
+  const has = (p: string) =>
+    stat(join("/sys/class/net", name, p)).then(
+      () => true,
+      () => false,
+    );
+  const make =
+    net.kind === "tap"
+      ? `ip tuntap add dev ${name} mode tap && ip link set ${name} up`
+      : `ip link add ${name} type bridge && ip link set ${name} up`;
+  if (!(await has(""))) {
+    throw usageError(
+      "KILN_ENET_MISSING",
+      `Cannot attach the machine to ${net.kind} ${q(name)}: this host has no network interface of that name`,
+      `Create it first (${make}), or use --net user.`,
+    );
+  }
+  // A tap has tun_flags, a bridge a bridge/ directory (sysfs, Documentation/ABI/testing/sysfs-class-net).
+  if (!(await has(net.kind === "tap" ? "tun_flags" : "bridge"))) {
+    throw usageError(
+      "KILN_ENET_MISSING",
+      `Cannot attach the machine to ${net.kind} ${q(name)}: that interface is not a ${net.kind === "tap" ? "tap device" : "bridge"}`,
+      `Name a ${net.kind === "tap" ? "tap device" : "bridge"} (\`ip -d link show\` tells which are), or use --net user.`,
+    );
+  }
+}
+
 /** KVM or TCG for QEMU, reporting the one-off KVM check as a progress step. */
 async function pickAccel(
   spec: MachineSpec,
@@ -148,13 +183,21 @@ async function prepare(
   const direct = await directKernel(baked, opts.env);
   const image = direct ? { ...baked, direct } : baked;
   await checkHostFiles(spec);
+  if (!dryRun) await checkHostNet(spec);
   const warnings = driver.check(spec, image, dryRun);
   const name = spec.name ?? generateName(image.manifest.name);
   const dir = machineDir(name, opts.env);
   const accel = driver.name === "qemu" ? await pickAccel(spec, image.kernel, opts) : undefined;
   const base = composeCmdline(image.manifest.cmdline, driver.cmdlineFor(spec, image, accel));
+  const reserve = driver.cmdlineReserve?.(spec, image) ?? 0;
+  checkKernelCmdline(base, {
+    max: X86_CMDLINE_MAX - reserve,
+    what: `image ${q(image.manifest.name)} with ${driver.name}'s parameters`,
+    hint: "Bake the image again with a shorter --cmdline; settings for the program belong in --config.",
+    ...(reserve ? { room: { bytes: reserve, why: `kept for the devices ${driver.name} announces` } } : {}),
+  });
   const cfg = runtimeConfig(spec, image.manifest, (i) => driver.diskDevice(i));
-  const placed = placeConfig(base, cfg, { reserve: driver.cmdlineReserve?.(spec, image) ?? 0 });
+  const placed = placeConfig(base, cfg, { reserve });
   const cmdline = [base, ...placed.cmdline].join(" ");
   const ctx: PlanContext = {
     spec: { ...spec, name },
@@ -235,6 +278,7 @@ async function prepareLaunchable(
   checkLaunchable(driver, spec);
   const planLaunchable = driver.planLaunchable!.bind(driver);
   await checkHostFiles(spec);
+  if (!dryRun) await checkHostNet(spec);
   const name = spec.name ?? generateName(basename(spec.image).replace(/\.[^.]*$/, "") || "launchable");
   const dir = machineDir(name, opts.env);
   const accel = await pickAccel(spec, () => storeKernel(opts.env), opts);
