@@ -10,7 +10,7 @@ import { dirname } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { KilnError, q } from "../errors.js";
-import { fsError } from "../fsError.js";
+import { fsError, isFsError } from "../fsError.js";
 import { scratchBeside } from "../scratchName.js";
 
 export function digestError(label: string, expected: string, actual: string, size?: number): KilnError {
@@ -81,8 +81,8 @@ export async function writeVerified(
     await rm(tmp, { force: true });
     if (e instanceof KilnError) throw e;
     // A full disk ends the pipeline, which then destroys the input with the same error: the local fault
-    // is the cause, never the connection.
-    if (writeFailed !== undefined) throw fsError(writeFailed, dest, "write");
+    // is the cause, never the connection. (A broken input reaches the file's stream too, as itself.)
+    if (isFsError(writeFailed)) throw fsError(writeFailed, dest, "write");
     if (inputFailed !== undefined && opts.onStreamError) throw opts.onStreamError(inputFailed);
     throw fsError(e, dest);
   }
