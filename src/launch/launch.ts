@@ -340,13 +340,14 @@ function portUses(spec: MachineSpec): PortUse[] {
       });
     }
   }
-  if (spec.gdbPort !== undefined) uses.push({ proto: "tcp", port: spec.gdbPort, what: "the gdb stub" });
+  if (spec.gdbPort !== undefined)
+    uses.push({ proto: "tcp", port: spec.gdbPort, addr: "127.0.0.1", what: "the gdb stub" });
   return uses;
 }
 
 function portsOf(spec: MachineSpec): string[] | undefined {
   if (spec.net.kind !== "user" || spec.net.forwards.length === 0) return undefined;
-  return spec.net.forwards.map((f) => `${f.hostAddr ?? "0.0.0.0"}:${f.host}->${f.guest}/${f.proto}`);
+  return spec.net.forwards.map((f) => `${f.hostAddr ?? "127.0.0.1"}:${f.host}->${f.guest}/${f.proto}`);
 }
 
 /** Turn a hypervisor's start-up complaint into a KilnError a user can act on. */
@@ -538,7 +539,7 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
         outcome.signal ? `killed by ${outcome.signal}` : `status ${outcome.code}`
       })${tail ? `:\n${tail}` : ""}`,
       p.spec.rm
-        ? "Read the console output above: the kernel or kiln-init failed before the program finished."
+        ? "Read the console output above: the kernel or kiln-init failed before the program finished (launch with --keep to keep its log for `kiln logs`)."
         : `Read the console output above or \`kiln logs ${status.name}\`: the kernel or kiln-init failed before the program finished.`,
       { details: { name: status.name, code: outcome.code, signal: outcome.signal } },
     );

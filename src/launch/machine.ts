@@ -21,7 +21,7 @@ export interface PortForward {
   proto: "tcp" | "udp";
   host: number;
   guest: number;
-  /** Host address to listen on; every address when absent. */
+  /** Host address to listen on; 127.0.0.1 when absent (options.ts LOOPBACK). */
   hostAddr?: string;
 }
 
@@ -94,7 +94,7 @@ export interface MachineSpec {
   gdbPort?: number;
   /** QEMU accelerator; auto uses KVM when it really works here. */
   accel: "auto" | "kvm" | "tcg";
-  /** Delete the machine's state directory when an attached machine ends. */
+  /** Delete the machine's state directory when an attached machine ends (unless --keep; never detached). */
   rm: boolean;
 }
 

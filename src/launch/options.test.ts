@@ -48,14 +48,15 @@ describe("launch options", () => {
     assert.equal(parseCpus("4"), 4);
   });
 
-  it("parses port forwards with protocol and host address", () => {
-    assert.deepEqual(parsePublish("8080:80"), { proto: "tcp", host: 8080, guest: 80 });
-    assert.deepEqual(parsePublish("5353:53/udp"), { proto: "udp", host: 5353, guest: 53 });
-    assert.deepEqual(parsePublish("127.0.0.1:8080:80/tcp"), {
+  it("parses port forwards with protocol and host address; loopback unless an address is given", () => {
+    const lo = "127.0.0.1";
+    assert.deepEqual(parsePublish("8080:80"), { proto: "tcp", host: 8080, guest: 80, hostAddr: lo });
+    assert.deepEqual(parsePublish("5353:53/udp"), { proto: "udp", host: 5353, guest: 53, hostAddr: lo });
+    assert.deepEqual(parsePublish("0.0.0.0:8080:80/tcp"), {
       proto: "tcp",
       host: 8080,
       guest: 80,
-      hostAddr: "127.0.0.1",
+      hostAddr: "0.0.0.0",
     });
     assert.equal(
       code(() => parsePublish("80")),
