@@ -44,6 +44,16 @@ test("a write to a temporary file beside the destination names the destination",
   assert.equal(e.message, 'Cannot write "/mnt/out/initrd": no space left on the device');
   const part = fsError(errno("ENOSPC", { syscall: "write" }), "/mnt/.kernel.part-9-deadbeef");
   assert.match((part as KilnError).message, /"\/mnt\/kernel"/);
+  // The names core/scratchName.ts gives now: pid, start time, boot id, random; .old for a moved-aside output.
+  const owned = fsError(
+    errno("ENOSPC", { syscall: "write" }),
+    "/mnt/.img.tmp-77-12345-0badf00d-1234abcd/initrd",
+  );
+  assert.match((owned as KilnError).message, /"\/mnt\/img\/initrd"/);
+  const old = fsError(
+    errno("EACCES", { path: "/mnt/.img.tmp-77-12345-0badf00d-1234abcd.old", syscall: "rename" }),
+  );
+  assert.match((old as KilnError).message, /"\/mnt\/img"/);
 });
 
 test("a copy onto a full disk names the destination, not the source", async () => {

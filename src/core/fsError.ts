@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { KilnError, q } from "./errors.js";
+import { scratchStem } from "./scratchName.js";
 
 /** The nearest directory above `path` that exists (what a failed write was to create may be gone). */
 function existing(path: string): string {
@@ -204,11 +205,17 @@ export function missingOr(e: unknown, path: string, verb: string, missing: () =>
 }
 
 /**
- * kiln writes beside the destination and renames into place (core/atomic.ts, registry/verifiedWrite.ts):
- * a failure names the temporary path, which the user never gave. Name the destination instead.
+ * kiln writes beside the destination and renames into place (scratchName.ts): a failure names the
+ * scratch path, which the user never gave. Name the destination instead.
  */
 function userPath(path: string): string {
-  return path.replace(/\/\.([^/]+)\.(?:tmp|part)-\d+-[0-9a-f]+(?:\.old)?(?=\/|$)/, "/$1");
+  return path
+    .split("/")
+    .map((part) => {
+      const stem = scratchStem(part);
+      return stem?.startsWith(".") ? stem.slice(1) : part;
+    })
+    .join("/");
 }
 
 /**

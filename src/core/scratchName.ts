@@ -86,6 +86,11 @@ function ownerAlive(o: Owner): boolean {
   }
 }
 
+/** The name a scratch name stands in for (".out" for ".out.tmp-..."), or undefined for any other name. */
+export function scratchStem(name: string): string | undefined {
+  return parse(name)?.stem;
+}
+
 /** Whether `name` is a scratch name (whether or not its process still runs). */
 export function isScratchName(name: string): boolean {
   return parse(name) !== undefined;

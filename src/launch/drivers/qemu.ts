@@ -139,7 +139,8 @@ function machineArgs(
     let netdev: string;
     if (net.kind === "user") {
       netdev = "user,id=n0";
-      for (const f of net.forwards) netdev += `,hostfwd=${f.proto}:${f.hostAddr ?? "127.0.0.1"}:${f.host}-:${f.guest}`;
+      for (const f of net.forwards)
+        netdev += `,hostfwd=${f.proto}:${f.hostAddr ?? "127.0.0.1"}:${f.host}-:${f.guest}`;
     } else if (net.kind === "tap") {
       netdev = `tap,id=n0,ifname=${v(net.ifname)},script=no,downscript=no`;
     } else {
