@@ -1,3 +1,5 @@
+/* The host refuses command lines these rules would break for kiln (a bare "--", an unclosed quote, more than
+ * the kernel keeps): src/manifest/kernelCmdline.ts. A rule changed here changes there too. */
 #include "cmdline.h"
 
 #include <string.h>

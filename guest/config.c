@@ -1,3 +1,6 @@
+/* Every check in this file is repeated on the host, in the same order and words, by bootConfigProblem() in
+ * src/manifest/bootConfig.ts, so that bake and launch refuse what would stop the boot here; a check changed
+ * here changes there too (test/e2e/guest-config-parity.test.ts compares the two on a corpus). */
 #include "config.h"
 
 #include <stdarg.h>

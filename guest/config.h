@@ -10,6 +10,9 @@
 
 #include "json.h"
 
+/* The host makes every check of config.c and json.c before it boots anything, with these limits
+ * (GUEST_LIMITS in src/manifest/bootConfig.ts; test/e2e/guest-config-parity.test.ts holds the two equal):
+ * a limit or a check changed here changes there too. */
 #define KILN_CONFIG_VERSION 1
 #define KILN_MAX_RC 16
 #define KILN_MAX_ARGS 64

@@ -1,3 +1,5 @@
+/* The limits and the strictness below are repeated on the host by src/manifest/bootConfig.ts (walkDocument):
+ * change both (test/e2e/guest-config-parity.test.ts compares them). */
 #include "json.h"
 
 #include <string.h>

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Mirrored on the host (GUEST_LIMITS in src/manifest/bootConfig.ts), which refuses a configuration over
+ * these limits before it boots anything; change both. */
 #define JSON_MAX_INPUT (64 * 1024)
 #define JSON_MAX_NODES 4096
 #define JSON_MAX_DEPTH 16

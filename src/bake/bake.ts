@@ -7,11 +7,13 @@ import { copyFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
+import { missingOr } from "../core/fsError.js";
 import type { Progress } from "../core/progress.js";
 import { silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
-import type { BootConfig } from "../manifest/bootConfig.js";
+import { type BootConfig, bootConfigProblem, describeProblem } from "../manifest/bootConfig.js";
 import type { ImageManifest } from "../manifest/imageManifest.js";
+import { checkKernelCmdline, LAUNCHER_ROOM, X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
 import { type CpioEntry, cpioChunks } from "./cpio.js";
 import { type CheckedProgram, checkProgram, checkProgramWithClosure } from "./program.js";
 import { writeImageDir } from "./writeImage.js";
@@ -100,10 +102,12 @@ async function loadConfigFile(path: string): Promise<Partial<BootConfig>> {
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
-    throw usageError(
-      "KILN_ECONFIG_NOT_FOUND",
-      `Cannot read boot configuration ${q(path)}: ${(e as NodeJS.ErrnoException).code}`,
-      "Give the path of a JSON file.",
+    throw missingOr(e, path, "read boot configuration", () =>
+      usageError(
+        "KILN_ECONFIG_NOT_FOUND",
+        `Cannot read boot configuration ${q(path)}: no such file`,
+        "Give the path of a JSON file.",
+      ),
     );
   }
   let json: unknown;
@@ -116,18 +120,22 @@ async function loadConfigFile(path: string): Promise<Partial<BootConfig>> {
       'The file must be valid JSON, like {"v":1,"env":{"K":"V"}}.',
     );
   }
-  // zod loads only when a configuration file is given: it costs more than the rest of a bake.
-  const { BootConfig } = await import("../manifest/bootConfig.js");
-  const r = BootConfig.safeParse({ v: 1, ...(json as object) });
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw usageError(
-      "KILN_ECONFIG_INVALID",
-      `Cannot use boot configuration ${q(path)}: key ${q(issue.path.join(".") || "(top)")}: ${issue.message}`,
-      "See the boot configuration in README.md (keys v, hostname, env, rc, net, blk, sysctl, routes, cwd).",
-    );
-  }
-  return r.data;
+  const isObject = json !== null && typeof json === "object" && !Array.isArray(json);
+  const cfg = isObject ? { v: 1, ...(json as object) } : json;
+  checkConfig(cfg, `boot configuration ${q(path)}`);
+  return cfg as Partial<BootConfig>;
+}
+
+/** What kiln-init would refuse after the machine booted, refused now (the same checks, src/manifest/bootConfig.ts). */
+function checkConfig(cfg: unknown, what: string): void {
+  const problem = bootConfigProblem(cfg);
+  if (!problem) return;
+  throw usageError(
+    "KILN_ECONFIG_INVALID",
+    `Cannot use ${what}: ${describeProblem(problem)}`,
+    "See the boot configuration in README.md and guest/README.md (keys v, hostname, env, rc, net, blk, sysctl, routes, cwd, and their limits).",
+    { key: problem.path },
+  );
 }
 
 /** Programs go to /bin/NAME unless they say where; two at one place would shadow each other. */
@@ -153,6 +161,15 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const kind = opts.kernel ?? "stock";
   const out = resolve(opts.out);
 
+  const checkCmdline = (line: string) =>
+    checkKernelCmdline(line, {
+      max: X86_CMDLINE_MAX - LAUNCHER_ROOM,
+      what: "an image",
+      hint: `Shorten --cmdline (the image's whole line may be ${X86_CMDLINE_MAX - LAUNCHER_ROOM} bytes); move settings for the program into --config.`,
+      room: { bytes: LAUNCHER_ROOM, why: "kept for what the launchers add" },
+    });
+  // Checked before any work, and again with the platform's own part once it is known.
+  checkCmdline([BASE_CMDLINE, opts.cmdline].filter(Boolean).join(" "));
   const own = opts.platformPrograms ?? [];
   const inputs = [...own, ...opts.programs.map((p) => (typeof p === "string" ? { src: p, dest: "" } : p))];
   const [programs, added, configOverride] = await Promise.all([
@@ -264,6 +281,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     ...configOverride,
   };
   if (mounts.length && configOverride.blk) config.blk = [...mounts, ...configOverride.blk];
+  checkConfig(config, "the image's boot configuration (the programs' and --config's together)");
 
   const entries: CpioEntry[] = [
     { path: "/init", mode: 0o755, data: await readFile(init.path) },
@@ -294,7 +312,9 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const h = createHash("sha256");
   for (const c of initrd) h.update(c);
 
-  const cmdline = [BASE_CMDLINE, platform.extras.cmdline, opts.cmdline].filter(Boolean).join(" ");
+  const cmdline = checkCmdline(
+    [BASE_CMDLINE, platform.extras.cmdline, opts.cmdline].filter(Boolean).join(" "),
+  );
   const manifest: ImageManifest = {
     v: 1,
     kiln: KILN_VERSION,

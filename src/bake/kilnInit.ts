@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, realpath, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +7,7 @@ import { KilnError, q } from "../core/errors.js";
 import { exec, which } from "../core/exec.js";
 import type { Progress } from "../core/progress.js";
 import { silentProgress } from "../core/progress.js";
+import { scratchBeside } from "../core/scratchName.js";
 import { KILN_VERSION } from "../core/version.js";
 
 export interface KilnInitBuild {
@@ -113,10 +113,7 @@ export async function ensureKilnInit(opts: {
 
   progress.step(`compiling kiln-init with ${basename(opts.cc)}`);
   await mkdir(opts.cacheDir, { recursive: true });
-  const tmp = join(
-    opts.cacheDir,
-    `.kiln-init-${key.slice(0, 32)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`,
-  );
+  const tmp = await scratchBeside(path);
   try {
     const res = await exec(
       ccPath,

@@ -2,7 +2,20 @@ import { readFile } from "node:fs/promises";
 import { sha256 } from "../core/digest.js";
 import { parseElf, readKilnNote } from "../core/elf.js";
 import { KilnError, q, usageError } from "../core/errors.js";
+import { missingOr } from "../core/fsError.js";
 import { TUPLE } from "../core/version.js";
+
+/** A program that is not there is KILN_EPROGRAM_NOT_FOUND; any other fault (permissions, size) says which. */
+function programUnreadable(e: unknown, path: string, hint: string): unknown {
+  const dir = (e as NodeJS.ErrnoException).code === "EISDIR";
+  const notFound = () =>
+    usageError(
+      "KILN_EPROGRAM_NOT_FOUND",
+      `Cannot read program ${q(path)}: ${dir ? "it is a directory" : "no such file"}`,
+      hint,
+    );
+  return dir ? notFound() : missingOr(e, path, "read program", notFound);
+}
 
 export interface CheckedProgram {
   path: string;
@@ -21,10 +34,9 @@ export async function checkProgram(path: string): Promise<CheckedProgram> {
   try {
     data = await readFile(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw usageError(
-      "KILN_EPROGRAM_NOT_FOUND",
-      `Cannot read program ${q(path)}: ${code === "EISDIR" ? "it is a directory" : "no such file"}`,
+    throw programUnreadable(
+      e,
+      path,
       "Give the path of a program built with the kiln toolchain (`kiln toolchain`).",
     );
   }
@@ -77,12 +89,8 @@ export async function checkProgramWithClosure(input: {
   let data: Buffer;
   try {
     data = await readFile(input.src);
-  } catch {
-    throw usageError(
-      "KILN_EPROGRAM_NOT_FOUND",
-      `Cannot read program ${q(input.src)}`,
-      "Resolve the package again.",
-    );
+  } catch (e) {
+    throw programUnreadable(e, input.src, "Resolve the package again.");
   }
   const elf = parseElf(data, input.src);
   if (elf.machine !== "x86_64") {

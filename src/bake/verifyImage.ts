@@ -8,12 +8,12 @@
  * Until bake records its inputs (the proposed `manifest.provenance`), platform catalogues given with -c
  * cannot be recovered: images from custom platforms are reported as not verifiable.
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type CpioReadEntry, readCpio } from "../core/cpioRead.js";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q } from "../core/errors.js";
+import { openStore } from "../core/store.js";
 import { type ImageManifest, readImage } from "../manifest/imageManifest.js";
 import type { BakeResult } from "./bake.js";
 
@@ -51,8 +51,7 @@ export async function verifyImage(
   ]);
   const entries = readCpio(initrd, img.initrd);
   const byPath = new Map(entries.map((e) => [e.path, e]));
-  const work = await mkdtemp(join(tmpdir(), "kiln-verify-"));
-  try {
+  return openStore(opts.env).withTmpDir(async (work) => {
     const take = async (path: string, to: string) => {
       const e = byPath.get(path);
       if (e?.type !== "file")
@@ -132,9 +131,7 @@ export async function verifyImage(
       }
     }
     return { image: dir, same: differences.length === 0, recorded, rebuilt, differences };
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The components asked for on top of the platform's own: from the recorded command, else every one. */

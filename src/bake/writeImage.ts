@@ -1,6 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { buildDirAtomic } from "../core/atomic.js";
 import { q, usageError } from "../core/errors.js";
+import { testPause } from "../core/testPause.js";
 
 /**
  * Write an image directory in one move. An existing kiln image at that place is replaced (re-baking into
@@ -27,5 +28,12 @@ export async function writeImageDir(out: string, fill: (dir: string) => Promise<
       "Choose a new OUT path, or an earlier kiln image to replace.",
     );
   }
-  await buildDirAtomic(out, fill, { replace: true });
+  await buildDirAtomic(
+    out,
+    async (dir) => {
+      await fill(dir);
+      await testPause("bake:image-written");
+    },
+    { replace: true },
+  );
 }

@@ -13,6 +13,7 @@ import { open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join, relative } from "node:path";
 import { buildDirAtomic } from "../core/atomic.js";
 import { KilnError, q, usageError } from "../core/errors.js";
+import { missingOr } from "../core/fsError.js";
 import { kilnHome } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { type OsvEntry, type StoredAdvisory, splitByPackage } from "./osv.js";
@@ -96,11 +97,13 @@ export async function readAdvisories(
   onEntry: (e: OsvEntry) => void,
   progress: Progress = silentProgress,
 ): Promise<ReadAdvisories> {
-  const st = await stat(path).catch(() => {
-    throw usageError(
-      "KILN_EADVISORIES_NOT_FOUND",
-      `Cannot read advisories from ${q(path)}: no such file or directory`,
-      "Give a directory of OSV JSON files or a .zip of them (osv.dev publishes one per ecosystem, e.g. Debian/all.zip).",
+  const st = await stat(path).catch((e: unknown) => {
+    throw missingOr(e, path, "read advisories from", () =>
+      usageError(
+        "KILN_EADVISORIES_NOT_FOUND",
+        `Cannot read advisories from ${q(path)}: no such file or directory`,
+        "Give a directory of OSV JSON files or a .zip of them (osv.dev publishes one per ecosystem, e.g. Debian/all.zip).",
+      ),
     );
   });
   const { parseOsv } = await import("./osvSchema.js");
@@ -139,7 +142,8 @@ export async function readAdvisories(
         try {
           data = await z.read(e);
         } catch (err) {
-          skipped.push({ file: e.name, reason: (err as Error).message });
+          const why = err instanceof KilnError ? err.details?.why : undefined;
+          skipped.push({ file: e.name, reason: typeof why === "string" ? why : (err as Error).message });
           continue;
         }
         take(e.name, data.toString("utf8"));

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import satisfies from "spdx-satisfies";
 import { KilnError, q, usageError } from "../core/errors.js";
+import { missingOr } from "../core/fsError.js";
 import type { PolicyOverride } from "../manifest/imageManifest.js";
 import {
   type LicenseAst,
@@ -104,10 +105,12 @@ export async function loadPolicy(opts: { file?: string; dir?: string }): Promise
     text = await readFile(path, "utf8");
   } catch (e) {
     if (!opts.file && (e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw usageError(
-      "KILN_EPOLICY_NOT_FOUND",
-      `Cannot read the licence policy ${q(path)}: ${(e as NodeJS.ErrnoException).code}`,
-      "Give the path of a kiln.toml with a [policy] table.",
+    throw missingOr(e, path, "read the licence policy", () =>
+      usageError(
+        "KILN_EPOLICY_NOT_FOUND",
+        `Cannot read the licence policy ${q(path)}: no such file`,
+        "Give the path of a kiln.toml with a [policy] table.",
+      ),
     );
   }
   let doc: Record<string, unknown>;

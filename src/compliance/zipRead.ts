@@ -44,6 +44,16 @@ function bad(path: string, why: string): KilnError {
   );
 }
 
+/** One entry that cannot be read; `details.why` is the reason alone, for callers that skip the entry. */
+function badEntry(path: string, entry: ZipEntry, why: string): KilnError {
+  const e = bad(path, `entry ${q(entry.name)} ${why}`);
+  return new KilnError(e.code, e.message, e.hint, { details: { entry: entry.name, why } });
+}
+
+function mib(n: number): string {
+  return `${(n / 1024 / 1024).toFixed(n < 1024 * 1024 ? 2 : 0)} MiB`;
+}
+
 /** Archives up to this size are read whole (one read instead of two per entry: 100,000 entries add up). */
 const READ_WHOLE = 512 * 1024 * 1024;
 
@@ -145,10 +155,14 @@ export async function openZip(path: string, opts: { maxEntrySize?: number } = {}
     return {
       entries,
       async read(entry) {
-        if (entry.encrypted) throw bad(path, `entry ${q(entry.name)} is encrypted`);
-        if (entry.size > max) throw bad(path, `entry ${q(entry.name)} is ${entry.size} bytes (limit ${max})`);
+        const fail = (why: string) => badEntry(path, entry, why);
+        if (entry.encrypted) throw fail("is encrypted");
+        if (entry.size > max)
+          throw fail(
+            `would inflate to ${entry.size} bytes (${mib(entry.size)}), more than the ${mib(max)} allowed for one entry: a zip bomb, or not an advisory file`,
+          );
         const head = await readAt(entry.localOffset, 30);
-        if (head.readUInt32LE(0) !== LOCAL) throw bad(path, `entry ${q(entry.name)} has no local header`);
+        if (head.readUInt32LE(0) !== LOCAL) throw fail("has no local header");
         const start = entry.localOffset + 30 + head.readUInt16LE(26) + head.readUInt16LE(28);
         const raw = await readAt(start, entry.compressedSize);
         let data: Buffer;
@@ -157,16 +171,16 @@ export async function openZip(path: string, opts: { maxEntrySize?: number } = {}
           try {
             data = inflateRawSync(raw, { maxOutputLength: Math.max(entry.size, 1) });
           } catch (err) {
-            throw bad(path, `entry ${q(entry.name)} does not inflate: ${(err as Error).message}`);
+            if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
+              throw fail(
+                `inflates to more than the ${entry.size} bytes the archive's directory states: a zip bomb, or a damaged archive`,
+              );
+            throw fail(`does not inflate: ${(err as Error).message}`);
           }
-        } else
-          throw bad(
-            path,
-            `entry ${q(entry.name)} uses compression method ${entry.method} (only stored and deflate)`,
-          );
+        } else throw fail(`uses compression method ${entry.method} (only stored and deflate)`);
         if (data.length !== entry.size)
-          throw bad(path, `entry ${q(entry.name)} is ${data.length} bytes, the directory says ${entry.size}`);
-        if (crc32(data) !== entry.crc32) throw bad(path, `entry ${q(entry.name)} fails its CRC-32 check`);
+          throw fail(`is ${data.length} bytes, the archive's directory says ${entry.size}`);
+        if (crc32(data) !== entry.crc32) throw fail("fails its CRC-32 check");
         return data;
       },
       close: () => fh.close(),

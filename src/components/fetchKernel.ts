@@ -9,6 +9,7 @@ import { writeFileAtomic } from "../core/atomic.js";
 import { readDebControl, unpackDeb } from "../core/debPackage.js";
 import { sha256File } from "../core/digest.js";
 import { isKilnError, KilnError, q, usageError } from "../core/errors.js";
+import { missingOr } from "../core/fsError.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { openStore, type Store } from "../core/store.js";
 import { type AptPackage, aptDownload, aptKernelPackage, aptRecord } from "./apt.js";
@@ -77,15 +78,16 @@ export async function fetchStockKernel(opts: FetchOptions = {}): Promise<FetchRe
 async function importDeb(store: Store, deb: string, opts: FetchOptions, t0: number): Promise<FetchResult> {
   const env = opts.env ?? process.env;
   const progress = opts.progress ?? silentProgress;
-  try {
-    if (!(await stat(deb)).isFile()) throw new Error("not a file");
-  } catch {
-    throw usageError(
+  const notFound = () =>
+    usageError(
       "KILN_EDEB_NOT_FOUND",
       `Cannot read package ${q(deb)}: no such file`,
       "Give the path of a .deb file.",
     );
-  }
+  const st = await stat(deb).catch((e: unknown) => {
+    throw missingOr(e, deb, "read package", notFound);
+  });
+  if (!st.isFile()) throw notFound();
   return store.withTmpDir(async (dir) => {
     // Work on a private copy: the digest checked is then the digest of the bytes unpacked and stored.
     const file = join(dir, "package.deb");

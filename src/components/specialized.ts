@@ -15,8 +15,6 @@
 // Booting under TCG (bench/specialized-boot.mjs): the local APIC timer cannot be calibrated there and the
 // kernel spends ~0.2 s finding that out; `noapictimer no_timer_check` on the command line takes QEMU start
 // -> /init's first line from 0.41 s to 0.18 s (PVH vmlinux, microvm,acpi=off). Under KVM leave them off.
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -28,6 +26,8 @@ import { exec, which } from "../core/exec.js";
 import { withLock } from "../core/lockFile.js";
 import { paths } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
+import { scratchBeside } from "../core/scratchName.js";
+import { spawnChild } from "../core/spawnChild.js";
 import {
   BASE_DISABLED,
   BASE_SYMBOLS,
@@ -208,17 +208,7 @@ export async function checkBuildTools(symbols: readonly string[], env?: NodeJS.P
 async function configureDir(env?: NodeJS.ProcessEnv): Promise<string> {
   const root = buildRoot(env);
   await mkdir(root, { recursive: true });
-  for (const n of await readdir(root)) {
-    const pid = Number(/^\.configure-(\d+)-/.exec(n)?.[1]);
-    if (!pid || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ESRCH")
-        await rm(join(root, n), { recursive: true, force: true });
-    }
-  }
-  return join(root, `.configure-${process.pid}-${randomBytes(4).toString("hex")}`);
+  return scratchBeside(join(root, "configure"));
 }
 
 /**
@@ -350,7 +340,7 @@ function runMake(
 ): Promise<{ code: number; tail: string[]; lines: number }> {
   return new Promise((resolve, reject) => {
     const out = createWriteStream(log);
-    const child = spawn("make", args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawnChild("make", args, { env, stdio: ["ignore", "pipe", "pipe"] });
     const tail: string[] = [];
     let lines = 0;
     let partial = "";

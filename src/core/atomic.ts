@@ -1,11 +1,15 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
+import { scratchBeside } from "./scratchName.js";
+import { testPause } from "./testPause.js";
 
-/** Write a file so that readers see either the old content or the whole new one, never a part. */
+/**
+ * Write a file so that readers see either the old content or the whole new one, never a part. The scratch
+ * file beside it is named by scratchName: one a killed kiln left for the same path goes on the next write.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = await scratchBeside(path);
   try {
     await writeFile(tmp, data, mode === undefined ? {} : { mode });
     await rename(tmp, path);
@@ -17,7 +21,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 
 /**
  * Build a directory beside its final place and move it in with one rename: a failure part-way leaves
- * nothing behind, and an existing directory is replaced only when `replace` is set.
+ * nothing behind, and an existing directory is replaced only when `replace` is set. A kiln killed between
+ * the two renames of a replacement leaves the old directory aside: the next write or `kiln gc` puts it back.
  */
 export async function buildDirAtomic(
   path: string,
@@ -25,7 +30,7 @@ export async function buildDirAtomic(
   opts: { replace?: boolean } = {},
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = await scratchBeside(path);
   await mkdir(tmp);
   try {
     await fill(tmp);
@@ -35,6 +40,7 @@ export async function buildDirAtomic(
       try {
         await rename(path, old);
         moved = true;
+        await testPause("atomic:old-moved-aside");
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
       }

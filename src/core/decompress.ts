@@ -3,11 +3,11 @@
  * over pipes, as the design says), gzip with node's zlib. A tool that fails (corrupt or truncated input) makes the
  * output stream fail with KILN_EARCHIVE_INVALID, so a consumer never takes a short stream for a whole one.
  */
-import { spawn } from "node:child_process";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { KilnError, q } from "./errors.js";
+import { spawnChild } from "./spawnChild.js";
 
 export type Compression = "xz" | "zst" | "gz" | "lz4" | "none";
 
@@ -43,7 +43,7 @@ export function decompress(
   }
   const { cmd: tool, args, pkg } = TOOLS[kind];
   const out = new PassThrough();
-  const child = spawn(tool, [...args], { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
+  const child = spawnChild(tool, [...args], { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
   let stderr = "";
   let done = false;
   child.stderr.on("data", (b: Buffer) => {

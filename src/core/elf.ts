@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { KilnError, q } from "./errors.js";
+import { fsError } from "./fsError.js";
 
 /**
  * A small ELF reader (ELF32 and ELF64, either byte order): enough to tell what a program is (static or
@@ -229,7 +230,7 @@ export async function readElf(input: string | Buffer, label?: string): Promise<E
       });
     }
     if (code === "EISDIR") throw notElf(input, "it is a directory");
-    throw e;
+    throw fsError(e, input, "read");
   }
   return parseElf(buf, label ?? input);
 }

@@ -1,5 +1,6 @@
-import { type SpawnOptions, spawn } from "node:child_process";
+import type { SpawnOptions } from "node:child_process";
 import { KilnError, q } from "./errors.js";
+import { spawnChild } from "./spawnChild.js";
 
 export interface ExecResult {
   code: number;
@@ -22,7 +23,7 @@ export interface ExecOptions {
 export function exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const so: SpawnOptions = { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] };
-    const child = spawn(cmd, args, so);
+    const child = spawnChild(cmd, args, so);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timer: NodeJS.Timeout | undefined;

@@ -3,6 +3,7 @@ import { link, mkdir, open, readFile, rename, rm, rmdir } from "node:fs/promises
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { KilnError, q } from "./errors.js";
+import { scratchName } from "./scratchName.js";
 
 export interface LockHandle {
   readonly path: string;
@@ -117,7 +118,7 @@ function isStale(o: Owner): boolean {
  * what we moved turns out to be a new live lock (taken between our read and the rename), put it back.
  */
 async function breakStale(path: string, seen: Owner): Promise<void> {
-  const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const aside = scratchName(`${path}.stale`);
   try {
     await rename(path, aside);
   } catch (e) {

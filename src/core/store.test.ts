@@ -18,6 +18,7 @@ import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { sha256 } from "./digest.js";
 import { acquireLock } from "./lockFile.js";
+import { scratchName } from "./scratchName.js";
 import { Store } from "./store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kiln-store-"));
@@ -208,10 +209,11 @@ test("a lock left by a dead process is broken; a live one makes others wait, the
     JSON.stringify({ pid: dead, host: (await import("node:os")).hostname(), token: "old" }),
   );
   // What a killed build leaves: a half-built tree beside its place and scratch files.
-  mkdirSync(join(s.root, "trees", `.x.tmp-${dead}-0000`, "root"), { recursive: true });
-  mkdirSync(join(s.root, "tmp", `op-${dead}-0000`), { recursive: true });
+  const deadName = (stem: string) => scratchName(stem).replace(`.tmp-${process.pid}-`, `.tmp-${dead}-`);
+  mkdirSync(join(s.root, "trees", deadName(".x"), "root"), { recursive: true });
+  mkdirSync(join(s.root, "tmp", deadName("op")), { recursive: true });
   mkdirSync(join(s.root, "blobs", "sha256"), { recursive: true });
-  writeFileSync(join(s.root, "blobs", "sha256", `.blob-${dead}-0000`), "partial");
+  writeFileSync(join(s.root, "blobs", "sha256", deadName(".blob")), "partial");
   const t = await s.putTree("x", async (root) => {
     mkdirSync(root);
     writeFileSync(join(root, "f"), "ok");

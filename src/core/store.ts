@@ -5,12 +5,13 @@
  *   trees/<key>/root/...        an unpacked tree, keyed by the digest of its source
  *   trees/<key>/tree.json       its index: every file's path, mode, size and sha256 (symlinks: target)
  *   locks/<name>.lock           per-object locks so that several kiln processes can share the store
- *   tmp/                        private scratch space of running operations (same filesystem: renames work)
+ *   tmp/                        private scratch space of running operations (same filesystem: renames work),
+ *                               named by scratchName, so that what killed kilns left can be told apart
  *
  * Readers never see a partial object: blobs are verified before their rename, trees are built beside their
  * final place and moved in with one rename. Nothing in the store is modified in place.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { access, chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -20,6 +21,7 @@ import { sha256File } from "./digest.js";
 import { KilnError, q } from "./errors.js";
 import { withLock } from "./lockFile.js";
 import { paths } from "./paths.js";
+import { scratchName, sweepScratch } from "./scratchName.js";
 
 export interface TreeFile {
   /** POSIX path relative to the tree root. */
@@ -110,7 +112,7 @@ export class Store {
     // directory, and no shared scratch directory that another process might be removing.
     const blobDir = join(this.root, "blobs", "sha256");
     await mkdir(blobDir, { recursive: true });
-    const tmp = join(blobDir, `.blob-${process.pid}-${randomBytes(6).toString("hex")}`);
+    const tmp = join(blobDir, scratchName(".blob"));
     try {
       // One pass: the digest is of the bytes actually written, not of a source that could change meanwhile.
       const h = createHash("sha256");
@@ -224,18 +226,10 @@ export class Store {
   async withTmpDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
     const tmp = join(this.root, "tmp");
     const blobDir = join(this.root, "blobs", "sha256");
-    // Scratch files of kiln processes that were killed: their names carry their pid.
-    for (const [d, re] of [
-      [tmp, /^op-(\d+)-/],
-      [blobDir, /^\.blob-(\d+)-/],
-    ] as const) {
-      for (const name of await listDir(d)) {
-        const pid = Number(re.exec(name)?.[1]);
-        if (pid && pid !== process.pid && !alive(pid))
-          await rm(join(d, name), { recursive: true, force: true });
-      }
-    }
-    const dir = join(tmp, `op-${process.pid}-${randomBytes(6).toString("hex")}`);
+    // Scratch files of kiln processes that were killed (their names say whose they are).
+    await sweepScratch(tmp);
+    await sweepScratch(blobDir, { stem: ".blob" });
+    const dir = join(tmp, scratchName("op"));
     await mkdir(dir, { recursive: true });
     try {
       return await fn(dir);
@@ -251,7 +245,7 @@ export class Store {
     const blobDir = join(this.root, "blobs", "sha256");
     for (const name of (await listDir(blobDir)).sort()) {
       const rel = `blobs/sha256/${name}`;
-      if (name.startsWith(".blob-")) continue; // a put in progress
+      if (name.startsWith(".blob")) continue; // a put in progress, or one gc removes
       if (!HEX64.test(name)) {
         report.problems.push({ kind: "blob", path: rel, problem: "unexpected" });
         continue;
@@ -302,15 +296,6 @@ export class Store {
 
 export function openStore(env: NodeJS.ProcessEnv = process.env): Store {
   return new Store(paths.store(env));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== "ESRCH";
-  }
 }
 
 function checkDigest(sha: string): string {

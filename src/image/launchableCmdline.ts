@@ -1,8 +1,5 @@
-import { q, usageError } from "../core/errors.js";
 import type { ImageManifest } from "../manifest/imageManifest.js";
-
-/** x86 COMMAND_LINE_SIZE, including the terminating NUL. */
-const MAX_CMDLINE = 2047;
+import { checkKernelCmdline, X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
 
 /**
  * The kernel command line a launchable boots with: the image's own (its baked config is /kiln/image.json in
@@ -19,20 +16,9 @@ export function launchableCmdline(manifest: ImageManifest, extra?: string): stri
   // this then: under load the kernel's IO-APIC timer check fails and it panics ("IO-APIC + timer doesn't
   // work"). Skipping the check is harmless on hardware and on every hypervisor.
   if (!words.includes("no_timer_check")) words.push("no_timer_check");
-  const line = words.join(" ");
-  if (/[\u0000-\u001f\u007f]/.test(line)) {
-    throw usageError(
-      "KILN_ECMDLINE_INVALID",
-      `Cannot use the kernel command line ${q(line)}: it contains a control character`,
-      "Give the command line as words separated by spaces, on one line.",
-    );
-  }
-  if (Buffer.byteLength(line) > MAX_CMDLINE) {
-    throw usageError(
-      "KILN_ECMDLINE_INVALID",
-      `Cannot use a kernel command line of ${Buffer.byteLength(line)} bytes: x86 Linux takes at most ${MAX_CMDLINE}`,
-      "Shorten --cmdline, or move configuration into the image (kiln bake --config).",
-    );
-  }
-  return line;
+  return checkKernelCmdline(words.join(" "), {
+    max: X86_CMDLINE_MAX,
+    what: "a launchable",
+    hint: "Shorten --cmdline, or move configuration into the image (kiln bake --config).",
+  });
 }

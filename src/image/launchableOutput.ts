@@ -1,7 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { q, usageError } from "../core/errors.js";
+import { scratchBeside } from "../core/scratchName.js";
+import { testPause } from "../core/testPause.js";
 
 /**
  * Write one launchable file atomically. `fill` writes `file` inside a private work directory beside the
@@ -34,7 +36,7 @@ export async function writeLaunchable(
       "Give a file name for the launchable, like out/hello.img.",
     );
   }
-  const work = join(dir, `.${basename(abs)}.kiln-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const work = await scratchBeside(abs);
   await mkdir(join(work, "out"), { recursive: true });
   await mkdir(join(work, "scratch"));
   try {
@@ -43,6 +45,7 @@ export async function writeLaunchable(
     const details = await fill(file, join(work, "scratch"));
     const size = (await stat(file)).size;
     const digest = await hashFile(file);
+    await testPause("launchable:written");
     await rename(file, abs);
     return { out: abs, size, sha256: digest, ...(details ? { details } : {}) };
   } finally {

@@ -4,10 +4,8 @@
  * mtime 0, root owners) and atomically; read without unpacking: the tar is indexed and each blob is used
  * as a byte range of the file, so a large disk layer is streamed straight from it when pushing.
  */
-import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q } from "../core/errors.js";
@@ -22,6 +20,7 @@ import {
   MEDIA,
   type Platform,
 } from "../core/registry/ociTypes.js";
+import { scratchBeside } from "../core/scratchName.js";
 import { type TarEntry, tarStream } from "../core/tarWriter.js";
 import type { Image } from "../manifest/imageManifest.js";
 
@@ -121,7 +120,7 @@ export async function writeOciArchive(
       ...(b.data ? { data: b.data } : { path: b.path!, offset: b.offset ?? 0, size: b.size }),
     });
   }
-  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = await scratchBeside(out);
   try {
     await pipeline(tarStream(entries), createWriteStream(tmp));
     await verifyFileBlobs(tmp, a);

@@ -5,14 +5,16 @@
  * that names it with its platform, as KraftKit publishes unikernels: `kiln pull` and container runtimes
  * pick the linux/amd64 entry, and the platform survives the round trip.
  */
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { q, usageError } from "../core/errors.js";
+import { missingOr } from "../core/fsError.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { RegistryClient, type RegistryClientOptions } from "../core/registry/client.js";
 import { type Descriptor, type ImageIndex, MEDIA } from "../core/registry/ociTypes.js";
 import { formatReference, parseReference } from "../core/registry/reference.js";
+import { openStore } from "../core/store.js";
+import { testPause } from "../core/testPause.js";
 import { readImage } from "../manifest/imageManifest.js";
 import { getFormat } from "./format.js";
 import { type OciArtifact, readOciArchive } from "./ociLayout.js";
@@ -44,11 +46,13 @@ export async function pushImage(input: string, refText: string, opts: PushOption
   let st: Awaited<ReturnType<typeof stat>>;
   try {
     st = await stat(input);
-  } catch {
-    throw usageError(
-      "KILN_EPUSH_INPUT",
-      `Cannot push ${q(input)}: no such file or directory`,
-      "Give a baked image directory or an oci-archive made by `kiln image oci|containerdisk`.",
+  } catch (e) {
+    throw missingOr(e, input, "read", () =>
+      usageError(
+        "KILN_EPUSH_INPUT",
+        `Cannot push ${q(input)}: no such file or directory`,
+        "Give a baked image directory or an oci-archive made by `kiln image oci|containerdisk`.",
+      ),
     );
   }
   if (!st.isDirectory()) {
@@ -70,17 +74,15 @@ export async function pushImage(input: string, refText: string, opts: PushOption
     );
   }
   const image = await readImage(input);
-  const scratch = await mkdtemp(join(tmpdir(), "kiln-push-"));
-  try {
+  return openStore(opts.env).withTmpDir(async (scratch) => {
     const archive = join(scratch, `${format}.tar`);
     await (await getFormat(format)).make(image, archive, {
       progress,
       ...(opts.env ? { env: opts.env } : {}),
     });
+    await testPause("push:archive-written");
     return await pushArtifact(await readOciArchive(archive), formatReference(ref), opts);
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Push one artifact's blobs and manifest, then the tag (an index when the artifact has a platform). */
@@ -110,6 +112,7 @@ export async function pushArtifact(
   }
   progress.step(`pushing manifest ${a.digest}`);
   await client.putManifest(ref.repository, a.digest, a.manifest, a.mediaType);
+  await testPause("push:manifest-put");
   let indexDigest: string | undefined;
   if (ref.tag) {
     if (a.platform) {

@@ -4,7 +4,6 @@
  * it panics ("no root") and, with panic=-1 and -no-reboot, QEMU exits in well under a second when KVM
  * works; a hang means it does not. The verdict is cached per host boot (boot_id) and QEMU binary.
  */
-import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { lstat, mkdir, open, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,6 +11,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { which } from "../core/exec.js";
+import { spawnChild } from "../core/spawnChild.js";
 
 export type Accel = "kvm" | "tcg";
 export type AccelRequest = "auto" | Accel;
@@ -69,7 +69,7 @@ async function hostKey(qemuName: string): Promise<string> {
 /** Boot `kernel` under KVM without an initrd and see whether it gets as far as its panic. */
 export function kvmBoots(qemu: string, kernel: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
   return new Promise((resolve) => {
-    const child = spawn(
+    const child = spawnChild(
       qemu,
       [
         "-accel",

@@ -6,6 +6,7 @@
 
 import { writeCpio } from "../bake/cpio.js";
 import type { BootConfig } from "../manifest/bootConfig.js";
+import { X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
 
 /**
  * The same encoding as bootConfig.encodeCmdlineConfig (a test holds them equal), without loading zod,
@@ -14,9 +15,6 @@ import type { BootConfig } from "../manifest/bootConfig.js";
 export function encodeConfig(cfg: BootConfig): string {
   return Buffer.from(JSON.stringify(cfg)).toString("base64url");
 }
-
-/** x86 COMMAND_LINE_SIZE is 2048 bytes including the final NUL. */
-export const X86_CMDLINE_MAX = 2047;
 
 export interface ConfigPlacement {
   via: "none" | "cmdline" | "initrd";

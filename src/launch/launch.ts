@@ -4,13 +4,16 @@
  * status; detached ones resolve once the hypervisor runs on its own. A dry run plans only.
  */
 import { spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
-import { copyFile, open, readFile, stat, writeFile } from "node:fs/promises";
+import { constants, createWriteStream } from "node:fs";
+import { access, copyFile, open, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { KilnError, q, usageError } from "../core/errors.js";
+import { fsError, missingOr } from "../core/fsError.js";
 import { type Progress, silentProgress } from "../core/progress.js";
+import { spawnChild } from "../core/spawnChild.js";
 import type { BootConfig } from "../manifest/bootConfig.js";
 import { type ImageManifest, readImage } from "../manifest/imageManifest.js";
+import { checkKernelCmdline, X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
 import { type Accel, chooseAccel } from "./accel.js";
 import { composeCmdline } from "./cmdline.js";
 import { placeConfig } from "./configPlacement.js";
@@ -34,6 +37,7 @@ import {
   controlSocketPath,
   FILES,
   generateName,
+  MACHINE_ENV,
   machineDir,
   removeMachineDir,
   writeStatus,
@@ -93,14 +97,20 @@ interface Prepared {
 
 async function checkHostFiles(spec: MachineSpec): Promise<void> {
   for (const d of spec.disks) {
-    const st = await stat(d.file).catch(() => undefined);
-    if (!st || !(st.isFile() || st.isBlockDevice())) {
-      throw usageError(
+    const notFound = (why: string) =>
+      usageError(
         "KILN_EDISK_NOT_FOUND",
-        `Cannot attach disk ${q(d.file)}: ${st ? "not a file or block device" : "no such file"}`,
+        `Cannot attach disk ${q(d.file)}: ${why}`,
         "Give the path of a raw disk image (make one with: truncate -s 64M disk.img && mkfs.ext4 disk.img).",
       );
-    }
+    const st = await stat(d.file).catch((e: unknown) => {
+      throw missingOr(e, d.file, "attach disk", () => notFound("no such file"));
+    });
+    if (!(st.isFile() || st.isBlockDevice())) throw notFound("not a file or block device");
+    // The hypervisor opens it later, after the machine's state is made: a disk it may not use fails here.
+    await access(d.file, d.ro ? constants.R_OK : constants.R_OK | constants.W_OK).catch((e: unknown) => {
+      throw fsError(e, d.file, "attach disk");
+    });
   }
   for (const s of spec.shares) {
     const st = await stat(s.host).catch(() => undefined);
@@ -125,6 +135,40 @@ function withImageDefaults(spec: MachineSpec, m: ImageManifest): MachineSpec {
     ...(d.memory && m.memory && m.memory > spec.memoryMB ? { memoryMB: m.memory } : {}),
     ...(d.machine && m.hypervisor && spec.machine === "microvm" ? { machine: "pc" as const } : {}),
   };
+}
+
+/**
+ * The host's side of a tap or bridge network must be there before the hypervisor starts: QEMU would make a
+ * new tap that leads nowhere, and the guest would wait half a minute for a DHCP answer that cannot come.
+ */
+async function checkHostNet(spec: MachineSpec): Promise<void> {
+  const net = spec.net;
+  if (net.kind !== "tap" && net.kind !== "bridge") return;
+  const name = net.kind === "tap" ? net.ifname : net.bridge;
+  const has = (p: string) =>
+    stat(join("/sys/class/net", name, p)).then(
+      () => true,
+      () => false,
+    );
+  const make =
+    net.kind === "tap"
+      ? `ip tuntap add dev ${name} mode tap && ip link set ${name} up`
+      : `ip link add ${name} type bridge && ip link set ${name} up`;
+  if (!(await has(""))) {
+    throw usageError(
+      "KILN_ENET_MISSING",
+      `Cannot attach the machine to ${net.kind} ${q(name)}: this host has no network interface of that name`,
+      `Create it first (${make}), or use --net user.`,
+    );
+  }
+  // A tap has tun_flags, a bridge a bridge/ directory (sysfs, Documentation/ABI/testing/sysfs-class-net).
+  if (!(await has(net.kind === "tap" ? "tun_flags" : "bridge"))) {
+    throw usageError(
+      "KILN_ENET_MISSING",
+      `Cannot attach the machine to ${net.kind} ${q(name)}: that interface is not a ${net.kind === "tap" ? "tap device" : "bridge"}`,
+      `Name a ${net.kind === "tap" ? "tap device" : "bridge"} (\`ip -d link show\` tells which are), or use --net user.`,
+    );
+  }
 }
 
 /** KVM or TCG for QEMU, reporting the one-off KVM check as a progress step. */
@@ -156,16 +200,24 @@ async function prepare(
   const image = direct ? { ...baked, direct } : baked;
   spec = withImageDefaults(spec, image.manifest);
   await checkHostFiles(spec);
+  if (!dryRun) await checkHostNet(spec);
   const warnings = driver.check(spec, image, dryRun);
   const name = spec.name ?? generateName(image.manifest.name);
   const dir = machineDir(name, opts.env);
   const accel = driver.name === "qemu" ? await pickAccel(spec, image.kernel, opts) : undefined;
   const base = composeCmdline(image.manifest.cmdline, driver.cmdlineFor(spec, image, accel));
+  const reserve = driver.cmdlineReserve?.(spec, image) ?? 0;
+  checkKernelCmdline(base, {
+    max: X86_CMDLINE_MAX - reserve,
+    what: `image ${q(image.manifest.name)} with ${driver.name}'s parameters`,
+    hint: "Bake the image again with a shorter --cmdline; settings for the program belong in --config.",
+    ...(reserve ? { room: { bytes: reserve, why: `kept for the devices ${driver.name} announces` } } : {}),
+  });
   const cfg = runtimeConfig(spec, image.manifest, (i) => driver.diskDevice(i));
   const placed: ReturnType<typeof placeConfig> | { via: "xenstore"; cmdline: string[]; segment?: undefined } =
     driver.configVia === "xenstore"
       ? { via: cfg ? "xenstore" : "none", cmdline: [] }
-      : placeConfig(base, cfg, { reserve: driver.cmdlineReserve?.(spec, image) ?? 0 });
+      : placeConfig(base, cfg, { reserve });
   const cmdline = [base, ...placed.cmdline].join(" ");
   const ctx: PlanContext = {
     spec: { ...spec, name },
@@ -246,6 +298,7 @@ async function prepareLaunchable(
   checkLaunchable(driver, spec);
   const planLaunchable = driver.planLaunchable!.bind(driver);
   await checkHostFiles(spec);
+  if (!dryRun) await checkHostNet(spec);
   const name = spec.name ?? generateName(basename(spec.image).replace(/\.[^.]*$/, "") || "launchable");
   const dir = machineDir(name, opts.env);
   const accel = await pickAccel(spec, () => storeKernel(opts.env), opts);
@@ -307,13 +360,14 @@ function portUses(spec: MachineSpec): PortUse[] {
       });
     }
   }
-  if (spec.gdbPort !== undefined) uses.push({ proto: "tcp", port: spec.gdbPort, what: "the gdb stub" });
+  if (spec.gdbPort !== undefined)
+    uses.push({ proto: "tcp", port: spec.gdbPort, addr: "127.0.0.1", what: "the gdb stub" });
   return uses;
 }
 
 function portsOf(spec: MachineSpec): string[] | undefined {
   if (spec.net.kind !== "user" || spec.net.forwards.length === 0) return undefined;
-  return spec.net.forwards.map((f) => `${f.hostAddr ?? "0.0.0.0"}:${f.host}->${f.guest}/${f.proto}`);
+  return spec.net.forwards.map((f) => `${f.hostAddr ?? "127.0.0.1"}:${f.host}->${f.guest}/${f.proto}`);
 }
 
 /** Turn a hypervisor's start-up complaint into a KilnError a user can act on. */
@@ -479,9 +533,9 @@ async function afterStart(
   }
 }
 
-/** The spawn options every plan command gets: fd 3 as a pipe for a readiness signal, its own argv[0]. */
-function spawnExtras(plan: LaunchPlan): { argv0?: string } {
-  return plan.argv0 ? { argv0: plan.argv0 } : {};
+/** The environment of a machine's command: kiln's own, marked with the machine (state.ts isOurProcess). */
+function machineEnv(dir: string): NodeJS.ProcessEnv {
+  return { ...process.env, [MACHINE_ENV]: dir };
 }
 
 /** A detached machine whose command stays in the foreground: its own session, output to the console log. */
@@ -493,7 +547,7 @@ async function startDetached(p: Prepared, status: MachineStatus): Promise<Launch
     child = spawn(cmd, args, {
       stdio: ["ignore", out.fd, out.fd, ...(p.plan.readyFd ? ["pipe" as const] : [])],
       detached: true,
-      ...spawnExtras(p.plan),
+      env: machineEnv(p.dir),
     });
     await new Promise<void>((res, rej) => {
       child.once("spawn", res);
@@ -540,14 +594,15 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
   const dir = p.dir;
   const log = createWriteStream(status.logFile);
   const watch = new ConsoleWatch();
-  const child = spawn(cmd, args, {
+  // Tied to kiln: a killed kiln takes its attached machine along (a detached one is started by startDaemon).
+  const child = spawnChild(cmd, args, {
     stdio: [
       p.spec.interactive ? "inherit" : "ignore",
       "pipe",
       "pipe",
       ...(p.plan.readyFd ? ["pipe" as const] : []),
     ],
-    ...spawnExtras(p.plan),
+    env: machineEnv(p.dir),
   });
   let stderr = "";
   let interrupted = false;
@@ -633,7 +688,7 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
         outcome.signal ? `killed by ${outcome.signal}` : `status ${outcome.code}`
       })${tail ? `:\n${tail}` : ""}`,
       p.spec.rm
-        ? "Read the console output above: the kernel or kiln-init failed before the program finished."
+        ? "Read the console output above: the kernel or kiln-init failed before the program finished (launch with --keep to keep its log for `kiln logs`)."
         : `Read the console output above or \`kiln logs ${status.name}\`: the kernel or kiln-init failed before the program finished.`,
       { details: { name: status.name, code: outcome.code, signal: outcome.signal } },
     );

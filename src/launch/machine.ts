@@ -21,7 +21,7 @@ export interface PortForward {
   proto: "tcp" | "udp";
   host: number;
   guest: number;
-  /** Host address to listen on; every address when absent. */
+  /** Host address to listen on; 127.0.0.1 when absent (options.ts LOOPBACK). */
   hostAddr?: string;
 }
 
@@ -96,7 +96,7 @@ export interface MachineSpec {
   gdbPort?: number;
   /** QEMU accelerator; auto uses KVM when it really works here. */
   accel: "auto" | "kvm" | "tcg";
-  /** Delete the machine's state directory when an attached machine ends. */
+  /** Delete the machine's state directory when an attached machine ends (unless --keep; never detached). */
   rm: boolean;
   /** Which settings the user left to kiln: the image may then choose (a Xen host needs pc and more memory). */
   defaulted?: { memory?: boolean; machine?: boolean };
@@ -147,9 +147,6 @@ export interface LaunchPlan {
   detachSelf?: boolean;
   /** The command signals readiness by writing to fd 3 (a pipe launch gives it). */
   readyFd?: boolean;
-  /** argv[0] the command runs under: a name with the machine directory in it, which is how kiln tells
-   * its processes from others (state.ts isOurProcess) when the command's own arguments do not say. */
-  argv0?: string;
   pidFile?: string;
   control?: string;
 }

@@ -48,14 +48,15 @@ describe("launch options", () => {
     assert.equal(parseCpus("4"), 4);
   });
 
-  it("parses port forwards with protocol and host address", () => {
-    assert.deepEqual(parsePublish("8080:80"), { proto: "tcp", host: 8080, guest: 80 });
-    assert.deepEqual(parsePublish("5353:53/udp"), { proto: "udp", host: 5353, guest: 53 });
-    assert.deepEqual(parsePublish("127.0.0.1:8080:80/tcp"), {
+  it("parses port forwards with protocol and host address; loopback unless an address is given", () => {
+    const lo = "127.0.0.1";
+    assert.deepEqual(parsePublish("8080:80"), { proto: "tcp", host: 8080, guest: 80, hostAddr: lo });
+    assert.deepEqual(parsePublish("5353:53/udp"), { proto: "udp", host: 5353, guest: 53, hostAddr: lo });
+    assert.deepEqual(parsePublish("0.0.0.0:8080:80/tcp"), {
       proto: "tcp",
       host: 8080,
       guest: 80,
-      hostAddr: "127.0.0.1",
+      hostAddr: "0.0.0.0",
     });
     assert.equal(
       code(() => parsePublish("80")),
@@ -126,13 +127,19 @@ describe("launch options", () => {
   it("builds a spec: -p implies user networking, defaults are small", () => {
     const s = specFromOptions("img", ["a"], { publish: ["8080:80"], env: ["K=V"] }, {});
     assert.equal(s.net.kind, "user");
-    assert.deepEqual(s.net.kind === "user" && s.net.forwards, [{ proto: "tcp", host: 8080, guest: 80 }]);
+    assert.deepEqual(s.net.kind === "user" && s.net.forwards, [
+      { proto: "tcp", host: 8080, guest: 80, hostAddr: "127.0.0.1" },
+    ]);
     assert.deepEqual(s.env, { K: "V" });
     assert.deepEqual(s.args, ["a"]);
     assert.equal(s.memoryMB, 128);
     assert.equal(s.machine, "microvm");
     assert.equal(s.console, "attached");
     assert.equal(s.accel, "auto");
+    // A foreground machine's state goes when it ends, unless --keep; a detached one stays.
+    assert.equal(s.rm, true);
+    assert.equal(specFromOptions("img", undefined, { keep: true }, {}).rm, false);
+    assert.equal(specFromOptions("img", undefined, { detach: true }, {}).rm, false);
     const none = specFromOptions("img", undefined, {}, { KILN_ACCEL: "tcg" });
     assert.equal(none.net.kind, "none");
     assert.equal(none.args, undefined);

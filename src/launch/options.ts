@@ -34,11 +34,16 @@ export interface LaunchOptionValues {
   gdb?: string;
   accel?: string;
   rm?: boolean;
+  /** Keep an attached machine's state after it ends (it is removed by default). */
+  keep?: boolean;
   /** Boot a launchable that can boot either way with UEFI (OVMF). */
   uefi?: boolean;
 }
 
 export const DEFAULT_MEMORY_MB = 128;
+
+/** Where a port forward listens when -p names no address. */
+export const LOOPBACK = "127.0.0.1";
 
 export function parseMemory(s: string): number {
   const m = /^(\d+)\s*([MG])?(?:i?B)?$/i.exec(s.trim());
@@ -96,7 +101,8 @@ export function parsePublish(s: string): PortForward {
     proto: (m[4]?.toLowerCase() as "tcp" | "udp" | undefined) ?? "tcp",
     host: parsePort(m[2]!, "host", s),
     guest: parsePort(m[3]!, "guest", s),
-    ...(hostAddr ? { hostAddr } : {}),
+    // Only this host reaches a forward unless the user names an address: -p 0.0.0.0:8080:80 for all.
+    hostAddr: hostAddr ?? LOOPBACK,
   };
 }
 
@@ -199,6 +205,13 @@ export function specFromOptions(
       "Drop one of them; `kiln logs -f NAME` follows a detached machine's console.",
     );
   }
+  if (o.keep && o.rm) {
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      "Cannot use --keep with --rm: one keeps the machine's state after it ends, the other removes it",
+      "Drop one of them (a foreground machine is removed when it ends unless --keep is given).",
+    );
+  }
   if (o.detach && o.rm) {
     throw usageError(
       "KILN_EOPTION_CONFLICT",
@@ -279,7 +292,8 @@ export function specFromOptions(
     interactive: o.interactive ?? false,
     ...(gdbPort !== undefined ? { gdbPort } : {}),
     accel: accelRequest(o.accel ?? env.KILN_ACCEL),
-    rm: o.rm ?? false,
+    // A foreground run leaves nothing behind unless asked to; a detached machine stays until `kiln rm`.
+    rm: !o.detach && !o.keep,
   };
 }
 

@@ -17,7 +17,7 @@ function tryTcp(port: number, addr?: string): Promise<NodeJS.ErrnoException | un
   return new Promise((resolve) => {
     const srv = createServer();
     srv.once("error", (e: NodeJS.ErrnoException) => resolve(e));
-    // QEMU binds every IPv4 address when no host address is given; check the same.
+    // Without an address, a listener takes every IPv4 address; check the same.
     srv.listen({ port, host: addr ?? "0.0.0.0", exclusive: true }, () => srv.close(() => resolve(undefined)));
   });
 }

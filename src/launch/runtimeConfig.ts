@@ -5,7 +5,7 @@
  */
 import { posix } from "node:path";
 import { q, usageError } from "../core/errors.js";
-import type { BootConfig } from "../manifest/bootConfig.js";
+import { type BootConfig, bootConfigProblem, describeProblem } from "../manifest/bootConfig.js";
 import type { ImageManifest } from "../manifest/imageManifest.js";
 import type { MachineSpec } from "./machine.js";
 
@@ -68,27 +68,19 @@ export function runtimeConfig(
 }
 
 /**
- * The parts of the BootConfig schema (bootConfig.ts) that launch-time values can break, checked by hand:
- * the zod schema takes longer to load than a launch may spend (the options parsers check the same).
+ * kiln-init's own checks (src/manifest/bootConfig.ts mirrors guest/config.c and guest/json.c), made before
+ * the machine boots: a value it would refuse, or a configuration too large for it to read, is a usage error
+ * now instead of "config error" and status 125 after a boot.
  */
 function checkDelta(cfg: BootConfig): void {
-  const bad = (where: string, value: unknown, want: string) =>
-    usageError(
-      "KILN_ELAUNCH_CONFIG",
-      `Cannot pass ${where} ${q(value)} to the guest: ${want}`,
-      "Check -e, -b and --net values (mount points are absolute paths, addresses are CIDR like 10.0.0.2/24).",
-    );
-  for (const k of Object.keys(cfg.env ?? {})) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw bad("environment name", k, "letters, digits and _");
-  }
-  for (const b of cfg.blk ?? []) {
-    if (!b.mount.startsWith("/")) throw bad("mount point", b.mount, "an absolute path");
-    if (!/^[a-z0-9]+$/.test(b.fs)) throw bad("file system", b.fs, "a name like ext4");
-  }
-  for (const n of cfg.net ?? []) {
-    if (n.addr !== undefined && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(n.addr))
-      throw bad("address", n.addr, "CIDR like 10.0.0.2/24");
-    if (n.gw !== undefined && !/^\d+\.\d+\.\d+\.\d+$/.test(n.gw))
-      throw bad("gateway", n.gw, "an IPv4 address");
-  }
+  const problem = bootConfigProblem(cfg);
+  if (!problem) return;
+  throw usageError(
+    "KILN_ELAUNCH_CONFIG",
+    `Cannot pass this configuration to the guest: ${describeProblem(problem)}`,
+    problem.path === ""
+      ? "Pass less with -e and program arguments: put large values in a file on a disk (-b FILE,/MOUNT) instead."
+      : "Check -e, program arguments, -b and --net values against the limits in guest/README.md.",
+    { key: problem.path },
+  );
 }

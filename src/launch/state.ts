@@ -70,6 +70,12 @@ export async function writeStatus(dir: string, st: MachineStatus): Promise<void>
   await writeFileAtomic(join(dir, FILES.status), `${JSON.stringify(st, null, 2)}\n`);
 }
 
+/**
+ * The environment variable every machine's command is started with, naming the machine's directory: how
+ * kiln knows its own processes when their arguments do not name it (xenconsole has only a domain id).
+ */
+export const MACHINE_ENV = "KILN_MACHINE";
+
 /** Whether `pid` is alive and is the hypervisor of the machine in `dir` (not a recycled pid). */
 export async function isOurProcess(pid: number | undefined, dir: string): Promise<boolean> {
   if (!pid || pid <= 0) return false;
@@ -81,7 +87,10 @@ export async function isOurProcess(pid: number | undefined, dir: string): Promis
   try {
     // A zombie has an empty command line: it is not running any more.
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
-    return cmdline.some((a) => a.includes(`${dir}/`));
+    if (cmdline.length <= 1 && !cmdline[0]) return false;
+    if (cmdline.some((a) => a.includes(`${dir}/`))) return true;
+    const environ = (await readFile(`/proc/${pid}/environ`, "utf8")).split("\0");
+    return environ.includes(`${MACHINE_ENV}=${dir}`);
   } catch {
     return false;
   }

@@ -4,7 +4,7 @@
  * that path; packing replaces it with a placeholder and installing puts the real prefix back, so one
  * artifact serves every KILN_HOME. `.kiln-artifact.json` at the top lists the rewritten files.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import {
   lstat,
@@ -22,6 +22,7 @@ import { dirname, join, posix, relative } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { KilnError, q } from "../core/errors.js";
+import { scratchBeside } from "../core/scratchName.js";
 import type { Store } from "../core/store.js";
 import { type TarEntry, tarStream } from "../core/tarWriter.js";
 import type { BlobRef } from "./repository.js";
@@ -115,7 +116,7 @@ export async function installArtifact(blobPath: string, sha: string, prefix: str
   const { extractTar } = await import("../core/safeTar.js");
   const parent = dirname(prefix);
   await mkdir(prefix, { recursive: true });
-  const tmp = join(parent, `.kiln-install-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = await scratchBeside(join(parent, "kiln-install"));
   try {
     const h = createHash("sha256");
     const hashing = new Transform({

@@ -16,6 +16,7 @@ import { sha256 } from "../core/digest.js";
 import { isKilnError, KilnError, q } from "../core/errors.js";
 import { exec } from "../core/exec.js";
 import { type Progress, silentProgress } from "../core/progress.js";
+import { scratchName } from "../core/scratchName.js";
 import type { Store } from "../core/store.js";
 import { KILN_VERSION, TUPLE } from "../core/version.js";
 import { runBuildSystem } from "../toolchain/buildSystem.js";
@@ -140,7 +141,7 @@ async function layOutSources(o: BuildOptions, src: string): Promise<void> {
       const strip = s.strip ?? 1;
       const { extractTar } = await import("../core/safeTar.js");
       const { decompress } = await import("../core/decompress.js");
-      const x = join(o.store.root, "tmp", `x-${process.pid}-${i}-${sha256(dest).slice(0, 8)}`);
+      const x = join(o.store.root, "tmp", scratchName(`x-${i}`));
       try {
         await extractTar(decompress(createReadStream(file), kind, name), x, {
           label: name,

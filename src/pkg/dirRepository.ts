@@ -3,13 +3,13 @@
  * then replaces index.json with one rename, under a lock file in the directory, so that readers and other
  * publishers see each version whole or not at all.
  */
-import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { withLock } from "../core/lockFile.js";
+import { scratchBeside } from "../core/scratchName.js";
 import type { Store } from "../core/store.js";
 import { StaticIndexRepository } from "./indexRepository.js";
 import type { BlobRef, PackageMeta, Publishable, PublishResult, Repository } from "./repository.js";
@@ -93,7 +93,7 @@ export class DirRepository extends StaticIndexRepository implements Repository {
     const dest = join(this.root, ...blobRel(sha).split("/"));
     if (await stat(dest).catch(() => undefined)) return;
     await mkdir(join(this.root, "blobs", "sha256"), { recursive: true });
-    const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+    const tmp = await scratchBeside(dest);
     try {
       await copyFile(from, tmp);
       await rename(tmp, dest);

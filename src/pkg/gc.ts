@@ -3,12 +3,13 @@
  * (KILN_HOME/pkg/roots, dropped when their project's kiln.lock is gone), what is installed in the prefix,
  * and the stock kernel `kiln components fetch` points at. Objects newer than the grace period stay too (an
  * operation of another kiln may be about to record them), and gc holds the lock installs take. Trees are
- * renamed aside before they are removed, so a reader never sees half a tree.
+ * renamed aside before they are removed, so a reader never sees half a tree. What killed kilns left
+ * anywhere in KILN_HOME (scratchName entries whose process is gone) goes too, whatever its age.
  */
-import { randomBytes } from "node:crypto";
 import { lstat, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { paths } from "../core/paths.js";
+import { kilnHome, paths } from "../core/paths.js";
+import { isScratchName, scratchName, sweepScratch } from "../core/scratchName.js";
 import { openStore } from "../core/store.js";
 import { LOCKFILE } from "./lockfile.js";
 import { pkgStateDir, readInstalled } from "./prefix.js";
@@ -28,6 +29,8 @@ export interface GcReport {
   keptTrees: number;
   bytesFreed: number;
   droppedRoots: string[];
+  /** Scratch files and directories of kilns that were killed (paths). */
+  removedScratch: string[];
   dryRun: boolean;
 }
 
@@ -71,6 +74,7 @@ export async function collectGarbage(opts: GcOptions = {}): Promise<GcReport> {
       keptTrees: 0,
       bytesFreed: 0,
       droppedRoots: dropped,
+      removedScratch: [],
       dryRun: opts.dryRun === true,
     };
     const blobDir = join(store.root, "blobs", "sha256");
@@ -95,16 +99,18 @@ export async function collectGarbage(opts: GcOptions = {}): Promise<GcReport> {
       report.bytesFreed += await du(p);
       report.removedTrees.push(key);
       if (!opts.dryRun) {
-        const aside = join(treeDir, `.gc-${key}-${randomBytes(4).toString("hex")}`);
+        const aside = join(treeDir, scratchName(`.gc-${key}`));
         await rename(p, aside);
         await rm(aside, { recursive: true, force: true });
       }
     }
+    report.removedScratch = await sweepHome(kilnHome(env), treeDir, opts.dryRun === true);
     if (!opts.dryRun) {
-      // Leftovers of interrupted operations, and build records whose artifact is gone.
+      // Scratch in the store's tmp/ named otherwise, and build records whose artifact is gone.
       const tmp = join(store.root, "tmp");
       for (const n of await readdir(tmp).catch(() => [] as string[])) {
-        if (!(await young(join(tmp, n)))) await rm(join(tmp, n), { recursive: true, force: true });
+        if (!isScratchName(n) && !(await young(join(tmp, n))))
+          await rm(join(tmp, n), { recursive: true, force: true });
       }
       const builds = join(pkgStateDir(env), "builds");
       for (const n of await readdir(builds).catch(() => [] as string[])) {
@@ -116,6 +122,20 @@ export async function collectGarbage(opts: GcOptions = {}): Promise<GcReport> {
     }
     return report;
   });
+}
+
+/**
+ * Sweep `dir` and every directory below it, except the contents of stored trees (`trees`: not kiln's
+ * names, and immutable) and scratch directories still in use.
+ */
+async function sweepHome(dir: string, trees: string, dryRun: boolean): Promise<string[]> {
+  const removed = await sweepScratch(dir, { dryRun });
+  if (dir === trees) return removed;
+  for (const d of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (d.isDirectory() && !isScratchName(d.name))
+      removed.push(...(await sweepHome(join(dir, d.name), trees, dryRun)));
+  }
+  return removed;
 }
 
 async function du(p: string): Promise<number> {

@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { type Progress, silentProgress } from "../core/progress.js";
+import type { RegistryTimeouts } from "../core/registry/timeouts.js";
 import { openStore, type Store } from "../core/store.js";
 import type { ToolchainInfo } from "../toolchain/toolchain.js";
 import { buildRecipe } from "./buildRecipe.js";
@@ -41,6 +42,8 @@ export interface InstallOptions {
   frozen?: boolean;
   mirrors?: readonly string[];
   insecure?: boolean;
+  /** Time limits for OCI registries (src/core/registry/timeouts.ts). */
+  timeouts?: Partial<RegistryTimeouts>;
   env?: NodeJS.ProcessEnv;
   progress?: Progress;
   /** Build (and install) the project's own recipe too, after its dependencies: `kiln pkg build`. */
@@ -460,7 +463,12 @@ async function openRepos(
   }
   return Promise.all(
     specs.map(({ s, base }) =>
-      openRepository(s, store, { base, env, ...(opts.insecure ? { insecure: true } : {}) }),
+      openRepository(s, store, {
+        base,
+        env,
+        ...(opts.insecure ? { insecure: true } : {}),
+        ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+      }),
     ),
   );
 }

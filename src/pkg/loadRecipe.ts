@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { z } from "zod";
 import { q, usageError } from "../core/errors.js";
+import { missingOr } from "../core/fsError.js";
 import { isRecipe, KEYS, KilnToml, type Recipe } from "./recipe.js";
 import { locateKey } from "./tomlLocate.js";
 
@@ -32,11 +33,12 @@ export async function loadToml(dirOrFile: string): Promise<LoadedToml> {
   try {
     text = await readFile(file, "utf8");
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw usageError(
-      "KILN_ERECIPE_NOT_FOUND",
-      `Cannot read ${q(file)}: ${code === "ENOENT" ? "no such file" : code}`,
-      "Run this in a directory with a kiln.toml, or give its path.",
+    throw missingOr(e, file, "read", () =>
+      usageError(
+        "KILN_ERECIPE_NOT_FOUND",
+        `Cannot read ${q(file)}: no such file`,
+        "Run this in a directory with a kiln.toml, or give its path.",
+      ),
     );
   }
   return { file, dir: dirname(file), text, toml: await parseToml(text, file) };

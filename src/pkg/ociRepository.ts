@@ -16,6 +16,7 @@ import { sha256 } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { RegistryClient } from "../core/registry/client.js";
 import { ANNOTATION, type ImageManifest, MEDIA } from "../core/registry/ociTypes.js";
+import type { RegistryTimeouts } from "../core/registry/timeouts.js";
 import type { Store } from "../core/store.js";
 import { exists } from "./dirRepository.js";
 import { BlobRepository } from "./indexRepository.js";
@@ -28,7 +29,6 @@ import {
   type Repository,
 } from "./repository.js";
 import { parseMeta } from "./staticIndex.js";
-import { fetchFailure } from "./verifiedBlob.js";
 
 export const PKG_MEDIA = {
   artifact: "application/vnd.kiln.package.v1",
@@ -61,7 +61,7 @@ export class OciRepository extends BlobRepository implements Repository {
   constructor(
     readonly spec: string,
     protected readonly store: Store,
-    opts: { env?: NodeJS.ProcessEnv; insecure?: boolean } = {},
+    opts: { env?: NodeJS.ProcessEnv; insecure?: boolean; timeouts?: Partial<RegistryTimeouts> } = {},
   ) {
     super();
     const { registry, namespace } = parseOciSpec(spec);
@@ -69,6 +69,7 @@ export class OciRepository extends BlobRepository implements Repository {
     this.client = new RegistryClient(registry, {
       ...(opts.env ? { env: opts.env } : {}),
       ...(opts.insecure ? { insecure: true } : {}),
+      ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
     });
   }
 
@@ -120,31 +121,15 @@ export class OciRepository extends BlobRepository implements Repository {
 
   /** Search needs the registry's catalogue (/v2/_catalog), which not every registry offers. */
   async search(term: string): Promise<PackageMeta[]> {
-    const repositories: string[] = [];
-    let url: string | undefined = `${this.client.base}/v2/_catalog?n=1000`;
-    while (url) {
-      let res: Response;
-      try {
-        res = await fetch(url);
-      } catch (e) {
-        throw new KilnError(
-          "KILN_EREGISTRY_UNREACHABLE",
-          `Cannot reach registry ${q(this.client.registry)}: ${fetchFailure(e)}`,
-          "Check the host and port, and that the registry runs.",
-        );
-      }
-      if (!res.ok) {
-        await res.body?.cancel().catch(() => {});
-        throw new KilnError(
-          "KILN_EREGISTRY_UNSUPPORTED",
-          `Registry ${q(this.client.registry)} does not list its repositories (${res.status} for /v2/_catalog)`,
-          "Ask for a package by name: kiln pkg info NAME --repo ...",
-        );
-      }
-      repositories.push(...(((await res.json()) as { repositories?: string[] }).repositories ?? []));
-      const next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers.get("link") ?? "")?.[1];
-      url = next ? new URL(next, this.client.base).toString() : undefined;
-    }
+    const repositories = await this.client.listRepositories().catch((e: unknown) => {
+      const status = e instanceof KilnError ? e.details?.status : undefined;
+      if (typeof status !== "number") throw e;
+      throw new KilnError(
+        "KILN_EREGISTRY_UNSUPPORTED",
+        `Registry ${q(this.client.registry)} does not list its repositories (${status} for /v2/_catalog)`,
+        "Ask for a package by name: kiln pkg info NAME --repo ...",
+      );
+    });
     const prefix = this.namespace ? `${this.namespace}/` : "";
     const t = term.toLowerCase();
     const out: PackageMeta[] = [];

@@ -6,6 +6,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { q, usageError } from "../core/errors.js";
+import type { RegistryTimeouts } from "../core/registry/timeouts.js";
 import type { Store } from "../core/store.js";
 import { DirRepository } from "./dirRepository.js";
 import { HttpRepository } from "./httpRepository.js";
@@ -20,6 +21,8 @@ export interface OpenOptions {
   base?: string;
   env?: NodeJS.ProcessEnv;
   insecure?: boolean;
+  /** Time limits for OCI registries (src/core/registry/timeouts.ts). */
+  timeouts?: Partial<RegistryTimeouts>;
   /** Opening for publishing: a missing directory is a new published repository. */
   forPublish?: boolean;
 }

@@ -26,6 +26,7 @@ export async function publishRecipe(
     forPublish: true,
     env,
     ...(opts.insecure ? { insecure: true } : {}),
+    ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
   });
   if (!repo.publish) {
     throw new KilnError(

@@ -3,6 +3,7 @@
  */
 import semver from "semver";
 import { q, usageError } from "../core/errors.js";
+import type { RegistryTimeouts } from "../core/registry/timeouts.js";
 import { openStore } from "../core/store.js";
 import { parseNameRange } from "./addDependency.js";
 import { loadToml } from "./loadRecipe.js";
@@ -15,6 +16,8 @@ export interface QueryOptions {
   dir?: string;
   env?: NodeJS.ProcessEnv;
   insecure?: boolean;
+  /** Time limits for OCI registries (src/core/registry/timeouts.ts). */
+  timeouts?: Partial<RegistryTimeouts>;
 }
 
 async function repositories(opts: QueryOptions): Promise<Repository[]> {
@@ -38,6 +41,7 @@ async function repositories(opts: QueryOptions): Promise<Repository[]> {
         base,
         ...(opts.env ? { env: opts.env } : {}),
         ...(opts.insecure ? { insecure: true } : {}),
+        ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
       }),
     ),
   );

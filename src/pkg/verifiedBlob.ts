@@ -3,7 +3,6 @@
  * the store checks the digest and keeps nothing on a mismatch; these helpers say whose promise was broken,
  * and stream downloads through a temporary file that is always removed.
  */
-import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,6 +10,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream } from "node:stream/web";
 import { isKilnError, KilnError } from "../core/errors.js";
+import { scratchName } from "../core/scratchName.js";
 import type { Store } from "../core/store.js";
 
 /** What a digest mismatch means to the caller: its message (given the actual digest) and hint. */
@@ -42,7 +42,7 @@ export async function putVerified(
 }
 
 /**
- * Write a response body to a temporary file in the store's tmp/ (named `<tmpPrefix>-PID-RANDOM`), then
+ * Write a response body to a temporary file in the store's tmp/ (a scratchName of `tmpPrefix`), then
  * putVerified it. `broken` turns a failed transfer into the caller's error. The temporary file never stays.
  */
 export async function downloadVerified(
@@ -53,7 +53,7 @@ export async function downloadVerified(
 ): Promise<string> {
   const tmpDir = join(store.root, "tmp");
   await mkdir(tmpDir, { recursive: true });
-  const tmp = join(tmpDir, `${opts.tmpPrefix}-${process.pid}-${randomBytes(6).toString("hex")}`);
+  const tmp = join(tmpDir, scratchName(opts.tmpPrefix));
   try {
     try {
       await pipeline(Readable.fromWeb(body as ReadableStream), createWriteStream(tmp));

@@ -13,6 +13,7 @@ import { sha256 } from "../core/digest.js";
 import { parseElf, readKilnNote } from "../core/elf.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { exec } from "../core/exec.js";
+import { missingOr } from "../core/fsError.js";
 import { paths } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { KILN_VERSION, TUPLE } from "../core/version.js";
@@ -136,11 +137,13 @@ export async function buildTarget(
   const env = opts.env ?? process.env;
   const progress = opts.progress ?? silentProgress;
   const abs = resolve(target);
-  const st = await stat(abs).catch(() => {
-    throw usageError(
-      "KILN_ETARGET_NOT_FOUND",
-      `Cannot run ${q(target)}: no such file or directory`,
-      "Give a .c file, a project directory or a program built with the kiln toolchain.",
+  const st = await stat(abs).catch((e: unknown) => {
+    throw missingOr(e, target, "read", () =>
+      usageError(
+        "KILN_ETARGET_NOT_FOUND",
+        `Cannot run ${q(target)}: no such file or directory`,
+        "Give a .c file, a project directory or a program built with the kiln toolchain.",
+      ),
     );
   });
   const toolKey = `${KILN_VERSION}\0${tc.backing.path}\0${tc.backing.version}`;

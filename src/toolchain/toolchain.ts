@@ -1,11 +1,11 @@
-import { mkdtemp, readFile, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { buildDirAtomic } from "../core/atomic.js";
 import type { KilnNote } from "../core/elf.js";
 import { isKilnError, KilnError, q, usageError } from "../core/errors.js";
 import { exec, which } from "../core/exec.js";
 import { kilnHome, paths } from "../core/paths.js";
+import { openStore } from "../core/store.js";
 import { KILN_VERSION, TUPLE } from "../core/version.js";
 import type { BackingCompiler } from "./detectCompiler.js";
 import { BINUTILS, type Binutil, type ToolchainLayout, toolchainLayout } from "./layout.js";
@@ -489,8 +489,7 @@ async function fillDir(
 /** Compile, link (with --gc-sections) and run a program with the new toolchain before it goes in place. */
 async function selfTest(layout: ToolchainLayout, note: KilnNote, env: NodeJS.ProcessEnv): Promise<void> {
   const { readElf, readKilnNote } = await import("../core/elf.js");
-  const work = await mkdtemp(join(tmpdir(), "kiln-toolchain-check-"));
-  try {
+  return openStore(env).withTmpDir(async (work) => {
     const src = join(work, "check.c");
     const exe = join(work, "check");
     await writeFile(src, '#include <stdio.h>\nint main(void) { puts("kiln toolchain check"); return 0; }\n');
@@ -515,7 +514,5 @@ async function selfTest(layout: ToolchainLayout, note: KilnNote, env: NodeJS.Pro
     const got = readKilnNote(info);
     if (JSON.stringify(got) !== JSON.stringify(note))
       throw fail(`the program's kiln note is ${q(JSON.stringify(got))}`);
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  });
 }

@@ -11,8 +11,7 @@
  * package). Bytes are deterministic: the toolchain is rendered from fixed paths and core/debWriter.ts fixes
  * the rest.
  */
-import { mkdtemp, readdir, readFile, readlink, realpath, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, readlink, realpath, stat } from "node:fs/promises";
 import { dirname, join, posix, resolve } from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
 import {
@@ -29,6 +28,7 @@ import { sha256 } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { exec } from "../core/exec.js";
 import { type Progress, silentProgress } from "../core/progress.js";
+import { openStore } from "../core/store.js";
 import { KILN_VERSION, TUPLE } from "../core/version.js";
 import { stageToolchain, type ToolchainInfo } from "./toolchain.js";
 
@@ -174,8 +174,7 @@ export async function buildToolchainDeb(opts: ToolchainDebOptions = {}): Promise
   checkDebVersion(version);
   const maintainer = debMaintainer(env, opts.maintainer);
   const mtime = debMtime(env);
-  const stage = await mkdtemp(join(tmpdir(), "kiln-toolchain-deb-"));
-  try {
+  return openStore(env).withTmpDir(async (stage) => {
     progress.step(`writing the toolchain for ${TOOLCHAIN_INSTALL_DIR} and checking it`);
     const staged = await stageToolchain({
       stage,
@@ -253,9 +252,7 @@ export async function buildToolchainDeb(opts: ToolchainDebOptions = {}): Promise
       files: payload.map((p) => `/${p.path}`).sort(),
       toolchain: info,
     };
-  } finally {
-    await rm(stage, { recursive: true, force: true });
-  }
+  });
 }
 
 export interface WrittenToolchainDeb extends Omit<ToolchainDeb, "deb"> {

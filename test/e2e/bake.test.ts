@@ -163,7 +163,7 @@ describe("bake", () => {
       const cfg = join(WORK, "bad-cfg.json");
       writeFileSync(cfg, JSON.stringify({ rc: [{ bin: "relative" }] }));
       const r = await expectError(["qemu", join(OUT, "x"), hello, "--config", cfg], "KILN_ECONFIG_INVALID");
-      assert.match(r.stderr, /rc\.0\.bin/);
+      assert.match(r.stderr, /key "rc\[0\]\.bin"/);
       assert.ok(!existsSync(join(OUT, "x")));
     });
 

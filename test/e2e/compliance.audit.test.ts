@@ -75,7 +75,7 @@ before(async () => {
   writeFileSync(join(osv, "malformed.json"), "{ not json");
   const r = await runKiln(["advisories", "import", osv, "--name", "test"], { home });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /warning: skipped malformed\.json: not JSON/);
+  assert.match(r.stdout, /skipped 1 file\(s\):\n {2}malformed\.json: not JSON/);
   assert.match(r.stdout, /imported 6 advisories \(1 withdrawn\)/);
 });
 after(() => {

@@ -60,7 +60,7 @@ describe("detached machines", () => {
     assert.equal(r.stdout.trim(), "web");
     const web = (await ps()).find((m) => m.name === "web");
     assert.equal(web?.state, "running");
-    assert.deepEqual(web?.ports, [`0.0.0.0:${port}->8080/tcp`]);
+    assert.deepEqual(web?.ports, [`127.0.0.1:${port}->8080/tcp`]);
     assert.deepEqual(
       qemuProcesses(httpd).map((p) => p.pid),
       [web?.pid],

@@ -143,7 +143,7 @@ describe("kiln launch qemu (attached)", () => {
   });
 
   it("stops the machine on Ctrl-C and exits 130, leaving no QEMU behind", async () => {
-    const child = spawn(process.execPath, [KILN, "launch", "qemu", "--name", "sig", plane], {
+    const child = spawn(process.execPath, [KILN, "launch", "qemu", "--keep", "--name", "sig", plane], {
       env: { ...process.env, KILN_HOME: home },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -180,7 +180,7 @@ describe("kiln launch qemu (attached)", () => {
     copyFileSync(join(hello, "manifest.json"), join(broken, "manifest.json"));
     symlinkSync(join(hello, "kernel"), join(broken, "kernel"));
     writeFileSync(join(broken, "initrd"), Buffer.alloc(4096));
-    const r = await kiln(["launch", "qemu", "--name", "crash", broken]);
+    const r = await kiln(["launch", "qemu", "--keep", "--name", "crash", broken]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /Kernel panic/);
     assert.match(

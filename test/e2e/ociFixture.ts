@@ -128,13 +128,13 @@ export interface FaultyProxy {
 
 /**
  * A loopback HTTP proxy in front of a registry that passes everything through except GETs of one blob:
- * `cut` sends the headers and the first `after` bytes, then drops the connection; `flip` changes the
- * byte at `after` and sends the rest.
+ * `cut` sends the headers and the first `after` bytes, then drops the connection; `stall` sends as much,
+ * then nothing more while keeping the connection open; `flip` changes the byte at `after` and sends the rest.
  */
 export async function faultyProxy(
   upstream: string,
   digest: string,
-  mode: "cut" | "flip",
+  mode: "cut" | "stall" | "flip",
   after: number,
 ): Promise<FaultyProxy> {
   const { createServer, request } = await import("node:http");
@@ -158,10 +158,14 @@ export async function faultyProxy(
         state.hits++;
         let sent = 0;
         ur.on("data", (chunk: Buffer) => {
-          if (mode === "cut") {
+          if (mode === "cut" || mode === "stall") {
             if (sent + chunk.length >= after) {
               res.write(chunk.subarray(0, after - sent));
               sent = after;
+              if (mode === "stall") {
+                ur.pause();
+                return;
+              }
               ur.destroy();
               res.socket?.destroy();
               return;

@@ -5,6 +5,16 @@ interface ImportOpts extends CommonOpts {
   name?: string;
 }
 
+/** Every skipped file with its reason, in the report itself (not only as warnings -q would hide). */
+function skippedLines(skipped: { file: string; reason: string }[], max = 20): string[] {
+  if (skipped.length === 0) return [];
+  return [
+    `skipped ${skipped.length} file(s):`,
+    ...skipped.slice(0, max).map((s) => `  ${s.file}: ${s.reason}`),
+    ...(skipped.length > max ? [`  ... and ${skipped.length - max} more (--json lists them all)`] : []),
+  ];
+}
+
 export function register(program: Command): void {
   const cmd = program
     .command("advisories")
@@ -25,13 +35,11 @@ export function register(program: Command): void {
     const { importAdvisories } = await import("../../compliance/advisoryStore.js");
     const progress = await progressFor(opts);
     const r = await importAdvisories(path, { ...(opts.name ? { name: opts.name } : {}), progress });
-    if (!opts.json && !opts.quiet)
-      for (const s of r.skippedFiles) process.stderr.write(`kiln: warning: skipped ${s.file}: ${s.reason}\n`);
     report(opts, r, (x) =>
       [
         `imported ${x.entries} advisories (${x.withdrawn} withdrawn) for ${x.packages} packages from ${x.files} files as source ${x.name}`,
         ...Object.entries(x.ecosystems).map(([e, n]) => `  ${e}: ${n}`),
-        ...(x.skipped ? [`skipped ${x.skipped} malformed file(s) (warnings above)`] : []),
+        ...skippedLines(x.skippedFiles),
       ].join("\n"),
     );
   });

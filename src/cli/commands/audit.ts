@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { usageError } from "../../core/errors.js";
+import { q, usageError } from "../../core/errors.js";
 import { type CommonOpts, cliState, progressFor, report, table, withCommon } from "../context.js";
 
 interface AuditCliOpts extends CommonOpts {
@@ -31,6 +31,12 @@ export function register(program: Command): void {
         "KILN_EUSAGE",
         "audit needs an IMAGE or --deb NAME=VERSION",
         "Run `kiln audit out/hello`, or `kiln audit --deb linux=6.1.158-1`.",
+      );
+    if (opts.debianRelease !== undefined && !/^\d+$/.test(opts.debianRelease))
+      throw usageError(
+        "KILN_EAUDIT_RELEASE",
+        `Unknown Debian release ${q(opts.debianRelease)} for --debian-release`,
+        "Give the release's number, as OSV's Debian ecosystems name it: --debian-release 12.",
       );
     const a = await import("../../compliance/audit.js");
     const threshold = opts.failOn ? a.failLevel(opts.failOn) : undefined;

@@ -12,7 +12,7 @@ export function register(program: Command): void {
     program
       .command("gc")
       .description(
-        "remove store objects nothing uses (no project's kiln.lock, no installed package, not the stock kernel)",
+        "remove store objects nothing uses (no project's kiln.lock, no installed package, not the stock kernel) and what killed kilns left in KILN_HOME",
       )
       .option("--grace <minutes>", "keep objects younger than this (another kiln may be using them)", "15")
       .option("-n, --dry-run", "only say what would be removed")
@@ -32,6 +32,9 @@ export function register(program: Command): void {
       [
         `${d.dryRun ? "would remove" : "removed"} ${d.removedBlobs.length} blobs and ${d.removedTrees.length} trees (${(d.bytesFreed / 1e6).toFixed(1)} MB); kept ${d.keptBlobs} blobs, ${d.keptTrees} trees`,
         ...d.droppedRoots.map((p) => `  forgot ${p} (its kiln.lock is gone)`),
+        ...d.removedScratch.map(
+          (p) => `  ${d.dryRun ? "would remove" : "removed"} ${p} (left by a kiln that was killed)`,
+        ),
       ].join("\n"),
     );
   });

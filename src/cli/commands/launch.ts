@@ -4,6 +4,7 @@ import type { LaunchResult } from "../../launch/launch.js";
 import type { MachineSpec } from "../../launch/machine.js";
 import type { LaunchOptionValues } from "../../launch/options.js";
 import { type CommonOpts, cliState, progressFor, report, withCommon } from "../context.js";
+import { guestArgs, separateGuestArgs } from "../guestArgs.js";
 
 const BACKEND_HELP: Record<string, string> = {
   qemu: "boot an image under QEMU (microvm by default; KVM when it works here, else software emulation)",
@@ -28,7 +29,7 @@ export function addLaunchOptions(cmd: Command): Command {
     )
     .option(
       "-p, --publish <[ADDR:]HOST:GUEST[/udp]>",
-      "forward a host port to the guest (repeatable)",
+      "forward a host port to the guest (repeatable); it listens on 127.0.0.1 unless ADDR says otherwise (-p 0.0.0.0:8080:80 for every address)",
       collect,
     )
     .option(
@@ -42,17 +43,21 @@ export function addLaunchOptions(cmd: Command): Command {
     .option("-d, --detach", "run in the background (see kiln ps, logs, stop, rm)")
     .option("-i, --interactive", "pass this terminal's input to the guest console")
     .option("--name <NAME>", "machine name (default: the image name and a random suffix)")
-    .option("-D, --gdb <PORT>", "open a gdb stub on this host TCP port")
-    .option("--rm", "remove the machine's state when it ends");
+    .option("-D, --gdb <PORT>", "open a gdb stub on this TCP port of 127.0.0.1")
+    .option(
+      "--keep",
+      "keep a foreground machine's state when it ends (kiln ps, kiln logs) until kiln rm; detached machines are always kept",
+    )
+    .option("--rm", "remove the machine's state when it ends (the default in the foreground)");
 }
 
 /**
  * IMAGE as `kiln launch` takes it: an image directory, or a launchable file (`kiln image`'s disk or ISO)
  * that QEMU boots through its firmware.
  */
-async function machineSpec(image: string, rest: string[], opts: Opts): Promise<MachineSpec> {
+async function machineSpec(image: string, args: string[] | undefined, opts: Opts): Promise<MachineSpec> {
   const { launchableSpec, specFromOptions } = await import("../../launch/options.js");
-  const spec = specFromOptions(image, programArgs(rest), opts);
+  const spec = specFromOptions(image, args, opts);
   const { stat } = await import("node:fs/promises");
   const st = await stat(spec.image).catch(() => undefined);
   if (st?.isFile()) {
@@ -69,12 +74,6 @@ async function machineSpec(image: string, rest: string[], opts: Opts): Promise<M
     );
   }
   return spec;
-}
-
-/** Arguments after the image go to the program; a leading "--" only separates them. */
-export function programArgs(rest: string[]): string[] | undefined {
-  if (rest.length === 0) return undefined;
-  return rest[0] === "--" ? rest.slice(1) : rest;
 }
 
 /** Stop the machine on Ctrl-C or SIGTERM; returns the signal's exit status once one came. */
@@ -99,8 +98,8 @@ export function interruptOnSignals(ac: AbortController): { dispose(): void; stat
 
 type Opts = LaunchOptionValues & CommonOpts & { dryRun?: boolean };
 
-async function action(backend: string, image: string, rest: string[], opts: Opts): Promise<void> {
-  const spec = await machineSpec(image, rest, opts);
+async function action(backend: string, image: string, args: string[] | undefined, opts: Opts): Promise<void> {
+  const spec = await machineSpec(image, args, opts);
   const { dryRun } = await import("../../launch/launch.js");
   if (opts.dryRun) {
     const r = await dryRun(spec, { backend });
@@ -191,8 +190,8 @@ export function register(program: Command): void {
           ? "image directory written by kiln bake, or a disk or ISO written by kiln image"
           : "image directory written by kiln bake",
       )
-      .argument("[args...]", "arguments for the program (replace the baked ones)")
-      .passThroughOptions()
+      .argument("[args...]", "after --: arguments for the program (replace the baked ones)")
+      .usage("[options] IMAGE [-- ARGS...]")
       .option("--dry-run", "print the configuration and command instead of running them");
     if (backend === "qemu") {
       sub.option(
@@ -202,7 +201,7 @@ export function register(program: Command): void {
     }
     sub.addHelpText(
       "after",
-      `\nOptions go before IMAGE; everything after IMAGE goes to the program.${
+      `\nkiln's options go anywhere before --, before or after IMAGE; only the words after -- go to the program.${
         backend === "qemu"
           ? "\nA launchable file boots through its firmware (SeaBIOS, or OVMF for UEFI) with the configuration baked\ninto it: -e, program arguments, mount points and network addresses cannot reach it (-p forwards reach\nit when its image was baked with a network configuration: kiln bake --config)."
           : ""
@@ -210,8 +209,9 @@ export function register(program: Command): void {
         backend === "qemu" ? "\n  kiln launch qemu hello-uefi.img   # a launchable from kiln image" : ""
       }`,
     );
-    withCommon(addLaunchOptions(sub)).action((image: string, rest: string[], opts: Opts) =>
-      action(backend, image, rest, opts),
+    withCommon(addLaunchOptions(separateGuestArgs(sub))).action(
+      (image: string, rest: string[], opts: Opts, cmd: Command) =>
+        action(backend, image, guestArgs(cmd, image, rest), opts),
     );
   }
 }

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { type CommonOpts, progressFor, report, table, withCommon } from "../context.js";
+import { type RegistryTimeoutOpts, registryTimeouts, withRegistryTimeouts } from "../registryOptions.js";
 
-interface RepoOpts extends CommonOpts {
+interface RepoOpts extends CommonOpts, RegistryTimeoutOpts {
   repo: string[];
   insecure?: boolean;
 }
@@ -22,15 +23,22 @@ interface AddOpts extends RepoOpts {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+/** How to talk to OCI registries among the repositories. */
+function connection(opts: RepoOpts) {
+  return { ...(opts.insecure ? { insecure: true } : {}), ...registryTimeouts(opts) };
+}
+
 function withRepos(cmd: Command): Command {
-  return cmd
-    .option(
-      "--repo <repo>",
-      "a repository: DIR, http(s)://URL or oci://HOST[:PORT]/NAMESPACE (repeatable)",
-      collect,
-      [],
-    )
-    .option("--insecure", "plain http to an OCI registry that is not on loopback");
+  return withRegistryTimeouts(
+    cmd
+      .option(
+        "--repo <repo>",
+        "a repository: DIR, http(s)://URL or oci://HOST[:PORT]/NAMESPACE (repeatable)",
+        collect,
+        [],
+      )
+      .option("--insecure", "plain http to an OCI registry that is not on loopback"),
+  );
 }
 
 function withBuild(cmd: Command): Command {
@@ -109,7 +117,7 @@ export function register(program: Command): void {
       mirrors: await mirrors(opts, process.env),
       self: true,
       ...(opts.frozen ? { frozen: true } : {}),
-      ...(opts.insecure ? { insecure: true } : {}),
+      ...connection(opts),
       progress: await progressFor(opts),
     });
     const { meta: _m, ...self } = r.self!;
@@ -143,7 +151,7 @@ export function register(program: Command): void {
       repos: opts.repo,
       mirrors: await mirrors(opts, process.env),
       ...(opts.frozen ? { frozen: true } : {}),
-      ...(opts.insecure ? { insecure: true } : {}),
+      ...connection(opts),
       progress: await progressFor(opts),
     });
     report(opts, r, (d) => renderInstall(d, "installed"));
@@ -172,7 +180,7 @@ export function register(program: Command): void {
       repos: opts.repo,
       mirrors: await mirrors(opts, process.env),
       ...(opts.frozen ? { frozen: true } : {}),
-      ...(opts.insecure ? { insecure: true } : {}),
+      ...connection(opts),
       ...(opts.replace ? { replace: true } : {}),
       ...(opts.recipeOnly ? { recipeOnly: true } : {}),
       progress: await progressFor(opts),
@@ -200,7 +208,7 @@ export function register(program: Command): void {
     ),
   ).action(async (term: string, opts: RepoOpts) => {
     const { searchPackages } = await import("../../pkg/query.js");
-    const r = await searchPackages(term, { repos: opts.repo, ...(opts.insecure ? { insecure: true } : {}) });
+    const r = await searchPackages(term, { repos: opts.repo, ...connection(opts) });
     report(opts, r, (d) =>
       d.length
         ? table(
@@ -228,7 +236,7 @@ export function register(program: Command): void {
     ),
   ).action(async (spec: string, opts: RepoOpts) => {
     const { packageInfo } = await import("../../pkg/query.js");
-    const r = await packageInfo(spec, { repos: opts.repo, ...(opts.insecure ? { insecure: true } : {}) });
+    const r = await packageInfo(spec, { repos: opts.repo, ...connection(opts) });
     report(opts, r, (d) =>
       d.versions
         .map((v) =>

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import type { LaunchOptionValues } from "../../launch/options.js";
 import { type CommonOpts, progressFor, withCommon } from "../context.js";
-import { addLaunchOptions, launchAndReport, programArgs } from "./launch.js";
+import { guestArgs, separateGuestArgs } from "../guestArgs.js";
+import { addLaunchOptions, launchAndReport } from "./launch.js";
 
 type Opts = LaunchOptionValues &
   CommonOpts & {
@@ -24,7 +25,8 @@ export function register(program: Command): void {
       "<target>",
       "a .c file, a project directory (configure, CMakeLists.txt, meson.build, Makefile) or a program",
     )
-    .argument("[args...]", "arguments for the program (after --)")
+    .argument("[args...]", "after --: arguments for the program (replace the baked ones)")
+    .usage("[options] TARGET [-- ARGS...]")
     .option("--platform <name>", "platform to bake for (default: qemu, or [image] platform in kiln.toml)")
     .option("--kernel <kind>", "stock or specialized", "stock")
     .option("--add <src:dest>", "add a file or directory to the image (repeatable)", collect, [])
@@ -34,41 +36,44 @@ export function register(program: Command): void {
     .option("--backend <name>", "qemu (default), xen or firecracker")
     .addHelpText(
       "after",
-      "\nExamples:\n  kiln run examples/hello\n  kiln run deb:redis-server -p 16379:6379\n  kiln run examples/httpd -p 18080:8080\n  kiln run hello.c -- --greeting hi\n  kiln run examples/kv -p 17000:7000 -b kv.img,/data",
+      "\nkiln's options go anywhere before --, before or after TARGET; only the words after -- go to the program.\n\nExamples:\n  kiln run examples/hello\n  kiln run deb:redis-server -p 16379:6379\n  kiln run examples/httpd -p 18080:8080\n  kiln run hello.c -- --greeting hi\n  kiln run examples/kv -p 17000:7000 -b kv.img,/data",
     );
-  withCommon(addLaunchOptions(cmd)).action(async (target: string, rest: string[], opts: Opts) => {
-    const { usageError } = await import("../../core/errors.js");
-    if (opts.kernel !== "stock" && opts.kernel !== "specialized") {
-      throw usageError(
-        "KILN_EKERNEL_KIND",
-        `Unknown kernel kind "${opts.kernel}"`,
-        "Use --kernel stock or --kernel specialized.",
-      );
-    }
-    const { parseAdd } = await import("../../bake/bake.js");
-    const { prepareRun } = await import("../../run/prepareRun.js");
-    const progress = await progressFor(opts);
-    const prepared = await prepareRun({
-      target,
-      ...(opts.platform ? { platform: opts.platform } : {}),
-      kernel: opts.kernel,
-      add: opts.add.map(parseAdd),
-      ...(opts.config ? { configFile: opts.config } : {}),
-      ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
-      ...(opts.program ? { program: opts.program } : {}),
-      progress,
-    });
-    const d = prepared.defaults;
-    const { specFromOptions } = await import("../../launch/options.js");
-    const spec = specFromOptions(prepared.image, programArgs(rest) ?? d?.args, {
-      ...opts,
-      ...(opts.memory === undefined && d?.memory ? { memory: String(d.memory) } : {}),
-      // The recipe's host:guest forwards apply when the command line gives none.
-      ...(!opts.publish?.length && d?.ports?.some((p) => String(p).includes(":"))
-        ? { publish: (d.ports ?? []).map(String).filter((p) => p.includes(":")) }
-        : {}),
-      env: [...Object.entries(d?.env ?? {}).map(([k, v]) => `${k}=${v}`), ...(opts.env ?? [])],
-    });
-    await launchAndReport(spec, opts.backend ?? "qemu", opts, progress, (r) => ({ ...prepared, ...r }));
-  });
+  withCommon(addLaunchOptions(separateGuestArgs(cmd))).action(
+    async (target: string, rest: string[], opts: Opts, self: Command) => {
+      const args = guestArgs(self, target, rest);
+      const { usageError } = await import("../../core/errors.js");
+      if (opts.kernel !== "stock" && opts.kernel !== "specialized") {
+        throw usageError(
+          "KILN_EKERNEL_KIND",
+          `Unknown kernel kind "${opts.kernel}"`,
+          "Use --kernel stock or --kernel specialized.",
+        );
+      }
+      const { parseAdd } = await import("../../bake/bake.js");
+      const { prepareRun } = await import("../../run/prepareRun.js");
+      const progress = await progressFor(opts);
+      const prepared = await prepareRun({
+        target,
+        ...(opts.platform ? { platform: opts.platform } : {}),
+        kernel: opts.kernel,
+        add: opts.add.map(parseAdd),
+        ...(opts.config ? { configFile: opts.config } : {}),
+        ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
+        ...(opts.program ? { program: opts.program } : {}),
+        progress,
+      });
+      const d = prepared.defaults;
+      const { specFromOptions } = await import("../../launch/options.js");
+      const spec = specFromOptions(prepared.image, args ?? d?.args, {
+        ...opts,
+        ...(opts.memory === undefined && d?.memory ? { memory: String(d.memory) } : {}),
+        // The recipe's host:guest forwards apply when the command line gives none.
+        ...(!opts.publish?.length && d?.ports?.some((p) => String(p).includes(":"))
+          ? { publish: (d.ports ?? []).map(String).filter((p) => p.includes(":")) }
+          : {}),
+        env: [...Object.entries(d?.env ?? {}).map(([k, v]) => `${k}=${v}`), ...(opts.env ?? [])],
+      });
+      await launchAndReport(spec, opts.backend ?? "qemu", opts, progress, (r) => ({ ...prepared, ...r }));
+    },
+  );
 }

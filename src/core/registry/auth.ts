@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { KilnError, q } from "../errors.js";
 import { exec } from "../exec.js";
+import { DEFAULT_TIMEOUTS, registryTimeoutError } from "./timeouts.js";
 
 export interface Credentials {
   username: string;
@@ -173,6 +174,8 @@ export async function fetchToken(
   scope: string,
   creds: Credentials | undefined,
   registry: string,
+  /** The whole exchange (a token is a few hundred bytes): a token service that hangs must not hang kiln. */
+  timeoutMs = DEFAULT_TIMEOUTS.connectMs + DEFAULT_TIMEOUTS.headersMs,
 ): Promise<Token> {
   const realm = challenge.params.realm;
   if (!realm) {
@@ -196,10 +199,14 @@ export async function fetchToken(
   // Ask for what the caller needs (pull,push when pushing) and for what the challenge named, if other.
   const scopes = new Set([scope, ...(challenge.params.scope ?? "").split(" ")].filter(Boolean));
   for (const s of scopes) url.searchParams.append("scope", s);
+  const what = `a token from ${q(url.origin)}`;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const timedOut = () => registryTimeoutError(registry, "headers", timeoutMs, what);
   let res: Response;
   try {
-    res = await fetch(url, { headers: creds ? { authorization: basicHeader(creds) } : {} });
+    res = await fetch(url, { headers: creds ? { authorization: basicHeader(creds) } : {}, signal });
   } catch (e) {
+    if (signal.aborted) throw timedOut();
     throw new KilnError(
       "KILN_EREGISTRY_UNREACHABLE",
       `Cannot reach the token service ${q(url.origin)} of registry ${q(registry)}: ${(e as Error).message}`,
@@ -207,7 +214,9 @@ export async function fetchToken(
       { cause: e },
     );
   }
-  const text = await res.text();
+  const text = await res.text().catch((e: unknown) => {
+    throw signal.aborted ? timedOut() : e;
+  });
   if (!res.ok) {
     throw new KilnError(
       "KILN_EREGISTRY_AUTH",

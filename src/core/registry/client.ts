@@ -6,12 +6,15 @@
  *
  * Contract: everything read from the registry is checked against its digest before it is returned or
  * renamed into place (KILN_EDIGEST); a refusal is a KILN_EREGISTRY_* error with the HTTP status and the
- * registry's own message; a broken connection is KILN_EREGISTRY_IO (or _UNREACHABLE before any answer).
+ * registry's own message; a broken connection is KILN_EREGISTRY_IO (or _UNREACHABLE before any answer); a
+ * registry that stops answering is KILN_EREGISTRY_TIMEOUT naming the phase (timeouts.ts).
  */
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { sha256 } from "../digest.js";
 import { KilnError, q } from "../errors.js";
+import { fsError, isFsError } from "../fsError.js";
+import { testPause } from "../testPause.js";
 import { KILN_VERSION } from "../version.js";
 import {
   basicHeader,
@@ -25,6 +28,13 @@ import {
 import { DIGEST_RE, MANIFEST_ACCEPT } from "./ociTypes.js";
 import { registryEndpoint, registryScheme } from "./reference.js";
 import { registryError, registryIoError } from "./registryError.js";
+import {
+  DEFAULT_TIMEOUTS,
+  probeConnect,
+  type RegistryTimeouts,
+  registryTimeoutError,
+  type TimeoutPhase,
+} from "./timeouts.js";
 import { digestError, writeVerified } from "./verifiedWrite.js";
 
 /** Bytes to upload: in memory, or a range of a file (a blob inside an oci-archive tar). */
@@ -48,6 +58,17 @@ export interface RegistryClientOptions {
   monolithicMax?: number;
   /** Chunk size for chunked uploads (default 16 MiB). */
   chunkSize?: number;
+  /** kiln's own time limits (timeouts.ts); each phase not given keeps its default. */
+  timeouts?: Partial<RegistryTimeouts>;
+}
+
+/** One request's clock: which phase it is in, and how to stop it when that phase takes too long. */
+interface Watch {
+  ac: AbortController;
+  what: string;
+  timer?: NodeJS.Timeout;
+  /** Set when a time limit ended the request. */
+  expired?: TimeoutPhase;
 }
 
 export interface FetchedManifest {
@@ -75,6 +96,8 @@ interface Send {
   url: string;
   repo: string;
   push?: boolean;
+  /** The token scope, when not the repository's (the catalogue's is registry:catalog:*). */
+  scope?: string;
   headers?: Record<string, string>;
   /** Called for each attempt: a stream can be read only once. */
   body?: () => Uint8Array | ReadableStream | undefined;
@@ -88,10 +111,15 @@ export class RegistryClient {
   private credsPromise: Promise<Credentials | undefined> | undefined;
   private readonly tokens = new Map<string, Token>();
   private basic = false;
+  private readonly timeouts: RegistryTimeouts;
+  private connectCheck: Promise<void> | undefined;
+  /** The clock of each answer whose body may still be read. */
+  private readonly watches = new WeakMap<Response, Watch>();
 
   constructor(registry: string, opts: RegistryClientOptions = {}) {
     this.registry = registry;
     this.opts = opts;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     const scheme = registryScheme(registry, { insecure: opts.insecure, env: opts.env });
     this.base = `${scheme}://${registryEndpoint(registry)}`;
   }
@@ -125,7 +153,8 @@ export class RegistryClient {
     if (bearer) {
       // A token we sent was refused (expired early, or too narrow): ask for a fresh one, once.
       this.tokens.delete(scope);
-      this.tokens.set(scope, await fetchToken(bearer, scope, creds, this.registry));
+      const tokenMs = this.timeouts.connectMs + this.timeouts.headersMs;
+      this.tokens.set(scope, await fetchToken(bearer, scope, creds, this.registry, tokenMs));
       return true;
     }
     if (challenges.some((c) => c.scheme === "basic") && creds && !this.basic) {
@@ -135,13 +164,109 @@ export class RegistryClient {
     return false;
   }
 
+  /** Start (or restart) the clock of `phase`; when it runs out the request is aborted. */
+  private arm(w: Watch, phase: TimeoutPhase): void {
+    clearTimeout(w.timer);
+    const ms = this.limit(phase);
+    w.timer = setTimeout(() => {
+      w.expired = phase;
+      w.ac.abort(registryTimeoutError(this.registry, phase, ms, w.what));
+    }, ms);
+    w.timer.unref();
+  }
+
+  private limit(phase: TimeoutPhase): number {
+    return {
+      connect: this.timeouts.connectMs,
+      headers: this.timeouts.headersMs,
+      stall: this.timeouts.stallMs,
+    }[phase];
+  }
+
+  /** fetch does not say how long connecting took: a TCP connection is tried once per client first. */
+  private checkConnect(what: string): Promise<void> {
+    this.connectCheck ??= (async () => {
+      const u = new URL(this.base);
+      const port = Number(u.port) || (u.protocol === "https:" ? 443 : 80);
+      if (
+        (await probeConnect(u.hostname.replace(/^\[|\]$/g, ""), port, this.timeouts.connectMs)) === "timeout"
+      )
+        throw registryTimeoutError(this.registry, "connect", this.timeouts.connectMs, what);
+    })();
+    return this.connectCheck;
+  }
+
+  /**
+   * A body on its way up, watched: each chunk taken restarts the stall clock, and the wait for the answer
+   * starts only once the last chunk is taken (a big upload may take longer than any answer should).
+   */
+  private watchUpload(body: ReadableStream, w: Watch): ReadableStream {
+    const reader = body.getReader();
+    return new ReadableStream(
+      {
+        pull: async (c) => {
+          this.arm(w, "stall");
+          const { done, value } = await reader.read();
+          if (!done) return c.enqueue(value);
+          c.close();
+          this.arm(w, "headers");
+        },
+        cancel: (why) => reader.cancel(why),
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  /** The body of an answer, watched: a pause longer than the stall limit ends it with a timeout. */
+  private watchedBody(res: Response): ReadableStream<Uint8Array> | null {
+    const w = this.watches.get(res);
+    if (!res.body || !w) return res.body;
+    const reader = res.body.getReader();
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: async (c) => {
+          // Only the wait for the network counts: a slow reader (a slow disk) is not a stalled registry.
+          this.arm(w, "stall");
+          try {
+            const { done, value } = await reader.read();
+            if (done) c.close();
+            else c.enqueue(value);
+          } finally {
+            clearTimeout(w.timer);
+          }
+        },
+        cancel: (why) => {
+          clearTimeout(w.timer);
+          return reader.cancel(why);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  /** A body that broke: a timeout when the clock ended it, a broken connection otherwise. */
+  private bodyError(res: Response, what: string, e: unknown): KilnError {
+    const w = this.watches.get(res);
+    if (w?.expired) return registryTimeoutError(this.registry, w.expired, this.limit(w.expired), what);
+    return registryIoError(this.registry, what, e, true);
+  }
+
+  /** An error answer's text (at most 64 KiB; "" when it cannot be read). */
+  private async textOf(res: Response, what: string): Promise<string> {
+    return (await this.readBody(res, 64 * 1024, what).catch(() => Buffer.alloc(0))).toString("utf8");
+  }
+
   private async send(r: Send): Promise<Response> {
-    const scope = `repository:${r.repo}:${r.push ? "pull,push" : "pull"}`;
+    const scope = r.scope ?? `repository:${r.repo}:${r.push ? "pull,push" : "pull"}`;
+    await this.checkConnect(r.what);
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { "user-agent": `kiln/${KILN_VERSION}`, ...r.headers };
       const auth = await this.authHeader(scope);
       if (auth) headers.authorization = auth;
-      const body = r.body?.();
+      const w: Watch = { ac: new AbortController(), what: r.what };
+      const raw = r.body?.();
+      const body = raw instanceof ReadableStream ? this.watchUpload(raw, w) : raw;
+      if (body === raw) this.arm(w, "headers");
       let res: Response;
       try {
         res = await fetch(r.url, {
@@ -149,9 +274,13 @@ export class RegistryClient {
           headers,
           ...(body ? { body, duplex: "half" } : {}),
           redirect: "follow",
+          signal: w.ac.signal,
         } as RequestInit);
       } catch (e) {
+        if (w.expired) throw registryTimeoutError(this.registry, w.expired, this.limit(w.expired), r.what);
         const cause = (e as Error).cause as NodeJS.ErrnoException | undefined;
+        if (cause?.code === "UND_ERR_CONNECT_TIMEOUT")
+          throw registryTimeoutError(this.registry, "connect", this.timeouts.connectMs, r.what);
         if (cause?.message === "bad port") {
           throw new KilnError(
             "KILN_EREGISTRY_UNREACHABLE",
@@ -159,12 +288,17 @@ export class RegistryClient {
             'That port is on the WHATWG fetch "bad ports" list (as in browsers); run the registry on another port.',
           );
         }
+        // An upload that cannot read its own file is a local fault, not the registry's.
+        if (isFsError(cause)) throw fsError(cause);
         const code = cause?.code ?? "";
         throw registryIoError(this.registry, r.what, e, BROKEN.has(code));
+      } finally {
+        clearTimeout(w.timer);
       }
+      this.watches.set(res, w);
       if (res.status === 401 && attempt === 0) {
         const challenge = res.headers.get("www-authenticate") ?? "";
-        const text = await res.text().catch(() => "");
+        const text = await this.textOf(res, r.what);
         if (await this.authenticate(challenge, scope)) continue;
         throw registryError(401, text, r.what, this.registry, (await this.creds()) !== undefined);
       }
@@ -173,7 +307,7 @@ export class RegistryClient {
   }
 
   private async fail(res: Response, what: string): Promise<KilnError> {
-    const text = await res.text().catch(() => "");
+    const text = await this.textOf(res, what);
     return registryError(res.status, text, what, this.registry, (await this.creds()) !== undefined);
   }
 
@@ -182,11 +316,12 @@ export class RegistryClient {
     const chunks: Buffer[] = [];
     let n = 0;
     try {
-      if (!res.body) return Buffer.alloc(0);
-      for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+      const body = this.watchedBody(res);
+      if (!body) return Buffer.alloc(0);
+      // Leaving the loop (a throw included) cancels the body.
+      for await (const c of body as unknown as AsyncIterable<Uint8Array>) {
         n += c.length;
         if (n > max) {
-          await res.body.cancel().catch(() => {});
           throw new KilnError(
             "KILN_EREGISTRY_TOO_BIG",
             `Registry ${q(this.registry)} sent more than ${max} bytes for ${what}`,
@@ -197,7 +332,7 @@ export class RegistryClient {
       }
     } catch (e) {
       if (e instanceof KilnError) throw e;
-      throw registryIoError(this.registry, what, e, true);
+      throw this.bodyError(res, what, e);
     }
     return Buffer.concat(chunks);
   }
@@ -232,16 +367,17 @@ export class RegistryClient {
     const what = `blob ${this.label(repo, digest)}`;
     const res = await this.send({ method: "GET", url: this.url(repo, "blobs", digest), repo, what });
     if (res.status !== 200) throw await this.fail(res, what);
-    if (!res.body) throw registryIoError(this.registry, what, new Error("no body"), true);
+    const body = this.watchedBody(res);
+    if (!body) throw registryIoError(this.registry, what, new Error("no body"), true);
     const { size } = await writeVerified(
-      Readable.fromWeb(res.body as import("node:stream/web").ReadableStream),
+      Readable.fromWeb(body as import("node:stream/web").ReadableStream),
       dest,
       {
         digest,
         ...(opts.size === undefined ? {} : { size: opts.size }),
         ...(opts.mode === undefined ? {} : { mode: opts.mode }),
         label: what,
-        onStreamError: (e) => registryIoError(this.registry, what, e, true),
+        onStreamError: (e) => this.bodyError(res, what, e),
       },
     );
     return size;
@@ -277,6 +413,7 @@ export class RegistryClient {
     });
     if (start.status !== 202) throw await this.fail(start, what);
     await start.body?.cancel();
+    await testPause("registry:upload-started");
     let location = this.location(start, what);
     const max = this.opts.monolithicMax ?? 64 * 1024 * 1024;
     const chunk = Math.max(1, this.opts.chunkSize ?? 16 * 1024 * 1024);
@@ -392,21 +529,42 @@ export class RegistryClient {
   }
 
   /** All tags of a repository, following the Link header's pages. */
-  async listTags(repo: string): Promise<string[]> {
-    const what = `tag list of ${this.label(repo)}`;
-    const tags: string[] = [];
-    let url: string | undefined = `${this.base}/v2/${repo}/tags/list`;
+  listTags(repo: string): Promise<string[]> {
+    return this.pages(`${this.base}/v2/${repo}/tags/list`, "tags", {
+      repo,
+      what: `tag list of ${this.label(repo)}`,
+    });
+  }
+
+  /** Every repository the registry lists (/v2/_catalog, which not every registry offers). */
+  listRepositories(): Promise<string[]> {
+    return this.pages(`${this.base}/v2/_catalog?n=1000`, "repositories", {
+      repo: "",
+      scope: "registry:catalog:*",
+      what: `repository list of ${q(this.registry)}`,
+    });
+  }
+
+  /** A JSON list in pages, following the Link header. */
+  private async pages(
+    first: string,
+    key: "tags" | "repositories",
+    r: { repo: string; scope?: string; what: string },
+  ): Promise<string[]> {
+    const out: string[] = [];
+    let url: string | undefined = first;
     while (url) {
-      const res = await this.send({ method: "GET", url, repo, what });
-      if (res.status !== 200) throw await this.fail(res, what);
-      const j = JSON.parse((await this.readBody(res, MANIFEST_MAX, what)).toString("utf8")) as {
-        tags?: string[] | null;
-      };
-      tags.push(...(j.tags ?? []));
+      const res = await this.send({ method: "GET", url, ...r });
+      if (res.status !== 200) throw await this.fail(res, r.what);
+      const j = JSON.parse((await this.readBody(res, MANIFEST_MAX, r.what)).toString("utf8")) as Record<
+        string,
+        string[] | null | undefined
+      >;
+      out.push(...(j[key] ?? []));
       const next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers.get("link") ?? "")?.[1];
       url = next ? new URL(next, this.base).toString() : undefined;
     }
-    return tags;
+    return out;
   }
 }
 
@@ -426,8 +584,22 @@ function withDigest(location: string, digest: string): string {
   return u.toString();
 }
 
+/** Bytes in memory above this go up as a stream, so that their upload is watched like a file's. */
+const STREAM_ABOVE = 1024 * 1024;
+
 function bodyOf(blob: BlobSource, start: number, end: number): Uint8Array | ReadableStream {
-  if (blob.data) return blob.data.subarray(start, end);
+  if (blob.data) {
+    const bytes = blob.data.subarray(start, end);
+    if (bytes.length <= STREAM_ABOVE) return bytes;
+    let at = 0;
+    return new ReadableStream({
+      pull(c) {
+        c.enqueue(bytes.subarray(at, at + 64 * 1024));
+        at += 64 * 1024;
+        if (at >= bytes.length) c.close();
+      },
+    });
+  }
   if (!blob.path) throw new Error(`blob ${blob.digest} has neither data nor path`);
   if (end === start) return new Uint8Array(0);
   const base = blob.offset ?? 0;

@@ -3,13 +3,15 @@
  * while hashed, checked against the expected sha256 digest (and size when known), then renamed into place.
  * A broken stream, a wrong size or a wrong digest leaves nothing at `dest` and no temporary file.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { KilnError, q } from "../errors.js";
+import { fsError, isFsError } from "../fsError.js";
+import { scratchBeside } from "../scratchName.js";
 
 export function digestError(label: string, expected: string, actual: string, size?: number): KilnError {
   return new KilnError(
@@ -45,12 +47,17 @@ export async function writeVerified(
   },
 ): Promise<{ size: number }> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = join(dirname(dest), `.${basename(dest)}.part-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = await scratchBeside(dest);
   const hash = createHash("sha256");
   let n = 0;
   let inputFailed: unknown;
+  let writeFailed: unknown;
   input.once("error", (e) => {
     inputFailed = e;
+  });
+  const out = createWriteStream(tmp, opts.mode === undefined ? {} : { mode: opts.mode });
+  out.once("error", (e) => {
+    writeFailed = e;
   });
   const count = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -64,7 +71,7 @@ export async function writeVerified(
     },
   });
   try {
-    await pipeline(input, count, createWriteStream(tmp, opts.mode === undefined ? {} : { mode: opts.mode }));
+    await pipeline(input, count, out);
     if (opts.size !== undefined && n !== opts.size) throw sizeError(opts.label, opts.size, n);
     const actual = `sha256:${hash.digest("hex")}`;
     if (actual !== opts.digest) throw digestError(opts.label, opts.digest, actual, n);
@@ -73,7 +80,10 @@ export async function writeVerified(
   } catch (e) {
     await rm(tmp, { force: true });
     if (e instanceof KilnError) throw e;
+    // A full disk ends the pipeline, which then destroys the input with the same error: the local fault
+    // is the cause, never the connection. (A broken input reaches the file's stream too, as itself.)
+    if (isFsError(writeFailed)) throw fsError(writeFailed, dest, "write");
     if (inputFailed !== undefined && opts.onStreamError) throw opts.onStreamError(inputFailed);
-    throw e;
+    throw fsError(e, dest);
   }
 }

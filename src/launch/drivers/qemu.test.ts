@@ -86,12 +86,12 @@ describe("qemu arguments", () => {
         kind: "user",
         forwards: [
           { proto: "tcp", host: 8080, guest: 80 },
-          { proto: "udp", host: 5353, guest: 53, hostAddr: "127.0.0.1" },
+          { proto: "udp", host: 5353, guest: 53, hostAddr: "0.0.0.0" },
         ],
       },
     });
     assert.deepEqual(values(user, "-netdev"), [
-      "user,id=n0,hostfwd=tcp::8080-:80,hostfwd=udp:127.0.0.1:5353-:53",
+      "user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53",
     ]);
     const tap = args({ net: { kind: "tap", ifname: "tap0", mac: "52:54:00:00:00:01" } });
     assert.deepEqual(values(tap, "-netdev"), ["tap,id=n0,ifname=tap0,script=no,downscript=no"]);
@@ -108,7 +108,7 @@ describe("qemu arguments", () => {
     );
     assert.deepEqual(values(a, "-chardev"), ["file,id=con0,path=/h/machines/m1/console.log"]);
     assert.ok(a.includes("-daemonize"));
-    assert.deepEqual(values(a, "-gdb"), ["tcp::1234"]);
+    assert.deepEqual(values(a, "-gdb"), ["tcp:127.0.0.1:1234"]);
     assert.deepEqual(values(a, "-fsdev"), ["local,id=fs0,path=/srv,security_model=none,readonly=on"]);
     assert.ok(values(a, "-device").includes("virtio-9p-device,fsdev=fs0,mount_tag=share0"));
   });
@@ -169,7 +169,7 @@ describe("qemu arguments", () => {
     assert.ok(!a.includes("-kernel") && !a.includes("-append"));
     assert.deepEqual(values(a, "-chardev"), ["stdio,id=con0,signal=on"]);
     assert.ok(a.includes("-no-reboot"));
-    assert.deepEqual(values(a, "-netdev"), ["user,id=n0,hostfwd=tcp::8080-:80"]);
+    assert.deepEqual(values(a, "-netdev"), ["user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80"]);
     assert.ok(values(a, "-device").includes("virtio-net-pci,netdev=n0"));
     const big = launchableQemuArgs({
       spec: { ...spec({ memoryMB: 1024 }), launchable },

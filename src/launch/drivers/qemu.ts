@@ -174,7 +174,8 @@ function machineArgs(
     let netdev: string;
     if (net.kind === "user") {
       netdev = "user,id=n0";
-      for (const f of net.forwards) netdev += `,hostfwd=${f.proto}:${f.hostAddr ?? ""}:${f.host}-:${f.guest}`;
+      for (const f of net.forwards)
+        netdev += `,hostfwd=${f.proto}:${f.hostAddr ?? "127.0.0.1"}:${f.host}-:${f.guest}`;
     } else if (net.kind === "tap") {
       netdev = `tap,id=n0,ifname=${v(net.ifname)},script=no,downscript=no`;
     } else {
@@ -201,7 +202,8 @@ function machineArgs(
       `${bus("virtio-9p")},fsdev=fs${n},mount_tag=share${n}`,
     );
   });
-  if (spec.gdbPort !== undefined) a.push("-gdb", `tcp::${spec.gdbPort}`);
+  // A gdb stub controls the guest: like a port forward, only this host may reach it.
+  if (spec.gdbPort !== undefined) a.push("-gdb", `tcp:127.0.0.1:${spec.gdbPort}`);
   a.push("-qmp", `unix:${v(i.control)},server=on,wait=off`);
   a.push("-pidfile", join(i.dir, FILES.pid));
   if (i.consoleFile) a.push("-daemonize");

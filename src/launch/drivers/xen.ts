@@ -244,7 +244,6 @@ export const xenDriver: Driver = {
       daemonizes: false,
       detachSelf: true,
       readyFd: true,
-      argv0: join(ctx.dir, "xenconsole"),
     };
   },
 
