@@ -16,9 +16,11 @@ const work = mkdtempSync(join(tmpdir(), "kiln-dryrun-"));
 const home = join(work, "home");
 const GOLDEN = join(ROOT, "test", "fixtures", "launch");
 let image = "";
+let xenImage = "";
 let disk = "";
 before(() => {
   image = bakeImage(work, "hello");
+  xenImage = bakeImage(work, "hello", "xen");
   disk = join(work, "data.img");
   writeFileSync(disk, "");
   truncateSync(disk, 1 << 20);
@@ -58,7 +60,7 @@ describe("dry runs", () => {
       "bridge:xenbr0",
       "-b",
       `${disk},/data`,
-      image,
+      xenImage,
       "--",
       "--port",
       "80",
@@ -66,7 +68,10 @@ describe("dry runs", () => {
     assert.equal(r.code, 0, r.stderr);
     golden("xen-dryrun.txt", normalise(r.stdout));
     assert.match(r.stdout, /^type = "pvh"$/m);
-    assert.match(r.stdout, /^xl create \S+\/machines\/golden\/xen\.cfg -c$/m);
+    assert.match(r.stdout, /^xl create -c \S+\/machines\/golden\/xen\.cfg$/m);
+    // The launch-time configuration goes into xenstore, not onto the command line.
+    assert.match(r.stdout, /^cmdline = ".*\bkiln\.xs=1\b.*"$/m);
+    assert.doesNotMatch(r.stdout, /kiln\.config=/);
     // Nothing is written by a dry run.
     assert.deepEqual(JSON.parse((await kiln(["ps", "--json"])).stdout), []);
   });
@@ -118,12 +123,27 @@ describe("dry runs", () => {
 });
 
 describe("launches where the hypervisor is missing", () => {
-  it("xen fails with KILN_EBACKEND_UNAVAILABLE and a hint", async (t) => {
-    if (await which("xl")) return t.skip("xl is installed here");
-    const r = await kiln(["launch", "xen", image]);
+  it("xen without xl fails with KILN_EBACKEND_UNAVAILABLE and a hint", async () => {
+    // Debian puts xl in /usr/sbin only: a PATH without it is a host without Xen's tools.
+    const r = await runKiln(["launch", "xen", xenImage], { home, env: { PATH: "/usr/bin:/bin" } });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /error KILN_EBACKEND_UNAVAILABLE: Xen is not available: `xl` not found/);
     assert.match(r.stderr, /hint: .*--dry-run/);
+  });
+
+  it("xen with its tools but no hypervisor (this host is no dom0) fails the same way", async (t) => {
+    if (!(await which("xl"))) return t.skip("Xen's tools are not installed here (.ci/run installs them)");
+    const r = await kiln(["launch", "xen", xenImage]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error KILN_EBACKEND_UNAVAILABLE: Xen is not available: `xl info` failed/);
+    assert.match(r.stderr, /hint: .*xen-host/);
+  });
+
+  it("xen refuses, before xl runs, disks for an image without Xen's block frontend", async () => {
+    // Baked for QEMU: its modules are virtio's; the disk would never appear in the guest.
+    const r = await kiln(["launch", "xen", "--dry-run", "-b", `${disk},/data`, image]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /error KILN_EIMAGE_NO_DRIVER: Cannot attach disks to image "hello" on Xen/);
   });
 
   it("firecracker fails with KILN_EBACKEND_UNAVAILABLE and a hint", async (t) => {

@@ -33,8 +33,8 @@ export function kilnCc(): string {
 }
 
 /** Bake `kind` into parent/kind and return the image directory. `plane` is a kernel-plane image (no program). */
-export function bakeImage(parent: string, kind: ImageKind): string {
-  const out = join(parent, kind);
+export function bakeImage(parent: string, kind: ImageKind, platform = "qemu"): string {
+  const out = join(parent, platform === "qemu" ? kind : `${kind}-${platform}`);
   const programs: string[] = [];
   if (kind !== "plane") {
     const build = join(parent, "build");
@@ -43,7 +43,7 @@ export function bakeImage(parent: string, kind: ImageKind): string {
     execFileSync(kilnCc(), ["-Os", "-o", program, SOURCES[kind]], { stdio: ["ignore", "pipe", "pipe"] });
     programs.push(program);
   }
-  kiln(["bake", "qemu", out, ...programs, "--quiet"]);
+  kiln(["bake", platform, out, ...programs, "--quiet"]);
   return out;
 }
 

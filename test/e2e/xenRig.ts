@@ -153,7 +153,7 @@ async function startRig(): Promise<Rig> {
       "--cpus",
       "2",
       "--share",
-      "/:/host",
+      "/:/host:cache",
       "-p",
       `127.0.0.1:${port}:7777`,
       image,

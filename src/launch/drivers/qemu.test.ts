@@ -109,7 +109,9 @@ describe("qemu arguments", () => {
     assert.deepEqual(values(a, "-chardev"), ["file,id=con0,path=/h/machines/m1/console.log"]);
     assert.ok(a.includes("-daemonize"));
     assert.deepEqual(values(a, "-gdb"), ["tcp:127.0.0.1:1234"]);
-    assert.deepEqual(values(a, "-fsdev"), ["local,id=fs0,path=/srv,security_model=none,readonly=on"]);
+    assert.deepEqual(values(a, "-fsdev"), [
+      "local,id=fs0,path=/srv,security_model=none,multidevs=remap,readonly=on",
+    ]);
     assert.ok(values(a, "-device").includes("virtio-9p-device,fsdev=fs0,mount_tag=share0"));
   });
 
