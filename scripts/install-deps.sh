@@ -8,6 +8,9 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 mapfile -t PKGS < <(grep -v '^#' data/prerequisites.tsv | awk -F'\t' '$3 != "-" {print $3}' | sort -u)
 # Test-only: cross-checks against Debian's own readers.
 PKGS+=(dpkg-dev zip unzip libclang-rt-14-dev docker-registry skopeo lintian systemd python3 iproute2)
+# Test-only: the Xen rig runs the host's own Xen tools (xl, xenstore-write, xenconsole, hotplug scripts)
+# inside its dom0, and its QEMU device model for HVM guests and stub domains' consoles.
+PKGS+=(xen-utils-4.17 xenstore-utils qemu-system-xen curl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -56,4 +56,6 @@ const r = spawnSync(
   ],
   { stdio: "inherit", env },
 );
+// The Xen rig (test/e2e/xenRig.ts) is shared by every Xen test of the run and outlives each test file.
+spawnSync(process.execPath, ["bin/kiln.js", "rm", "-f", "xen-rig", "--quiet"], { stdio: "ignore", env });
 process.exit(r.status ?? 1);
