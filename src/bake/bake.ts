@@ -16,7 +16,7 @@ import type { ImageManifest } from "../manifest/imageManifest.js";
 import { checkKernelCmdline, LAUNCHER_ROOM, X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
 import { type CpioEntry, cpioChunks } from "./cpio.js";
 import { type CheckedProgram, checkProgram, checkProgramWithClosure } from "./program.js";
-import { writeImageDir } from "./writeImage.js";
+import { claimImageDir, writeImageDir } from "./writeImage.js";
 
 export interface BakeOptions {
   platform: string;
@@ -42,6 +42,8 @@ export interface BakeOptions {
   policyFile?: string;
   /** Bake despite policy violations, recording them in the manifest. */
   allowLicenseViolations?: boolean;
+  /** Replace what is at OUT even if it is not an image kiln wrote (src/core/outputPath.ts). */
+  force?: boolean;
   env?: NodeJS.ProcessEnv;
   progress?: Progress;
 }
@@ -148,6 +150,8 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const env = opts.env ?? process.env;
   const kind = opts.kernel ?? "stock";
   const out = resolve(opts.out);
+  const output = { ...(opts.force ? { force: true } : {}), env };
+  await claimImageDir(out, output);
 
   const cmdline = checkKernelCmdline([BASE_CMDLINE, opts.cmdline].filter(Boolean).join(" "), {
     max: X86_CMDLINE_MAX - LAUNCHER_ROOM,
@@ -326,7 +330,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     : undefined;
 
   progress.step(`writing image ${out}`);
-  await writeImageDir(out, async (dir) => {
+  await writeImageDir(out, output, async (dir) => {
     const manifestFile = join(dir, "manifest.json");
     await copyFile(kernelSrc, join(dir, "kernel"), constants.COPYFILE_FICLONE);
     await writeFile(join(dir, "initrd"), initrd);

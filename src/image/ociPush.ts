@@ -78,6 +78,7 @@ export async function pushImage(input: string, refText: string, opts: PushOption
     const archive = join(scratch, `${format}.tar`);
     await (await getFormat(format)).make(image, archive, {
       progress,
+      scratch: true,
       ...(opts.env ? { env: opts.env } : {}),
     });
     await testPause("push:archive-written");
