@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import { mkdir, open, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { sha256Handle } from "../core/digest.js";
 import { claimOutput, placeOutput } from "../core/outputPath.js";
 import { scratchBeside } from "../core/scratchName.js";
 import { testPause } from "../core/testPause.js";
@@ -42,22 +42,11 @@ export async function writeLaunchable(
   }
 }
 
-/**
- * sha256 of a file, read into one reused 8 MiB buffer: disks can be GiBs of (sparse) zeros, and both small
- * reads and a fresh buffer per read (createReadStream) cost more than the hash itself.
- */
 async function hashFile(path: string): Promise<string> {
-  const h = createHash("sha256");
-  const buf = Buffer.allocUnsafe(8 << 20);
   const fh = await open(path, "r");
   try {
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
-    }
+    return await sha256Handle(fh);
   } finally {
     await fh.close();
   }
-  return h.digest("hex");
 }

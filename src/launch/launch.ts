@@ -11,7 +11,7 @@ import { KilnError, q, usageError } from "../core/errors.js";
 import { fsError, missingOr } from "../core/fsError.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { spawnChild } from "../core/spawnChild.js";
-import { readImage } from "../manifest/imageManifest.js";
+import { openImage } from "../manifest/imageManifest.js";
 import { checkKernelCmdline, X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
 import { type Accel, chooseAccel } from "./accel.js";
 import { composeCmdline } from "./cmdline.js";
@@ -179,7 +179,7 @@ async function prepare(
 ): Promise<Prepared> {
   if (spec.launchable)
     return prepareLaunchable(driver, { ...spec, launchable: spec.launchable }, opts, dryRun);
-  const baked = await readImage(resolve(spec.image));
+  const baked = await openImage(resolve(spec.image), opts.env ? { env: opts.env } : {});
   const direct = await directKernel(baked, opts.env);
   const image = direct ? { ...baked, direct } : baked;
   await checkHostFiles(spec);

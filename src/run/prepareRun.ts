@@ -101,7 +101,9 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
     }),
   );
   const image = join(paths.cache(env), "images", key);
-  const hit = await stat(join(image, "manifest.json")).then(
+  // A cached image that was changed (or damaged) since is baked again, not booted.
+  const { openImage } = await import("../manifest/imageManifest.js");
+  const hit = await openImage(image, { env }).then(
     () => true,
     () => false,
   );
@@ -116,6 +118,8 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       add,
       ...(inputs.configFile ? { configFile: inputs.configFile } : {}),
       ...(inputs.cmdline ? { cmdline: inputs.cmdline } : {}),
+      // The cache's own directory: whatever is left there is kiln's to replace.
+      force: true,
       env,
     });
     progress.done();
