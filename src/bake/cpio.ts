@@ -20,7 +20,8 @@ const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 
-function normalize(path: string): string {
+/** A path as the archive names it: no leading "/", no "." or empty components; ".." is refused. */
+export function initrdPath(path: string): string {
   const parts = path.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.length === 0 || parts.some((p) => p === "..")) {
     throw usageError(
@@ -50,7 +51,7 @@ const pad4 = (n: number) => (4 - (n % 4)) % 4;
 export function cpioChunks(entries: readonly CpioEntry[], mtime = 0): Uint8Array[] {
   const byPath = new Map<string, CpioEntry & { path: string }>();
   for (const e of entries) {
-    const path = normalize(e.path);
+    const path = initrdPath(e.path);
     const parts = path.split("/");
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join("/");

@@ -30,7 +30,8 @@ export interface ImageManifest {
     package?: string;
     version?: string;
   };
-  initrd: ImagePart & { entries: number };
+  /** `mtime`: the time every entry carries (seconds since 1970; absent in images from before it was recorded: 0). */
+  initrd: ImagePart & { entries: number; mtime?: number };
   /** Kernel command line the image needs (console, quiet, ...); launchers append their own parts. */
   cmdline: string;
   /** Whether the kernel must see ACPI to find its devices (the stock kernel on microvm does). */
@@ -39,6 +40,8 @@ export interface ImageManifest {
   modules: { name: string; path: string; sha256: string; size: number }[];
   programs: { path: string; source: string; sha256: string; size: number; note?: Record<string, string> }[];
   files: { path: string; sha256: string; size: number }[];
+  /** Symlinks in the initrd (from --add trees and Debian packages), when there are any. */
+  links?: { path: string; target: string }[];
   init: { path: string; sha256: string; size: number; version: string };
   /** The baked boot configuration (also in the initrd as /kiln/image.json). */
   config: BootConfig;
