@@ -1,7 +1,8 @@
 /**
  * A deterministic cpio "newc" writer (the format the Linux kernel unpacks as initramfs). Written by hand:
  * no maintained npm package writes newc. Entries are sorted, parents are created implicitly, inode numbers
- * are sequential, and mtime/uid/gid are fixed, so the same entries always give the same bytes.
+ * are sequential, uid/gid are 0 and every entry carries the one mtime given, so the same entries and time
+ * always give the same bytes.
  */
 import { q, usageError } from "../core/errors.js";
 

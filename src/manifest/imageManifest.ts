@@ -30,7 +30,7 @@ export interface ImageManifest {
     package?: string;
     version?: string;
   };
-  /** `mtime`: the time every entry carries (seconds since 1970; absent in images from before it was recorded: 0). */
+  /** `mtime`: the time every entry carries, in seconds since 1970 (absent: 0, as in images from before). */
   initrd: ImagePart & { entries: number; mtime?: number };
   /** Kernel command line the image needs (console, quiet, ...); launchers append their own parts. */
   cmdline: string;
@@ -143,7 +143,7 @@ function damaged(dir: string, what: string): KilnError {
   return new KilnError(
     "KILN_EIMAGE_CORRUPT",
     `${what[0]!.toUpperCase()}${what.slice(1)}`,
-    `The image ${q(dir)} was changed after it was baked; bake (or pull) it again. \`kiln inspect\` shows what differs.`,
+    `The image ${q(dir)} was changed after it was baked; bake (or pull) it again.`,
   );
 }
 
