@@ -55,7 +55,7 @@ export async function claimOutput(path: string, opts: OutputOptions): Promise<st
     throw usageError(
       "KILN_EOUT_IS_DIR",
       `Cannot write ${q(path)}: it is a directory`,
-      `Give a file name, like ${join(path, "out")}; kiln does not replace a directory with a file.`,
+      "Give a file name (a new one inside that directory, if that was meant); kiln does not replace a directory with a file.",
     );
   if (opts.kind === "dir" && !st.isDirectory() && !st.isSymbolicLink())
     throw usageError(
