@@ -10,6 +10,7 @@ import { constants } from "node:fs";
 import { lstat, open, readdir, readlink, stat } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { q, usageError } from "../core/errors.js";
+import { fsError, missingOr } from "../core/fsError.js";
 
 export interface AddedFile {
   /** The host path it was read from (for messages). */
@@ -28,20 +29,22 @@ export interface AddedFile {
 const MAX_LINKS = 40;
 
 export async function readAdded(a: { src: string; dest: string }): Promise<AddedFile[]> {
-  const st = await stat(a.src).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === "ELOOP")
-      throw usageError(
-        "KILN_EADD_LOOP",
-        `Cannot add ${q(a.src)}: it is a loop of symbolic links`,
-        "Point the link at a file or directory, or add the target itself.",
-      );
-    throw usageError(
-      "KILN_EADD_NOT_FOUND",
-      `Cannot add ${q(a.src)}: no such file or directory`,
-      "Check the SRC part of --add SRC:/DEST.",
+  // A loop of links, or a file kiln may not read, is said as what it is (src/core/fsError.ts), not "missing".
+  const st = await stat(a.src).catch((e) => {
+    throw missingOr(e, a.src, "add", () =>
+      usageError(
+        "KILN_EADD_NOT_FOUND",
+        `Cannot add ${q(a.src)}: no such file or directory`,
+        "Check the SRC part of --add SRC:/DEST.",
+      ),
     );
   });
-  if (st.isFile()) return [await regular(a.src, a.dest)];
+  if (st.isFile())
+    return [
+      await regular(a.src, a.dest, true).catch((e) => {
+        throw fsError(e, a.src, "add");
+      }),
+    ];
   if (!st.isDirectory()) throw notFile(a.src);
   const base = a.dest.replace(/\/+$/, "");
   const out: AddedFile[] = [];
@@ -70,7 +73,9 @@ export async function readAdded(a: { src: string; dest: string }): Promise<Added
       else throw notFile(path);
     }
   };
-  await walk(a.src, "");
+  await walk(a.src, "").catch((e) => {
+    throw fsError(e, undefined, "add");
+  });
   for (const f of out) {
     if (f.symlink === undefined) continue;
     const rel = f.dest.slice(base.length + 1);
@@ -84,8 +89,9 @@ export async function readAdded(a: { src: string; dest: string }): Promise<Added
   return out;
 }
 
-async function regular(src: string, dest: string): Promise<AddedFile> {
-  const fh = await open(src, constants.O_RDONLY | constants.O_NOFOLLOW);
+/** A regular file's entry; `follow`: SRC itself, which may be a link the user named. */
+async function regular(src: string, dest: string, follow = false): Promise<AddedFile> {
+  const fh = await open(src, constants.O_RDONLY | (follow ? 0 : constants.O_NOFOLLOW));
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw notFile(src);

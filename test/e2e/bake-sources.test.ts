@@ -126,10 +126,23 @@ test("--add DIR keeps symlinks inside DIR as symlinks and refuses those that lea
   symlinkSync(".", join(chained, "d"));
   symlinkSync("d/../secret.txt", join(chained, "e"));
   await bakeFails(["--add", `${chained}:/srv/www`], "KILN_EADD_SYMLINK", /"d\/\.\.\/secret\.txt"/);
+  // SRC itself is taken as named, a link included.
+  const named = join(tmp.path, "named-link");
+  symlinkSync(join(site, "index.html"), named);
+  const viaLink = await runKiln([
+    "bake",
+    "qemu",
+    join(tmp.path, "named-image"),
+    hello,
+    "--add",
+    `${named}:/etc/x`,
+    "--quiet",
+  ]);
+  assert.equal(viaLink.code, 0, viaLink.stderr);
   // A loop is a loop, not a missing file.
   const loop = join(tmp.path, "loop");
   symlinkSync(loop, loop);
-  await bakeFails(["--add", `${loop}:/etc/x`], "KILN_EADD_LOOP", /loop/);
+  await bakeFails(["--add", `${loop}:/etc/x`], "KILN_ELOOP", /loop/);
 });
 
 test("kiln's /init and /kiln/ take nothing from --add; two sources for one path are refused", async () => {
