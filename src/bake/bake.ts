@@ -3,20 +3,23 @@
  * set selects the system; the result is an image directory (see image.ts) written atomically.
  */
 import { constants } from "node:fs";
-import { copyFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { copyFile, lstat, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { missingOr } from "../core/fsError.js";
 import type { Progress } from "../core/progress.js";
 import { silentProgress } from "../core/progress.js";
+import { sourceDateEpoch } from "../core/sourceDateEpoch.js";
 import { KILN_VERSION } from "../core/version.js";
 import { type BootConfig, bootConfigProblem, describeProblem } from "../manifest/bootConfig.js";
 import type { ImageManifest } from "../manifest/imageManifest.js";
 import { checkKernelCmdline, LAUNCHER_ROOM, X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
+import { type AddedFile, readAdded } from "./addedFiles.js";
 import { type CpioEntry, cpioChunks } from "./cpio.js";
+import { checkInitrdPaths } from "./initrdPaths.js";
 import { type CheckedProgram, checkProgram, checkProgramWithClosure } from "./program.js";
-import { writeImageDir } from "./writeImage.js";
+import { claimImageDir, writeImageDir } from "./writeImage.js";
 
 export interface BakeOptions {
   platform: string;
@@ -28,8 +31,10 @@ export interface BakeOptions {
    */
   programs: (string | ProgramInput)[];
   kernel?: "stock" | "specialized";
-  /** Extra files: host path → absolute path in the image. */
+  /** Extra files: host path → absolute path in the image (src/bake/addedFiles.ts). */
   add?: { src: string; dest: string }[];
+  /** Symlinks to put in as they are (kiln verify gives back those an image had from --add). */
+  links?: { dest: string; target: string }[];
   /** A boot configuration file (JSON) merged over the defaults bake derives from the programs. */
   configFile?: string;
   /** Extra kernel command line. */
@@ -47,6 +52,14 @@ export interface BakeOptions {
   policyFile?: string;
   /** Bake despite policy violations, recording them in the manifest. */
   allowLicenseViolations?: boolean;
+  /** Replace what is at OUT even if it is not an image kiln wrote (src/core/outputPath.ts). */
+  force?: boolean;
+  /**
+   * The time every initrd entry carries, in seconds since 1970 (kiln verify gives the recorded one). Default:
+   * SOURCE_DATE_EPOCH, else the newest mtime of the inputs (programs, added files, the Debian files, the
+   * configuration file), which the same input files give again.
+   */
+  mtime?: number;
   env?: NodeJS.ProcessEnv;
   progress?: Progress;
 }
@@ -160,6 +173,8 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const env = opts.env ?? process.env;
   const kind = opts.kernel ?? "stock";
   const out = resolve(opts.out);
+  const output = { ...(opts.force ? { force: true } : {}), env };
+  await claimImageDir(out, output);
 
   const checkCmdline = (line: string) =>
     checkKernelCmdline(line, {
@@ -172,9 +187,19 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   checkCmdline([BASE_CMDLINE, opts.cmdline].filter(Boolean).join(" "));
   const own = opts.platformPrograms ?? [];
   const inputs = [...own, ...opts.programs.map((p) => (typeof p === "string" ? { src: p, dest: "" } : p))];
+  const epoch = opts.mtime ?? sourceDateEpoch(env);
   const [programs, added, configOverride] = await Promise.all([
     Promise.all(inputs.map((p) => (p.dest ? checkProgramWithClosure(p) : checkProgram(p.src)))),
-    Promise.all((opts.add ?? []).map(readAdded)).then((l) => l.flat()),
+    Promise.all((opts.add ?? []).map(readAdded)).then((l): AddedFile[] => [
+      ...l.flat(),
+      ...(opts.links ?? []).map((k) => ({
+        src: k.target,
+        dest: k.dest,
+        mode: 0o777,
+        symlink: k.target,
+        mtime: 0,
+      })),
+    ]),
     opts.configFile ? loadConfigFile(opts.configFile) : Promise.resolve({} as Partial<BootConfig>),
   ]);
   const dests = programPaths(
@@ -283,6 +308,18 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   if (mounts.length && configOverride.blk) config.blk = [...mounts, ...configOverride.blk];
   checkConfig(config, "the image's boot configuration (the programs' and --config's together)");
 
+  checkInitrdPaths([
+    { path: "/init", from: "kiln-init", kiln: true },
+    { path: "/kiln/image.json", from: "the boot configuration", kiln: true },
+    { path: "/kiln/modules", from: "the module list", kiln: true },
+    ...programs.map((p, i) => ({ path: dests[i]!, from: `program ${q(p.path)}` })),
+    ...modules.map((m) => ({ path: `/${m.relPath}`, from: `kernel module ${q(m.name)}` })),
+    ...added.map((a) => ({ path: a.dest, from: `--add ${q(a.src)}` })),
+    ...closure.map((f) => ({
+      path: f.dest,
+      from: f.package ? `${q(f.dest)} of Debian package ${q(f.package)}` : `file ${q(f.src)}`,
+    })),
+  ]);
   const entries: CpioEntry[] = [
     { path: "/init", mode: 0o755, data: await readFile(init.path) },
     { path: "/kiln/image.json", data: Buffer.from(`${JSON.stringify(config)}\n`) },
@@ -291,8 +328,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     ...(await Promise.all(
       modules.map(async (m) => ({ path: `/${m.relPath}`, data: await readFile(m.path) })),
     )),
-    ...added.map((a) => ({ path: a.dest, mode: a.mode, data: a.data })),
-    ...closure.map((f) =>
+    ...[...added, ...closure].map((f) =>
       f.symlink !== undefined
         ? { path: f.dest, type: "symlink" as const, target: f.symlink }
         : { path: f.dest, mode: f.mode, data: f.data },
@@ -306,7 +342,20 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       target,
     })),
   ];
-  const initrd = cpioChunks(entries);
+  // Files get the time of their newest input, not 1970: web servers derive Last-Modified and ETags from it.
+  const mtime =
+    epoch ??
+    Math.max(
+      0,
+      ...added.map((a) => a.mtime),
+      ...closure.map((f) => f.mtime),
+      ...(await Promise.all(
+        [...programs.map((p) => p.path), ...(opts.configFile ? [opts.configFile] : [])].map(async (f) =>
+          Math.floor((await stat(f)).mtimeMs / 1000),
+        ),
+      )),
+    );
+  const initrd = cpioChunks(entries, mtime);
   const initrdSize = initrd.reduce((n, c) => n + c.length, 0);
   const { createHash } = await import("node:crypto");
   const h = createHash("sha256");
@@ -315,6 +364,9 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const cmdline = checkCmdline(
     [BASE_CMDLINE, platform.extras.cmdline, opts.cmdline].filter(Boolean).join(" "),
   );
+  const links = [...added, ...closure]
+    .flatMap((f) => (f.symlink !== undefined ? [{ path: f.dest, target: f.symlink }] : []))
+    .sort((a, b) => (a.path < b.path ? -1 : 1));
   const manifest: ImageManifest = {
     v: 1,
     kiln: KILN_VERSION,
@@ -336,7 +388,14 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
           },
         }
       : {}),
-    initrd: { file: "initrd", sha256: h.digest("hex"), size: initrdSize, entries: countEntries(entries) },
+    initrd: {
+      file: "initrd",
+      sha256: h.digest("hex"),
+      size: initrdSize,
+      entries: countEntries(entries),
+      // Absent means 0, as in images from before the time was recorded (they verify as they were).
+      ...(mtime ? { mtime } : {}),
+    },
     ...(platform.extras.memory ? { memory: platform.extras.memory } : {}),
     cmdline,
     acpi,
@@ -349,9 +408,10 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       size: p.data.length,
       ...(p.note ? { note: p.note } : {}),
     })),
-    files: [...added, ...closure.filter((f) => f.symlink === undefined)]
-      .map((a) => ({ path: a.dest, sha256: sha256(a.data), size: a.data.length }))
+    files: [...added, ...closure]
+      .flatMap((a) => (a.data ? [{ path: a.dest, sha256: sha256(a.data), size: a.data.length }] : []))
       .sort((a, b) => (a.path < b.path ? -1 : 1)),
+    ...(links.length ? { links } : {}),
     init: { path: "/init", sha256: init.sha256, size: init.size, version: init.version },
     config,
   };
@@ -381,6 +441,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       ...(opts.components ?? []).flatMap((c) => ["--component", c]),
       ...(opts.cmdline ? ["--cmdline", opts.cmdline] : []),
       ...manifest.files.map((f) => `--add=…:${f.path}`),
+      ...added.flatMap((a) => (a.symlink !== undefined ? [`--add=…:${a.dest}`] : [])),
     ],
     inputs: {
       kernel: {
@@ -408,7 +469,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     : undefined;
 
   progress.step(`writing image ${out}`);
-  await writeImageDir(out, async (dir) => {
+  await writeImageDir(out, output, async (dir) => {
     const manifestFile = join(dir, "manifest.json");
     await copyFile(kernelSrc, join(dir, "kernel"), constants.COPYFILE_FICLONE);
     if (hypervisor) await copyFile(hypervisor.path, join(dir, "hypervisor"), constants.COPYFILE_FICLONE);
@@ -451,39 +512,14 @@ function countEntries(entries: CpioEntry[]): number {
   return all.size;
 }
 
-/** --add SRC:DEST; a directory SRC brings its whole tree (regular files and directories, sorted). */
-async function readAdded(a: {
+interface ClosureFile {
   src: string;
   dest: string;
-}): Promise<{ dest: string; data: Buffer; mode: number }[]> {
-  const st = await stat(a.src).catch(() => {
-    throw usageError(
-      "KILN_EADD_NOT_FOUND",
-      `Cannot add ${q(a.src)}: no such file or directory`,
-      "Check the SRC part of --add SRC:/DEST.",
-    );
-  });
-  if (st.isFile())
-    return [{ dest: a.dest, data: await readFile(a.src), mode: st.mode & 0o111 ? 0o755 : 0o644 }];
-  if (!st.isDirectory())
-    throw usageError(
-      "KILN_EADD_NOT_FILE",
-      `Cannot add ${q(a.src)}: it is neither a file nor a directory`,
-      "Add regular files or directories.",
-    );
-  const out: { dest: string; data: Buffer; mode: number }[] = [];
-  for (const name of (await readdir(a.src)).sort()) {
-    out.push(...(await readAdded({ src: join(a.src, name), dest: `${a.dest.replace(/\/$/, "")}/${name}` })));
-  }
-  return out;
-}
-
-interface ClosureFile {
-  dest: string;
   mode: number;
-  data: Buffer;
+  data?: Buffer;
   symlink?: string;
   package?: string;
+  mtime: number;
 }
 
 async function readClosure(inputs: ProgramInput[]): Promise<ClosureFile[]> {
@@ -491,22 +527,18 @@ async function readClosure(inputs: ProgramInput[]): Promise<ClosureFile[]> {
   for (const i of inputs) {
     for (const f of i.files ?? []) {
       if (byDest.has(f.dest)) continue; // two programs from one package set share their libraries
+      const st = await (f.symlink !== undefined ? lstat(f.src) : stat(f.src)).catch(() => undefined);
+      const common = {
+        src: f.src,
+        dest: f.dest,
+        mtime: Math.floor((st?.mtimeMs ?? 0) / 1000),
+        ...(f.package ? { package: f.package } : {}),
+      };
       byDest.set(
         f.dest,
         f.symlink !== undefined
-          ? {
-              dest: f.dest,
-              mode: 0o777,
-              data: Buffer.alloc(0),
-              symlink: f.symlink,
-              ...(f.package ? { package: f.package } : {}),
-            }
-          : {
-              dest: f.dest,
-              mode: f.mode ?? 0o644,
-              data: await readFile(f.src),
-              ...(f.package ? { package: f.package } : {}),
-            },
+          ? { ...common, mode: 0o777, symlink: f.symlink }
+          : { ...common, mode: f.mode ?? 0o644, data: await readFile(f.src) },
       );
     }
   }

@@ -1,7 +1,8 @@
 /**
  * A deterministic cpio "newc" writer (the format the Linux kernel unpacks as initramfs). Written by hand:
  * no maintained npm package writes newc. Entries are sorted, parents are created implicitly, inode numbers
- * are sequential, and mtime/uid/gid are fixed, so the same entries always give the same bytes.
+ * are sequential, uid/gid are 0 and every entry carries the one mtime given, so the same entries and time
+ * always give the same bytes.
  */
 import { q, usageError } from "../core/errors.js";
 
@@ -20,7 +21,8 @@ const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 
-function normalize(path: string): string {
+/** A path as the archive names it: no leading "/", no "." or empty components; ".." is refused. */
+export function initrdPath(path: string): string {
   const parts = path.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.length === 0 || parts.some((p) => p === "..")) {
     throw usageError(
@@ -50,7 +52,7 @@ const pad4 = (n: number) => (4 - (n % 4)) % 4;
 export function cpioChunks(entries: readonly CpioEntry[], mtime = 0): Uint8Array[] {
   const byPath = new Map<string, CpioEntry & { path: string }>();
   for (const e of entries) {
-    const path = normalize(e.path);
+    const path = initrdPath(e.path);
     const parts = path.split("/");
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join("/");

@@ -1,13 +1,19 @@
 import { stat } from "node:fs/promises";
-import { readImage } from "../manifest/imageManifest.js";
+import { imageDamage, readImage } from "../manifest/imageManifest.js";
 
-/** What `kiln inspect IMAGE` shows: the manifest, with the sizes of the parts as they are on disk. */
-export async function inspectImage(dir: string) {
+/**
+ * What `kiln inspect IMAGE` shows: the manifest, with the sizes of the parts as they are on disk, and
+ * whether they are still what the manifest says (where every other verb refuses a changed image, inspect
+ * reports what changed).
+ */
+export async function inspectImage(dir: string, opts: { env?: NodeJS.ProcessEnv } = {}) {
   const img = await readImage(dir);
   const m = img.manifest;
-  const [k, i] = await Promise.all([stat(img.kernel), stat(img.initrd)]);
+  const [k, i, damage] = await Promise.all([stat(img.kernel), stat(img.initrd), imageDamage(img, opts)]);
   return {
     image: dir,
+    intact: damage.length === 0,
+    ...(damage.length ? { damage } : {}),
     name: m.name,
     platform: m.platform,
     kernel: {

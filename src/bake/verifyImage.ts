@@ -86,11 +86,15 @@ export async function verifyImage(
         programs,
         kernel: m.kernel.kind,
         add,
+        links: (m.links ?? []).map((l) => ({ dest: l.path, target: l.target })),
         configFile,
+        // Images from before the time was recorded carry 0.
+        mtime: m.initrd.mtime ?? 0,
         components: requestedComponents(m),
         name: m.name,
         ...(cmdline ? { cmdline } : {}),
-        ...(opts.env ? { env: opts.env } : {}),
+        // The SBOMs' creation time is the SOURCE_DATE_EPOCH of the bake (unset: none), not this run's.
+        env: { ...(opts.env ?? process.env), SOURCE_DATE_EPOCH: String(m.sbom?.created ?? "") },
       });
     let out = join(work, "out");
     let r = await rebake(out);

@@ -10,8 +10,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type CpioReadEntry, readCpio } from "../core/cpioRead.js";
 import { parseElf, readKilnNote } from "../core/elf.js";
-import { KilnError, q } from "../core/errors.js";
-import type { Image, ImageManifest } from "../manifest/imageManifest.js";
+import { type Image, type ImageManifest, readImagePart } from "../manifest/imageManifest.js";
 import type { DebPackageFacts } from "./debianFacts.js";
 import { debianPackageLicense } from "./dep5.js";
 import { NOASSERTION, NONE, parseLicenseExpression } from "./licenseExpression.js";
@@ -106,36 +105,13 @@ function kilnNoteOf(data: Buffer): { libc: string; toolchain: string } | undefin
   }
 }
 
-async function readChecked(path: string, want: string, what: string, dir: string): Promise<Buffer> {
-  let data: Buffer;
-  try {
-    data = await readFile(path);
-  } catch (e) {
-    throw new KilnError(
-      "KILN_EIMAGE_INVALID",
-      `Cannot read the ${what} of image ${q(dir)}: ${(e as NodeJS.ErrnoException).code}`,
-      "Bake the image again.",
-      { cause: e },
-    );
-  }
-  const got = createHash("sha256").update(data).digest("hex");
-  if (got !== want) {
-    throw new KilnError(
-      "KILN_EIMAGE_CORRUPT",
-      `The ${what} of image ${q(dir)} has sha256 ${got}, but its manifest says ${want}`,
-      "The image was changed after it was baked; bake it again.",
-    );
-  }
-  return data;
-}
-
 /** Everything compliance needs from an image: read the manifest, check and walk the initrd, map each file. */
 export async function collectParts(image: Image, opts: CollectOptions = {}): Promise<ImageParts> {
   const manifestBytes = await readFile(join(image.dir, "manifest.json"));
   const m = image.manifest;
   const [kernel, initrd] = await Promise.all([
-    readChecked(image.kernel, m.kernel.sha256, "kernel", image.dir),
-    readChecked(image.initrd, m.initrd.sha256, "initrd", image.dir),
+    readImagePart(image, "kernel"),
+    readImagePart(image, "initrd"),
   ]);
   const inputs =
     opts.inputs ?? recordedSbomInputs(m, image.dir) ?? (await gatherSbomInputs(m, { env: opts.env }));

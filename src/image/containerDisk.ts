@@ -105,9 +105,9 @@ export const format: LaunchableFormat = {
   description: "KubeVirt containerDisk: OCI image with the raw BIOS disk at /disk/disk.img (oci-archive tar)",
   async make(image: Image, out: string, opts: FormatOptions): Promise<LaunchableResult> {
     const progress = opts.progress ?? silentProgress;
-    const r = await writeLaunchable(out, async (file, work) => {
+    const r = await writeLaunchable(out, opts, async (file, work) => {
       const raw = join(work, "disk.img");
-      await (await getFormat(DISK_FORMAT)).make(image, raw, { ...opts, progress });
+      await (await getFormat(DISK_FORMAT)).make(image, raw, { ...opts, progress, scratch: true });
       progress.step(`writing containerDisk ${out}`);
       const layerPath = join(work, "layer.tar.gz");
       const layer = await diskLayer(raw, layerPath);

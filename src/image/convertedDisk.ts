@@ -28,7 +28,7 @@ export function convertedDiskFormat(
     name,
     description,
     async make(image, out, fopts) {
-      const r = await writeLaunchable(out, async (file, work) => {
+      const r = await writeLaunchable(out, fopts, async (file, work) => {
         await mkdir(join(work, "raw"));
         const raw = join(work, "raw", "disk.raw");
         const disk = await buildRawDisk(image, raw, {

@@ -377,7 +377,7 @@ export const format: LaunchableFormat = {
   async make(image: Image, out: string, opts: FormatOptions): Promise<LaunchableResult> {
     const progress = opts.progress ?? silentProgress;
     progress.step(`writing Debian package ${out}`);
-    const r = await writeLaunchable(out, async (file) => {
+    const r = await writeLaunchable(out, opts, async (file) => {
       const b = await buildDeb(image, opts as DebOptions);
       const { writeFile } = await import("node:fs/promises");
       await writeFile(file, b.deb);

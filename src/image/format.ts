@@ -25,6 +25,10 @@ export interface FormatOptions {
   progress?: Progress;
   /** Extra kernel command line appended after the image's own. */
   cmdline?: string;
+  /** Replace what is at `out` even if kiln did not write it (src/core/outputPath.ts). */
+  force?: boolean;
+  /** `out` is in a work directory of kiln's own that goes away: not recorded as the user's output. */
+  scratch?: boolean;
 }
 
 export interface LaunchableResult {

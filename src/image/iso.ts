@@ -141,7 +141,7 @@ export const format: LaunchableFormat = {
   description:
     "hybrid ISO 9660 image: boots from CD or USB with BIOS (isolinux) or UEFI (unified kernel image)",
   async make(image, out, opts) {
-    const r = await writeLaunchable(out, (file, work) => makeIso(image, file, work, opts));
+    const r = await writeLaunchable(out, opts, (file, work) => makeIso(image, file, work, opts));
     return { format: "iso", ...r };
   },
 };

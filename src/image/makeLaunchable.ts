@@ -1,5 +1,5 @@
 import type { Progress } from "../core/progress.js";
-import { readImage } from "../manifest/imageManifest.js";
+import { openImage } from "../manifest/imageManifest.js";
 import { FORMATS, type FormatOptions, getFormat, type LaunchableResult } from "./format.js";
 import { type LaunchableNet, launchableNetCmdline } from "./launchableNet.js";
 
@@ -13,10 +13,10 @@ export interface MakeLaunchableOptions extends FormatOptions {
   net?: LaunchableNet;
 }
 
-/** `kiln image`: check the format name, read the image, make the launchable. */
+/** `kiln image`: check the format name, open the image (digests checked), make the launchable. */
 export async function makeLaunchable(opts: MakeLaunchableOptions): Promise<LaunchableResult> {
   const format = await getFormat(opts.format);
-  const image = await readImage(opts.image);
+  const image = await openImage(opts.image, opts.env ? { env: opts.env } : {});
   const { format: _f, image: _i, out, net, ...rest } = opts;
   const cmdline = [rest.cmdline ?? "", launchableNetCmdline(image.manifest, format.name, net)]
     .join(" ")

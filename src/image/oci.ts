@@ -87,7 +87,7 @@ export const format: LaunchableFormat = {
       ...(opts.name ? { name: opts.name } : {}),
       ...(opts.env ? { env: opts.env } : {}),
     });
-    const r = await writeLaunchable(out, async (file) => {
+    const r = await writeLaunchable(out, opts, async (file) => {
       await writeOciArchive(a, file);
       return { digest: a.digest, mediaType: a.mediaType, artifactType: a.artifactType };
     });

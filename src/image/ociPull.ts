@@ -31,6 +31,8 @@ import { KILN_MEDIA, uniqueBy, writeOciArchive } from "./ociLayout.js";
 
 export interface PullOptions extends RegistryClientOptions {
   progress?: Progress;
+  /** Replace what is at the output path even if kiln did not write it (src/core/outputPath.ts). */
+  force?: boolean;
 }
 
 export interface PullResult {
@@ -169,7 +171,7 @@ export async function pullImage(refText: string, dir: string, opts: PullOptions 
     }
     return { file: part.file, layer };
   });
-  await writeImageDir(dir, async (tmp) => {
+  await writeImageDir(dir, opts, async (tmp) => {
     for (const p of plan) {
       progress.step(`pulling ${p.file} (${p.layer.size} bytes)`);
       await client.fetchBlob(ref.repository, p.layer.digest, join(tmp, p.file), { size: p.layer.size });
@@ -200,7 +202,7 @@ export async function pullArchive(refText: string, out: string, opts: PullOption
   const m = r.json;
   if (!m.config || !Array.isArray(m.layers))
     throw pullError(ref, "its manifest has no config or layers", "Check the reference.");
-  const written = await writeLaunchable(out, async (file, work) => {
+  const written = await writeLaunchable(out, opts, async (file, work) => {
     const blobs = [];
     for (const d of uniqueBy([m.config, ...m.layers], (d) => d.digest)) {
       progress.step(`pulling blob ${d.digest.slice(7, 19)} (${d.size} bytes)`);

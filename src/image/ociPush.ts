@@ -15,7 +15,7 @@ import { type Descriptor, type ImageIndex, MEDIA } from "../core/registry/ociTyp
 import { formatReference, parseReference } from "../core/registry/reference.js";
 import { openStore } from "../core/store.js";
 import { testPause } from "../core/testPause.js";
-import { readImage } from "../manifest/imageManifest.js";
+import { openImage } from "../manifest/imageManifest.js";
 import { getFormat } from "./format.js";
 import { type OciArtifact, readOciArchive } from "./ociLayout.js";
 
@@ -73,11 +73,12 @@ export async function pushImage(input: string, refText: string, opts: PushOption
       `Use one of: ${PUSH_FORMATS.join(", ")}.`,
     );
   }
-  const image = await readImage(input);
+  const image = await openImage(input, opts.env ? { env: opts.env } : {});
   return openStore(opts.env).withTmpDir(async (scratch) => {
     const archive = join(scratch, `${format}.tar`);
     await (await getFormat(format)).make(image, archive, {
       progress,
+      scratch: true,
       ...(opts.env ? { env: opts.env } : {}),
     });
     await testPause("push:archive-written");

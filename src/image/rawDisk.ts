@@ -204,7 +204,7 @@ export function rawDiskFormat(name: string, description: string, scheme: DiskSch
     name,
     description,
     async make(image, out, opts) {
-      const r = await writeLaunchable(out, (file, workDir) =>
+      const r = await writeLaunchable(out, opts, (file, workDir) =>
         buildRawDisk(image, file, { scheme, format: name, workDir, ...diskOptions(opts) }),
       );
       return { format: name, ...r };

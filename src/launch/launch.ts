@@ -12,7 +12,7 @@ import { fsError, missingOr } from "../core/fsError.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { spawnChild } from "../core/spawnChild.js";
 import type { BootConfig } from "../manifest/bootConfig.js";
-import { type ImageManifest, readImage } from "../manifest/imageManifest.js";
+import { type ImageManifest, openImage } from "../manifest/imageManifest.js";
 import { checkKernelCmdline, X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
 import { type Accel, chooseAccel } from "./accel.js";
 import { composeCmdline } from "./cmdline.js";
@@ -195,7 +195,7 @@ async function prepare(
 ): Promise<Prepared> {
   if (spec.launchable)
     return prepareLaunchable(driver, { ...spec, launchable: spec.launchable }, opts, dryRun);
-  const baked = await readImage(resolve(spec.image));
+  const baked = await openImage(resolve(spec.image), opts.env ? { env: opts.env } : {});
   const direct = await directKernel(baked, opts.env);
   const image = direct ? { ...baked, direct } : baked;
   spec = withImageDefaults(spec, image.manifest);

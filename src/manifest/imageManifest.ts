@@ -3,8 +3,11 @@
  * The manifest is the contract between bake and every consumer (launch, image formats, compliance):
  * consumers read it, never guess from file names. Fields are only ever added within v1.
  */
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { lstat, open, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
+import { sha256 } from "../core/digest.js";
+import { fileDigest } from "../core/digestCache.js";
 import { KilnError, q } from "../core/errors.js";
 import type { BootConfig } from "./bootConfig.js";
 
@@ -42,7 +45,8 @@ export interface ImageManifest {
     /** The hypervisor's own command line; a launcher adds what depends on the machine (memory). */
     cmdline: string;
   };
-  initrd: ImagePart & { entries: number };
+  /** `mtime`: the time every entry carries, in seconds since 1970 (absent: 0, as in images from before). */
+  initrd: ImagePart & { entries: number; mtime?: number };
   /** The smallest memory the image boots in, in MiB, when its platform says (launchers default to it). */
   memory?: number;
   /** Kernel command line the image needs (console, quiet, ...); launchers append their own parts. */
@@ -53,6 +57,8 @@ export interface ImageManifest {
   modules: { name: string; path: string; sha256: string; size: number }[];
   programs: { path: string; source: string; sha256: string; size: number; note?: Record<string, string> }[];
   files: { path: string; sha256: string; size: number }[];
+  /** Symlinks in the initrd (from --add trees and Debian packages), when there are any. */
+  links?: { path: string; target: string }[];
   init: { path: string; sha256: string; size: number; version: string };
   /** The baked boot configuration (also in the initrd as /kiln/image.json). */
   config: BootConfig;
@@ -147,7 +153,46 @@ export interface Image {
   hypervisor?: string;
 }
 
+/** The parts of an image its manifest describes by digest. */
+export type ImagePartName = "kernel" | "initrd";
+
+const PART_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function damaged(dir: string, what: string): KilnError {
+  return new KilnError(
+    "KILN_EIMAGE_CORRUPT",
+    `${what[0]!.toUpperCase()}${what.slice(1)}`,
+    `The image ${q(dir)} was changed after it was baked; bake (or pull) it again.`,
+  );
+}
+
+/**
+ * A file of the image as it is on disk: a regular file directly in the image directory, never a symlink
+ * (an initrd replaced by a link to /etc/passwd must not carry the host's file into a disk).
+ */
+async function regularFile(dir: string, name: string, what: string): Promise<void> {
+  const path = join(dir, name);
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) throw damaged(dir, `the ${what} of image ${q(dir)} (${q(name)}) is missing`);
+  if (st.isSymbolicLink()) {
+    const to = await readlink(path).catch(() => "?");
+    throw damaged(
+      dir,
+      `the ${what} of image ${q(dir)} (${q(name)}) is a symbolic link to ${q(to)}, not a file of the image`,
+    );
+  }
+  if (!st.isFile()) throw damaged(dir, `the ${what} of image ${q(dir)} (${q(name)}) is not a regular file`);
+}
+
+/**
+ * Read an image's manifest and check its layout: manifest.json, the kernel and the initrd are regular files
+ * in the directory (lstat; no symlink is followed). Cheap. Consumers that use the parts' bytes call
+ * openImage (digests too) or readImagePart.
+ */
 export async function readImage(dir: string): Promise<Image> {
+  const manifestStat = await lstat(join(dir, "manifest.json")).catch(() => undefined);
+  if (manifestStat && !manifestStat.isFile()) await regularFile(dir, "manifest.json", "manifest");
   let text: string;
   try {
     text = await readFile(join(dir, "manifest.json"), "utf8");
@@ -177,6 +222,23 @@ export async function readImage(dir: string): Promise<Image> {
       "This kiln reads version 1; bake the image again with this kiln.",
     );
   }
+  for (const which of imageParts(manifest)) {
+    const p = manifest[which] as Partial<ImagePart> | undefined;
+    if (
+      typeof p?.file !== "string" ||
+      !PART_FILE.test(p.file) ||
+      typeof p.sha256 !== "string" ||
+      !HEX64.test(p.sha256) ||
+      !Number.isSafeInteger(p.size)
+    ) {
+      throw new KilnError(
+        "KILN_EIMAGE_INVALID",
+        `Image ${q(dir)}: its manifest's ${which} is not a file of the image with a sha256 and a size (${q(JSON.stringify(p ?? null))})`,
+        "Bake the image again.",
+      );
+    }
+    await regularFile(dir, p.file, which);
+  }
   return {
     dir,
     manifest,
@@ -184,4 +246,68 @@ export async function readImage(dir: string): Promise<Image> {
     initrd: join(dir, manifest.initrd.file),
     ...(manifest.hypervisor ? { hypervisor: join(dir, manifest.hypervisor.file) } : {}),
   };
+}
+
+/** The files of an image the manifest describes by digest: kernel and initrd, and a hypervisor it carries. */
+export function imageParts(m: ImageManifest): ("kernel" | "initrd" | "hypervisor")[] {
+  return m.hypervisor ? ["hypervisor", "kernel", "initrd"] : ["kernel", "initrd"];
+}
+
+/** What differs between the parts on disk and the manifest (size, then sha256); empty when nothing does. */
+export async function imageDamage(image: Image, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<string[]> {
+  const problems: string[] = [];
+  for (const which of imageParts(image.manifest)) {
+    const want = image.manifest[which]!;
+    const got = await fileDigest(image[which]!, opts).catch((e: NodeJS.ErrnoException) => e);
+    if (got instanceof Error)
+      problems.push(`the ${which} of image ${q(image.dir)} cannot be read (${got.code ?? got.message})`);
+    else if (got.size !== want.size)
+      problems.push(
+        `the ${which} of image ${q(image.dir)} is ${got.size} bytes, but its manifest says ${want.size}`,
+      );
+    else if (got.sha256 !== want.sha256)
+      problems.push(
+        `the ${which} of image ${q(image.dir)} has sha256 ${got.sha256}, but its manifest says ${want.sha256}`,
+      );
+  }
+  return problems;
+}
+
+/**
+ * An image to use: layout (readImage) and the kernel's and initrd's digests against the manifest, so that
+ * nothing made from or booted from it carries bytes the manifest (and the SBOM) do not describe. Digests
+ * come from the digest cache when the files are unchanged (src/core/digestCache.ts): a warm launch hashes
+ * nothing.
+ */
+export async function openImage(dir: string, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Image> {
+  const image = await readImage(dir);
+  const [problem] = await imageDamage(image, opts);
+  if (problem) throw damaged(dir, problem);
+  return image;
+}
+
+/** The bytes of a part, checked against the manifest as read (for consumers that need the bytes anyway). */
+export async function readImagePart(image: Image, which: ImagePartName): Promise<Buffer> {
+  let data: Buffer;
+  try {
+    const fh = await open(image[which], constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      data = await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw damaged(
+      image.dir,
+      `the ${which} of image ${q(image.dir)} cannot be read (${(e as NodeJS.ErrnoException).code})`,
+    );
+  }
+  const got = sha256(data);
+  const want = image.manifest[which].sha256;
+  if (got !== want)
+    throw damaged(
+      image.dir,
+      `the ${which} of image ${q(image.dir)} has sha256 ${got}, but its manifest says ${want}`,
+    );
+  return data;
 }

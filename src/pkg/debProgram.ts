@@ -22,6 +22,7 @@ import { KILN_VERSION } from "../core/version.js";
 import { aptClosure, aptDownloadAll, aptStateDigest, type DebRecord } from "./debApt.js";
 import { unpackDebRoot } from "./debUnpack.js";
 import { elfClosure } from "./elfClosure.js";
+import { imageFiles } from "./imageFiles.js";
 import { loadToml } from "./loadRecipe.js";
 import type { Deb, Image } from "./recipe.js";
 import { RootView } from "./rootView.js";
@@ -131,10 +132,9 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
   const programHint = opts.program ?? deb.program;
   const extraFiles = [...(deb.files ?? []), ...(opts.files ?? [])];
   const exclude = [...(deb.exclude ?? []), ...(opts.exclude ?? [])];
-  const imageFiles = Object.entries(loaded?.toml.image?.files ?? {}).map(([dest, src]) => ({
-    dest,
-    src: join(loaded!.dir, src),
-  }));
+  const added = loaded?.toml.image?.files
+    ? await imageFiles(loaded.dir, loaded.toml.image.files, loaded.file)
+    : [];
 
   const store = openStore(env);
   const cacheKey = sha256(
@@ -217,7 +217,16 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
         package: look.file.pkg,
       });
   }
-  for (const f of imageFiles) addFile(f.dest, { src: f.src, dest: f.dest });
+  for (const f of added) {
+    // Not addFile: a recipe's file where the packages have one would be silently dropped.
+    if (files.has(f.dest) || f.dest === programPath)
+      throw usageError(
+        "KILN_EPATH_CONFLICT",
+        `Cannot put ${q(f.src)} at ${q(f.dest)}: the Debian packages of ${want.name} have a file there`,
+        "Choose another destination in the recipe's [image] files.",
+      );
+    files.set(f.dest, { src: f.src, dest: f.dest });
+  }
 
   const info = (rec: DebRecord): DebPackageInfo => {
     const cr = view.lookup(`/usr/share/doc/${rec.name}/copyright`);

@@ -113,8 +113,8 @@ export const Image = z
     env: z.record(z.string(), z.string()).optional(),
     /** Guest ports the program listens on ("6379"), or host:guest forwards ("16379:6379"). */
     ports: z.array(portSpec).optional(),
-    /** Destination in the image → path relative to the kiln.toml's directory. */
-    files: z.record(z.string().startsWith("/"), z.string()).optional(),
+    /** Destination in the image → path relative to the kiln.toml's directory (and inside it). */
+    files: z.record(z.string().startsWith("/"), relPath).optional(),
   })
   .strict();
 export type Image = z.infer<typeof Image>;

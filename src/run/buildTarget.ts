@@ -5,7 +5,7 @@
  * tree stays clean and an unchanged tree is not built twice.
  */
 
-import { cp, readdir, readFile, stat } from "node:fs/promises";
+import { cp, lstat, readdir, readFile, readlink, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename, extname, join, relative, resolve } from "node:path";
 import { buildDirAtomic } from "../core/atomic.js";
@@ -33,15 +33,19 @@ export interface BuiltTarget {
 
 const SKIP = new Set([".git", "node_modules", ".kiln"]);
 
-/** Digest of a tree: relative paths, modes and contents, in sorted order. */
+/**
+ * Digest of a tree: relative paths, modes and contents, in sorted order; symlinks by their targets, as the
+ * build's copy keeps them (a link that resolved elsewhere last time must not give last time's build).
+ */
 async function treeDigest(dir: string): Promise<string> {
   const parts: string[] = [];
   const walk = async (d: string): Promise<void> => {
     for (const name of (await readdir(d)).sort()) {
       if (SKIP.has(name)) continue;
       const p = join(d, name);
-      const st = await stat(p);
-      if (st.isDirectory()) await walk(p);
+      const st = await lstat(p);
+      if (st.isSymbolicLink()) parts.push(`${relative(dir, p)}\0l\0${await readlink(p)}`);
+      else if (st.isDirectory()) await walk(p);
       else if (st.isFile())
         parts.push(`${relative(dir, p)}\0${st.mode & 0o111 ? "x" : "-"}\0${sha256(await readFile(p))}`);
     }
@@ -85,7 +89,8 @@ async function findPrograms(dir: string): Promise<string[]> {
   const walk = async (d: string): Promise<void> => {
     for (const name of (await readdir(d)).sort()) {
       const p = join(d, name);
-      const st = await stat(p);
+      // Links are the project's own (possibly dangling); programs are what the build wrote.
+      const st = await lstat(p);
       if (st.isDirectory()) {
         if (!SKIP.has(name) && name !== "CMakeFiles") await walk(p);
       } else if (st.isFile() && st.mode & 0o111 && !name.endsWith(".so") && !name.includes(".so.")) {

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { q, usageError } from "../core/errors.js";
 import type { Image } from "../pkg/recipe.js";
 
@@ -44,8 +44,9 @@ export async function readImageDefaults(dir: string): Promise<ImageDefaults | un
       "Keys of [image]: platform, program, memory, args, env, files, ports.",
     );
   }
+  const { imageFiles } = await import("../pkg/imageFiles.js");
   const files = r.data.files
-    ? Object.fromEntries(Object.entries(r.data.files).map(([dest, src]) => [dest, resolve(dir, src)]))
+    ? Object.fromEntries((await imageFiles(dir, r.data.files, file)).map((f) => [f.dest, f.src]))
     : undefined;
   return { ...r.data, ...(files ? { files } : {}) };
 }

@@ -34,14 +34,19 @@ export interface PreparedRun {
   defaults?: ImageDefaults;
 }
 
-/** Digest of a file or directory tree given to --add (contents and layout). */
-async function addDigest(src: string): Promise<string> {
-  const st = await stat(src).catch(() => undefined);
+/**
+ * Digest of a file or directory tree given to --add (contents and layout), seen as bake sees it: the named
+ * path followed, links inside a directory as links (src/bake/addedFiles.ts).
+ */
+async function addDigest(src: string, top = true): Promise<string> {
+  const { lstat, readdir, readlink } = await import("node:fs/promises");
+  const st = await (top ? stat(src) : lstat(src)).catch(() => undefined);
   if (!st) return "missing"; // bake reports it with its own error
+  if (st.isSymbolicLink()) return `link:${await readlink(src)}`;
   if (st.isFile()) return sha256File(src);
-  const { readdir } = await import("node:fs/promises");
   const parts: string[] = [];
-  for (const name of (await readdir(src)).sort()) parts.push(`${name}:${await addDigest(join(src, name))}`);
+  for (const name of (await readdir(src)).sort())
+    parts.push(`${name}:${await addDigest(join(src, name), false)}`);
   return sha256(parts.join("\n"));
 }
 
@@ -72,8 +77,14 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
   }
   const platform = inputs.platform ?? defaults?.platform ?? "qemu";
   const kernel = inputs.kernel ?? "stock";
+  // The command line wins over the project's [image] files for the same destination (a documented
+  // precedence, not two files at one path: bake refuses those).
+  const { initrdPath } = await import("../bake/cpio.js");
+  const given = new Set((inputs.add ?? []).map((a) => initrdPath(a.dest)));
   const add = [
-    ...Object.entries(defaults?.files ?? {}).map(([dest, src]) => ({ src, dest })),
+    ...Object.entries(defaults?.files ?? {})
+      .filter(([dest]) => !given.has(initrdPath(dest)))
+      .map(([dest, src]) => ({ src, dest })),
     ...(inputs.add ?? []),
   ];
 
@@ -100,11 +111,14 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       add: await Promise.all(add.map(async (a) => [a.dest, await addDigest(a.src)])),
       config: inputs.configFile ? sha256(await readFile(inputs.configFile)) : null,
       cmdline: inputs.cmdline ?? null,
+      sourceDateEpoch: env.SOURCE_DATE_EPOCH ?? null,
       toolchain: [tc.backing.path, tc.backing.version],
     }),
   );
   const image = join(paths.cache(env), "images", key);
-  const hit = await stat(join(image, "manifest.json")).then(
+  // A cached image that was changed (or damaged) since is baked again, not booted.
+  const { openImage } = await import("../manifest/imageManifest.js");
+  const hit = await openImage(image, { env }).then(
     () => true,
     () => false,
   );
@@ -120,6 +134,8 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       add,
       ...(inputs.configFile ? { configFile: inputs.configFile } : {}),
       ...(inputs.cmdline ? { cmdline: inputs.cmdline } : {}),
+      // The cache's own directory: whatever is left there is kiln's to replace.
+      force: true,
       env,
     });
     progress.done();

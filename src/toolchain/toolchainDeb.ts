@@ -11,9 +11,8 @@
  * package). Bytes are deterministic: the toolchain is rendered from fixed paths and core/debWriter.ts fixes
  * the rest.
  */
-import { readdir, readFile, readlink, realpath, stat } from "node:fs/promises";
+import { readdir, readFile, readlink, realpath, stat, writeFile } from "node:fs/promises";
 import { dirname, join, posix, resolve } from "node:path";
-import { writeFileAtomic } from "../core/atomic.js";
 import {
   buildDebArchive,
   checkDebVersion,
@@ -25,8 +24,9 @@ import {
   wrapText,
 } from "../core/debWriter.js";
 import { sha256 } from "../core/digest.js";
-import { KilnError, q, usageError } from "../core/errors.js";
+import { KilnError, q } from "../core/errors.js";
 import { exec } from "../core/exec.js";
+import { claimOutput, writeOutput } from "../core/outputPath.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { openStore } from "../core/store.js";
 import { KILN_VERSION, TUPLE } from "../core/version.js";
@@ -263,32 +263,24 @@ export interface WrittenToolchainDeb extends Omit<ToolchainDeb, "deb"> {
 
 /**
  * Build the package and write it to `out` (default: its standard file name in `cwd`) atomically: a failure
- * leaves no file, and an existing one is replaced only by a whole new package.
+ * leaves no file, and an existing one is replaced only by a whole new package, and only if kiln wrote it
+ * or `force` is set (src/core/outputPath.ts).
  */
 export async function writeToolchainDeb(
   out: string | undefined,
-  opts: ToolchainDebOptions & { cwd?: string } = {},
+  opts: ToolchainDebOptions & { cwd?: string; force?: boolean } = {},
 ): Promise<WrittenToolchainDeb> {
   const env = opts.env ?? process.env;
   const version = opts.version ?? env.KILN_DEB_VERSION ?? KILN_VERSION;
   checkDebVersion(version);
   const file = resolve(opts.cwd ?? process.cwd(), out ?? toolchainDebFileName(version));
-  const dirSt = await stat(dirname(file)).catch(() => undefined);
-  if (!dirSt?.isDirectory()) {
-    throw usageError(
-      "KILN_EOUT_DIR_MISSING",
-      `Cannot write ${q(file)}: the directory ${q(dirname(file))} does not exist`,
-      `Create it first (mkdir -p ${dirname(file)}) or choose another path with -o.`,
-    );
-  }
-  if ((await stat(file).catch(() => undefined))?.isDirectory()) {
-    throw usageError(
-      "KILN_EOUT_IS_DIR",
-      `Cannot write ${q(file)}: it is a directory`,
-      `Give a file name, like -o ${join(file, toolchainDebFileName(version))}.`,
-    );
-  }
+  const output = {
+    kind: "file" as const,
+    ...(opts.force ? { force: true } : {}),
+    ...(opts.env ? { env } : {}),
+  };
+  await claimOutput(file, output);
   const { deb, ...rest } = await buildToolchainDeb({ ...opts, version });
-  await writeFileAtomic(file, deb);
+  await writeOutput(file, output, (tmp) => writeFile(tmp, deb));
   return { ...rest, out: file, size: deb.length, sha256: sha256(deb) };
 }

@@ -23,7 +23,10 @@ async function fails(
   mkdirSync(dir);
   const out = join(dir, "out.img");
   writeFileSync(out, "the previous launchable");
-  const r = await runKiln(["image", ...args.map((a) => (a === "OUT" ? out : a)), "--json"], { env });
+  // --force: the file is not kiln's, and even a replacement it asked for must leave it whole on failure.
+  const r = await runKiln(["image", ...args.map((a) => (a === "OUT" ? out : a)), "--force", "--json"], {
+    env,
+  });
   assert.equal(r.code, want.exit, r.stdout + r.stderr);
   const e = JSON.parse(r.stdout).error;
   assert.equal(e.code, want.code);

@@ -2,12 +2,13 @@
 // baked with kiln-init (see launchFixture.ts). Each boot takes about 2 s under TCG, so each test boots once.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   copyFileSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
-  symlinkSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
@@ -175,11 +176,19 @@ describe("kiln launch qemu (attached)", () => {
 
   it("reports a machine that dies without an exit status (kernel panic) as crashed", async () => {
     // The hello image with an initrd the kernel cannot unpack: no /init, "Unable to mount root fs", panic.
+    // The manifest describes that initrd: launch refuses an image whose parts differ from its manifest.
     const broken = join(work, "broken");
     mkdirSync(broken);
-    copyFileSync(join(hello, "manifest.json"), join(broken, "manifest.json"));
-    symlinkSync(join(hello, "kernel"), join(broken, "kernel"));
-    writeFileSync(join(broken, "initrd"), Buffer.alloc(4096));
+    const initrd = Buffer.alloc(4096);
+    const m = JSON.parse(readFileSync(join(hello, "manifest.json"), "utf8"));
+    m.initrd = {
+      ...m.initrd,
+      sha256: createHash("sha256").update(initrd).digest("hex"),
+      size: initrd.length,
+    };
+    writeFileSync(join(broken, "manifest.json"), JSON.stringify(m));
+    copyFileSync(join(hello, "kernel"), join(broken, "kernel"));
+    writeFileSync(join(broken, "initrd"), initrd);
     const r = await kiln(["launch", "qemu", "--keep", "--name", "crash", broken]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /Kernel panic/);

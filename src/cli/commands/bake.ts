@@ -14,6 +14,7 @@ interface BakeCliOpts extends CommonOpts {
   describe?: string;
   policy?: string;
   allowLicenseViolations?: boolean;
+  force?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -57,6 +58,7 @@ export function register(program: Command): void {
         "fail when a part's licence breaks this file's [policy] allow/deny lists",
       )
       .option("--allow-license-violations", "bake despite policy violations, recording them in the manifest")
+      .option("--force", "replace what is at OUT even if it is not an image kiln wrote")
       .option("--list", "list the platforms")
       .option("--describe <platform>", "show what a platform's components resolve to on the kernel in use")
       .addHelpText(
@@ -122,6 +124,7 @@ export function register(program: Command): void {
         ...(opts.name ? { name: opts.name } : {}),
         ...(opts.policy ? { policyFile: opts.policy } : {}),
         allowLicenseViolations: opts.allowLicenseViolations ?? false,
+        ...(opts.force ? { force: true } : {}),
         progress,
       });
       report(opts, r, (x) =>

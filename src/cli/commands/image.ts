@@ -9,6 +9,7 @@ interface ImageCliOpts extends CommonOpts {
   cmdline?: string;
   net?: string;
   list?: boolean;
+  force?: boolean;
 }
 
 function mb(n: number): string {
@@ -27,7 +28,8 @@ export function register(program: Command): void {
         "raw-bios, raw-uefi, raw, iso, qcow2, vmdk, vhd, gce, oci, containerdisk, deb (--list)",
       )
       .argument("[image]", "the image directory `kiln bake` wrote")
-      .option("-o, --out <file>", "the file to write (replaced if it exists; written atomically)")
+      .option("-o, --out <file>", "the file to write (atomically; an earlier output of kiln's is replaced)")
+      .option("--force", "replace what is at OUT even if kiln did not write it")
       .option("--size <MB>", "disk size in MiB for disk formats (default: just big enough; gce: whole GiB)")
       .option(
         "--name <name>",
@@ -80,6 +82,7 @@ export function register(program: Command): void {
       ...(opts.name ? { name: opts.name } : {}),
       ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
       ...(net ? { net } : {}),
+      ...(opts.force ? { force: true } : {}),
       progress: await progressFor(opts),
     });
     report(opts, r, (x) => `wrote ${x.format} ${x.out} (${mb(x.size)})\n  sha256 ${x.sha256}`);

@@ -6,6 +6,7 @@ interface LicensesCliOpts extends CommonOpts {
   check?: boolean;
   policy?: string;
   texts?: string;
+  force?: boolean;
 }
 
 export function register(program: Command): void {
@@ -17,6 +18,7 @@ export function register(program: Command): void {
       .option("--check", "check against the [policy] of --policy or ./kiln.toml; exit 1 on violations")
       .option("--policy <file>", "TOML file with a [policy] table (allow/deny lists of SPDX licences)")
       .option("--texts <dir>", "also write the licence texts and Debian copyright files to DIR")
+      .option("--force", "with --texts: replace DIR even if kiln did not write it")
       .addHelpText(
         "after",
         '\nExamples:\n  kiln licenses out/hello\n  kiln licenses out/hello --check --policy kiln.toml   # [policy] deny = ["GPL-3.0-or-later"]\n  kiln licenses out/hello --texts out/hello-licenses',
@@ -28,20 +30,17 @@ export function register(program: Command): void {
     const data: Record<string, unknown> = { ...licenseReport(parts), warnings: parts.warnings };
     if (opts.texts) {
       const { licenseTexts } = await import("../../compliance/licenseTexts.js");
-      const { buildDirAtomic } = await import("../../core/atomic.js");
+      const { writeOutput } = await import("../../core/outputPath.js");
       const { mkdir, writeFile } = await import("node:fs/promises");
       const { dirname, join } = await import("node:path");
       const bundle = await licenseTexts(parts);
-      await buildDirAtomic(
-        opts.texts,
-        async (dir) => {
-          for (const [name, text] of Object.entries(bundle.files)) {
-            await mkdir(dirname(join(dir, name)), { recursive: true });
-            await writeFile(join(dir, name), text);
-          }
-        },
-        { replace: true },
-      );
+      const output = { kind: "dir" as const, parents: true, ...(opts.force ? { force: true } : {}) };
+      await writeOutput(opts.texts, output, async (dir) => {
+        for (const [name, text] of Object.entries(bundle.files)) {
+          await mkdir(dirname(join(dir, name)), { recursive: true });
+          await writeFile(join(dir, name), text);
+        }
+      });
       data.texts = { dir: opts.texts, files: Object.keys(bundle.files), missing: bundle.missing };
     }
     if (opts.check || opts.policy) {

@@ -5,6 +5,7 @@ import { type RegistryTimeoutOpts, registryTimeouts, withRegistryTimeouts } from
 interface PullCliOpts extends CommonOpts, RegistryTimeoutOpts {
   archive?: boolean;
   insecure?: boolean;
+  force?: boolean;
 }
 
 export function register(program: Command): void {
@@ -20,6 +21,7 @@ export function register(program: Command): void {
           "write any image (containerdisk, container image) as an oci-archive file instead",
         )
         .option("--insecure", "plain http to this registry (loopback hosts use http anyway)")
+        .option("--force", "replace what is at OUT even if kiln did not write it")
         .addHelpText(
           "after",
           "\nExamples:\n  kiln pull 127.0.0.1:5000/hello:1.0 out/hello\n  kiln pull --archive 127.0.0.1:5000/vms/hello:1.0 hello.containerdisk.tar",
@@ -30,6 +32,7 @@ export function register(program: Command): void {
     const o = {
       ...(opts.insecure ? { insecure: true } : {}),
       ...registryTimeouts(opts),
+      ...(opts.force ? { force: true } : {}),
       progress: await progressFor(opts),
     };
     const r = opts.archive ? await pullArchive(ref, out, o) : await pullImage(ref, out, o);

@@ -4,6 +4,7 @@ import { type CommonOpts, report, withCommon } from "../context.js";
 interface SbomCliOpts extends CommonOpts {
   format: string;
   output?: string;
+  force?: boolean;
 }
 
 export function register(program: Command): void {
@@ -14,6 +15,7 @@ export function register(program: Command): void {
       .argument("<image>", "image directory written by `kiln bake`")
       .option("-f, --format <format>", "spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.6 JSON)", "spdx")
       .option("-o, --output <file>", "write to a file instead of stdout")
+      .option("--force", "with -o: replace the file even if kiln did not write it")
       .addHelpText(
         "after",
         "\nExamples:\n  kiln sbom out/hello > hello.spdx.json\n  kiln sbom out/hello --format cyclonedx -o hello.cdx.json",
@@ -28,8 +30,10 @@ export function register(program: Command): void {
       process.stdout.write(r.text);
       return;
     }
-    const { writeFileAtomic } = await import("../../core/atomic.js");
-    await writeFileAtomic(opts.output, r.text);
+    const { writeOutput } = await import("../../core/outputPath.js");
+    const { writeFile } = await import("node:fs/promises");
+    const output = { kind: "file" as const, parents: true, ...(opts.force ? { force: true } : {}) };
+    await writeOutput(opts.output, output, (tmp) => writeFile(tmp, r.text));
     report(
       opts,
       {

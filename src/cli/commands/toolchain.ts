@@ -17,7 +17,10 @@ export function register(program: Command): void {
     )
     .option("--cc <compiler>", "backing compiler: gcc, gcc-12, clang or a path (default: $CC, else gcc)")
     .option("--dir <dir>", "where to write it (default: KILN_HOME/toolchains/default)")
-    .option("--force", "replace an existing directory")
+    .option(
+      "--force",
+      "replace an existing directory (with --deb: the -o file, even if kiln did not write it)",
+    )
     .option("--deb", "write a Debian package of the toolchain (installs in /usr/lib/kiln/toolchain) instead")
     .option("-o, --out <file>", "with --deb: the package file (default: PACKAGE_VERSION_amd64.deb here)")
     .enablePositionalOptions()
@@ -80,10 +83,10 @@ async function packageAction(opts: ToolchainOpts): Promise<void> {
       "Add --deb: kiln toolchain --deb -o FILE.",
     );
   }
-  if (opts.dir !== undefined || opts.force) {
+  if (opts.dir !== undefined) {
     throw usageError(
       "KILN_EOPTION_CONFLICT",
-      `Cannot use ${opts.dir !== undefined ? "--dir" : "--force"} with --deb: the package installs in /usr/lib/kiln/toolchain`,
+      "Cannot use --dir with --deb: the package installs in /usr/lib/kiln/toolchain",
       "Drop it; -o names the package file.",
     );
   }
@@ -91,7 +94,11 @@ async function packageAction(opts: ToolchainOpts): Promise<void> {
   const progress = await progressFor(opts);
   let r: Awaited<ReturnType<typeof writeToolchainDeb>>;
   try {
-    r = await writeToolchainDeb(opts.out, { ...(opts.cc ? { cc: opts.cc } : {}), progress });
+    r = await writeToolchainDeb(opts.out, {
+      ...(opts.cc ? { cc: opts.cc } : {}),
+      ...(opts.force ? { force: true } : {}),
+      progress,
+    });
   } catch (e) {
     progress.fail();
     throw e;
