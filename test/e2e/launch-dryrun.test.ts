@@ -30,7 +30,10 @@ after(() => rmSync(work, { recursive: true, force: true }));
 const kiln = (args: string[]) => runKiln(args, { home });
 // The kernel QEMU, Xen and Firecracker boot is the ELF in the image's bzImage, cached under its digest.
 const normalise = (s: string) =>
-  s.replaceAll(work, "<WORK>").replace(/\b[0-9a-f]{64}\.elf\b/g, "<SHA256>.elf");
+  s
+    .replaceAll(work, "<WORK>")
+    .replace(/\b[0-9a-f]{64}\.elf\b/g, "<SHA256>.elf")
+    .replace(/kiln-hotplug-[0-9a-f]{16}/g, "kiln-hotplug-<HASH>");
 
 /** Compare with a golden file; KILN_UPDATE_GOLDEN=1 rewrites it (review the diff before committing). */
 function golden(name: string, actual: string): void {

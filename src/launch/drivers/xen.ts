@@ -16,6 +16,7 @@ import type { CmdlineParts } from "../cmdline.js";
 import type { Driver, LaunchPlan, MachineSpec, PlanContext, ProbeResult } from "../machine.js";
 import { xenstoreConfig } from "../xenstoreConfig.js";
 import { terminate } from "./waitGone.js";
+import { hotplugScript } from "./xenHotplug.js";
 
 export const XL_CONFIG = "xen.cfg";
 
@@ -30,6 +31,8 @@ export interface XlConfigInput {
   initrd: string;
   cmdline: string;
   imageName: string;
+  /** The hotplug script for disks and vifs (xenHotplug.ts); Xen's own when absent. */
+  script?: string;
 }
 
 export function xlConfig(i: XlConfigInput): string {
@@ -49,12 +52,16 @@ export function xlConfig(i: XlConfigInput): string {
   ];
   const net = spec.net;
   if (net.kind === "bridge") {
-    lines.push(`vif = [ ${str(`bridge=${net.bridge}${net.mac ? `,mac=${net.mac}` : ""}`)} ]`);
+    lines.push(
+      `vif = [ ${str(`bridge=${net.bridge}${net.mac ? `,mac=${net.mac}` : ""}${i.script ? `,script=${i.script}` : ""}`)} ]`,
+    );
   }
   if (spec.disks.length > 0) {
     const disks = spec.disks.map((d, n) =>
       // target= goes last: it is the one value that may itself contain commas.
-      str(`format=raw, vdev=${xenDisk(n)}, access=${d.ro ? "ro" : "rw"}, target=${d.file}`),
+      str(
+        `format=raw, vdev=${xenDisk(n)}, access=${d.ro ? "ro" : "rw"}${i.script ? `, script=${i.script}` : ""}, target=${d.file}`,
+      ),
     );
     lines.push(`disk = [ ${disks.join(", ")} ]`);
   }
@@ -232,6 +239,9 @@ export const xenDriver: Driver = {
       initrd: ctx.initrd,
       cmdline: ctx.cmdline,
       imageName: ctx.image.manifest.name,
+      ...(ctx.spec.disks.length > 0 || ctx.spec.net.kind === "bridge"
+        ? { script: await hotplugScript(undefined, !ctx.dryRun) }
+        : {}),
     });
     // What runs: `xl create -p` (create), the configuration into xenstore, xenconsole following the
     // console, and only once it does (its notify fd) `xl unpause`: no early line is lost. The command
