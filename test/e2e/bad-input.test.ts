@@ -266,7 +266,7 @@ const CASES: Record<string, Case[]> = {
     { args: ["sbom", "@img", "--format", "xml"], code: "KILN_ESBOM_FORMAT" },
     { args: ["sbom", "@img", "-o", "adir"], code: "KILN_EOUT_EXISTS", setup: dir("adir") },
     { args: ["sbom", "@img", "-o", "mine.json"], code: "KILN_EOUT_EXISTS", setup: file("mine.json", "mine") },
-    { args: ["sbom", "@img", "-o", "/proc/kiln.json"], code: "KILN_EACCES" },
+    { args: ["sbom", "@img", "-o", "/proc/kiln.json"], code: "KILN_ENOENT" },
     {
       args: ["sbom", "img"],
       code: "KILN_EIMAGE_INVALID",
