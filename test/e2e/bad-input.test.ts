@@ -3,12 +3,14 @@
 // nothing behind (the case's directory, KILN_HOME and the system tmpdir as they were) and start no QEMU:
 // bad input is refused before anything boots.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   cpSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -56,6 +58,8 @@ const all =
   (d: string) => {
     for (const f of fs) f(d);
   };
+/** A FIFO nobody writes to: reading it would wait forever. */
+const fifo = (name: string) => (d: string) => execFileSync("mkfifo", [join(d, name)]);
 /** A copy of the baked image at `name`, changed by `change`. */
 const image = (name: string, change?: (img: string) => void) => (d: string) => {
   cpSync(fx.img, join(d, name), { recursive: true });
@@ -123,6 +127,19 @@ const CASES: Record<string, Case[]> = {
     },
     { args: ["bake", "--describe", "nosuch"], code: "KILN_EPLATFORM_UNKNOWN" },
     { args: ["bake", "qemu"], code: "KILN_EUSAGE" },
+    { args: ["bake", "qemu", "out", "fifo"], code: "KILN_ENOT_FILE", setup: fifo("fifo") },
+    {
+      args: ["bake", "qemu", "out", "@prog", "--config", "fifo"],
+      code: "KILN_ENOT_FILE",
+      setup: fifo("fifo"),
+    },
+    { args: ["bake", "qemu", "out", "@prog", "--config", "/dev/zero"], code: "KILN_ENOT_FILE" },
+    {
+      args: ["bake", "qemu", "out", "@prog", "--policy", "fifo"],
+      code: "KILN_ENOT_FILE",
+      setup: fifo("fifo"),
+    },
+    { args: ["bake", "qemu", "out", "@prog", "-c", "fifo"], code: "KILN_ENOT_FILE", setup: fifo("fifo") },
     { args: ["bake", "qemu", "out", "@prog", "--bogus"], code: "KILN_EUSAGE" },
   ],
   run: [
@@ -200,7 +217,15 @@ const CASES: Record<string, Case[]> = {
     },
     {
       args: ["image", "raw-bios", "img", "-o", "x.img"],
-      code: "KILN_EDIGEST",
+      code: "KILN_EIMAGE_CORRUPT",
+      setup: image("img", (i) => {
+        rmSync(join(i, "kernel"));
+        execFileSync("mkfifo", [join(i, "kernel")]);
+      }),
+    },
+    {
+      args: ["image", "raw-bios", "img", "-o", "x.img"],
+      code: "KILN_EIMAGE_CORRUPT",
       setup: image("img", (i) =>
         writeFileSync(join(i, "kernel"), readFileSync(join(i, "kernel")).subarray(0, 4096)),
       ),
@@ -222,6 +247,7 @@ const CASES: Record<string, Case[]> = {
       setup: file("a.tar", "not a tar"),
     },
     { args: ["push", "@img", `${UNREACHABLE}/x:1`], code: "KILN_EREGISTRY_UNREACHABLE" },
+    { args: ["push", "fifo", `${UNREACHABLE}/x:1`], code: "KILN_ENOT_FILE", setup: fifo("fifo") },
   ],
   pull: [
     { args: ["pull", "::::", "out"], code: "KILN_EREF_INVALID" },
@@ -252,6 +278,7 @@ const CASES: Record<string, Case[]> = {
       code: "KILN_EPKG_SPEC",
       setup: file("kiln.toml", RECIPE),
     },
+    { args: ["pkg", "build", "fifo.toml"], code: "KILN_ENOT_FILE", setup: fifo("fifo.toml") },
     { args: ["pkg", "info", "kz"], code: "KILN_EREPO_NONE" },
     { args: ["pkg", "publish", "ftp://example.org/repo", "."], code: "KILN_EREPO_SPEC" },
     { args: ["pkg", "search", "--repo", `oci://${UNREACHABLE}/kiln`], code: "KILN_EREGISTRY_UNREACHABLE" },
@@ -264,7 +291,7 @@ const CASES: Record<string, Case[]> = {
   sbom: [
     { args: ["sbom", "missing"], code: "KILN_EIMAGE_NOT_FOUND" },
     { args: ["sbom", "@img", "--format", "xml"], code: "KILN_ESBOM_FORMAT" },
-    { args: ["sbom", "@img", "-o", "adir"], code: "KILN_EOUT_EXISTS", setup: dir("adir") },
+    { args: ["sbom", "@img", "-o", "adir"], code: "KILN_EOUT_IS_DIR", setup: dir("adir") },
     { args: ["sbom", "@img", "-o", "mine.json"], code: "KILN_EOUT_EXISTS", setup: file("mine.json", "mine") },
     { args: ["sbom", "@img", "-o", "/proc/kiln.json"], code: "KILN_ENOENT" },
     {
@@ -281,6 +308,7 @@ const CASES: Record<string, Case[]> = {
       code: "KILN_EPOLICY_INVALID",
       setup: file("p.toml", "[policy\n"),
     },
+    { args: ["licenses", "@img", "--check", "--policy", "/dev/zero"], code: "KILN_ENOT_FILE" },
     { args: ["licenses", "@img", "--texts", "t"], code: "KILN_EOUT_EXISTS", setup: file("t", "mine") },
   ],
   audit: [
@@ -288,6 +316,7 @@ const CASES: Record<string, Case[]> = {
     { args: ["audit", "--deb", "noequals", "--db", "osv"], code: "KILN_EAUDIT_DEB", setup: dir("osv") },
     { args: ["audit", "@img", "--db", "missing.zip"], code: "KILN_EADVISORIES_NOT_FOUND" },
     { args: ["audit", "missing", "--db", "osv"], code: "KILN_EIMAGE_NOT_FOUND", setup: dir("osv") },
+    { args: ["audit", "--deb", "a=1", "--db", "fifo"], code: "KILN_ENOT_FILE", setup: fifo("fifo") },
   ],
   advisories: [
     { args: ["advisories", "import", "missing.zip"], code: "KILN_EADVISORIES_NOT_FOUND" },
@@ -296,6 +325,7 @@ const CASES: Record<string, Case[]> = {
       code: "KILN_EZIP_INVALID",
       setup: file("bad.zip", "PK not really"),
     },
+    { args: ["advisories", "import", "fifo.zip"], code: "KILN_ENOT_FILE", setup: fifo("fifo.zip") },
     { args: ["advisories", "remove", "nosuch"], code: "KILN_EADVISORIES_NOT_FOUND" },
     {
       args: ["advisories", "import", "osv", "--name", "../x"],
@@ -306,6 +336,8 @@ const CASES: Record<string, Case[]> = {
   inspect: [
     { args: ["inspect", "missing"], code: "KILN_ENOENT" },
     { args: ["inspect", "somedir"], code: "KILN_ENOT_ELF", setup: dir("somedir") },
+    { args: ["inspect", "fifo"], code: "KILN_ENOT_FILE", setup: fifo("fifo") },
+    { args: ["inspect", "/dev/zero"], code: "KILN_ENOT_FILE" },
     { args: ["inspect", "notes.txt"], code: "KILN_ENOT_ELF", setup: file("notes.txt", "hello\n") },
   ],
   verify: [
@@ -323,6 +355,7 @@ const CASES: Record<string, Case[]> = {
       code: "KILN_EARCHIVE_INVALID",
       setup: file("bad.deb", "!<arch>\nnonsense"),
     },
+    { args: ["components", "fetch", "--deb", "fifo"], code: "KILN_ENOT_FILE", setup: fifo("fifo") },
     { args: ["components", "build", "nosuch"], code: "KILN_EPLATFORM_UNKNOWN" },
     { args: ["components", "frobnicate"], code: "KILN_EUSAGE" },
   ],
@@ -401,7 +434,7 @@ for (const [verb, cases] of Object.entries(CASES)) {
           home,
           cwd,
           env: { TMPDIR: tmp },
-          timeoutMs: 60_000,
+          timeoutMs: 30_000,
         });
         const said = `${r.stdout}${r.stderr}`;
         assert.ok(r.code === 1 || r.code === 2, `exit status ${r.code}: ${said}`);
