@@ -21,6 +21,9 @@ const dom0 = {
   blk: [{ dev: "xenfs", fs: "xenfs", mount: "/proc/xen" }],
 };
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: kiln-init's own substitution, not a template
+const XEN_TARGET = "${xen_target}";
+
 // A Linux stub domain's rc, as guest/README.md shows it: the QMP proxy to dom0, then QEMU with libxl's
 // arguments after its own.
 const stubdom = {
@@ -28,7 +31,7 @@ const stubdom = {
   rc: [
     {
       bin: "/usr/lib/xen-4.17/bin/vchan-socket-proxy",
-      argv: ["vchan-socket-proxy", "--mode=server", "0", "device-model/${xen_target}/qmp-vchan", "/run/qmp"],
+      argv: ["vchan-socket-proxy", "--mode=server", "0", `device-model/${XEN_TARGET}/qmp-vchan`, "/run/qmp"],
       mode: "bg",
     },
     {
@@ -40,7 +43,7 @@ const stubdom = {
 };
 
 describe("boot configuration schema", () => {
-  it("takes a stub domain's device model entry and ${xen_target} (a guest-side substitution)", () => {
+  it(`takes a stub domain's device model entry and ${XEN_TARGET} (a guest-side substitution)`, () => {
     assert.equal(bootConfigProblem(stubdom), undefined);
     assert.deepEqual(bootConfigProblem({ v: 1, rc: [{ bin: "/q", argv_xen_dm: "yes" }] }), {
       path: "rc[0].argv_xen_dm",

@@ -23,6 +23,9 @@ const route = (over: Record<string, unknown>) => ({
 });
 const env = (n: number) => ({ v: 1, env: Object.fromEntries(range(n).map((i) => [`V${i}`, "x"])) });
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: kiln-init's own substitution, not a template
+const XEN_TARGET = "${xen_target}";
+
 /** Name → configuration (a JS value, written as JSON the way kiln writes it). */
 const CASES: Record<string, unknown> = {
   minimal: { v: 1 },
@@ -103,7 +106,7 @@ const CASES: Record<string, unknown> = {
     rc: [
       { bin: "/s", mode: "setup", argv_xen_dm: false },
       { bin: "/b", mode: "bg", argv_xen_dm: true },
-      { bin: "/m", argv: ["m", "${xen_target}"] },
+      { bin: "/m", argv: ["m", XEN_TARGET] },
     ],
   },
   "rc argv_xen_dm twice": {
@@ -116,9 +119,12 @@ const CASES: Record<string, unknown> = {
   },
   "rc argv_xen_dm twice, second main": {
     v: 1,
-    rc: [{ bin: "/a", argv_xen_dm: true }, { bin: "/b", argv_xen_dm: true }],
+    rc: [
+      { bin: "/a", argv_xen_dm: true },
+      { bin: "/b", argv_xen_dm: true },
+    ],
   },
-  "rc xen_target in bin and argv": rc({ bin: "/bin/${xen_target}", argv: ["p", "dm/${xen_target}/q"] }),
+  "rc xen_target in bin and argv": rc({ bin: `/bin/${XEN_TARGET}`, argv: ["p", `dm/${XEN_TARGET}/q`] }),
   "net 8": { v: 1, net: range(8).map((i) => ({ if: `eth${i}` })) },
   "net 9": { v: 1, net: range(9).map((i) => ({ if: `eth${i}` })) },
   "net if empty": net({ if: "" }),
