@@ -214,23 +214,24 @@ static int load_env(struct ctx *x, struct kiln_config *c, const struct json_node
 }
 
 static int load_rc(struct ctx *x, struct kiln_config *c, const struct json_node *n) {
-  static const char *const known[] = {"bin", "argv", "mode", "ready", "ready_timeout_ms", NULL};
+  static const char *const known[] = {"bin", "argv", "mode", "ready", "ready_timeout_ms", "argv_xen_dm", NULL};
   if (want(x, n, JSON_ARRAY, "an array of programs")) return -1;
   if (n->len > KILN_MAX_RC) return bad(x, "too many programs (limit %d)", KILN_MAX_RC);
   c->n_rc = 0;
-  int main_at = -1;
+  int main_at = -1, dm_at = -1;
   uint32_t i = 0;
   for (const struct json_node *e = json_first(x->d, n); e; e = json_next(x->d, e), i++) {
     size_t s = push_index(x, i);
     struct kiln_rc *r = &c->rc[c->n_rc];
     memset(r, 0, sizeof *r);
     if (want(x, e, JSON_OBJECT, "an object like {\"bin\":\"/bin/prog\"}")) return -1;
-    if (check_keys(x, e, known, "bin, argv, mode, ready, ready_timeout_ms")) return -1;
+    if (check_keys(x, e, known, "bin, argv, mode, ready, ready_timeout_ms, argv_xen_dm")) return -1;
     const struct json_node *bin = json_get(x->d, e, "bin");
     const struct json_node *argv = json_get(x->d, e, "argv");
     const struct json_node *mode = json_get(x->d, e, "mode");
     const struct json_node *ready = json_get(x->d, e, "ready");
     const struct json_node *timeout = json_get(x->d, e, "ready_timeout_ms");
+    const struct json_node *dm = json_get(x->d, e, "argv_xen_dm");
     size_t s2 = push_key(x, "bin", 3);
     if (!bin) return bad(x, "is missing: name the program's absolute path in the image");
     if (get_abs_path(x, bin, &r->bin)) return -1;
@@ -287,6 +288,15 @@ static int load_rc(struct ctx *x, struct kiln_config *c, const struct json_node 
       if (!ready) return bad(x, "needs \"ready\" on the same program");
       if (get_int(x, timeout, 1, KILN_READY_TIMEOUT_MAX_MS, &ms)) return -1;
       r->ready_timeout_ms = (int)ms;
+      pop(x, s2);
+    }
+    if (dm) {
+      s2 = push_key(x, "argv_xen_dm", 11);
+      if (want(x, dm, JSON_TRUE, "a boolean")) return -1;
+      r->xen_dm = dm->type == JSON_TRUE;
+      if (r->xen_dm && dm_at >= 0)
+        return bad(x, "a second device model (rc[%d] has \"argv_xen_dm\": true): libxl starts one", dm_at);
+      if (r->xen_dm) dm_at = (int)i;
       pop(x, s2);
     }
     c->n_rc++;

@@ -37,6 +37,7 @@ struct kiln_rc {
   enum kiln_mode mode;
   const char *ready;    /* bg only: an absolute path that exists once the program is ready, or NULL */
   int ready_timeout_ms; /* how long to wait for `ready` */
+  int xen_dm;           /* "argv_xen_dm": libxl's device model arguments follow argv (at most one entry) */
 };
 
 /* IPv4 addresses in host byte order. */

@@ -274,22 +274,100 @@ static int wait_path(const char *path, int ms) {
   }
 }
 
-/* kiln.xs=1: the domain's own xenstore key kiln/config (guest/xenstore.h), through the xenbus frontend
- * device every Xen guest's kernel provides. Never probed otherwise: in dom0, before xenstored runs, a read
- * would only time out. */
+/* Every Xen guest's kernel provides the xenbus frontend device; `asker` says who wants it. */
+static int xenbus_open(const char *asker) {
+  if (wait_path("/dev/xen/xenbus", WAIT_DEVICE_MS))
+    fail_init("%s but /dev/xen/xenbus did not appear within %d s (not a Xen guest?)", asker, WAIT_DEVICE_MS / 1000);
+  int fd = open("/dev/xen/xenbus", O_RDWR | O_CLOEXEC);
+  if (fd < 0) fail_init("xenstore: cannot open /dev/xen/xenbus: %s", strerror(errno));
+  return fd;
+}
+
+/* kiln.xs=1: the domain's own xenstore key kiln/config (guest/xenstore.h). Never probed otherwise: in dom0,
+ * before xenstored runs, a read would only time out. */
 static void load_source_xenstore(struct json_doc *doc) {
   static const char source[] = "xenstore " XS_CONFIG_KEY;
   struct kiln_config_error e = {{0}, {0}};
-  if (wait_path("/dev/xen/xenbus", WAIT_DEVICE_MS))
-    fail_init("kiln.xs=1 but /dev/xen/xenbus did not appear within %d s (not a Xen guest?)", WAIT_DEVICE_MS / 1000);
-  int fd = open("/dev/xen/xenbus", O_RDWR | O_CLOEXEC);
-  if (fd < 0) fail_init("xenstore: cannot open /dev/xen/xenbus: %s", strerror(errno));
+  int fd = xenbus_open("kiln.xs=1");
   size_t n;
   int r = xs_read_config(fd, XS_TIMEOUT_MS, buf, JSON_MAX_INPUT, &n, e.msg, sizeof e.msg);
   close(fd);
   if (r == XS_IO) fail_init("xenstore: %s", e.msg);
   if (r == XS_BAD) fail_config(source, &e);
   if (r == XS_OK && config_load(&cfg, doc, buf, n, &e)) fail_config(source, &e);
+}
+
+/* A Linux stub domain (guest/README.md, "Xen stub domains"): the entry with "argv_xen_dm" runs with libxl's
+ * device model arguments after its own, and "${xen_target}" in any argv becomes the guest's domain id. Read
+ * only when the configuration asks: anywhere else there is no "target" to read. */
+#define XEN_DM_MAX_ARGS 512
+#define XEN_RESTORE_TTY "/dev/hvc2"
+static const char *dm_argv[XEN_DM_MAX_ARGS + 1];
+static char xen_store[128 * 1024];
+static int dm_restore;      /* libxl asks for a restore: its placeholder is in dm_argv */
+static int dm_restore_from; /* where libxl's arguments start: the image's own are never replaced */
+
+static void setup_xen(void) {
+  char asker[64] = "", why[256];
+  int dm = -1;
+  for (int i = 0; i < cfg.n_rc; i++) {
+    if (cfg.rc[i].xen_dm) dm = i;
+    for (int j = 0; j < cfg.rc[i].argc && !asker[0]; j++)
+      if (xs_target_var(cfg.rc[i].argv[j]))
+        snprintf(asker, sizeof asker, "rc[%d].argv[%d] uses %s", i, j, XS_TARGET_VAR);
+  }
+  if (dm >= 0) snprintf(asker, sizeof asker, "rc[%d] has \"argv_xen_dm\"", dm);
+  if (!asker[0]) return;
+  int fd = xenbus_open(asker);
+  long target;
+  if (xs_read_target(fd, XS_TIMEOUT_MS, &target, why, sizeof why)) fail_init("%s: %s", asker, why);
+  size_t used = 0;
+  for (int i = 0; i < cfg.n_rc; i++)
+    for (int j = 0; j < cfg.rc[i].argc; j++) {
+      if (!xs_target_var(cfg.rc[i].argv[j])) continue;
+      long l = xs_subst_target(xen_store + used, sizeof xen_store - used, cfg.rc[i].argv[j], target);
+      if (l < 0) fail_init("the arguments using %s are more than %zu bytes in all", XS_TARGET_VAR, sizeof xen_store);
+      cfg.rc[i].argv[j] = xen_store + used;
+      used += (size_t)l + 1;
+    }
+  if (dm < 0) {
+    say("kiln: xen: target domain %ld\n", target);
+  } else {
+    const struct kiln_rc *r = &cfg.rc[dm];
+    static struct xs_dm x;
+    memcpy(dm_argv, r->argv, (size_t)r->argc * sizeof *dm_argv);
+    x = (struct xs_dm){.target = target, .argv = dm_argv + r->argc, .max = XEN_DM_MAX_ARGS - r->argc,
+                       .store = xen_store + used, .cap = sizeof xen_store - used};
+    if (xs_read_dm_argv(fd, XS_TIMEOUT_MS, &x, why, sizeof why))
+      fail_init("%s: %s", asker, why);
+    dm_argv[r->argc + x.argc] = NULL;
+    dm_restore = xs_restore_args(x.argv, NULL);
+    dm_restore_from = r->argc;
+    /* On the console, which libxl keeps as /var/log/xen/qemu-dm-<guest>.log. */
+    say("kiln: xen: target domain %ld, %d device model arguments from %s%s\n", target, x.argc, x.dir,
+        dm_restore ? " (a restore)" : "");
+  }
+  close(fd);
+}
+
+/* libxl's restore placeholder becomes "fd:N", N the stub domain's console 2 (the saved state), in raw mode
+ * so that no byte of the stream is taken for a line edit or a signal. Returns the fd, which the device model
+ * inherits and PID 1 closes once it runs, or -1. Not inlined: nothing of it may live across spawn()'s vfork. */
+__attribute__((noinline)) static int xen_restore_fd(void) {
+  static char arg[16];
+  if (!dm_restore) return -1;
+  if (wait_path(XEN_RESTORE_TTY, WAIT_DEVICE_MS))
+    fail_init("xen: %s (console 2, the restore stream) did not appear within %d s", XEN_RESTORE_TTY,
+              WAIT_DEVICE_MS / 1000);
+  int fd = open(XEN_RESTORE_TTY, O_RDONLY | O_NOCTTY);
+  struct termios t;
+  if (fd < 0 || tcgetattr(fd, &t)) fail_init("xen: cannot open %s (the restore stream): %s", XEN_RESTORE_TTY, strerror(errno));
+  cfmakeraw(&t);
+  if (tcsetattr(fd, TCSANOW, &t)) fail_init("xen: %s: cannot make it raw: %s", XEN_RESTORE_TTY, strerror(errno));
+  snprintf(arg, sizeof arg, "fd:%d", fd);
+  xs_restore_args(dm_argv + dm_restore_from, arg);
+  say("kiln: xen: restore stream %s as %s\n", XEN_RESTORE_TTY, arg);
+  return fd;
 }
 
 static void mkdir_p(const char *path) {
@@ -641,6 +719,7 @@ static const char *const mode_name[] = {[KILN_MAIN] = "main", [KILN_BG] = "bg", 
 static pid_t spawn(const struct kiln_rc *r) {
   static sigset_t none;
   sigemptyset(&none);
+  int restore = r->xen_dm ? xen_restore_fd() : -1;
   exec_errno = 0;
   pid_t pid = vfork();
   if (pid < 0) fail_init("vfork: %s", strerror(errno));
@@ -657,10 +736,11 @@ static pid_t spawn(const struct kiln_rc *r) {
     }
     signal(SIGTTOU, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(r->bin, (char *const *)r->argv, envp);
+    execve(r->bin, (char *const *)(r->xen_dm ? dm_argv : r->argv), envp);
     exec_errno = errno;
     _exit(EXIT_EXEC);
   }
+  if (restore >= 0) close(restore);
   if (exec_errno) {
     say("kiln: error: cannot run %s: %s\n", q(r->bin), strerror(exec_errno));
     waitpid(pid, NULL, 0);
@@ -786,6 +866,7 @@ int main(void) {
   if (kc.xs) load_source_xenstore(&docs[2]);
   load_source_file("/kiln/config.json", &docs[3]);
   mark("configuration read");
+  setup_xen();
 
   load_modules(kc.dev);
   mark("modules loaded");

@@ -334,6 +334,10 @@ static void test_config(void) {
             config_pseudo_fs("devpts") && !config_pseudo_fs("ext4") && !config_pseudo_fs("9p") &&
             !config_pseudo_fs("") && !config_pseudo_fs("xenfs2"),
         "config_pseudo_fs: xenfs, tmpfs, proc, devpts; not ext4, 9p");
+  r = load1("{\"v\":1,\"rc\":[{\"bin\":\"/p\",\"mode\":\"bg\"},{\"bin\":\"/q\",\"argv_xen_dm\":true},"
+            "{\"bin\":\"/r\",\"mode\":\"bg\",\"argv_xen_dm\":false}]}", &e);
+  check(!r && cfg.n_rc == 3 && !cfg.rc[0].xen_dm && cfg.rc[1].xen_dm && !cfg.rc[2].xen_dm,
+        "config rc: argv_xen_dm true on one entry, false on another");
   r = load1("{\"v\":1,\"rc\":[]}", &e);
   check(!r && cfg.n_rc == 0, "config rc [] means no program");
   r = load1("{\"v\":1,\"routes\":[{\"dst\":\"default\",\"via\":\"10.0.2.2\"},{\"dst\":\"10.9.9.9/32\",\"via\":\"10.0.2.3\"}]}", &e);
@@ -384,7 +388,7 @@ static void test_config(void) {
              "\"fg\" is not a mode: use \"main\", \"bg\" or \"setup\"");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":true}]}", "rc[0].mode", "must be a string, not a boolean");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"cwd\":\"/\"}]}", "rc[0].cwd",
-             "unknown key (known keys here: bin, argv, mode, ready, ready_timeout_ms)");
+             "unknown key (known keys here: bin, argv, mode, ready, ready_timeout_ms, argv_xen_dm)");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"ready\":\"/run/x\"}]}", "rc[0].ready", "is for \"bg\" programs only");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"setup\",\"ready\":\"/run/x\"}]}", "rc[0].ready",
              "is for \"bg\" programs only");
@@ -400,6 +404,11 @@ static void test_config(void) {
              "rc[0].ready_timeout_ms", "from 1 to 3600000, not 3600001");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"bg\",\"ready\":\"/r\",\"ready_timeout_ms\":\"5\"}]}",
              "rc[0].ready_timeout_ms", "must be an integer, not a string");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"argv_xen_dm\":\"yes\"}]}", "rc[0].argv_xen_dm",
+             "must be a boolean, not a string");
+  config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"bg\",\"argv_xen_dm\":true},{\"bin\":\"/y\",\"argv_xen_dm\":false},"
+             "{\"bin\":\"/z\",\"mode\":\"bg\",\"argv_xen_dm\":true}]}",
+             "rc[2].argv_xen_dm", "a second device model (rc[0] has \"argv_xen_dm\": true)");
   config_bad("{\"v\":1,\"env\":[]}", "env", "must be an object of strings, not an array");
   config_bad("{\"v\":1,\"env\":{\"PORT\":8080}}", "env.PORT", "must be a string, not a number");
   config_bad("{\"v\":1,\"env\":{\"A=B\":\"1\"}}", "env[\"A=B\"]", "must not contain '='");
@@ -713,16 +722,37 @@ static void write_all(int fd, const unsigned char *b, size_t n) {
   }
 }
 
-/* A fake xenstored serving `keys` on fd; writes each path it was asked for, one per line, to `seen`. A
- * request that is not a well-formed XS_READ outside a transaction gets the error EINVAL. */
+/* The children of `dir` among `keys`, in table order, as an XS_DIRECTORY reply lists them. Returns the
+ * payload's length, or -1 when dir has no children (ENOENT). */
+static long fake_list(const struct fake_key *keys, const char *dir, char *out, size_t cap) {
+  size_t dl = strlen(dir), o = 0;
+  int any = 0;
+  for (const struct fake_key *k = keys; k->path; k++) {
+    const char *name = k->path + dl + 1;
+    if (strncmp(k->path, dir, dl) || k->path[dl] != '/' || strchr(name, '/')) continue;
+    size_t l = strlen(name) + 1;
+    if (l > cap - o) break;
+    memcpy(out + o, name, l);
+    o += l;
+    any = 1;
+  }
+  return any ? (long)o : -1;
+}
+
+/* A fake xenstored serving `keys` on fd; writes each path it was asked for, one per line, to `seen` (a
+ * listing as "ls PATH"). A request that is not a well-formed XS_READ or XS_DIRECTORY outside a transaction
+ * gets the error EINVAL. */
 static void fake_xenstored(int fd, int seen, const struct fake_key *keys, enum fake_mode mode) {
   static unsigned char req[XS_MSG_MAX], rep[XS_MSG_MAX];
+  static char names[XS_PAYLOAD_MAX];
   while (read_all(fd, req, XS_HEADER) == 0) {
     uint32_t type = u32_at(req), id = u32_at(req + 4), tx = u32_at(req + 8), len = u32_at(req + 12);
     if (len > XS_PAYLOAD_MAX || read_all(fd, req + XS_HEADER, len)) break;
     const char *path = (const char *)req + XS_HEADER;
-    int ok = type == XS_READ && tx == 0 && len > 1 && !path[len - 1] && strlen(path) == len - 1;
+    int ok = (type == XS_READ || type == XS_DIRECTORY) && tx == 0 && len > 1 && !path[len - 1] &&
+             strlen(path) == len - 1;
     if (ok) {
+      if (type == XS_DIRECTORY) write_all(seen, (const unsigned char *)"ls ", 3);
       write_all(seen, (const unsigned char *)path, len - 1);
       write_all(seen, (const unsigned char *)"\n", 1);
     }
@@ -730,11 +760,15 @@ static void fake_xenstored(int fd, int seen, const struct fake_key *keys, enum f
     if (mode == FAKE_SILENT) continue;
     const struct fake_key *k = keys;
     while (ok && k->path && strcmp(k->path, path)) k++;
+    long listed = ok && type == XS_DIRECTORY ? fake_list(keys, path, names, sizeof names) : -1;
+    uint32_t rid = mode == FAKE_WRONG_ID ? id + 1 : id;
     size_t n;
     if (!ok) n = xs_reply(rep, XS_ERROR, id, "EINVAL", 7);
     else if (mode == FAKE_EACCES) n = xs_reply(rep, XS_ERROR, id, "EACCES", 7);
+    else if (type == XS_DIRECTORY) n = listed < 0 ? xs_reply(rep, XS_ERROR, id, "ENOENT", 7)
+                                                 : xs_reply(rep, XS_DIRECTORY, rid, names, (size_t)listed);
     else if (!k->path || !k->value) n = xs_reply(rep, XS_ERROR, id, "ENOENT", 7);
-    else n = xs_reply(rep, XS_READ, mode == FAKE_WRONG_ID ? id + 1 : id, k->value, k->len ? k->len : strlen(k->value));
+    else n = xs_reply(rep, XS_READ, rid, k->value, k->len ? k->len : strlen(k->value));
     if (mode == FAKE_DRIP) {
       /* in pieces, across the header's end, with pauses: the client must gather a reply from partial reads */
       struct timespec t = {0, 2 * 1000 * 1000};
@@ -748,18 +782,51 @@ static void fake_xenstored(int fd, int seen, const struct fake_key *keys, enum f
   }
 }
 
+struct xs_run;
+typedef int (*xs_client)(int fd, struct xs_run *x);
+
 struct xs_run {
   int r;
   size_t len;
   char why[256];
-  char seen[1024];
+  char seen[16384];
+  /* in */
+  size_t cap;
+  int timeout_ms;
+  /* out: xs_read_target(), xs_read_dm_argv() */
+  long target;
+  struct xs_dm dm;
 };
 
 static char xs_out[JSON_MAX_INPUT + 8];
+static const char *dm_args[1100];
 
-static struct xs_run xs_against(const struct fake_key *keys, enum fake_mode mode, size_t cap, int timeout_ms) {
-  struct xs_run x;
+static int client_config(int fd, struct xs_run *x) {
+  return xs_read_config(fd, x->timeout_ms, xs_out, x->cap, &x->len, x->why, sizeof x->why);
+}
+
+static int client_target(int fd, struct xs_run *x) {
+  return xs_read_target(fd, x->timeout_ms, &x->target, x->why, sizeof x->why);
+}
+
+/* The device model's arguments of domain 5, into dm_args and xs_out; x->dm.max says how many fit. */
+static int client_dm(int fd, struct xs_run *x) {
+  memset(dm_args, 0, sizeof dm_args);
+  x->dm.target = 5;
+  x->dm.argv = dm_args;
+  x->dm.store = xs_out;
+  x->dm.cap = x->cap;
+  return xs_read_dm_argv(fd, x->timeout_ms, &x->dm, x->why, sizeof x->why);
+}
+
+/* `client` talking to a fake xenstored serving `keys`. */
+static struct xs_run xs_talk(xs_client client, const struct fake_key *keys, enum fake_mode mode, size_t cap,
+                             int timeout_ms, int dm_max) {
+  static struct xs_run x;
   memset(&x, 0, sizeof x);
+  x.cap = cap;
+  x.timeout_ms = timeout_ms;
+  x.dm.max = dm_max;
   int sv[2], pv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || pipe(pv)) {
     x.r = 99;
@@ -775,7 +842,7 @@ static struct xs_run xs_against(const struct fake_key *keys, enum fake_mode mode
   }
   close(sv[1]);
   close(pv[1]);
-  x.r = xs_read_config(sv[0], timeout_ms, xs_out, cap, &x.len, x.why, sizeof x.why);
+  x.r = client(sv[0], &x);
   close(sv[0]);
   size_t o = 0;
   ssize_t k;
@@ -785,16 +852,20 @@ static struct xs_run xs_against(const struct fake_key *keys, enum fake_mode mode
   return x;
 }
 
+static struct xs_run xs_against(const struct fake_key *keys, enum fake_mode mode, size_t cap, int timeout_ms) {
+  return xs_talk(client_config, keys, mode, cap, timeout_ms, 0);
+}
+
 static void test_xenstore(void) {
   unsigned char m[XS_MSG_MAX + 8];
-  size_t n = xs_build_read(m, sizeof m, 7, "kiln/config");
+  size_t n = xs_build(m, sizeof m, XS_READ, 7, "kiln/config");
   check(n == XS_HEADER + 12 && u32_at(m) == XS_READ && u32_at(m + 4) == 7 && u32_at(m + 8) == 0 &&
             u32_at(m + 12) == 12 && !memcmp(m + XS_HEADER, "kiln/config", 12),
         "xenstore read request: XS_READ, request id, no transaction, the path with its NUL");
   static char longpath[XS_PAYLOAD_MAX + 1];
   memset(longpath, 'a', XS_PAYLOAD_MAX);
-  check(xs_build_read(m, sizeof m, 1, longpath) == 0, "xenstore: a path beyond the payload limit is not sent");
-  check(xs_build_read(m, XS_HEADER + 11, 1, "kiln/config") == 0, "xenstore: a request larger than the buffer is not built");
+  check(xs_build(m, sizeof m, XS_READ, 1, longpath) == 0, "xenstore: a path beyond the payload limit is not sent");
+  check(xs_build(m, XS_HEADER + 11, XS_READ, 1, "kiln/config") == 0, "xenstore: a request larger than the buffer is not built");
   check(xs_msg_size(m, 0) == XS_HEADER && xs_msg_size(m, 15) == XS_HEADER && xs_msg_size(m, 16) == XS_HEADER + 12,
         "xenstore message size: the header first, then header plus payload");
 
@@ -802,27 +873,27 @@ static void test_xenstore(void) {
   size_t vl = 0;
   char why[128];
   n = xs_reply(m, XS_READ, 3, "{\"v\":1}", 7);
-  check(xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why) == XS_OK && vl == 7 && v == (const char *)m + XS_HEADER,
+  check(xs_parse_reply(m, n, XS_READ, 3, &v, &vl, why, sizeof why) == XS_OK && vl == 7 && v == (const char *)m + XS_HEADER,
         "xenstore read reply: the value, in place");
   n = xs_reply(m, XS_READ, 3, "", 0);
-  check(xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why) == XS_OK && vl == 0, "xenstore: an empty value");
+  check(xs_parse_reply(m, n, XS_READ, 3, &v, &vl, why, sizeof why) == XS_OK && vl == 0, "xenstore: an empty value");
   n = xs_reply(m, XS_ERROR, 3, "ENOENT", 7);
-  check(xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why) == XS_NONE, "xenstore: ENOENT means no such key");
+  check(xs_parse_reply(m, n, XS_READ, 3, &v, &vl, why, sizeof why) == XS_NONE, "xenstore: ENOENT means no such key");
   n = xs_reply(m, XS_ERROR, 3, "ENOENT", 6);
-  check(xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why) == XS_NONE, "xenstore: ENOENT without its NUL too");
+  check(xs_parse_reply(m, n, XS_READ, 3, &v, &vl, why, sizeof why) == XS_NONE, "xenstore: ENOENT without its NUL too");
   n = xs_reply(m, XS_ERROR, 3, "ENOENTX", 8);
-  check(xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why) == XS_IO, "xenstore: only ENOENT itself is no key");
+  check(xs_parse_reply(m, n, XS_READ, 3, &v, &vl, why, sizeof why) == XS_IO, "xenstore: only ENOENT itself is no key");
   n = xs_reply(m, XS_ERROR, 3, "EACCES", 7);
-  int r = xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why);
+  int r = xs_parse_reply(m, n, XS_READ, 3, &v, &vl, why, sizeof why);
   check(r == XS_IO && !strcmp(why, "error \"EACCES\""), "xenstore: another error is a failure naming it");
   n = xs_reply(m, XS_READ, 4, "x", 1);
-  r = xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why);
+  r = xs_parse_reply(m, n, XS_READ, 3, &v, &vl, why, sizeof why);
   check(r == XS_IO && strstr(why, "request 4 instead of 3"), "xenstore: a reply to another request is refused");
   n = xs_reply(m, 15 /* XS_WATCH_EVENT */, 3, "a\0b", 4);
-  r = xs_parse_read_reply(m, n, 3, &v, &vl, why, sizeof why);
+  r = xs_parse_reply(m, n, XS_READ, 3, &v, &vl, why, sizeof why);
   check(r == XS_IO && strstr(why, "type 15"), "xenstore: a reply of another type is refused");
   n = xs_reply(m, XS_READ, 3, "abc", 3);
-  check(xs_parse_read_reply(m, n - 1, 3, &v, &vl, why, sizeof why) == XS_IO, "xenstore: a truncated reply is refused");
+  check(xs_parse_reply(m, n - 1, XS_READ, 3, &v, &vl, why, sizeof why) == XS_IO, "xenstore: a truncated reply is refused");
   uint32_t huge = XS_PAYLOAD_MAX + 1;
   memcpy(m + 12, &huge, 4);
   check(xs_msg_size(m, XS_HEADER) == -1, "xenstore: a header announcing more than 4096 bytes is refused");
@@ -903,6 +974,238 @@ static void test_xenstore(void) {
   check(x.r == XS_IO && strstr(x.why, "instead of 1"), "xenstore config: a reply to another request is a failure");
 }
 
+
+/* ---- Xen stub domains: libxl's target, vm path and dm-argv ---- */
+
+#define VM "/vm/00000000-0000-0000-0000-000000000005"
+#define DM VM "/image/dm-argv"
+
+/* The target's vm path and a libxl dm-argv of n arguments ("arg1".."argN"), listed in the order of `order`
+ * (the numbers 1..n; NULL: in order). */
+static struct fake_key dm_keys[1100];
+static char dm_names[1100][64], dm_values[1100][16];
+static void dm_table(int n, const int *order) {
+  int k = 0;
+  dm_keys[k++] = (struct fake_key){"/local/domain/5/vm", VM, 0};
+  for (int i = 0; i < n; i++) {
+    int a = order ? order[i] : i + 1;
+    snprintf(dm_names[i], sizeof dm_names[i], DM "/%03d", a);
+    snprintf(dm_values[i], sizeof dm_values[i], "arg%d", a);
+    dm_keys[k++] = (struct fake_key){dm_names[i], dm_values[i], 0};
+  }
+  dm_keys[k] = (struct fake_key){NULL, NULL, 0};
+}
+
+/* dm_args[0..n) are "arg1".."argN", in order. */
+static int dm_in_order(int n) {
+  for (int i = 0; i < n; i++) {
+    char want[16];
+    snprintf(want, sizeof want, "arg%d", i + 1);
+    if (!dm_args[i] || strcmp(dm_args[i], want)) {
+      note("argument %d is %s, not %s", i + 1, dm_args[i] ? dm_args[i] : "(none)", want);
+      return 0;
+    }
+  }
+  return !dm_args[n];
+}
+
+static void test_xen_stubdom(void) {
+  unsigned char m[XS_MSG_MAX + 8];
+  char why[256];
+  size_t n = xs_build(m, sizeof m, XS_DIRECTORY, 9, DM);
+  check(n == XS_HEADER + sizeof DM && u32_at(m) == XS_DIRECTORY && u32_at(m + 4) == 9 && u32_at(m + 12) == sizeof DM &&
+            !memcmp(m + XS_HEADER, DM, sizeof DM),
+        "xen stubdom: a listing request is XS_DIRECTORY (1) with the path and its NUL");
+  const char *v = NULL;
+  size_t vl = 0;
+  n = xs_reply(m, XS_DIRECTORY, 9, "002\0" "001\0", 8);
+  check(xs_parse_reply(m, n, XS_DIRECTORY, 9, &v, &vl, why, sizeof why) == XS_OK && vl == 8 &&
+            v == (const char *)m + XS_HEADER,
+        "xen stubdom: a listing reply, the names in place");
+  n = xs_reply(m, XS_READ, 9, "x", 1);
+  int r = xs_parse_reply(m, n, XS_DIRECTORY, 9, &v, &vl, why, sizeof why);
+  check(r == XS_IO && strstr(why, "type 2 to a listing"), "xen stubdom: a read reply to a listing is refused");
+  n = xs_reply(m, XS_DIRECTORY, 9, "001", 4);
+  r = xs_parse_reply(m, n, XS_READ, 9, &v, &vl, why, sizeof why);
+  check(r == XS_IO && strstr(why, "type 1 to a read"), "xen stubdom: a listing reply to a read is refused");
+
+  const struct {
+    const char *in;
+    long want;
+  } ids[] = {{"5", 5},   {"1", 1},   {"32751", 32751}, {"32752", -1}, {"0", -1},  {"05", -1},
+             {"", -1},   {"5\n", -1}, {"-5", -1},      {"123456", -1}, {" 5", -1}, {"5a", -1}};
+  int ok = 1;
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+    long got = xs_domid(ids[i].in, strlen(ids[i].in));
+    if (got != ids[i].want) note("domid \"%s\": %ld, not %ld", ids[i].in, got, ids[i].want);
+    ok &= got == ids[i].want;
+  }
+  check(ok, "xen stubdom: a domain id is plain decimal from 1 to 32751");
+
+  /* the listing: names are exactly 001..N, in any order; numeric, not the order xenstored lists them in */
+  const struct {
+    const char *list;
+    size_t len;
+    int want;
+    const char *why;
+  } lists[] = {
+      {"001\0", 4, 1, NULL},
+      {"003\0" "001\0" "002\0", 12, 3, NULL},
+      {"", 0, -1, DM " holds no arguments"},
+      {"\0", 1, -1, DM " holds no arguments"},
+      {"001\0" "003\0", 8, -1, DM "/002 is missing (2 arguments listed, up to 003)"},
+      {"002\0" "003\0", 8, -1, DM "/001 is missing (2 arguments listed, up to 003)"},
+      {"001\0" "001\0", 8, -1, DM "/002 is missing (2 arguments listed, up to 001)"},
+      {"001\0" "000\0", 8, -1, DM " holds \"000\", not an argument number like \"001\""},
+      {"1\0", 2, -1, DM " holds \"1\", not an argument number like \"001\""},
+      {"0001\0", 5, -1, DM " holds \"0001\", not an argument number like \"001\""},
+      {"001\0abc\0", 8, -1, DM " holds \"abc\", not an argument number like \"001\""},
+      {"001\0\0", 5, -1, DM " holds \"\", not an argument number like \"001\""},
+      {"001\0" "002", 7, -1, "the listing of " DM " is malformed (its last name has no NUL)"},
+  };
+  for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+    why[0] = 0;
+    int got = xs_dm_argc(DM, lists[i].list, lists[i].len, why, sizeof why);
+    int good = got == lists[i].want && (!lists[i].why || !strcmp(why, lists[i].why));
+    const char *said = !lists[i].why ? "" : strncmp(lists[i].why, DM, strlen(DM)) ? lists[i].why : lists[i].why + strlen(VM) + 7;
+    check(good, "xen stubdom: listing %zu gives %d%s%s", i, lists[i].want, *said ? ": " : "", said);
+    if (!good) note("got %d: %s", got, why);
+  }
+  /* 1000 names, 001..999 then 1000, listed backwards: 1000 sorts last, as a number */
+  static char big[XS_PAYLOAD_MAX];
+  size_t bl = 0;
+  for (int i = 1000; i >= 1; i--) bl += (size_t)snprintf(big + bl, sizeof big - bl, "%03d", i) + 1;
+  check(bl <= XS_PAYLOAD_MAX && xs_dm_argc(DM, big, bl, why, sizeof why) == 1000,
+        "xen stubdom: 1000 names backwards (1000 after 999) make 1000 arguments");
+
+  /* ${xen_target} */
+  char out[64];
+  const struct {
+    const char *in, *want;
+  } subs[] = {{"device-model/${xen_target}/qmp-vchan", "device-model/7/qmp-vchan"},
+              {"${xen_target}${xen_target}", "77"},
+              {"${xen_target}", "7"},
+              {"no variable", "no variable"},
+              {"${xen_target ${XEN_TARGET} $xen_target", "${xen_target ${XEN_TARGET} $xen_target"}};
+  ok = 1;
+  for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+    long l = xs_subst_target(out, sizeof out, subs[i].in, 7);
+    if (l < 0 || strcmp(out, subs[i].want) || (size_t)l != strlen(subs[i].want)) {
+      note("%s became %s", subs[i].in, l < 0 ? "(too long)" : out);
+      ok = 0;
+    }
+  }
+  check(ok, "xen stubdom: every ${xen_target} becomes the domain id, nothing else changes");
+  check(xs_subst_target(out, 8, "a${xen_target}bc", 32751) == -1 &&
+            xs_subst_target(out, 9, "a${xen_target}bc", 32751) == 8 && !strcmp(out, "a32751bc"),
+        "xen stubdom: ${xen_target} replaced only when the result fits");
+  check(xs_target_var("x${xen_target}") && !xs_target_var("${xen_targe}") && !xs_target_var(""),
+        "xen stubdom: ${xen_target} found where it is");
+
+  /* the restore placeholder */
+  const char *argv[] = {"qemu", "-incoming", XS_RESTORE_ARG, "x" XS_RESTORE_ARG, XS_RESTORE_ARG "x", "$STUBDOM", NULL};
+  check(xs_restore_args(argv, NULL) == 1 && !strcmp(argv[2], XS_RESTORE_ARG), "xen stubdom: the restore placeholder counted");
+  check(xs_restore_args(argv, "fd:3") == 1 && !strcmp(argv[2], "fd:3") && !strcmp(argv[3], "x" XS_RESTORE_ARG) &&
+            !strcmp(argv[4], XS_RESTORE_ARG "x") && !strcmp(argv[1], "-incoming"),
+        "xen stubdom: only an argument exactly $STUBDOM_RESTORE_INCOMING_ARG becomes fd:N");
+
+  /* target, against a fake xenstored */
+  const struct fake_key target[] = {{"target", "5", 0}, {NULL, NULL, 0}};
+  struct xs_run x = xs_talk(client_target, target, FAKE_OK, 0, 2000, 0);
+  check(x.r == XS_OK && x.target == 5 && !strcmp(x.seen, "target\n"), "xen stubdom: target read, relative to the domain");
+  const struct fake_key none[] = {{NULL, NULL, 0}};
+  x = xs_talk(client_target, none, FAKE_OK, 0, 2000, 0);
+  check(x.r == XS_NONE && !strcmp(x.why, "this domain has no xenstore key \"target\" (it is not a stub domain)"),
+        "xen stubdom: no target, not a stub domain");
+  const struct fake_key badtarget[] = {{"target", "dom5", 0}, {NULL, NULL, 0}};
+  x = xs_talk(client_target, badtarget, FAKE_OK, 0, 2000, 0);
+  check(x.r == XS_BAD && !strcmp(x.why, "target is \"dom5\", not a domain id"), "xen stubdom: a target that is not a domid");
+  x = xs_talk(client_target, target, FAKE_SILENT, 0, 200, 0);
+  check(x.r == XS_IO && !strcmp(x.why, "no reply to a read of target within 200 ms (is xenstored running?)"),
+        "xen stubdom: a silent xenstore fails the target read after the timeout");
+
+  /* the device model's arguments */
+  const int shuffled[] = {3, 10, 1, 100, 9, 2, 99};
+  int order[100];
+  for (int i = 0; i < 100; i++) order[i] = i < 7 ? shuffled[i] : 0;
+  for (int i = 4, k = 7; i <= 98; i++)
+    if (i != 9 && i != 10) order[k++] = i;
+  dm_table(100, order);
+  x = xs_talk(client_dm, dm_keys, FAKE_OK, 128 * 1024, 2000, 512);
+  if (x.r) note("%d: %s", x.r, x.why);
+  check(x.r == XS_OK && x.dm.argc == 100 && dm_in_order(100) && !strcmp(x.dm.dir, DM),
+        "xen stubdom: 100 arguments listed out of order are read 001 to 100, in numeric order");
+  static const char asked[] = "/local/domain/5/vm\nls " DM "\n" DM "/001\n" DM "/002\n";
+  check(!strncmp(x.seen, asked, sizeof asked - 1) && strstr(x.seen, DM "/100\n"),
+        "xen stubdom: the vm path, the listing, then each argument");
+  x = xs_talk(client_dm, dm_keys, FAKE_DRIP, 128 * 1024, 2000, 512);
+  check(x.r == XS_OK && x.dm.argc == 100 && dm_in_order(100), "xen stubdom: replies arriving in pieces are gathered");
+  x = xs_talk(client_dm, dm_keys, FAKE_OK, 128 * 1024, 2000, 99);
+  check(x.r == XS_BAD && !strcmp(x.why, DM " holds 100 arguments, more than the 99 that fit after the program's own"),
+        "xen stubdom: more arguments than fit are refused, with the counts");
+  x = xs_talk(client_dm, dm_keys, FAKE_OK, 128 * 1024, 2000, 100);
+  check(x.r == XS_OK && x.dm.argc == 100, "xen stubdom: exactly as many as fit are taken");
+  x = xs_talk(client_dm, dm_keys, FAKE_OK, 100 * 5, 2000, 512);
+  check(x.r == XS_BAD && !strcmp(x.why, "the arguments in " DM " are more than 500 bytes in all"),
+        "xen stubdom: more bytes than the store holds are refused");
+
+  /* 512, the most kiln-init passes; and 513 */
+  dm_table(513, NULL);
+  x = xs_talk(client_dm, dm_keys, FAKE_OK, 128 * 1024, 2000, 512);
+  check(x.r == XS_BAD && strstr(x.why, "holds 513 arguments, more than the 512"), "xen stubdom: 513 arguments refused");
+  dm_table(512, NULL);
+  x = xs_talk(client_dm, dm_keys, FAKE_OK, 128 * 1024, 2000, 512);
+  check(x.r == XS_OK && x.dm.argc == 512 && dm_in_order(512), "xen stubdom: 512 arguments read in order");
+
+  /* the restore placeholder comes through as it is; init.c replaces it when it starts the program */
+  const struct fake_key restore[] = {{"/local/domain/5/vm", VM, 0},
+                                     {DM "/002", "-incoming", 0},
+                                     {DM "/001", "-xen-domid", 0},
+                                     {DM "/003", XS_RESTORE_ARG, 0},
+                                     {NULL, NULL, 0}};
+  x = xs_talk(client_dm, restore, FAKE_OK, 128 * 1024, 2000, 512);
+  check(x.r == XS_OK && x.dm.argc == 3 && !strcmp(dm_args[1], "-incoming") && xs_restore_args(dm_args, "fd:3") == 1 &&
+            !strcmp(dm_args[2], "fd:3"),
+        "xen stubdom: a restore's -incoming $STUBDOM_RESTORE_INCOMING_ARG becomes -incoming fd:N");
+
+  const struct fake_key gap[] = {{"/local/domain/5/vm", VM, 0}, {DM "/001", "a", 0}, {DM "/002", "b", 0},
+                                 {DM "/004", "d", 0}, {NULL, NULL, 0}};
+  x = xs_talk(client_dm, gap, FAKE_OK, 128 * 1024, 2000, 512);
+  check(x.r == XS_BAD && !strcmp(x.why, DM "/003 is missing (3 arguments listed, up to 004)"),
+        "xen stubdom: a gap in the numbering is refused, naming the missing argument");
+  const struct fake_key vanished[] = {{"/local/domain/5/vm", VM, 0}, {DM "/001", "a", 0}, {DM "/002", NULL, 0},
+                                      {NULL, NULL, 0}};
+  x = xs_talk(client_dm, vanished, FAKE_OK, 128 * 1024, 2000, 512);
+  check(x.r == XS_NONE && !strcmp(x.why, DM "/002 is missing (it was listed)"), "xen stubdom: a listed argument that cannot be read");
+  const struct fake_key nodm[] = {{"/local/domain/5/vm", VM, 0}, {NULL, NULL, 0}};
+  x = xs_talk(client_dm, nodm, FAKE_OK, 128 * 1024, 2000, 512);
+  check(x.r == XS_NONE && !strcmp(x.why, DM " does not exist (libxl writes it for a Linux stub domain's device model)"),
+        "xen stubdom: no dm-argv");
+  x = xs_talk(client_dm, none, FAKE_OK, 128 * 1024, 2000, 512);
+  check(x.r == XS_NONE && !strcmp(x.why, "/local/domain/5/vm does not exist (is domain 5 gone?)"), "xen stubdom: no vm path");
+  const struct fake_key badvm[] = {{"/local/domain/5/vm", "vm/5", 0}, {NULL, NULL, 0}};
+  x = xs_talk(client_dm, badvm, FAKE_OK, 128 * 1024, 2000, 512);
+  check(x.r == XS_BAD && !strcmp(x.why, "/local/domain/5/vm is \"vm/5\", not a xenstore path"),
+        "xen stubdom: a vm path that is not absolute");
+  static char longarg[XS_DM_ARG_MAX + 1];
+  memset(longarg, 'a', sizeof longarg);
+  const struct fake_key toolong[] = {{"/local/domain/5/vm", VM, 0}, {DM "/001", longarg, XS_DM_ARG_MAX}, 
+                                     {DM "/002", longarg, XS_DM_ARG_MAX + 1}, {NULL, NULL, 0}};
+  x = xs_talk(client_dm, toolong, FAKE_OK, 128 * 1024, 2000, 512);
+  check(x.r == XS_BAD && !strcmp(x.why, DM "/002 is 4096 bytes long, more than 4095"),
+        "xen stubdom: an argument of 4095 bytes is taken, one of 4096 refused");
+  const struct fake_key nul[] = {{"/local/domain/5/vm", VM, 0}, {DM "/001", "a\0b", 3}, {NULL, NULL, 0}};
+  x = xs_talk(client_dm, nul, FAKE_OK, 128 * 1024, 2000, 512);
+  check(x.r == XS_BAD && !strcmp(x.why, DM "/001 holds a NUL byte"), "xen stubdom: an argument holding a NUL byte");
+  x = xs_talk(client_dm, restore, FAKE_SILENT, 128 * 1024, 200, 512);
+  check(x.r == XS_IO && !strcmp(x.why, "no reply to a read of /local/domain/5/vm within 200 ms (is xenstored running?)"),
+        "xen stubdom: a silent xenstore fails after the timeout");
+  x = xs_talk(client_dm, restore, FAKE_EACCES, 128 * 1024, 2000, 512);
+  check(x.r == XS_IO && !strcmp(x.why, "reading /local/domain/5/vm: error \"EACCES\""), "xen stubdom: a refused read");
+  x = xs_talk(client_dm, restore, FAKE_WRONG_ID, 128 * 1024, 2000, 512);
+  check(x.r == XS_IO && strstr(x.why, "instead of 2"), "xen stubdom: a reply to another request");
+}
+
 int main(void) {
   test_json();
   test_config();
@@ -910,6 +1213,7 @@ int main(void) {
   test_base64url();
   test_dhcp();
   test_xenstore();
+  test_xen_stubdom();
   printf("1..%d\n", n_checks);
   printf("# %d passed, %d failed\n", n_checks - n_failed, n_failed);
   return n_failed ? 1 : 0;

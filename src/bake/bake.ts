@@ -11,6 +11,7 @@ import { missingOr } from "../core/fsError.js";
 import type { Progress } from "../core/progress.js";
 import { silentProgress } from "../core/progress.js";
 import { sourceDateEpoch } from "../core/sourceDateEpoch.js";
+import { readUserFile } from "../core/userFile.js";
 import { KILN_VERSION } from "../core/version.js";
 import { type BootConfig, bootConfigProblem, describeProblem } from "../manifest/bootConfig.js";
 import type { ImageManifest } from "../manifest/imageManifest.js";
@@ -113,7 +114,7 @@ export function parseAdd(spec: string): { src: string; dest: string } {
 async function loadConfigFile(path: string): Promise<Partial<BootConfig>> {
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readUserFile(path, "boot configuration", "utf8");
   } catch (e) {
     throw missingOr(e, path, "read boot configuration", () =>
       usageError(

@@ -1,8 +1,8 @@
-import { readFile } from "node:fs/promises";
 import { sha256 } from "../core/digest.js";
 import { parseElf, readKilnNote } from "../core/elf.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { missingOr } from "../core/fsError.js";
+import { readUserFile } from "../core/userFile.js";
 import { TUPLE } from "../core/version.js";
 
 /** A program that is not there is KILN_EPROGRAM_NOT_FOUND; any other fault (permissions, size) says which. */
@@ -32,7 +32,7 @@ export interface CheckedProgram {
 export async function checkProgram(path: string): Promise<CheckedProgram> {
   let data: Buffer;
   try {
-    data = await readFile(path);
+    data = await readUserFile(path, "program");
   } catch (e) {
     throw programUnreadable(
       e,
@@ -88,7 +88,7 @@ export async function checkProgramWithClosure(input: {
 }): Promise<CheckedProgram> {
   let data: Buffer;
   try {
-    data = await readFile(input.src);
+    data = await readUserFile(input.src, "program");
   } catch (e) {
     throw programUnreadable(e, input.src, "Resolve the package again.");
   }

@@ -16,6 +16,7 @@ import { KilnError, q, usageError } from "../core/errors.js";
 import { missingOr } from "../core/fsError.js";
 import { kilnHome } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
+import { notAFile, readUserFile } from "../core/userFile.js";
 import { type OsvEntry, type StoredAdvisory, splitByPackage } from "./osv.js";
 import { schemeFor, sortedEvents } from "./osvMatch.js";
 import { openZip } from "./zipRead.js";
@@ -106,6 +107,7 @@ export async function readAdvisories(
       ),
     );
   });
+  if (!st.isDirectory() && !st.isFile()) throw notAFile(path, "advisories", st);
   const { parseOsv } = await import("./osvSchema.js");
   let entries = 0;
   const skipped: SkippedFile[] = [];
@@ -153,7 +155,7 @@ export async function readAdvisories(
     }
   } else {
     progress.step(`reading ${path}`);
-    take(basename(path), await readFile(path, "utf8"));
+    take(basename(path), await readUserFile(path, "advisories", "utf8"));
   }
   progress.done();
   return { files, entries, skipped };

@@ -11,12 +11,12 @@
  * - Parts with licence NONE (kiln's generated config) are not checked; NOASSERTION (unknown) fails an
  *   allow-list unless it lists "NOASSERTION", and never matches a deny entry.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import satisfies from "spdx-satisfies";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { missingOr } from "../core/fsError.js";
+import { readUserFile } from "../core/userFile.js";
 import type { PolicyOverride } from "../manifest/imageManifest.js";
 import {
   type LicenseAst,
@@ -102,7 +102,7 @@ export async function loadPolicy(opts: { file?: string; dir?: string }): Promise
   if (!path) return undefined;
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readUserFile(path, "licence policy", "utf8");
   } catch (e) {
     if (!opts.file && (e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw missingOr(e, path, "read the licence policy", () =>

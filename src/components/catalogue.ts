@@ -9,8 +9,9 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../core/atomic.js";
 import { sha256 } from "../core/digest.js";
-import { KilnError, q, usageError } from "../core/errors.js";
+import { isKilnError, KilnError, q, usageError } from "../core/errors.js";
 import { paths } from "../core/paths.js";
+import { readUserFile } from "../core/userFile.js";
 import { DEFAULT_FLAVOUR, type KernelFlavour } from "./flavour.js";
 
 export interface Component {
@@ -94,7 +95,8 @@ export async function loadCatalogue(opts: CatalogueOptions = {}): Promise<Catalo
   const files = [...BUILTIN_CATALOGUE_FILES, ...(opts.extraFiles ?? []).map((f) => resolve(f))];
   const texts = await Promise.all(
     files.map((f) =>
-      readFile(f, "utf8").catch(() => {
+      readUserFile(f, "catalogue file", "utf8").catch((e: unknown) => {
+        if (isKilnError(e)) throw e;
         throw usageError(
           "KILN_ECATALOGUE_NOT_FOUND",
           `Cannot read catalogue file ${q(f)}`,

@@ -12,6 +12,7 @@ import { isKilnError, KilnError, q, usageError } from "../core/errors.js";
 import { missingOr } from "../core/fsError.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { openStore, type Store } from "../core/store.js";
+import { notAFile } from "../core/userFile.js";
 import { type AptPackage, aptDownload, aptKernelPackage, aptRecord } from "./apt.js";
 import { DEFAULT_FLAVOUR, FLAVOURS, flavourOfPackage, type KernelFlavour } from "./flavour.js";
 import { buildKernelIndex, KERNEL_INDEX_FILE, KERNEL_INDEX_FORMAT, type KernelIndex } from "./kernelIndex.js";
@@ -87,7 +88,8 @@ async function importDeb(store: Store, deb: string, opts: FetchOptions, t0: numb
   const st = await stat(deb).catch((e: unknown) => {
     throw missingOr(e, deb, "read package", notFound);
   });
-  if (!st.isFile()) throw notFound();
+  if (st.isDirectory()) throw notFound();
+  if (!st.isFile()) throw notAFile(deb, "package", st);
   return store.withTmpDir(async (dir) => {
     // Work on a private copy: the digest checked is then the digest of the bytes unpacked and stored.
     const file = join(dir, "package.deb");

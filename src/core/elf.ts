@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { KilnError, q } from "./errors.js";
 import { fsError } from "./fsError.js";
+import { readUserFile } from "./userFile.js";
 
 /**
  * A small ELF reader (ELF32 and ELF64, either byte order): enough to tell what a program is (static or
@@ -220,7 +220,7 @@ export async function readElf(input: string | Buffer, label?: string): Promise<E
   if (typeof input !== "string") return parseElf(input, label ?? "<buffer>");
   let buf: Buffer;
   try {
-    buf = await readFile(input);
+    buf = await readUserFile(input, "ELF file");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") {

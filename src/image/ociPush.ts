@@ -15,6 +15,7 @@ import { type Descriptor, type ImageIndex, MEDIA } from "../core/registry/ociTyp
 import { formatReference, parseReference } from "../core/registry/reference.js";
 import { openStore } from "../core/store.js";
 import { testPause } from "../core/testPause.js";
+import { notAFile } from "../core/userFile.js";
 import { openImage } from "../manifest/imageManifest.js";
 import { getFormat } from "./format.js";
 import { type OciArtifact, readOciArchive } from "./ociLayout.js";
@@ -56,6 +57,7 @@ export async function pushImage(input: string, refText: string, opts: PushOption
     );
   }
   if (!st.isDirectory()) {
+    if (!st.isFile()) throw notAFile(input, "image", st);
     if (opts.format) {
       throw usageError(
         "KILN_EPUSH_INPUT",

@@ -95,7 +95,8 @@ interface Prepared {
   config?: BootConfig;
 }
 
-async function checkHostFiles(spec: MachineSpec): Promise<void> {
+/** Disks and shares must exist: checked before anything is built or started. */
+export async function checkHostFiles(spec: MachineSpec): Promise<void> {
   for (const d of spec.disks) {
     const notFound = (why: string) =>
       usageError(

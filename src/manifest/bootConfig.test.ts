@@ -21,7 +21,41 @@ const dom0 = {
   blk: [{ dev: "xenfs", fs: "xenfs", mount: "/proc/xen" }],
 };
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: kiln-init's own substitution, not a template
+const XEN_TARGET = "${xen_target}";
+
+// A Linux stub domain's rc, as guest/README.md shows it: the QMP proxy to dom0, then QEMU with libxl's
+// arguments after its own.
+const stubdom = {
+  v: 1,
+  rc: [
+    {
+      bin: "/usr/lib/xen-4.17/bin/vchan-socket-proxy",
+      argv: ["vchan-socket-proxy", "--mode=server", "0", `device-model/${XEN_TARGET}/qmp-vchan`, "/run/qmp"],
+      mode: "bg",
+    },
+    {
+      bin: "/usr/libexec/xen-qemu-system-i386",
+      argv: ["qemu-system-i386", "-qmp", "unix:/run/qmp,server=on,wait=off"],
+      argv_xen_dm: true,
+    },
+  ],
+};
+
 describe("boot configuration schema", () => {
+  it(`takes a stub domain's device model entry and ${XEN_TARGET} (a guest-side substitution)`, () => {
+    assert.equal(bootConfigProblem(stubdom), undefined);
+    assert.deepEqual(bootConfigProblem({ v: 1, rc: [{ bin: "/q", argv_xen_dm: "yes" }] }), {
+      path: "rc[0].argv_xen_dm",
+      message: "must be a boolean, not a string",
+    });
+    const second = { ...stubdom, rc: stubdom.rc.map((e) => ({ ...e, argv_xen_dm: true })) };
+    assert.deepEqual(bootConfigProblem(second), {
+      path: "rc[1].argv_xen_dm",
+      message: 'a second device model (rc[0] has "argv_xen_dm": true): libxl starts one',
+    });
+  });
+
   it("takes setup programs, a bg program's ready path and timeout, and pseudo file systems", () => {
     assert.equal(bootConfigProblem(dom0), undefined);
   });

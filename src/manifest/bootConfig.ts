@@ -19,6 +19,11 @@ export interface RcEntry {
   ready?: string;
   /** How long kiln-init waits for `ready`; default 30000. */
   ready_timeout_ms?: number;
+  /**
+   * In a Xen Linux stub domain: libxl's device model arguments (xenstore `<vm>/image/dm-argv`) follow argv.
+   * At most one entry; guest/README.md, "Xen stub domains".
+   */
+  argv_xen_dm?: boolean;
 }
 
 export interface NetEntry {
@@ -290,10 +295,11 @@ class Checker {
 
   private rc(v: unknown, at: string): void {
     let main = -1;
+    let dm = -1;
     this.arr(v, at, "an array of programs", GUEST_LIMITS.rc, "programs").forEach((e, i) => {
       const here = `${at}[${i}]`;
       const o = this.obj(e, here, 'an object like {"bin":"/bin/prog"}');
-      this.keys(o, here, ["bin", "argv", "mode", "ready", "ready_timeout_ms"]);
+      this.keys(o, here, ["bin", "argv", "mode", "ready", "ready_timeout_ms", "argv_xen_dm"]);
       if (!("bin" in o))
         throw new Bad(`${here}.bin`, "is missing: name the program's absolute path in the image");
       const bin = this.absPath(o.bin, `${here}.bin`);
@@ -334,6 +340,14 @@ class Checker {
         if (typeof ms !== "number") throw new Bad(at, `must be an integer, not ${kind(ms)}`);
         if (!Number.isInteger(ms) || ms < 1 || ms > GUEST_LIMITS.readyTimeoutMs)
           throw new Bad(at, `must be an integer from 1 to ${GUEST_LIMITS.readyTimeoutMs}, not ${ms}`);
+      }
+      if ("argv_xen_dm" in o && this.bool(o.argv_xen_dm, `${here}.argv_xen_dm`)) {
+        if (dm >= 0)
+          throw new Bad(
+            `${here}.argv_xen_dm`,
+            `a second device model (rc[${dm}] has "argv_xen_dm": true): libxl starts one`,
+          );
+        dm = i;
       }
     });
   }

@@ -2,11 +2,11 @@
  * Read and check a kiln.toml: TOML syntax (smol-toml gives the line), then the schema (recipe.ts); every
  * error names the file, the line and the key, and quotes the bad value.
  */
-import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { z } from "zod";
 import { q, usageError } from "../core/errors.js";
 import { missingOr } from "../core/fsError.js";
+import { readUserFile } from "../core/userFile.js";
 import { isRecipe, KEYS, KilnToml, type Recipe } from "./recipe.js";
 import { locateKey } from "./tomlLocate.js";
 
@@ -31,7 +31,7 @@ export async function loadToml(dirOrFile: string): Promise<LoadedToml> {
   const file = basename(abs) === MANIFEST || abs.endsWith(".toml") ? abs : join(abs, MANIFEST);
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readUserFile(file, "recipe", "utf8");
   } catch (e) {
     throw missingOr(e, file, "read", () =>
       usageError(

@@ -173,6 +173,8 @@ function boot(
   });
 }
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: kiln-init's own substitution, not a template
+const XEN_TARGET = "${xen_target}";
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
 const lines = (out: string) => out.split("\n");
 
@@ -418,6 +420,23 @@ describe("kiln-init boots in QEMU with Debian's cloud kernel", () => {
       {
         append: "kiln.xs=1",
       },
+    );
+  });
+
+  it(`a stub domain's keys outside Xen: argv_xen_dm and ${XEN_TARGET} fail clearly, naming the entry`, async () => {
+    await stopsBoot(
+      "xendm",
+      { rc: [{ bin: "/bin/probe", argv: ["probe", "say", "dm"], mode: "bg", argv_xen_dm: true }] },
+      'kiln: error: rc[0] has "argv_xen_dm" but /dev/xen/xenbus did not appear within 3 s (not a Xen guest?)',
+    );
+    await stopsBoot(
+      "xentarget",
+      {
+        rc: [
+          { bin: "/bin/probe", argv: ["probe", "say", `device-model/${XEN_TARGET}/qmp-vchan`], mode: "bg" },
+        ],
+      },
+      `kiln: error: rc[0].argv[2] uses ${XEN_TARGET} but /dev/xen/xenbus did not appear within 3 s (not a Xen guest?)`,
     );
   });
 

@@ -23,6 +23,9 @@ const route = (over: Record<string, unknown>) => ({
 });
 const env = (n: number) => ({ v: 1, env: Object.fromEntries(range(n).map((i) => [`V${i}`, "x"])) });
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: kiln-init's own substitution, not a template
+const XEN_TARGET = "${xen_target}";
+
 /** Name → configuration (a JS value, written as JSON the way kiln writes it). */
 const CASES: Record<string, unknown> = {
   minimal: { v: 1 },
@@ -91,6 +94,37 @@ const CASES: Record<string, unknown> = {
   "rc timeout max": rc({ mode: "bg", ready: "/r", ready_timeout_ms: 3600000 }),
   "rc timeout over max": rc({ mode: "bg", ready: "/r", ready_timeout_ms: 3600001 }),
   "rc timeout fraction": rc({ mode: "bg", ready: "/r", ready_timeout_ms: 1.5 }),
+  "rc argv_xen_dm": rc({ argv: ["qemu", "-qmp", "unix:/run/qmp,server=on,wait=off"], argv_xen_dm: true }),
+  "rc argv_xen_dm false": rc({ argv_xen_dm: false }),
+  "rc argv_xen_dm with 64 arguments": rc({ argv: range(64).map(String), argv_xen_dm: true }),
+  "rc argv_xen_dm with 65 arguments": rc({ argv: range(65).map(String), argv_xen_dm: true }),
+  "rc argv_xen_dm string": rc({ argv_xen_dm: "true" }),
+  "rc argv_xen_dm number": rc({ argv_xen_dm: 1 }),
+  "rc argv_xen_dm null": rc({ argv_xen_dm: null }),
+  "rc argv_xen_dm on bg and setup": {
+    v: 1,
+    rc: [
+      { bin: "/s", mode: "setup", argv_xen_dm: false },
+      { bin: "/b", mode: "bg", argv_xen_dm: true },
+      { bin: "/m", argv: ["m", XEN_TARGET] },
+    ],
+  },
+  "rc argv_xen_dm twice": {
+    v: 1,
+    rc: [
+      { bin: "/a", mode: "bg", argv_xen_dm: true },
+      { bin: "/b", argv_xen_dm: false },
+      { bin: "/c", mode: "bg", argv_xen_dm: true },
+    ],
+  },
+  "rc argv_xen_dm twice, second main": {
+    v: 1,
+    rc: [
+      { bin: "/a", argv_xen_dm: true },
+      { bin: "/b", argv_xen_dm: true },
+    ],
+  },
+  "rc xen_target in bin and argv": rc({ bin: `/bin/${XEN_TARGET}`, argv: ["p", `dm/${XEN_TARGET}/q`] }),
   "net 8": { v: 1, net: range(8).map((i) => ({ if: `eth${i}` })) },
   "net 9": { v: 1, net: range(9).map((i) => ({ if: `eth${i}` })) },
   "net if empty": net({ if: "" }),

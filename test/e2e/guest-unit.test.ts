@@ -61,6 +61,7 @@ describe("kiln-init parsers (C, on the host)", () => {
       "base64url",
       "dhcp",
       "xenstore config",
+      "xen stubdom",
     ]) {
       assert.ok(
         lines.some((l) => l.includes(area)),

@@ -49,6 +49,13 @@ export function register(program: Command): void {
           "Use --kernel stock or --kernel specialized.",
         );
       }
+      // Bad launch options are refused before the build and the bake, which can take minutes; the project's
+      // defaults (kiln.toml [image]) are checked with them once the build has read them.
+      const { specFromOptions } = await import("../../launch/options.js");
+      const { driverFor } = await import("../../launch/drivers/index.js");
+      driverFor(opts.backend ?? "qemu");
+      const { checkHostFiles } = await import("../../launch/launch.js");
+      await checkHostFiles(specFromOptions(target, args, opts));
       const { parseAdd } = await import("../../bake/bake.js");
       const { prepareRun } = await import("../../run/prepareRun.js");
       const progress = await progressFor(opts);
@@ -63,7 +70,6 @@ export function register(program: Command): void {
         progress,
       });
       const d = prepared.defaults;
-      const { specFromOptions } = await import("../../launch/options.js");
       const spec = specFromOptions(prepared.image, args ?? d?.args, {
         ...opts,
         ...(opts.memory === undefined && d?.memory ? { memory: String(d.memory) } : {}),
