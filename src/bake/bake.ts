@@ -290,11 +290,13 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     const input = inputs[i]!;
     const mode = i < own.length ? (input.mode ?? "bg") : i === own.length ? "main" : "bg";
     if (mode === "none") return;
+    const main = mode === "main" ? platform.extras.main : undefined;
     rc.push({
       bin: dests[i]!,
-      argv: [basename(dests[i]!), ...(input.args ?? [])],
+      argv: [basename(dests[i]!), ...(main?.args ?? []), ...(input.args ?? [])],
       mode,
       ...(input.ready ? { ready: input.ready } : {}),
+      ...(main?.argvXenDm ? { argv_xen_dm: true } : {}),
     });
   });
   const programEnv = Object.assign({}, ...inputs.map((i) => i.env ?? {})) as Record<string, string>;

@@ -70,6 +70,11 @@ export interface Platform {
   mounts: { dev: string; fs: string; mount: string }[];
   /** The smallest memory its images boot in, in MiB (launchers default to it). */
   memory?: number;
+  /**
+   * What the platform adds to the image's main program: arguments before the program's own, and for a Xen
+   * stub domain, libxl's device model arguments from xenstore after them (kiln-init's argv_xen_dm).
+   */
+  main?: { args: string[]; argvXenDm: boolean };
   source: string;
 }
 

@@ -72,6 +72,10 @@ const PlatformDef = z
       )
       .default([]),
     memory: z.number().int().min(16).optional(),
+    main: z
+      .object({ args: z.array(z.string()).default([]), argv_xen_dm: z.boolean().default(false) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -184,6 +188,7 @@ export async function parseCatalogueFiles(files: { path: string; text: string }[
         links: p.links,
         mounts: p.mounts,
         ...(p.memory ? { memory: p.memory } : {}),
+        ...(p.main ? { main: { args: p.main.args, argvXenDm: p.main.argv_xen_dm } } : {}),
         source: path,
       });
     }

@@ -27,7 +27,7 @@ export type How = "builtin" | "module" | "unavailable";
 /** What a platform brings besides components: hypervisor, its own programs, files, mounts, defaults. */
 export type PlatformExtras = Pick<
   Platform,
-  "hypervisor" | "cmdline" | "programs" | "dirs" | "links" | "mounts" | "memory"
+  "hypervisor" | "cmdline" | "programs" | "dirs" | "links" | "mounts" | "memory" | "main"
 >;
 
 export interface ResolvedPlatform {
@@ -234,6 +234,7 @@ function extrasOf(p: Platform): PlatformExtras {
     links: p.links ?? {},
     mounts: p.mounts ?? [],
     ...(p.memory ? { memory: p.memory } : {}),
+    ...(p.main ? { main: p.main } : {}),
   };
 }
 
