@@ -11,6 +11,8 @@ PKGS+=(dpkg-dev zip unzip libclang-rt-14-dev docker-registry skopeo lintian syst
 # Test-only: the Xen rig runs the host's own Xen tools (xl, xenstore-write, xenconsole, hotplug scripts)
 # inside its dom0, and its QEMU device model for HVM guests and stub domains' consoles.
 PKGS+=(xen-utils-4.17 xenstore-utils qemu-system-xen curl)
+# Test-only: the redis test talks to the guest with redis-cli.
+PKGS+=(redis-tools)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -427,7 +427,14 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
           "utf8",
         ).catch(() => undefined)
       : undefined;
-  manifest.sbom = await gatherSbomInputs(manifest, { env, ...(kernelCopyright ? { kernelCopyright } : {}) });
+  const hypervisorCopyright = hypervisor?.copyright
+    ? await readFile(hypervisor.copyright, "utf8").catch(() => undefined)
+    : undefined;
+  manifest.sbom = await gatherSbomInputs(manifest, {
+    env,
+    ...(kernelCopyright ? { kernelCopyright } : {}),
+    ...(hypervisorCopyright ? { hypervisorCopyright } : {}),
+  });
   await addDebianFacts(manifest, inputs, closure);
   manifest.provenance = {
     v: 1,

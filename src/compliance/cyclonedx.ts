@@ -11,6 +11,7 @@ import type { ImageParts, Part } from "./parts.js";
 import { digestUuid } from "./spdx.js";
 
 const TYPE: Record<Part["kind"], Enums.ComponentType> = {
+  hypervisor: Enums.ComponentType.OperatingSystem,
   kernel: Enums.ComponentType.OperatingSystem,
   module: Enums.ComponentType.File,
   libc: Enums.ComponentType.Library,

@@ -1,8 +1,8 @@
 /**
  * The parts of a baked image: every file in the initrd mapped to what it is (kiln-init, a program, a kernel
  * module, kiln's generated config, a file the user added, a file from a Debian package), plus the parts
- * that are not files there: the kernel (a file of the image directory) and musl, which every program links
- * in statically. Each part carries digests, a purl, an SPDX licence and where it came from: the input of
+ * that are not files there: the kernel and the hypervisor of a Xen host (files of the image directory) and
+ * musl, which every program links in statically. Each part carries digests, a purl, an SPDX licence and where it came from: the input of
  * the SBOMs, the licence report, the policy check and the advisory audit.
  */
 import { createHash } from "node:crypto";
@@ -17,7 +17,16 @@ import { NOASSERTION, NONE, parseLicenseExpression } from "./licenseExpression.j
 import { debPurl, genericPurl } from "./purl.js";
 import { gatherSbomInputs, MUSL_PACKAGE, recordedSbomInputs, type SbomInputs } from "./sbomInputs.js";
 
-export type PartKind = "kernel" | "module" | "libc" | "init" | "program" | "library" | "file" | "config";
+export type PartKind =
+  | "hypervisor"
+  | "kernel"
+  | "module"
+  | "libc"
+  | "init"
+  | "program"
+  | "library"
+  | "file"
+  | "config";
 
 export interface DebianOrigin {
   package: string;
@@ -37,7 +46,7 @@ export interface Part {
   version?: string;
   /** Absolute path in the initrd. */
   path?: string;
-  /** File of the image directory (the kernel). */
+  /** File of the image directory (the kernel, the hypervisor). */
   file?: string;
   sha256?: string;
   sha1?: string;
@@ -80,7 +89,17 @@ export interface CollectOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const KIND_ORDER: PartKind[] = ["kernel", "module", "libc", "init", "program", "library", "file", "config"];
+const KIND_ORDER: PartKind[] = [
+  "hypervisor",
+  "kernel",
+  "module",
+  "libc",
+  "init",
+  "program",
+  "library",
+  "file",
+  "config",
+];
 
 function digests(data: Uint8Array): { sha256: string; sha1: string; size: number } {
   return {
@@ -109,15 +128,17 @@ function kilnNoteOf(data: Buffer): { libc: string; toolchain: string } | undefin
 export async function collectParts(image: Image, opts: CollectOptions = {}): Promise<ImageParts> {
   const manifestBytes = await readFile(join(image.dir, "manifest.json"));
   const m = image.manifest;
-  const [kernel, initrd] = await Promise.all([
+  const [kernel, initrd, hypervisor] = await Promise.all([
     readImagePart(image, "kernel"),
     readImagePart(image, "initrd"),
+    m.hypervisor ? readImagePart(image, "hypervisor") : undefined,
   ]);
   const inputs =
     opts.inputs ?? recordedSbomInputs(m, image.dir) ?? (await gatherSbomInputs(m, { env: opts.env }));
   return partsFrom(m, inputs, {
     manifestDigest: createHash("sha256").update(manifestBytes).digest("hex"),
     kernel,
+    ...(hypervisor ? { hypervisor } : {}),
     entries: readCpio(initrd, join(image.dir, m.initrd.file)),
     readImageFile: (rel) => readFile(join(image.dir, rel), "utf8"),
   });
@@ -130,6 +151,8 @@ export async function partsFrom(
   img: {
     manifestDigest: string;
     kernel: Buffer;
+    /** The hypervisor's bytes, when the image carries one. */
+    hypervisor?: Buffer;
     entries: CpioReadEntry[];
     readImageFile?: (rel: string) => Promise<string>;
   },
@@ -192,6 +215,28 @@ export async function partsFrom(
     warnings.push(`kernel ${k.release}: ${kernelPart.note}`);
   }
   parts.push(kernelPart);
+
+  // The hypervisor of a Xen host, from Debian's package: its `Files: *` licence, as for the kernel (the
+  // copyright file also covers the tools built from the same source, which are not in this part).
+  const h = m.hypervisor;
+  if (h && img.hypervisor) {
+    const facts: DebPackageFacts = debian?.packages[h.package] ?? {
+      version: h.version,
+      ...(h.source ? { source: h.source } : {}),
+    };
+    parts.push({
+      id: "hypervisor",
+      kind: "hypervisor",
+      name: h.package,
+      version: facts.version,
+      file: h.file,
+      ...digests(img.hypervisor),
+      license: (await debLicense(h.package, facts, "main")) ?? "GPL-2.0-only",
+      supplier: "Debian",
+      debian: origin(h.package, facts, h.source),
+      purl: debPurl(h.package, facts.version, { arch, release, source: facts.source ?? h.source }),
+    });
+  } else if (h) warnings.push(`hypervisor ${h.name}: named by the manifest, but its file was not read`);
 
   // musl, once per version found in the programs' notes.
   const muslFacts = debian?.packages[MUSL_PACKAGE];

@@ -100,11 +100,17 @@ export function recordedSbomInputs(manifest: ImageManifest, dir = "image"): Sbom
 /**
  * Gather SBOM inputs on this host: what bake should record (and what compliance uses for images without
  * `manifest.sbom`). The kernel package is normally not installed on the host, so its facts come from the
- * manifest, and its copyright file from `kernelCopyright` (the unpacked package's, when the caller has it).
+ * manifest, and its copyright file from `kernelCopyright` (the unpacked package's, when the caller has it);
+ * likewise the hypervisor's package, when the image carries one (`hypervisorCopyright`).
  */
 export async function gatherSbomInputs(
   manifest: ImageManifest,
-  opts: { env?: NodeJS.ProcessEnv; kernelCopyright?: string; sourceDateEpoch?: number } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    kernelCopyright?: string;
+    hypervisorCopyright?: string;
+    sourceDateEpoch?: number;
+  } = {},
 ): Promise<SbomInputs> {
   const host = await cachedHostDebianFacts([MUSL_PACKAGE], opts.env);
   const debian: DebianFacts = { release: host.release, arch: host.arch, packages: { ...host.packages } };
@@ -114,6 +120,14 @@ export async function gatherSbomInputs(
       version: k.version,
       source: "linux",
       ...(opts.kernelCopyright ? { copyright: opts.kernelCopyright } : {}),
+    };
+  }
+  const h = manifest.hypervisor;
+  if (h) {
+    debian.packages[h.package] = {
+      version: h.version,
+      ...(h.source && h.source !== h.package ? { source: h.source } : {}),
+      ...(opts.hypervisorCopyright ? { copyright: opts.hypervisorCopyright } : {}),
     };
   }
   const env = opts.env ?? process.env;

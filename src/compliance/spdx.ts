@@ -78,6 +78,7 @@ function idMaker() {
 }
 
 const PURPOSE: Record<Part["kind"], string> = {
+  hypervisor: "OPERATING-SYSTEM",
   kernel: "OPERATING-SYSTEM",
   module: "FILE",
   libc: "LIBRARY",
@@ -95,7 +96,7 @@ function supplier(p: Part): string {
 function fileType(p: Part): string[] {
   if (p.target !== undefined) return ["OTHER"];
   if (p.kind === "config") return ["TEXT"];
-  if (["init", "program", "module", "kernel"].includes(p.kind)) return ["BINARY"];
+  if (["init", "program", "module", "kernel", "hypervisor"].includes(p.kind)) return ["BINARY"];
   return ["OTHER"];
 }
 

@@ -244,3 +244,26 @@ test("without a fetched kernel, stock resolution is KILN_ECOMPONENTS_MISSING; de
   assert.equal(l.kernel, null);
   assert.ok(l.components.some((c) => c.name === "fs.9p"));
 });
+
+test("a kernel package's flavour from its name; an unknown package is the default flavour", async () => {
+  const { flavourOfPackage } = await import("./flavour.js");
+  assert.equal(flavourOfPackage("linux-image-6.1.0-57-cloud-amd64"), "cloud");
+  assert.equal(flavourOfPackage("linux-image-6.1.0-57-amd64"), "generic");
+  assert.equal(flavourOfPackage("linux-image-kiln-test"), "cloud");
+});
+
+test("xen-host needs the generic flavour and carries Xen; without that kernel it resolves to nothing", async () => {
+  const list = await listPlatforms({ env });
+  const host = list.find((p) => p.name === "xen-host");
+  assert.equal(host?.flavour, "generic");
+  assert.equal(list.find((p) => p.name === "qemu")?.flavour, "cloud");
+  const d = await describePlatform("xen-host", { env });
+  assert.equal(d.flavour, "generic");
+  assert.deepEqual(d.hypervisor, { name: "xen", package: "xen-hypervisor-4.17-amd64" });
+  assert.equal(d.kernel, null);
+  await assert.rejects(resolvePlatform("xen-host", { env }), (e: { code: string; hint: string }) => {
+    assert.equal(e.code, "KILN_ECOMPONENTS_MISSING");
+    assert.match(e.hint, /kiln components fetch --flavour generic/);
+    return true;
+  });
+});

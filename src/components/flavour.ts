@@ -35,7 +35,12 @@ export function parseFlavour(s: string): KernelFlavour {
   return s;
 }
 
-/** The flavour a kernel package is, from its name (linux-image-6.1.0-57-cloud-amd64 is cloud). */
+/**
+ * The flavour of one of Debian's kernel packages, from its name: linux-image-6.1.0-57-cloud-amd64 is cloud,
+ * linux-image-6.1.0-57-amd64 generic; any other package (imported with --deb) is the default flavour.
+ */
 export function flavourOfPackage(name: string): KernelFlavour {
-  return /-cloud-/.test(name) ? "cloud" : "generic";
+  if (/^linux-image-[0-9.]+-[0-9]+-cloud-amd64$/.test(name)) return "cloud";
+  if (/^linux-image-[0-9.]+-[0-9]+-amd64$/.test(name)) return "generic";
+  return DEFAULT_FLAVOUR;
 }

@@ -21,6 +21,7 @@ import {
   nativeChangelog,
   wrapText,
 } from "../core/debWriter.js";
+import { q, usageError } from "../core/errors.js";
 import { silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
 import type { Image } from "../manifest/imageManifest.js";
@@ -375,6 +376,16 @@ export const format: LaunchableFormat = {
   name: "deb",
   description: "Debian package installing the image, a QEMU run script, a systemd unit and a Xen PVH config",
   async make(image: Image, out: string, opts: FormatOptions): Promise<LaunchableResult> {
+    // The package runs its image as a guest (QEMU's direct kernel boot, an xl domain); a hypervisor host is
+    // no guest: it is installed on a machine, from a disk or an ISO.
+    const m = image.manifest;
+    if (m.hypervisor) {
+      throw usageError(
+        "KILN_EIMAGE_UNSUPPORTED",
+        `Cannot make "deb" from image ${q(m.name)}: it is a ${m.hypervisor.name} host, which boots a machine, while the package runs its image as a guest (QEMU's direct kernel boot, a Xen domain)`,
+        `Make a disk or an ISO for the machine (kiln image raw-bios ${image.dir} -o host.img, or iso), or kiln push ${image.dir} REF to ship the image itself.`,
+      );
+    }
     const progress = opts.progress ?? silentProgress;
     progress.step(`writing Debian package ${out}`);
     const r = await writeLaunchable(out, opts, async (file) => {

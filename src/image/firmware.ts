@@ -40,6 +40,20 @@ const FIRMWARE = {
     rel: "modules/bios/ldlinux.c32",
     package: "syslinux-common",
   },
+  mboot: {
+    what: "syslinux multiboot module",
+    envVar: "KILN_SYSLINUX_DIR",
+    dir: "/usr/lib/syslinux",
+    rel: "modules/bios/mboot.c32",
+    package: "syslinux-common",
+  },
+  libcom32: {
+    what: "syslinux COM32 library module",
+    envVar: "KILN_SYSLINUX_DIR",
+    dir: "/usr/lib/syslinux",
+    rel: "modules/bios/libcom32.c32",
+    package: "syslinux-common",
+  },
   isolinux: {
     what: "isolinux boot loader",
     envVar: "KILN_ISOLINUX_DIR",

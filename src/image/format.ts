@@ -29,6 +29,8 @@ export interface FormatOptions {
   force?: boolean;
   /** `out` is in a work directory of kiln's own that goes away: not recorded as the user's output. */
   scratch?: boolean;
+  /** Extra words for the hypervisor's command line, for an image that boots under one (a Xen host). */
+  hypervisorCmdline?: string;
 }
 
 export interface LaunchableResult {

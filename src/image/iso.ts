@@ -2,16 +2,15 @@ import { open, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { usageError } from "../core/errors.js";
 import type { Image } from "../manifest/imageManifest.js";
+import { biosBoot } from "./biosBoot.js";
 import { diskIds } from "./diskIds.js";
 import { makeFat } from "./fatFilesystem.js";
 import { firmwareFile } from "./firmware.js";
 import type { FormatOptions, LaunchableFormat } from "./format.js";
 import { runTool } from "./hostTool.js";
-import { launchableCmdline } from "./launchableCmdline.js";
 import { writeLaunchable } from "./launchableOutput.js";
 import { fatBytesNeeded } from "./rawDisk.js";
-import { syslinuxConfig } from "./syslinuxConfig.js";
-import { kernelHasEfiStub, makeUki } from "./uki.js";
+import { makeUki, uefiBootable } from "./uki.js";
 
 const MiB = 1024 * 1024;
 /** xorriso's date format (YYYYMMDDhhmmsscc) for FIXED_EPOCH, 1980-01-01 00:00:00 UTC. */
@@ -32,7 +31,8 @@ export function isoVolumeId(name: string): string {
  * isohybrid MBR for BIOS from USB, and an EFI System Partition image (unified kernel image) appended as
  * partition 2 and named as the El Torito EFI boot image, for UEFI from CD or USB. xorriso takes the
  * kernel and initrd straight from the image directory (graft points), dates fixed by SOURCE_DATE_EPOCH
- * and --set_all_file_dates, owners and modes rationalised (-r).
+ * and --set_all_file_dates, owners and modes rationalised (-r). An image UEFI cannot start (a kernel without
+ * EFI stub, a hypervisor to load first) gets a BIOS-only ISO; isolinux loads a hypervisor by multiboot.
  */
 async function makeIso(
   image: Image,
@@ -49,19 +49,22 @@ async function makeIso(
   }
   const env = opts.env;
   const envOpt = env ? { env } : {};
+  const efi = await uefiBootable(image);
   // One after the other: with several missing, the error always names the first (a race would not).
   const isolinux = await firmwareFile("isolinux", env);
   const isohdpfx = await firmwareFile("isohdpfx", env);
   const ldlinux = await firmwareFile("ldlinux", env);
-  await firmwareFile("efiStub", env);
+  if (efi) await firmwareFile("efiStub", env);
   const m = image.manifest;
-  const cmdline = launchableCmdline(m, opts.cmdline);
+  const boot = await biosBoot(image, {
+    ...(opts.cmdline !== undefined ? { cmdline: opts.cmdline } : {}),
+    ...(opts.hypervisorCmdline !== undefined ? { hypervisorCmdline: opts.hypervisorCmdline } : {}),
+    ...envOpt,
+  });
+  const cmdline = boot.cmdline;
   const cfg = join(work, "isolinux.cfg");
-  await writeFile(cfg, syslinuxConfig({ kernel: "/vmlinuz", initrd: "/initrd", cmdline }));
-
-  // Hybrid BIOS+UEFI; a kernel UEFI cannot start (no EFI stub) gets a BIOS-only ISO.
-  const efi = await kernelHasEfiStub(image.kernel);
-  const ids = diskIds(m, "iso", [cmdline]);
+  await writeFile(cfg, boot.config);
+  const ids = diskIds(m, "iso", [cmdline, ...(boot.hypervisor ? [boot.hypervisor.cmdline] : [])]);
   const efiImg = join(work, "efi.img");
   let efiBytes = 0;
   if (efi) {
@@ -128,12 +131,18 @@ async function makeIso(
       `isolinux/isolinux.bin=${isolinux}`,
       `isolinux/ldlinux.c32=${ldlinux}`,
       `isolinux/isolinux.cfg=${cfg}`,
-      `vmlinuz=${image.kernel}`,
-      `initrd=${image.initrd}`,
+      ...boot.modules.map((x) => `isolinux/${x.name}=${x.src}`),
+      ...boot.files.map((f) => `${f.dest.slice(1)}=${f.src}`),
     ],
     envOpt,
   );
-  return { volumeId, cmdline, uefi: efi, efiImageMB: efiBytes / MiB };
+  return {
+    volumeId,
+    cmdline,
+    ...(boot.hypervisor ? { hypervisor: boot.hypervisor } : {}),
+    uefi: efi,
+    efiImageMB: efiBytes / MiB,
+  };
 }
 
 export const format: LaunchableFormat = {

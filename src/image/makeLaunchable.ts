@@ -1,6 +1,7 @@
 import type { Progress } from "../core/progress.js";
 import { openImage } from "../manifest/imageManifest.js";
 import { FORMATS, type FormatOptions, getFormat, type LaunchableResult } from "./format.js";
+import { launchableHypervisorCmdline } from "./launchableCmdline.js";
 import { type LaunchableNet, launchableNetCmdline } from "./launchableNet.js";
 
 export interface MakeLaunchableOptions extends FormatOptions {
@@ -18,6 +19,9 @@ export async function makeLaunchable(opts: MakeLaunchableOptions): Promise<Launc
   const format = await getFormat(opts.format);
   const image = await openImage(opts.image, opts.env ? { env: opts.env } : {});
   const { format: _f, image: _i, out, net, ...rest } = opts;
+  // Checked before any format does its work, so that a wrong one fails at once.
+  if (rest.hypervisorCmdline !== undefined)
+    launchableHypervisorCmdline(image.manifest, rest.hypervisorCmdline);
   const cmdline = [rest.cmdline ?? "", launchableNetCmdline(image.manifest, format.name, net)]
     .join(" ")
     .trim();

@@ -2,7 +2,8 @@
  * The `oci` launchable: a baked image as an OCI artifact (image-spec v1.1), in an oci-archive tar.
  * artifactType application/vnd.kiln.image.v1; the config blob is the image's manifest.json itself
  * (application/vnd.kiln.image.config.v1+json); the layers are the kernel and the initrd as they are (no
- * tar around them), titled so that ORAS-style clients name the files, then the image's SBOM as SPDX 2.3 and as
+ * tar around them), and a Xen host's hypervisor, titled so that ORAS-style clients name the files, then the
+ * image's SBOM as SPDX 2.3 and as
  * CycloneDX 1.6 JSON (what `kiln sbom` prints), so that a registry scanner or `oras pull` finds what is
  * inside without kiln. The index.json descriptor carries
  * a platform as KraftKit's unikernel images do (architecture, os, os.version = kernel release,
@@ -51,6 +52,8 @@ export async function kilnArtifact(
   const config = memoryBlob(await readFile(join(image.dir, "manifest.json")));
   const kernel = imageFileBlob(image.kernel, m.kernel);
   const initrd = imageFileBlob(image.initrd, m.initrd);
+  const hypervisor =
+    m.hypervisor && image.hypervisor ? imageFileBlob(image.hypervisor, m.hypervisor) : undefined;
   const parts = await collectParts(image, opts.env ? { env: opts.env } : {});
   const spdx = memoryBlob(Buffer.from(spdxJson(parts)));
   const cdx = memoryBlob(Buffer.from(cyclonedxJson(parts)));
@@ -62,6 +65,9 @@ export async function kilnArtifact(
     layers: [
       descriptorOf(kernel, KILN_MEDIA.kernel, { [ANNOTATION.title]: m.kernel.file }),
       descriptorOf(initrd, KILN_MEDIA.initrd, { [ANNOTATION.title]: m.initrd.file }),
+      ...(hypervisor && m.hypervisor
+        ? [descriptorOf(hypervisor, KILN_MEDIA.hypervisor, { [ANNOTATION.title]: m.hypervisor.file })]
+        : []),
       descriptorOf(spdx, KILN_MEDIA.sbom, { [ANNOTATION.title]: SBOM_TITLES.spdx }),
       descriptorOf(cdx, KILN_MEDIA.cyclonedx, { [ANNOTATION.title]: SBOM_TITLES.cyclonedx }),
     ],
@@ -74,12 +80,15 @@ export async function kilnArtifact(
       [KILN_ANNOTATION.cmdline]: m.cmdline,
     },
   };
-  return artifactFrom(manifest, [config, kernel, initrd, spdx, cdx], { platform: kilnPlatform(image) });
+  return artifactFrom(manifest, [config, kernel, initrd, ...(hypervisor ? [hypervisor] : []), spdx, cdx], {
+    platform: kilnPlatform(image),
+  });
 }
 
 export const format: LaunchableFormat = {
   name: "oci",
-  description: "OCI artifact (kernel, initrd, manifest) in an oci-archive tar, for `kiln push` or skopeo",
+  description:
+    "OCI artifact (kernel, initrd, a Xen host's hypervisor, manifest) in an oci-archive tar, for `kiln push` or skopeo",
   async make(image: Image, out: string, opts: FormatOptions): Promise<LaunchableResult> {
     const progress = opts.progress ?? silentProgress;
     progress.step(`writing OCI archive ${out}`);

@@ -41,6 +41,7 @@ export const KILN_MEDIA = {
   config: "application/vnd.kiln.image.config.v1+json",
   kernel: "application/vnd.kiln.kernel.v1",
   initrd: "application/vnd.kiln.initrd.v1",
+  hypervisor: "application/vnd.kiln.hypervisor.v1",
   sbom: "application/spdx+json",
   cyclonedx: "application/vnd.cyclonedx+json",
 } as const;

@@ -1,8 +1,8 @@
 /**
  * `kiln pull`: fetch a kiln image from an OCI registry back into an image directory (kernel, initrd,
  * manifest.json), or fetch any image as an oci-archive file. A tag that names an index is followed to its
- * linux/amd64 entry. Every manifest and blob is checked against its digest before it is used, the kernel
- * and initrd also against the digests the image's own manifest states, and the directory (or file)
+ * linux/amd64 entry. Every manifest and blob is checked against its digest before it is used, the kernel,
+ * initrd and hypervisor also against the digests the image's own manifest states, and the directory (or file)
  * appears in one rename: a failure leaves nothing behind.
  */
 import { writeFile } from "node:fs/promises";
@@ -148,6 +148,7 @@ export async function pullImage(refText: string, dir: string, opts: PullOptions 
   const parts = [
     { part: im.kernel, mediaType: KILN_MEDIA.kernel },
     { part: im.initrd, mediaType: KILN_MEDIA.initrd },
+    ...(im.hypervisor ? [{ part: im.hypervisor, mediaType: KILN_MEDIA.hypervisor }] : []),
   ];
   const names = new Set<string>(["manifest.json"]);
   const plan = parts.map(({ part, mediaType }) => {

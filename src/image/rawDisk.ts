@@ -3,16 +3,15 @@ import { join } from "node:path";
 import { KilnError, q, usageError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import type { Image } from "../manifest/imageManifest.js";
+import { biosBoot } from "./biosBoot.js";
 import { diskIds } from "./diskIds.js";
 import { type FatFile, fatBits, makeFat } from "./fatFilesystem.js";
 import { firmwareFile } from "./firmware.js";
 import type { FormatOptions, LaunchableFormat } from "./format.js";
 import { runTool } from "./hostTool.js";
-import { launchableCmdline } from "./launchableCmdline.js";
 import { writeLaunchable } from "./launchableOutput.js";
 import { gptScript, mbrScript, writePartitionTable } from "./partitionTable.js";
-import { syslinuxConfig } from "./syslinuxConfig.js";
-import { kernelHasEfiStub, makeUki, noEfiStub } from "./uki.js";
+import { makeUki, notUefiBootable, uefiBootable } from "./uki.js";
 
 /**
  * How a raw disk boots:
@@ -21,6 +20,8 @@ import { kernelHasEfiStub, makeUki, noEfiStub } from "./uki.js";
  * - hybrid: both on one GPT disk: the ESP holds the UKI and syslinux; syslinux's gptmbr.bin in the
  *   protective MBR boots the partition marked LegacyBIOSBootable. Clouds pick BIOS or UEFI per machine
  *   type, so the cloud formats (qcow2, vmdk, vhd, gce) are made from this one.
+ * An image UEFI cannot start from such a disk (a kernel without EFI stub, a hypervisor to load first) gets
+ * no uefi disk, and a bios disk for hybrid.
  */
 export type DiskScheme = "bios" | "uefi" | "hybrid";
 
@@ -32,6 +33,7 @@ export interface RawDiskOptions {
   /** Default sizes are rounded up to a multiple of this (GCE wants whole GiB). */
   granularityMB?: number;
   cmdline?: string;
+  hypervisorCmdline?: string;
   env?: NodeJS.ProcessEnv;
   progress?: Progress;
   workDir: string;
@@ -42,6 +44,8 @@ export interface RawDiskResult extends Record<string, unknown> {
   sizeMB: number;
   partition: { start: number; size: number; fat: 16 | 32 };
   cmdline: string;
+  /** The hypervisor syslinux loads first, and its command line. */
+  hypervisor?: { name: string; cmdline: string };
   diskId: string;
 }
 
@@ -93,28 +97,34 @@ export function planDiskMB(
 /** Write a bootable raw disk to `file` (which must not exist yet). Needs no root and no loop device. */
 export async function buildRawDisk(image: Image, file: string, opts: RawDiskOptions): Promise<RawDiskResult> {
   const m = image.manifest;
-  const cmdline = launchableCmdline(m, opts.cmdline);
-  // A hybrid disk of a kernel UEFI cannot start (no EFI stub) is a BIOS disk: the same MBR boot, no ESP.
-  const efi = await kernelHasEfiStub(image.kernel);
-  if (opts.scheme === "uefi" && !efi) throw noEfiStub(image, opts.format);
+  const env = opts.env;
+  const envOpt = env ? { env } : {};
+  const efi = await uefiBootable(image);
+  if (opts.scheme === "uefi" && !efi) throw notUefiBootable(image, opts.format);
+  const boot = await biosBoot(image, {
+    ...(opts.cmdline !== undefined ? { cmdline: opts.cmdline } : {}),
+    ...(opts.hypervisorCmdline !== undefined ? { hypervisorCmdline: opts.hypervisorCmdline } : {}),
+    ...envOpt,
+  });
+  const cmdline = boot.cmdline;
   const scheme: DiskScheme = opts.scheme === "hybrid" && !efi ? "bios" : opts.scheme;
   const bios = scheme !== "uefi";
   const gpt = scheme !== "bios";
-  const env = opts.env;
-  const envOpt = env ? { env } : {};
   // Look firmware up before any work, so a missing file fails fast.
   const bootCode = bios ? await firmwareFile(gpt ? "gptmbr" : "mbr", env) : undefined;
   if (gpt) await firmwareFile("efiStub", env);
 
   const files: FatFile[] = [];
   if (bios) {
+    // The configuration first: it then sits at the start of the data area, where a launcher finds it
+    // cheaply even through a qcow2 or VMDK (src/image/launchableBootConfig.ts).
     const cfg = join(opts.workDir, "syslinux.cfg");
-    await writeFile(cfg, syslinuxConfig({ kernel: "/vmlinuz", initrd: "/initrd", cmdline }));
-    files.push({ src: image.kernel, dest: "/vmlinuz" }, { src: image.initrd, dest: "/initrd" });
+    await writeFile(cfg, boot.config);
     files.push({ src: cfg, dest: "/syslinux.cfg" });
+    files.push(...boot.modules.map((x) => ({ src: x.src, dest: `/${x.name}` })), ...boot.files);
   }
   const kernelBytes = (await stat(image.kernel)).size + (await stat(image.initrd)).size;
-  const sizes = [...(bios ? [kernelBytes, 4096] : []), ...(gpt ? [kernelBytes + 256 * 1024] : [])];
+  const sizes = [...(bios ? [boot.bytes, 4096] : []), ...(gpt ? [kernelBytes + 256 * 1024] : [])];
   const sizeMB = planDiskMB(fatBytesNeeded(sizes, bios), gpt, {
     ...(opts.sizeMB !== undefined ? { sizeMB: opts.sizeMB } : {}),
     ...(opts.granularityMB ? { granularityMB: opts.granularityMB } : {}),
@@ -127,7 +137,12 @@ export async function buildRawDisk(image: Image, file: string, opts: RawDiskOpti
   }
 
   opts.progress?.step(`${scheme} disk, ${sizeMB} MiB`);
-  const ids = diskIds(m, opts.format, [opts.scheme, sizeMB, cmdline]);
+  const ids = diskIds(m, opts.format, [
+    opts.scheme,
+    sizeMB,
+    cmdline,
+    ...(boot.hypervisor ? [boot.hypervisor.cmdline] : []),
+  ]);
   const totalSectors = (sizeMB * MiB) / 512;
   // GPT keeps 33 sectors at the end for its backup; leave the last MiB free so the partition stays aligned.
   const partSize = totalSectors - START - (gpt ? 2048 : 0);
@@ -176,6 +191,7 @@ export async function buildRawDisk(image: Image, file: string, opts: RawDiskOpti
     sizeMB,
     partition: { start: START, size: partSize, fat: fat.bits },
     cmdline,
+    ...(boot.hypervisor ? { hypervisor: boot.hypervisor } : {}),
     diskId: gpt ? ids.diskGuid : ids.mbrSignature,
   };
 }
@@ -217,6 +233,7 @@ export function diskOptions(opts: FormatOptions): Omit<RawDiskOptions, "scheme" 
   return {
     ...(opts.sizeMB !== undefined ? { sizeMB: opts.sizeMB } : {}),
     ...(opts.cmdline !== undefined ? { cmdline: opts.cmdline } : {}),
+    ...(opts.hypervisorCmdline !== undefined ? { hypervisorCmdline: opts.hypervisorCmdline } : {}),
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.progress ? { progress: opts.progress } : {}),
   };

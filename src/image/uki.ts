@@ -1,6 +1,6 @@
 import { open, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { KilnError, q } from "../core/errors.js";
+import { KilnError, q, usageError } from "../core/errors.js";
 import type { Image } from "../manifest/imageManifest.js";
 import { firmwareFile } from "./firmware.js";
 import { runTool } from "./hostTool.js";
@@ -12,7 +12,7 @@ const PAGE = 4096;
  * Whether a bzImage can be started by UEFI firmware (or systemd's stub): with CONFIG_EFI_STUB it is also a PE
  * file, "MZ" at offset 0. Debian's kernel is; a specialized kernel (no ACPI/EFI in its component set) is not.
  */
-export async function kernelHasEfiStub(kernel: string): Promise<boolean> {
+async function kernelHasEfiStub(kernel: string): Promise<boolean> {
   const fh = await open(kernel, "r");
   try {
     const b = Buffer.alloc(2);
@@ -23,13 +23,31 @@ export async function kernelHasEfiStub(kernel: string): Promise<boolean> {
   }
 }
 
-export function noEfiStub(image: Image, format: string): KilnError {
+/**
+ * Whether UEFI firmware can start the image from a medium kiln makes: its kernel has an EFI stub, and no
+ * hypervisor has to come first (kiln's UEFI media hold a unified kernel image, which starts Linux alone).
+ */
+export async function uefiBootable(image: Image): Promise<boolean> {
+  return !image.manifest.hypervisor && (await kernelHasEfiStub(image.kernel));
+}
+
+/** Why a UEFI-only format cannot be made of an image uefiBootable() refused. */
+export function notUefiBootable(image: Image, format: string): KilnError {
+  const m = image.manifest;
+  if (m.hypervisor) {
+    return usageError(
+      "KILN_EIMAGE_UNSUPPORTED",
+      `Cannot make ${q(format)} from image ${q(m.name)}: it boots the ${m.hypervisor.name} hypervisor by multiboot, which kiln's UEFI media cannot start`,
+      `Make a BIOS launchable (kiln image raw-bios ${image.dir}; raw, iso, qcow2, vmdk, vhd and gce boot it by BIOS too), and boot a UEFI machine with its legacy BIOS (CSM) enabled.`,
+    );
+  }
   return new KilnError(
     "KILN_EKERNEL_NO_EFI",
-    `Cannot make ${q(format)} from image ${q(image.manifest.name)}: its ${image.manifest.kernel.kind} kernel has no EFI stub, so UEFI firmware cannot start it`,
+    `Cannot make ${q(format)} from image ${q(m.name)}: its ${m.kernel.kind} kernel has no EFI stub, so UEFI firmware cannot start it`,
     "Make a BIOS launchable (raw-bios, or raw/iso/qcow2, which boot by BIOS), or bake with --kernel stock for UEFI.",
   );
 }
+
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
 /**

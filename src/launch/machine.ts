@@ -71,6 +71,8 @@ export interface LaunchableMedium {
   memoryMinMB: number;
   /** The UEFI firmware file, when it boots with UEFI. */
   firmware?: string;
+  /** The hypervisor its boot loader starts first (a Xen host's medium): the machine needs its CPU model. */
+  hypervisor?: string;
 }
 
 export interface MachineSpec {

@@ -154,7 +154,7 @@ export interface Image {
 }
 
 /** The parts of an image its manifest describes by digest. */
-export type ImagePartName = "kernel" | "initrd";
+export type ImagePartName = "kernel" | "initrd" | "hypervisor";
 
 const PART_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -249,7 +249,7 @@ export async function readImage(dir: string): Promise<Image> {
 }
 
 /** The files of an image the manifest describes by digest: kernel and initrd, and a hypervisor it carries. */
-export function imageParts(m: ImageManifest): ("kernel" | "initrd" | "hypervisor")[] {
+export function imageParts(m: ImageManifest): ImagePartName[] {
   return m.hypervisor ? ["hypervisor", "kernel", "initrd"] : ["kernel", "initrd"];
 }
 
@@ -288,9 +288,12 @@ export async function openImage(dir: string, opts: { env?: NodeJS.ProcessEnv } =
 
 /** The bytes of a part, checked against the manifest as read (for consumers that need the bytes anyway). */
 export async function readImagePart(image: Image, which: ImagePartName): Promise<Buffer> {
+  const path = image[which];
+  const part = image.manifest[which];
+  if (!path || !part) throw damaged(image.dir, `image ${q(image.dir)} has no ${which}`);
   let data: Buffer;
   try {
-    const fh = await open(image[which], constants.O_RDONLY | constants.O_NOFOLLOW);
+    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       data = await fh.readFile();
     } finally {
@@ -303,7 +306,7 @@ export async function readImagePart(image: Image, which: ImagePartName): Promise
     );
   }
   const got = sha256(data);
-  const want = image.manifest[which].sha256;
+  const want = part.sha256;
   if (got !== want)
     throw damaged(
       image.dir,

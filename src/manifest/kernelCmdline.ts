@@ -25,7 +25,16 @@ export const LAUNCHER_ROOM = 512;
  */
 export function checkKernelCmdline(
   line: string,
-  opts: { max: number; what: string; hint: string; room?: { bytes: number; why: string } },
+  opts: {
+    max: number;
+    what: string;
+    hint: string;
+    room?: { bytes: number; why: string };
+    /** Xen's own line may hold "--": what follows it goes to dom0's line, which is no loss. */
+    allowDoubleDash?: boolean;
+    /** Whose limit `max` is (default x86 Linux). */
+    limitOf?: string;
+  },
 ): string {
   if (/[\u0000-\u001f\u007f]/.test(line)) {
     throw usageError(
@@ -35,7 +44,7 @@ export function checkKernelCmdline(
     );
   }
   const words = line.split(/\s+/);
-  if (words.includes("--")) {
+  if (!opts.allowDoubleDash && words.includes("--")) {
     throw usageError(
       "KILN_ECMDLINE_INVALID",
       `Cannot use a kernel command line with a bare "--" for ${opts.what}: the kernel hands everything after it to init as arguments, so the launcher's parameters (console, kiln.config) would never reach the kernel or kiln-init`,
@@ -54,7 +63,7 @@ export function checkKernelCmdline(
     const room = opts.room ? ` (${X86_CMDLINE_MAX} less ${opts.room.bytes} ${opts.room.why})` : "";
     throw usageError(
       "KILN_ECMDLINE_INVALID",
-      `Cannot use a kernel command line of ${bytes} bytes for ${opts.what}: x86 Linux takes at most ${opts.max}${room}, and cuts the rest off, the launcher's console settings first`,
+      `Cannot use a kernel command line of ${bytes} bytes for ${opts.what}: ${opts.limitOf ?? "x86 Linux"} takes at most ${opts.max}${room}, and cuts the rest off, the launcher's console settings first`,
       opts.hint,
       { bytes, max: opts.max },
     );

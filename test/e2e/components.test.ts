@@ -245,7 +245,7 @@ test("bake --describe, for people: each component on the stock kernel, the modul
   assert.equal(r.code, 0, r.stderr);
   const d = await describePlatform("microvm", { env });
   assert.match(r.stdout, /^platform {2}microvm: QEMU microvm/m);
-  assert.match(r.stdout, new RegExp(`^kernel {4}${d.kernel!.release} \\(${d.kernel!.package} `, "m"));
+  assert.match(r.stdout, new RegExp(`^kernel {4}cloud: ${d.kernel!.release} \\(${d.kernel!.package} `, "m"));
   assert.match(r.stdout, /^virtio\.net +module +virtio_net +virtio network interfaces$/m);
   assert.match(r.stdout, /^kiln\.core +builtin +- +/m);
   // The load order line is the resolver's, dependencies first.
@@ -256,7 +256,7 @@ test("bake --describe, for people: each component on the stock kernel, the modul
   );
   const bare = await runKiln(["bake", "--describe", "microvm"], { home: join(scratch.path, "no-kernel") });
   assert.equal(bare.code, 0, bare.stderr);
-  assert.match(bare.stdout, /^kernel {4}none fetched: run `kiln components fetch`/m);
+  assert.match(bare.stdout, /^kernel {4}cloud: none fetched: run `kiln components fetch`/m);
   assert.match(bare.stdout, /^virtio\.net +unknown +virtio_net /m);
 });
 

@@ -7,6 +7,7 @@ interface ImageCliOpts extends CommonOpts {
   size?: string;
   name?: string;
   cmdline?: string;
+  hypervisorCmdline?: string;
   net?: string;
   list?: boolean;
   force?: boolean;
@@ -37,13 +38,17 @@ export function register(program: Command): void {
       )
       .option("--cmdline <args>", "extra kernel command line, after the image's own")
       .option(
+        "--hypervisor-cmdline <args>",
+        "extra hypervisor command line for an image that boots under one (xen-host), after its own; default dom0_mem=1024M,max:1024M unless it sets dom0_mem",
+      )
+      .option(
         "--net <how>",
         "dhcp: eth0 asks the network for an address; none: only the image's own configuration (default: dhcp for gce and vhd when the image configures no network, else none)",
       )
       .option("--list", "list the formats")
       .addHelpText(
         "after",
-        "\nExamples:\n  kiln image raw-bios out/hello -o hello.img\n  kiln image raw-uefi out/hello -o hello-uefi.img --size 64\n  kiln image iso out/hello -o hello.iso\n  kiln image gce out/hello -o hello.tar.gz\n  kiln image qcow2 out/web -o web.qcow2 --net dhcp\n  kiln image --list",
+        "\nExamples:\n  kiln image raw-bios out/hello -o hello.img\n  kiln image raw-uefi out/hello -o hello-uefi.img --size 64\n  kiln image iso out/hello -o hello.iso\n  kiln image raw-bios out/xen-host -o host.img --hypervisor-cmdline dom0_mem=4096M,max:4096M\n  kiln image gce out/hello -o hello.tar.gz\n  kiln image qcow2 out/web -o web.qcow2 --net dhcp\n  kiln image --list",
       ),
   ).action(async (format: string | undefined, image: string | undefined, opts: ImageCliOpts) => {
     if (opts.list) {
@@ -81,6 +86,7 @@ export function register(program: Command): void {
       ...(sizeMB !== undefined ? { sizeMB } : {}),
       ...(opts.name ? { name: opts.name } : {}),
       ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
+      ...(opts.hypervisorCmdline !== undefined ? { hypervisorCmdline: opts.hypervisorCmdline } : {}),
       ...(net ? { net } : {}),
       ...(opts.force ? { force: true } : {}),
       progress: await progressFor(opts),

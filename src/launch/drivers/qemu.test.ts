@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KilnError } from "../../core/errors.js";
 import type { Image } from "../../manifest/imageManifest.js";
-import type { MachineSpec } from "../machine.js";
+import type { LaunchableMedium, MachineSpec } from "../machine.js";
 import { namedTestSpec } from "../machineSpecFixture.js";
 import { launchableQemuArgs, qemuArgs, qemuDriver, tscKhz } from "./qemu.js";
 
@@ -180,5 +180,27 @@ describe("qemu arguments", () => {
       control: "/h/machines/m1/qmp.sock",
     });
     assert.deepEqual(values(big, "-m"), ["1024"]);
+  });
+
+  it("boots a medium that starts a hypervisor on the CPU model Xen needs under TCG, the host's under KVM", () => {
+    const launchable = {
+      kind: "raw-bios",
+      args: ["-M", "pc", "-drive", "file=/host.img,if=none,id=boot"],
+      memoryMinMB: 1280,
+      hypervisor: "xen",
+    };
+    const { hypervisor: _, ...plain } = launchable;
+    const run = (accel: "kvm" | "tcg", medium: LaunchableMedium = launchable) =>
+      launchableQemuArgs({
+        spec: { ...spec({ memoryMB: 128 }), launchable: medium },
+        accel,
+        dir: "/h/machines/m1",
+        control: "/h/machines/m1/qmp.sock",
+      });
+    const tcg = run("tcg");
+    assert.deepEqual(values(tcg, "-cpu"), ["max,-rdtscp,-smap"]);
+    assert.deepEqual(values(tcg, "-m"), ["1280"]);
+    assert.deepEqual(values(run("kvm"), "-cpu"), ["host"]);
+    assert.deepEqual(values(run("tcg", plain), "-cpu"), [], "without a hypervisor, QEMU's own CPU model");
   });
 });

@@ -80,11 +80,18 @@ export function qemuArgs(i: QemuArgsInput): string[] {
 }
 
 /**
+ * The CPU model for a machine that runs a hypervisor. Under software emulation it drops two features QEMU's
+ * TCG gets wrong for Xen (field notes): SMAP (dom0 faults in create_bounce_frame) and RDTSCP (a PVH guest
+ * dies on an SVM instruction-length emulation failure).
+ */
+function hypervisorCpu(accel: "kvm" | "tcg"): string[] {
+  return ["-cpu", accel === "tcg" ? "max,-rdtscp,-smap" : "host"];
+}
+
+/**
  * An image that carries its hypervisor (a Xen host) boots it by multiboot: QEMU loads the hypervisor with
  * -kernel and its command line with -append, and hands it the kernel and initrd as modules (-initrd takes
- * them comma-separated, each path followed by its own command line). Under software emulation the CPU
- * model drops two features QEMU's TCG gets wrong for Xen (field notes): SMAP (dom0 faults in
- * create_bounce_frame) and RDTSCP (a PVH guest dies on an SVM instruction-length emulation failure).
+ * them comma-separated, each path followed by its own command line), on hypervisorCpu().
  */
 function multibootArgs(i: QemuArgsInput, hypervisor: string): string[] {
   const hv = i.image.manifest.hypervisor!;
@@ -108,8 +115,7 @@ function multibootArgs(i: QemuArgsInput, hypervisor: string): string[] {
       ],
       mmio: false,
     }),
-    "-cpu",
-    i.accel === "tcg" ? "max,-rdtscp,-smap" : "host",
+    ...hypervisorCpu(i.accel),
   ];
 }
 
@@ -123,16 +129,19 @@ export interface LaunchableArgsInput {
 
 /**
  * A launchable booted by its firmware (SeaBIOS, or OVMF on q35): the medium's own machine, firmware and
- * drive in place of -kernel, with at least the memory the firmware needs; console, exit device, NIC and
- * extra disks as for an image.
+ * drive in place of -kernel, with at least the memory the firmware (or the hypervisor it starts) needs, and
+ * the CPU model a hypervisor needs; console, exit device, NIC and extra disks as for an image.
  */
 export function launchableQemuArgs(i: LaunchableArgsInput): string[] {
   const { launchable } = i.spec;
   const memoryMB = Math.max(i.spec.memoryMB, launchable.memoryMinMB);
-  return machineArgs(
-    { ...i, spec: { ...i.spec, memoryMB } },
-    { machine: [], boot: launchable.args, mmio: false },
-  );
+  return [
+    ...machineArgs(
+      { ...i, spec: { ...i.spec, memoryMB } },
+      { machine: [], boot: launchable.args, mmio: false },
+    ),
+    ...(launchable.hypervisor ? hypervisorCpu(i.accel) : []),
+  ];
 }
 
 /** Everything but the machine type and what boots: identity, resources, console, devices, control. */
