@@ -1,0 +1,130 @@
+// QEMU as a Xen stub domain, for real: kiln's xen-stubdom image (Debian's qemu-system-xen, Debian's kernel,
+// kiln-init reading libxl's arguments from xenstore) started by Debian's libxl 4.17 on the Xen rig
+// (test/e2e/xenRig.ts) as the device model of an HVM guest, which then boots a kiln hello image through it.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { KILN, sharedHome } from "../helpers.js";
+import { bakeImage } from "./launchFixture.js";
+import { type Rig, xenRig } from "./xenRig.js";
+
+const work = mkdtempSync(join(tmpdir(), "kiln-stubdom-"));
+let rig: Rig;
+let stubdom = "";
+let hello = "";
+let script = "";
+
+function kiln(args: string[]): string {
+  return execFileSync(process.execPath, [KILN, ...args], {
+    env: { ...process.env, KILN_HOME: sharedHome() },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+/**
+ * A copy of `file` padded with zeros to whole 512-byte sectors: a disk file's last partial sector is cut
+ * off by the loop device dom0 serves it from. A bzImage and a cpio archive both ignore trailing zeros.
+ */
+function sectorPadded(file: string, name: string): string {
+  const out = join(work, name);
+  copyFileSync(file, out);
+  truncateSync(out, Math.ceil(statSync(file).size / 512) * 512);
+  return out;
+}
+
+before(async () => {
+  const booting = xenRig();
+  booting.catch(() => {});
+  stubdom = join(work, "stubdom");
+  kiln(["bake", "xen-stubdom", stubdom, "deb:qemu-system-xen", "--quiet"]);
+  hello = bakeImage(work, "hello");
+  // kiln's own hotplug script for the disks libxl attaches to the stub domain (Debian's outlast libxl's 40 s
+  // under software emulation), as kiln launch xen writes it.
+  const { hotplugScript } = await import("../../src/launch/drivers/xenHotplug.js");
+  script = await hotplugScript({ ...process.env, KILN_HOME: sharedHome() });
+  rig = await booting;
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function hvmConfig(name: string, opts: { serial: string; dmArgs?: string[] }): string {
+  const m = JSON.parse(readFileSync(join(hello, "manifest.json"), "utf8")) as { cmdline: string };
+  const kernel = sectorPadded(join(hello, "kernel"), `${name}-kernel`);
+  const initrd = sectorPadded(join(hello, "initrd"), `${name}-initrd`);
+  const cfg = join(work, `${name}.cfg`);
+  writeFileSync(
+    cfg,
+    [
+      `name = "${name}"`,
+      'type = "hvm"',
+      "memory = 256",
+      "vcpus = 1",
+      'device_model_version = "qemu-xen"',
+      "device_model_stubdomain_override = 1",
+      `stubdomain_kernel = "${join(stubdom, "kernel")}"`,
+      `stubdomain_ramdisk = "${join(stubdom, "initrd")}"`,
+      'vga = "none"',
+      "nographic = 1",
+      `serial = "file:${opts.serial}"`,
+      // Direct kernel boot: QEMU runs in the stub domain, where dom0's files do not exist; the kernel and
+      // initrd reach it as disks, which libxl attaches to the stub domain as it does all the guest's disks.
+      'kernel = "/dev/xvdb"',
+      'ramdisk = "/dev/xvdc"',
+      `cmdline = "${m.cmdline.replace(/console=\S+/g, "")} console=ttyS0 no_timer_check"`,
+      `disk = [ "format=raw, vdev=xvdb, access=ro, script=${script}, target=${kernel}", "format=raw, vdev=xvdc, access=ro, script=${script}, target=${initrd}" ]`,
+      'on_poweroff = "destroy"',
+      'on_reboot = "destroy"',
+      'on_crash = "destroy"',
+      ...(opts.dmArgs ? [`device_model_args = [ ${opts.dmArgs.map((a) => `"${a}"`).join(", ")} ]`] : []),
+      "",
+    ].join("\n"),
+  );
+  return cfg;
+}
+
+describe("QEMU as a Xen stub domain (Xen 4.17's libxl, kiln's xen-stubdom image)", () => {
+  it("an HVM guest's device model runs in its own domain, reaches running, and boots kiln's hello", async () => {
+    const serial = join(work, "serial.log");
+    const cfg = hvmConfig("hvm-stub", { serial });
+    const create = await rig.run(["xl", "create", cfg], { timeoutS: 400 });
+    assert.equal(create.code, 0, create.output);
+    const list = await rig.run(["xl", "list"]);
+    // libxl names the stub domain after its guest.
+    assert.match(list.output, /^hvm-stub-dm\s+\d+/m, list.output);
+    let out = "";
+    for (let i = 0; i < 120 && !/kiln: exit \d+/.test(out); i++) {
+      await new Promise((r) => setTimeout(r, 2000));
+      try {
+        out = readFileSync(serial, "utf8");
+      } catch {}
+    }
+    const log = await rig.run(["sh", "-c", "cat /var/log/xen/qemu-dm-hvm-stub.log"]);
+    assert.match(out, /Hello from kiln!/, `serial:\n${out}\nstub domain log:\n${log.output}`);
+    assert.match(out, /kiln: exit 0/);
+    // The stub domain's own log: kiln-init read libxl's arguments from xenstore.
+    assert.match(log.output, /kiln: xen: target domain \d+, \d+ device model arguments/);
+    await rig.run(["xl", "destroy", "hvm-stub"]);
+  });
+
+  it("a stub domain whose QEMU cannot start fails xl create with QEMU's own error, not a hang", async () => {
+    // An argument QEMU refuses, handed to it by libxl through xenstore like every other.
+    const cfg = hvmConfig("hvm-bad", { serial: join(work, "bad-serial.log"), dmArgs: ["-no-such-option"] });
+    const t0 = Date.now();
+    const create = await rig.run(["xl", "create", cfg], { timeoutS: 400 });
+    assert.notEqual(create.code, 0, create.output);
+    assert.ok(Date.now() - t0 < 300_000, "xl create gave up in time");
+    const log = await rig.run(["sh", "-c", "cat /var/log/xen/qemu-dm-hvm-bad.log"]);
+    assert.match(log.output, /-no-such-option/, log.output);
+    assert.match(log.output, /kiln: exit [1-9]/, log.output);
+    assert.doesNotMatch((await rig.run(["xl", "list"])).output, /^hvm-bad/m);
+  });
+    assert.notEqual(create.code, 0, create.output);
+    assert.ok(Date.now() - t0 < 300_000, "xl create gave up in time");
+    const log = await rig.run(["sh", "-c", "cat /var/log/xen/qemu-dm-hvm-bad.log"]);
+    assert.match(log.output, /kiln: exit \d+/, log.output);
+    assert.doesNotMatch((await rig.run(["xl", "list"])).output, /^hvm-bad/m);
+  });
+});
