@@ -27,6 +27,7 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -150,6 +151,19 @@ static void ensure_console(void) {
   if (c > 2) close(c);
 }
 
+/* A Xen guest started without console= on its command line (a stub domain: libxl passes none) has the
+ * kernel's virtual terminal as /dev/console, which nobody sees; its Xen console hvc0 is where its log goes
+ * (libxl keeps a stub domain's console 0 as /var/log/xen/qemu-dm-GUEST.log). */
+static void prefer_xen_console(void) {
+  unsigned int dev; /* the terminal behind /dev/console (which is itself 5:1) */
+  /* Virtual terminals are 4:0-63; 4:64 and up are serial ports (ttyS0 is 4:64), which people do read. */
+  if (ioctl(2, TIOCGDEV, &dev) || major(dev) != 4 || minor(dev) >= 64) return;
+  int fd = open("/dev/hvc0", O_RDWR | O_NOCTTY);
+  if (fd < 0) return;
+  for (int i = 0; i < 3; i++) dup2(fd, i);
+  if (fd > 2) close(fd);
+}
+
 static void mount_api(const char *type, const char *dir, unsigned long flags) {
   mkdir(dir, 0755);
   if (mount(type, dir, type, flags, NULL) && errno != EBUSY)
@@ -244,13 +258,20 @@ static void load_modules(const char *dev) {
     size_t l = strlen(line);
     while (l && (line[l - 1] == ' ' || line[l - 1] == '\t' || line[l - 1] == '\r')) line[--l] = 0;
     if (!l || line[0] == '#') continue;
-    /* "PATH CLASSES": the module serves only those device classes. */
+    /* "PATH CLASSES PARAMS": the module serves only those device classes ("*": always), and loads with
+     * those parameters (the rest of the line, as modprobe would pass them). */
     char *sp = strchr(line, ' ');
-    const char *classes = "";
+    const char *classes = "", *params = "";
     if (sp) {
       *sp = 0;
       classes = sp + 1;
       l = strlen(line);
+      char *sp2 = strchr(sp + 1, ' ');
+      if (sp2) {
+        *sp2 = 0;
+        params = sp2 + 1;
+      }
+      if (!strcmp(classes, "*")) classes = "";
     }
     if (!wanted(classes, dev)) continue;
     int fd = open(line, O_RDONLY | O_CLOEXEC);
@@ -259,7 +280,7 @@ static void load_modules(const char *dev) {
     int flags = 0;
     if (l > 3 && (!strcmp(line + l - 3, ".xz") || !strcmp(line + l - 3, ".gz") || !strcmp(line + l - 4, ".zst")))
       flags = 4;
-    if (syscall(SYS_finit_module, fd, "", flags) && errno != EEXIST)
+    if (syscall(SYS_finit_module, fd, params, flags) && errno != EEXIST)
       fail_init("module %s: %s", q(line), strerror(errno));
     close(fd);
   }
@@ -307,6 +328,79 @@ static char xen_store[128 * 1024];
 static int dm_restore;      /* libxl asks for a restore: its placeholder is in dm_argv */
 static int dm_restore_from; /* where libxl's arguments start: the image's own are never replaced */
 
+/* Copy the block device `dev` to `path` (its directories made first). Returns the bytes copied, or -1. */
+static void mkdir_p(const char *path);
+static const char **dm_args; /* libxl's part of the device model's argv, once read */
+
+static long copy_device(const char *dev, const char *path) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash && slash != dir) {
+    *slash = 0;
+    mkdir_p(dir);
+  }
+  int in = open(dev, O_RDONLY | O_CLOEXEC), out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  long total = -1;
+  if (in >= 0 && out >= 0) {
+    static char chunk[1 << 16];
+    total = 0;
+    for (ssize_t n; (n = read(in, chunk, sizeof chunk)) != 0; total += n)
+      if (n < 0 || write(out, chunk, (size_t)n) != n) {
+        total = -1;
+        break;
+      }
+  }
+  if (in >= 0) close(in);
+  if (out >= 0) close(out);
+  return total;
+}
+
+/* libxl hands the stub domain's QEMU the guest's kernel= and ramdisk= as dom0 paths, which do not exist in the
+ * stub domain. The guest's configuration lists the same files as disks too (libxl attaches every disk of the
+ * guest to its stub domain): each path is found among this domain's disks by its backend's "params" (the
+ * dom0 file) and copied to the same path here, where QEMU then reads it. A loop device drops a file's last
+ * partial sector, so such files are given sector-padded; a bzImage and a cpio archive ignore trailing zeros. */
+static void stage_boot_files(void) {
+  const char **argv = dm_args;
+  if (!argv) return;
+  int fd = -1;
+  for (int i = 0; argv[i] && argv[i + 1]; i++) {
+    if (strcmp(argv[i], "-kernel") && strcmp(argv[i], "-initrd")) continue;
+    const char *want = argv[++i];
+    if (access(want, F_OK) == 0) continue;
+    if (fd < 0) fd = xenbus_open("the device model's boot files");
+    char why[256] = "", node[256], be[256], params[4096], dev[64];
+    int found = 0;
+    /* The disks' frontend driver was just loaded: they may still be appearing. */
+    struct timespec tick = {0, 100 * 1000 * 1000};
+    for (int waited = 0; !found && waited <= WAIT_DEVICE_MS; waited += 100, nanosleep(&tick, NULL))
+    for (int n = 0; n < 26 && !found; n++) {
+      char sys[96];
+      snprintf(dev, sizeof dev, "/dev/xvd%c", 'a' + n);
+      snprintf(sys, sizeof sys, "/sys/block/xvd%c/device/nodename", 'a' + n);
+      long l = read_file(sys, node, sizeof node - 1);
+      if (l <= 0) continue;
+      node[l] = 0;
+      node[strcspn(node, "\n")] = 0;
+      char key[300];
+      snprintf(key, sizeof key, "%s/backend", node);
+      if (xs_read(fd, XS_TIMEOUT_MS, key, be, sizeof be, why, sizeof why)) continue;
+      snprintf(key, sizeof key, "%s/params", be);
+      if (xs_read(fd, XS_TIMEOUT_MS, key, params, sizeof params, why, sizeof why)) continue;
+      found = !strcmp(params, want);
+    }
+    if (!found)
+      fail_init("%s %s: no such file in the stub domain, and none of its disks is that file (list it among the "
+                "guest's disks too)",
+                argv[i - 1], q(want));
+    long got = copy_device(dev, want);
+    if (got < 0) fail_init("%s %s: cannot copy it from %s: %s", argv[i - 1], q(want), dev, strerror(errno));
+    say("kiln: xen: %s %s from %s (%ld bytes)\n", argv[i - 1], want, dev, got);
+  }
+  if (fd >= 0) close(fd);
+}
+
 static void setup_xen(void) {
   char asker[64] = "", why[256];
   int dm = -1;
@@ -342,6 +436,7 @@ static void setup_xen(void) {
       fail_init("%s: %s", asker, why);
     dm_argv[r->argc + x.argc] = NULL;
     dm_restore = xs_restore_args(x.argv, NULL);
+    dm_args = x.argv;
     dm_restore_from = r->argc;
     /* On the console, which libxl keeps as /var/log/xen/qemu-dm-<guest>.log. */
     say("kiln: xen: target domain %ld, %d device model arguments from %s%s\n", target, x.argc, x.dir,
@@ -844,6 +939,7 @@ int main(void) {
   ensure_console();
   mount_api("proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   mount_api("sysfs", "/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  prefer_xen_console();
 
   static char cmdline[8192];
   struct kiln_cmdline kc = {0};
@@ -870,6 +966,7 @@ int main(void) {
 
   load_modules(kc.dev);
   mark("modules loaded");
+  stage_boot_files();
   if (cfg.hostname && sethostname(cfg.hostname, strlen(cfg.hostname)))
     fail_init("hostname %s: %s", q(cfg.hostname), strerror(errno));
   setup_env();

@@ -136,6 +136,20 @@ static int request(int fd, int timeout_ms, uint32_t type, uint32_t id, const cha
   return r;
 }
 
+int xs_read(int fd, int timeout_ms, const char *path, char *out, size_t cap, char *why, size_t why_cap) {
+  const char *v;
+  size_t len;
+  int r = request(fd, timeout_ms, XS_READ, 1, path, &v, &len, why, why_cap);
+  if (r) return r;
+  if (len >= cap) {
+    snprintf(why, why_cap, "%s holds more than %zu bytes", path, cap - 1);
+    return XS_IO;
+  }
+  memcpy(out, v, len);
+  out[len] = 0;
+  return XS_OK;
+}
+
 int xs_read_config(int fd, int timeout_ms, char *out, size_t cap, size_t *len, char *why, size_t why_cap) {
   const char *v;
   size_t vl;

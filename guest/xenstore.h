@@ -83,6 +83,9 @@ long xs_subst_target(char *out, size_t cap, const char *in, long domid);
 /* How many of the NULL-terminated argv are exactly libxl's restore placeholder; with `with`, each becomes it. */
 int xs_restore_args(const char **argv, const char *with);
 
+/* Read `path` into out (NUL-terminated, at most cap - 1 bytes). XS_OK, XS_NONE (no such key), XS_IO with why. */
+int xs_read(int fd, int timeout_ms, const char *path, char *out, size_t cap, char *why, size_t why_cap);
+
 /* The stub domain's "target". XS_OK with *domid; XS_NONE (not a stub domain), XS_IO or XS_BAD with why. */
 int xs_read_target(int fd, int timeout_ms, long *domid, char *why, size_t why_cap);
 

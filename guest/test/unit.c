@@ -809,6 +809,13 @@ static int client_target(int fd, struct xs_run *x) {
   return xs_read_target(fd, x->timeout_ms, &x->target, x->why, sizeof x->why);
 }
 
+/* One key's value, with x->cap bytes of room (what stage_boot_files reads: a disk's backend and params). */
+static int client_read(int fd, struct xs_run *x) {
+  int r = xs_read(fd, x->timeout_ms, "device/vbd/51728/backend", xs_out, x->cap, x->why, sizeof x->why);
+  x->len = r == XS_OK ? strlen(xs_out) : 0;
+  return r;
+}
+
 /* The device model's arguments of domain 5, into dm_args and xs_out; x->dm.max says how many fit. */
 static int client_dm(int fd, struct xs_run *x) {
   memset(dm_args, 0, sizeof dm_args);
@@ -1108,6 +1115,17 @@ static void test_xen_stubdom(void) {
   check(xs_restore_args(argv, "fd:3") == 1 && !strcmp(argv[2], "fd:3") && !strcmp(argv[3], "x" XS_RESTORE_ARG) &&
             !strcmp(argv[4], XS_RESTORE_ARG "x") && !strcmp(argv[1], "-incoming"),
         "xen stubdom: only an argument exactly $STUBDOM_RESTORE_INCOMING_ARG becomes fd:N");
+
+  /* one key, as a stub domain reads its disks' backends */
+  const struct fake_key vbd[] = {{"device/vbd/51728/backend", "/local/domain/0/backend/vbd/7/51728", 0},
+                                 {NULL, NULL, 0}};
+  struct xs_run rd = xs_talk(client_read, vbd, FAKE_OK, 64, 2000, 0);
+  check(rd.r == XS_OK && !strcmp(xs_out, "/local/domain/0/backend/vbd/7/51728"), "xs_read: a key's value");
+  rd = xs_talk(client_read, vbd, FAKE_OK, 10, 2000, 0);
+  check(rd.r == XS_IO && strstr(rd.why, "more than 9 bytes"), "xs_read: a value larger than the room is refused");
+  const struct fake_key novbd[] = {{NULL, NULL, 0}};
+  rd = xs_talk(client_read, novbd, FAKE_OK, 64, 2000, 0);
+  check(rd.r == XS_NONE, "xs_read: a missing key is XS_NONE");
 
   /* target, against a fake xenstored */
   const struct fake_key target[] = {{"target", "5", 0}, {NULL, NULL, 0}};

@@ -326,7 +326,10 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const entries: CpioEntry[] = [
     { path: "/init", mode: 0o755, data: await readFile(init.path) },
     { path: "/kiln/image.json", data: Buffer.from(`${JSON.stringify(config)}\n`) },
-    { path: "/kiln/modules", data: Buffer.from(moduleList(platform.components, modules)) },
+    {
+      path: "/kiln/modules",
+      data: Buffer.from(moduleList(platform.components, modules, platform.extras.moduleParams)),
+    },
     ...programs.map((p, i) => ({ path: dests[i]!, mode: 0o755, data: p.data })),
     ...(await Promise.all(
       modules.map(async (m) => ({ path: `/${m.relPath}`, data: await readFile(m.path) })),
@@ -613,6 +616,7 @@ const DEVICE_CLASS: Record<string, string> = {
 export function moduleList(
   components: { name: string; modules: string[] }[],
   modules: { name: string; relPath: string; deps?: string[] }[],
+  params: Record<string, string> = {},
 ): string {
   const deps = new Map(modules.map((m) => [m.name, m.deps ?? []]));
   const classes = new Map<string, Set<string> | "always">();
@@ -630,7 +634,10 @@ export function moduleList(
   return modules
     .map((m) => {
       const c = classes.get(m.name);
-      return c && c !== "always" ? `/${m.relPath} ${[...c].sort().join(",")}\n` : `/${m.relPath}\n`;
+      const cls = c && c !== "always" ? [...c].sort().join(",") : undefined;
+      const p = params[m.name];
+      if (p) return `/${m.relPath} ${cls ?? "*"} ${p}\n`;
+      return cls ? `/${m.relPath} ${cls}\n` : `/${m.relPath}\n`;
     })
     .join("");
 }

@@ -75,6 +75,8 @@ export interface Platform {
    * stub domain, libxl's device model arguments from xenstore after them (kiln-init's argv_xen_dm).
    */
   main?: { args: string[]; argvXenDm: boolean };
+  /** Parameters its modules load with, by module name (underscores), as modprobe would pass them. */
+  moduleParams: Record<string, string>;
   source: string;
 }
 

@@ -76,6 +76,12 @@ const PlatformDef = z
       .object({ args: z.array(z.string()).default([]), argv_xen_dm: z.boolean().default(false) })
       .strict()
       .optional(),
+    module_params: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_-]+$/, "a module name"),
+        z.string().regex(/^[^\s=]+=[^\s]*( [^\s=]+=[^\s]*)*$/, "parameters like name=value, space-separated"),
+      )
+      .default({}),
   })
   .strict();
 
@@ -189,6 +195,9 @@ export async function parseCatalogueFiles(files: { path: string; text: string }[
         mounts: p.mounts,
         ...(p.memory ? { memory: p.memory } : {}),
         ...(p.main ? { main: { args: p.main.args, argvXenDm: p.main.argv_xen_dm } } : {}),
+        moduleParams: Object.fromEntries(
+          Object.entries(p.module_params).map(([k, v]) => [k.replace(/-/g, "_"), v]),
+        ),
         source: path,
       });
     }

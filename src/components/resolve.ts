@@ -27,7 +27,7 @@ export type How = "builtin" | "module" | "unavailable";
 /** What a platform brings besides components: hypervisor, its own programs, files, mounts, defaults. */
 export type PlatformExtras = Pick<
   Platform,
-  "hypervisor" | "cmdline" | "programs" | "dirs" | "links" | "mounts" | "memory" | "main"
+  "hypervisor" | "cmdline" | "programs" | "dirs" | "links" | "mounts" | "memory" | "main" | "moduleParams"
 >;
 
 export interface ResolvedPlatform {
@@ -235,6 +235,7 @@ function extrasOf(p: Platform): PlatformExtras {
     mounts: p.mounts ?? [],
     ...(p.memory ? { memory: p.memory } : {}),
     ...(p.main ? { main: p.main } : {}),
+    moduleParams: p.moduleParams ?? {},
   };
 }
 

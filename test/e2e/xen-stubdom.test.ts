@@ -3,7 +3,15 @@
 // (test/e2e/xenRig.ts) as the device model of an HVM guest, which then boots a kiln hello image through it.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -51,7 +59,6 @@ before(async () => {
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function hvmConfig(name: string, opts: { serial: string; dmArgs?: string[] }): string {
-  const m = JSON.parse(readFileSync(join(hello, "manifest.json"), "utf8")) as { cmdline: string };
   const kernel = sectorPadded(join(hello, "kernel"), `${name}-kernel`);
   const initrd = sectorPadded(join(hello, "initrd"), `${name}-initrd`);
   const cfg = join(work, `${name}.cfg`);
@@ -66,19 +73,24 @@ function hvmConfig(name: string, opts: { serial: string; dmArgs?: string[] }): s
       "device_model_stubdomain_override = 1",
       `stubdomain_kernel = "${join(stubdom, "kernel")}"`,
       `stubdomain_ramdisk = "${join(stubdom, "initrd")}"`,
+      // libxl's default of 128 MB is too small for Debian's QEMU, its libraries and a kernel to hand the guest.
+      "stubdomain_memory = 256",
       'vga = "none"',
       "nographic = 1",
       `serial = "file:${opts.serial}"`,
-      // Direct kernel boot: QEMU runs in the stub domain, where dom0's files do not exist; the kernel and
-      // initrd reach it as disks, which libxl attaches to the stub domain as it does all the guest's disks.
-      'kernel = "/dev/xvdb"',
-      'ramdisk = "/dev/xvdc"',
-      `cmdline = "${m.cmdline.replace(/console=\S+/g, "")} console=ttyS0 no_timer_check"`,
-      `disk = [ "format=raw, vdev=xvdb, access=ro, script=${script}, target=${kernel}", "format=raw, vdev=xvdc, access=ro, script=${script}, target=${initrd}" ]`,
+      // Direct kernel boot: QEMU runs in the stub domain, where dom0's files do not exist; the same files are
+      // the guest's disks too, which libxl attaches to the stub domain, and kiln-init there finds each path
+      // among them by its backend's params (read-write: qemu-xen has no read-only IDE disks; they are copies).
+      `kernel = "${kernel}"`,
+      `ramdisk = "${initrd}"`,
+      'cmdline = "console=ttyS0 no_timer_check panic=-1"',
+      `disk = [ "format=raw, vdev=xvdb, access=rw, script=${script}, target=${kernel}", "format=raw, vdev=xvdc, access=rw, script=${script}, target=${initrd}" ]`,
       'on_poweroff = "destroy"',
       'on_reboot = "destroy"',
       'on_crash = "destroy"',
-      ...(opts.dmArgs ? [`device_model_args = [ ${opts.dmArgs.map((a) => `"${a}"`).join(", ")} ]`] : []),
+      // _hvm: only the guest's device model; plain device_model_args also reach the QEMU libxl starts in dom0
+      // to serve the stub domain's consoles.
+      ...(opts.dmArgs ? [`device_model_args_hvm = [ ${opts.dmArgs.map((a) => `"${a}"`).join(", ")} ]`] : []),
       "",
     ].join("\n"),
   );
@@ -106,6 +118,7 @@ describe("QEMU as a Xen stub domain (Xen 4.17's libxl, kiln's xen-stubdom image)
     assert.match(out, /kiln: exit 0/);
     // The stub domain's own log: kiln-init read libxl's arguments from xenstore.
     assert.match(log.output, /kiln: xen: target domain \d+, \d+ device model arguments/);
+    assert.match(log.output, /kiln: xen: -kernel \S+ from \/dev\/xvd/);
     await rig.run(["xl", "destroy", "hvm-stub"]);
   });
 
@@ -119,12 +132,6 @@ describe("QEMU as a Xen stub domain (Xen 4.17's libxl, kiln's xen-stubdom image)
     const log = await rig.run(["sh", "-c", "cat /var/log/xen/qemu-dm-hvm-bad.log"]);
     assert.match(log.output, /-no-such-option/, log.output);
     assert.match(log.output, /kiln: exit [1-9]/, log.output);
-    assert.doesNotMatch((await rig.run(["xl", "list"])).output, /^hvm-bad/m);
-  });
-    assert.notEqual(create.code, 0, create.output);
-    assert.ok(Date.now() - t0 < 300_000, "xl create gave up in time");
-    const log = await rig.run(["sh", "-c", "cat /var/log/xen/qemu-dm-hvm-bad.log"]);
-    assert.match(log.output, /kiln: exit \d+/, log.output);
     assert.doesNotMatch((await rig.run(["xl", "list"])).output, /^hvm-bad/m);
   });
 });
