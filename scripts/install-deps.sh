@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 mapfile -t PKGS < <(grep -v '^#' data/prerequisites.tsv | awk -F'\t' '$3 != "-" {print $3}' | sort -u)
-# Test-only: cross-checks against Debian's own readers.
-PKGS+=(dpkg-dev zip unzip libclang-rt-14-dev docker-registry skopeo lintian systemd python3 iproute2)
+# Test-only: cross-checks against Debian's own readers (python3-debian reads DEP-5 copyright files).
+PKGS+=(dpkg-dev zip unzip libclang-rt-14-dev docker-registry skopeo lintian systemd python3 python3-debian iproute2)
 # Test-only: the Xen rig runs the host's own Xen tools (xl, xenstore-write, xenconsole, hotplug scripts)
 # inside its dom0, and its QEMU device model for HVM guests and stub domains' consoles.
 PKGS+=(xen-utils-4.17 xenstore-utils qemu-system-xen curl)

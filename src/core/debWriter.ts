@@ -94,8 +94,16 @@ export function wrapText(text: string, width: number): string {
   return out.join("\n");
 }
 
-/** A one-entry changelog.gz for a native package (what policy wants in /usr/share/doc/PKG). */
-export function nativeChangelog(
+/**
+ * Where policy wants the changelog: /usr/share/doc/PKG/changelog.gz for a native version (no Debian
+ * revision), changelog.Debian.gz for one with a revision (lintian: debian-changelog-file-missing-or-wrong-name).
+ */
+export function changelogName(version: string): string {
+  return version.replace(/^\d+:/, "").includes("-") ? "changelog.Debian.gz" : "changelog.gz";
+}
+
+/** A one-entry changelog, gzipped; the entry wrapped as dch does, under 80 columns. */
+export function oneEntryChangelog(
   pkg: string,
   version: string,
   entry: string,
@@ -103,8 +111,9 @@ export function nativeChangelog(
   mtime: number,
 ): Buffer {
   const date = new Date(mtime * 1000).toUTCString().replace("GMT", "+0000");
+  const item = wrapText(entry, 74).replaceAll("\n", "\n    ");
   return gzipSync(
-    `${pkg} (${version}) unstable; urgency=medium\n\n  * ${entry}\n\n -- ${maintainer}  ${date}\n`,
+    `${pkg} (${version}) unstable; urgency=medium\n\n  * ${item}\n\n -- ${maintainer}  ${date}\n`,
     { level: 9 },
   );
 }

@@ -6,19 +6,21 @@
  *                                                           the program's status
  *   /usr/lib/kiln/images/NAME/xen.cfg                       xl(1) configuration for a Xen PVH domU
  *   /lib/systemd/system/kiln-NAME.service                   runs `run`
- *   /usr/share/doc/kiln-image-NAME/{copyright,sbom.spdx.json} DEP-5 licences of the parts, SPDX 2.3 SBOM
+ *   /usr/share/doc/kiln-image-NAME/{copyright,sbom.spdx.json,sbom.cdx.json} DEP-5 licences of the parts,
+ *                                                           the SBOMs (src/image/imageDebDocs.ts)
  * The control file names the Debian source packages built in (`Built-Using`: the kernel's `linux`, `musl`
  * linked into every program). The .deb is written by core/debWriter.ts: same image, same bytes.
+ * An image that is a Xen stub domain gets a package of its own layout instead (src/image/stubdomDeb.ts).
  */
 import { readFile } from "node:fs/promises";
 import {
   buildDebArchive,
   checkDebName,
   checkDebVersion,
+  type DebPayload,
   deb822Block,
   debMaintainer,
   debMtime,
-  nativeChangelog,
   wrapText,
 } from "../core/debWriter.js";
 import { q, usageError } from "../core/errors.js";
@@ -26,7 +28,9 @@ import { silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
 import type { Image } from "../manifest/imageManifest.js";
 import type { FormatOptions, LaunchableFormat, LaunchableResult } from "./format.js";
+import { builtUsing, docPayload, imageCompliance } from "./imageDebDocs.js";
 import { writeLaunchable } from "./launchableOutput.js";
+import { buildStubdomDeb, checkStubdomOptions, isStubDomain } from "./stubdomDeb.js";
 
 /** Extra options the deb format reads (version and maintainer also come from KILN_DEB_VERSION, DEBFULLNAME/DEBEMAIL). */
 export interface DebOptions extends FormatOptions {
@@ -140,173 +144,16 @@ WantedBy=multi-user.target
 `;
 }
 
-interface Origin {
-  source: string;
-  sourceVersion: string;
-}
-
-interface PartInfo {
-  kind: string;
-  name: string;
-  version?: string;
-  path?: string;
-  license: string;
-  debian?: Origin & { package: string };
-  note?: string;
-}
-
-interface Compliance {
-  parts: PartInfo[];
-  copyrights: Record<string, string>;
-  licenseTexts: Record<string, string>;
-  sbom: string;
-}
-
-/** The image's parts with their licences and Debian origins (src/compliance), and its SPDX SBOM. */
-async function compliance(image: Image, env: NodeJS.ProcessEnv | undefined): Promise<Compliance> {
-  const { collectParts } = await import("../compliance/parts.js");
-  const { spdxJson } = await import("../compliance/spdx.js");
-  const img = await collectParts(image, env ? { env } : {});
-  return {
-    parts: img.parts as PartInfo[],
-    copyrights: img.copyrights,
-    licenseTexts: img.licenseTexts,
-    sbom: spdxJson(img),
-  };
-}
-
-/** Built-Using: every Debian source package whose code is in the image (the kernel, musl, libraries). */
-export function builtUsing(parts: readonly PartInfo[]): string {
-  const seen = new Map<string, string>();
-  for (const p of parts)
-    if (p.debian) seen.set(`${p.debian.source} (= ${p.debian.sourceVersion})`, p.debian.source);
-  return [...seen.keys()].sort().join(", ");
-}
-
-const COMMON_LICENSES: Record<string, string> = {
-  "Apache-2.0": "Apache-2.0",
-  "GPL-2.0-only": "GPL-2",
-  "GPL-2.0-or-later": "GPL-2",
-  "GPL-3.0-only": "GPL-3",
-  "GPL-3.0-or-later": "GPL-3",
-  "LGPL-2.1-only": "LGPL-2.1",
-  "LGPL-2.1-or-later": "LGPL-2.1",
-  "MPL-2.0": "MPL-2.0",
-};
-
-/** SPDX expression → DEP-5 License field (same identifiers, DEP-5's lowercase and/or). */
-function dep5License(spdx: string): string {
-  return spdx.replace(/\bAND\b/g, "and").replace(/\bOR\b/g, "or");
-}
-
-function licenseIds(spdx: string): string[] {
-  return spdx
-    .replace(/[()]/g, " ")
-    .split(/\s+/)
-    .filter((w) => w && !/^(AND|OR|WITH)$/.test(w));
-}
-
-/** The copyright statement of a Debian package's main (`Files: *`) paragraph, when its file says. */
-async function debCopyright(text: string | undefined): Promise<string | undefined> {
-  if (!text) return undefined;
-  const { parseDep5 } = await import("../compliance/dep5.js");
-  try {
-    const d = parseDep5(text);
-    return d.files.find((f) => f.files.includes("*"))?.copyright || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A DEP-5 (copyright-format 1.0) file: one paragraph per installed file, licences from the parts. */
-export async function copyrightFile(name: string, p: DebPaths, c: Compliance): Promise<string> {
-  const kernel = c.parts.find((x) => x.kind === "kernel");
-  const inInitrd = c.parts.filter((x) => x.kind !== "kernel" && x.kind !== "module" && x.license !== "NONE");
-  const modules = c.parts.filter((x) => x.kind === "module");
-  const kernelLicense = kernel?.license ?? "GPL-2.0-only";
-  const initrdIds = [
-    ...new Set([...inInitrd.map((x) => x.license), ...(modules.length ? [kernelLicense] : [])]),
-  ];
-  // Conjunctions flatten into one list; an expression with OR keeps its parentheses.
-  const initrdTerms = [
-    ...new Set(initrdIds.flatMap((l) => (/\bOR\b/.test(l) ? [`(${l})`] : l.split(/\s+AND\s+/)))),
-  ];
-  const initrdLicense = initrdTerms.length ? initrdTerms.join(" AND ") : "NOASSERTION";
-  const describe = (x: PartInfo) =>
-    `${x.path ?? x.name}${x.version ? ` ${x.version}` : ""}: ${x.license}${x.debian ? ` (Debian package ${x.debian.package}, source ${x.debian.source} ${x.debian.sourceVersion})` : ""}`;
-  const copyrightOf = async (x: PartInfo) =>
-    (x.debian ? await debCopyright(c.copyrights[x.debian.package]) : undefined) ??
-    (x.kind === "kernel"
-      ? "Linus Torvalds and the Linux kernel authors"
-      : x.kind === "init"
-        ? "The kiln authors"
-        : "NOASSERTION");
-  const lines = (text: string) =>
-    text
-      .split("\n")
-      .map((l) => l.trim())
-      .filter(Boolean);
-  const initrdCopyrights = [...new Set((await Promise.all(inInitrd.map(copyrightOf))).flatMap(lines))];
-  const paras: string[] = [
-    [
-      "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/",
-      `Upstream-Name: kiln image ${name}`,
-      `Comment: Made by kiln ${KILN_VERSION} from the image's parts; sbom.spdx.json beside this file`,
-      " lists every file of the image with its digest and licence. NOASSERTION: kiln does not know.",
-    ].join("\n"),
-    [
-      "Files: *",
-      "Copyright: The kiln authors",
-      "License: Apache-2.0",
-      "Comment: The launch configuration kiln generated (run script, systemd unit, xl configuration,",
-      " manifest.json).",
-    ].join("\n"),
-    [
-      `Files: ${p.dir}/kernel`,
-      `Copyright: ${lines(kernel ? await copyrightOf(kernel) : "Linus Torvalds and the Linux kernel authors").join("\n ")}`,
-      `License: ${dep5License(kernelLicense)}`,
-      `Comment: ${kernel ? describe(kernel) : "Linux"}`,
-    ].join("\n"),
-    [
-      `Files: ${p.dir}/initrd`,
-      `Copyright: ${initrdCopyrights.join("\n ")}`,
-      `License: ${dep5License(initrdLicense)}`,
-      `Comment: The initrd holds:${deb822Block(
-        [
-          ...inInitrd.map(describe),
-          ...(modules.length ? [`${modules.length} kernel modules: ${kernelLicense}`] : []),
-        ].join("\n"),
-      ).replace(/^ /, "\n ")}`,
-    ].join("\n"),
-  ];
-  const ids = new Set<string>(["Apache-2.0", ...licenseIds(kernelLicense), ...licenseIds(initrdLicense)]);
-  for (const id of [...ids].sort()) {
-    if (id === "NOASSERTION") {
-      paras.push("License: NOASSERTION\n The licence of this part is not known to kiln; ask its supplier.");
-      continue;
-    }
-    const common = COMMON_LICENSES[id];
-    if (common) {
-      paras.push(
-        `License: ${id}\n On Debian systems the full text is in /usr/share/common-licenses/${common}.`,
-      );
-    } else if (c.licenseTexts[id]) {
-      paras.push(`License: ${id}\n${deb822Block(c.licenseTexts[id]!)}`);
-    } else {
-      paras.push(`License: ${id}\n See https://spdx.org/licenses/${id}.html`);
-    }
-  }
-  return `${paras.join("\n\n")}\n`;
-}
-
 export interface DebBuild {
   deb: Buffer;
   control: string;
-  paths: DebPaths;
+  /** The package's name. */
+  pkg: string;
+  /** What it installs, as absolute paths. */
   files: string[];
 }
 
-/** Build the .deb in memory. */
+/** Build the .deb of a guest image in memory. */
 export async function buildDeb(image: Image, opts: DebOptions = {}): Promise<DebBuild> {
   const env = opts.env ?? process.env;
   const m = image.manifest;
@@ -322,27 +169,26 @@ export async function buildDeb(image: Image, opts: DebOptions = {}): Promise<Deb
     readFile(image.kernel),
     readFile(image.initrd),
     readFile(`${image.dir}/manifest.json`),
-    compliance(image, env),
+    imageCompliance(image, env),
   ]);
-  const files: { path: string; data: Uint8Array; mode?: number }[] = [
+  const files: DebPayload[] = [
     { path: `${p.dir}/${m.kernel.file}`, data: kernel },
     { path: `${p.dir}/${m.initrd.file}`, data: initrd },
     { path: `${p.dir}/manifest.json`, data: manifestJson },
     { path: `${p.dir}/run`, data: Buffer.from(runScript(image, name, opts.cmdline)), mode: 0o755 },
     { path: `${p.dir}/xen.cfg`, data: Buffer.from(xenConfig(image, name, p.dir, opts.cmdline)) },
     { path: p.unit, data: Buffer.from(systemdUnit(name, p)) },
-    { path: `${p.doc}/copyright`, data: Buffer.from(await copyrightFile(name, p, comp)) },
-    { path: `${p.doc}/sbom.spdx.json`, data: Buffer.from(comp.sbom) },
-    {
-      path: `${p.doc}/changelog.gz`,
-      data: nativeChangelog(
-        p.pkg,
-        version,
-        `Image ${name} packaged by kiln ${KILN_VERSION}.`,
-        maintainer,
-        mtime,
-      ),
-    },
+    ...(await docPayload(
+      comp,
+      {
+        title: `kiln image ${name}`,
+        kernel: `${p.dir}/${m.kernel.file}`,
+        initrd: `${p.dir}/${m.initrd.file}`,
+        generated:
+          "The launch configuration kiln generated (run script, systemd unit, xl configuration,\n manifest.json) and the SBOMs.",
+      },
+      { pkg: p.pkg, version, entry: `Image ${name} packaged by kiln ${KILN_VERSION}.`, maintainer, mtime },
+    )),
   ];
   const built = builtUsing(comp.parts);
   const { deb, control } = await buildDebArchive({
@@ -369,12 +215,13 @@ export async function buildDeb(image: Image, opts: DebOptions = {}): Promise<Deb
     payload: files,
     mtime,
   });
-  return { deb, control, paths: p, files: files.map((f) => `/${f.path}`) };
+  return { deb, control, pkg: p.pkg, files: files.map((f) => `/${f.path}`) };
 }
 
 export const format: LaunchableFormat = {
   name: "deb",
-  description: "Debian package installing the image, a QEMU run script, a systemd unit and a Xen PVH config",
+  description:
+    "Debian package installing the image, a QEMU run script, a systemd unit and a Xen PVH config; for a Xen stub domain, the files libxl loads",
   async make(image: Image, out: string, opts: FormatOptions): Promise<LaunchableResult> {
     // The package runs its image as a guest (QEMU's direct kernel boot, an xl domain); a hypervisor host is
     // no guest: it is installed on a machine, from a disk or an ISO.
@@ -386,13 +233,19 @@ export const format: LaunchableFormat = {
         `Make a disk or an ISO for the machine (kiln image raw-bios ${image.dir} -o host.img, or iso), or kiln push ${image.dir} REF to ship the image itself.`,
       );
     }
+    // A stub domain runs only as the device model libxl starts for an HVM guest: its package is the two
+    // files libxl loads, at the paths it looks in (src/image/stubdomDeb.ts), and no way to launch it.
+    const stub = isStubDomain(m);
+    if (stub) checkStubdomOptions(m, opts);
     const progress = opts.progress ?? silentProgress;
-    progress.step(`writing Debian package ${out}`);
+    progress.step(`writing Debian package ${out}${stub ? " (a Xen stub domain)" : ""}`);
     const r = await writeLaunchable(out, opts, async (file) => {
-      const b = await buildDeb(image, opts as DebOptions);
+      const b = stub
+        ? await buildStubdomDeb(image, opts as DebOptions)
+        : await buildDeb(image, opts as DebOptions);
       const { writeFile } = await import("node:fs/promises");
       await writeFile(file, b.deb);
-      return { package: b.paths.pkg, files: b.files, control: b.control };
+      return { package: b.pkg, files: b.files, control: b.control };
     });
     progress.done();
     return { format: "deb", ...r };

@@ -15,12 +15,13 @@ import { readdir, readFile, readlink, realpath, stat, writeFile } from "node:fs/
 import { dirname, join, posix, resolve } from "node:path";
 import {
   buildDebArchive,
+  changelogName,
   checkDebVersion,
   type DebPayload,
   deb822Block,
   debMaintainer,
   debMtime,
-  nativeChangelog,
+  oneEntryChangelog,
   wrapText,
 } from "../core/debWriter.js";
 import { sha256 } from "../core/digest.js";
@@ -211,8 +212,8 @@ export async function buildToolchainDeb(opts: ToolchainDebOptions = {}): Promise
     payload.push(
       { path: `${doc}/copyright`, data: Buffer.from(copyrightFile(info)) },
       {
-        path: `${doc}/changelog.gz`,
-        data: nativeChangelog(
+        path: `${doc}/${changelogName(version)}`,
+        data: oneEntryChangelog(
           TOOLCHAIN_PACKAGE,
           version,
           `The ${TUPLE} toolchain packaged by kiln ${KILN_VERSION}.`,

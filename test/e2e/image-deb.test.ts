@@ -72,6 +72,7 @@ test("dpkg-deb lists exactly the image, its launch configuration and its documen
     "./usr/lib/kiln/images/hello/xen.cfg",
     "./usr/share/doc/kiln-image-hello/changelog.gz",
     "./usr/share/doc/kiln-image-hello/copyright",
+    "./usr/share/doc/kiln-image-hello/sbom.cdx.json",
     "./usr/share/doc/kiln-image-hello/sbom.spdx.json",
   ]);
   const x = join(tmp.path, "x");
@@ -96,6 +97,8 @@ test("dpkg-deb lists exactly the image, its launch configuration and its documen
   );
   const sbom = JSON.parse(readFileSync(join(x, "usr/share/doc/kiln-image-hello/sbom.spdx.json"), "utf8"));
   assert.equal(sbom.spdxVersion, "SPDX-2.3");
+  const cdx = JSON.parse(readFileSync(join(x, "usr/share/doc/kiln-image-hello/sbom.cdx.json"), "utf8"));
+  assert.equal(cdx.bomFormat, "CycloneDX");
   const xen = readFileSync(join(x, "usr/lib/kiln/images/hello/xen.cfg"), "utf8");
   // xl.cfg(5): KEY = VALUE lines, strings in double quotes; the paths are where dpkg puts the image.
   for (const line of xen.split("\n").filter((l) => l && !l.startsWith("#"))) {
