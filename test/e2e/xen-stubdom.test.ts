@@ -102,7 +102,10 @@ describe("QEMU as a Xen stub domain (Xen 4.17's libxl, kiln's xen-stubdom image)
     const serial = join(work, "serial.log");
     const cfg = hvmConfig("hvm-stub", { serial });
     const create = await rig.run(["xl", "create", cfg], { timeoutS: 400 });
-    assert.equal(create.code, 0, create.output);
+    if (create.code !== 0) {
+      const log = await rig.run(["sh", "-c", "cat /var/log/xen/qemu-dm-hvm-stub.log"]);
+      assert.fail(`xl create: ${create.output}\nstub domain log:\n${log.output}`);
+    }
     const list = await rig.run(["xl", "list"]);
     // libxl names the stub domain after its guest.
     assert.match(list.output, /^hvm-stub-dm\s+\d+/m, list.output);
