@@ -15,7 +15,7 @@ import { sha256 } from "../core/digest.js";
 import { KilnError, q } from "../core/errors.js";
 import { openStore } from "../core/store.js";
 import { type ImageManifest, readImage } from "../manifest/imageManifest.js";
-import type { BakeResult } from "./bake.js";
+import type { BakeResult, ProgramInput } from "./bake.js";
 
 export interface Difference {
   /** "kernel", "initrd", "manifest", or an initrd path. */
@@ -64,29 +64,78 @@ export async function verifyImage(
       await writeFile(to, e.data);
       await chmod(to, e.perm & 0o111 ? 0o755 : 0o644);
     };
-    const programs: string[] = [];
-    for (const [i, p] of m.programs.entries()) {
-      const to = join(work, "programs", String(i), p.source);
-      await take(p.path, to);
-      programs.push(to);
-    }
+    // A Debian package's program comes with its closure: the files the SBOM inputs name a package for.
+    // They go back to bake the way deb: resolution hands them over, so bake checks and records them again.
+    const owner = (path: string) => m.sbom?.files?.[path]?.debPackage;
+    const fromDebian = m.programs.some((p) => owner(p.path));
+    const closure: NonNullable<ProgramInput["files"]> = [];
     const add: { src: string; dest: string }[] = [];
     for (const [i, f] of m.files.entries()) {
       const to = join(work, "files", String(i), f.path.slice(f.path.lastIndexOf("/") + 1));
       await take(f.path, to);
-      add.push({ src: to, dest: f.path });
+      const pkg = fromDebian ? owner(f.path) : undefined;
+      if (pkg) closure.push({ src: to, dest: f.path, mode: byPath.get(f.path)!.perm & 0o7777, package: pkg });
+      else add.push({ src: to, dest: f.path });
+    }
+    const links: { dest: string; target: string }[] = [];
+    for (const l of m.links ?? []) {
+      const pkg = fromDebian ? owner(l.path) : undefined;
+      if (pkg) closure.push({ src: l.target, dest: l.path, symlink: l.target, package: pkg });
+      else links.push({ dest: l.path, target: l.target });
+    }
+    const packages = fromDebian ? await recordedPackages(m, work) : [];
+    // A platform's own programs (a Xen host's toolstack) come first, as its catalogue entry describes them.
+    const { loadCatalogue } = await import("../components/catalogue.js");
+    const platformSpec = (await loadCatalogue({ env: opts.env })).platforms.get(m.platform);
+    const ownSpecs = platformSpec?.programs ?? [];
+    const platformPrograms: ProgramInput[] = [];
+    const programs: (string | ProgramInput)[] = [];
+    for (const [i, p] of m.programs.entries()) {
+      const to = join(work, "programs", String(i), p.source);
+      await take(p.path, to);
+      const pkg = owner(p.path);
+      if (!pkg) {
+        programs.push(to);
+        continue;
+      }
+      // Each carries the whole closure (bake takes each destination once) and names its own package first,
+      // which bake records as the program's.
+      const input: ProgramInput = {
+        src: to,
+        dest: p.path,
+        files: closure,
+        packages: [...packages].sort((x, y) => Number(y.name === pkg) - Number(x.name === pkg)),
+      };
+      const spec = ownSpecs[i];
+      if (i < ownSpecs.length && spec)
+        platformPrograms.push({
+          ...input,
+          args: spec.args,
+          mode: spec.mode,
+          ...(spec.ready ? { ready: spec.ready } : {}),
+        });
+      else programs.push(input);
     }
     const configFile = join(work, "config.json");
-    await writeFile(configFile, JSON.stringify(m.config));
+    // bake puts the platform's mounts before the configuration's own: give back only the latter.
+    const config = { ...m.config };
+    const mounts = platformSpec?.mounts ?? [];
+    if (mounts.length && JSON.stringify(config.blk?.slice(0, mounts.length)) === JSON.stringify(mounts)) {
+      const rest = config.blk!.slice(mounts.length);
+      if (rest.length) config.blk = rest;
+      else delete config.blk;
+    }
+    await writeFile(configFile, JSON.stringify(config));
     const { bake } = await import("./bake.js");
     const rebake = async (out: string, cmdline?: string): Promise<BakeResult> =>
       bake({
         platform: m.platform,
         out,
         programs,
+        ...(platformPrograms.length ? { platformPrograms } : {}),
         kernel: m.kernel.kind,
         add,
-        links: (m.links ?? []).map((l) => ({ dest: l.path, target: l.target })),
+        links,
         configFile,
         // Images from before the time was recorded carry 0.
         mtime: m.initrd.mtime ?? 0,
@@ -143,4 +192,32 @@ function requestedComponents(m: ImageManifest): string[] {
   const cmd = m.provenance?.command;
   if (!cmd) return m.components.map((c) => c.name);
   return cmd.flatMap((a, i) => (a === "--component" && cmd[i + 1] ? [cmd[i + 1]!] : []));
+}
+
+/**
+ * The Debian packages the image's files come from, as deb: resolution describes them to bake, in the order
+ * the manifest recorded them (bake keeps that order); copyright texts go back through files.
+ */
+async function recordedPackages(
+  m: ImageManifest,
+  work: string,
+): Promise<NonNullable<ProgramInput["packages"]>> {
+  const out: NonNullable<ProgramInput["packages"]> = [];
+  // All of them, bake's own (musl, the kernel) too: bake records each name once, where it first came.
+  for (const [name, p] of Object.entries(m.sbom?.debian?.packages ?? {})) {
+    let copyrightFile: string | undefined;
+    if (p.copyright !== undefined) {
+      copyrightFile = join(work, "copyright", name);
+      await mkdir(dirname(copyrightFile), { recursive: true });
+      await writeFile(copyrightFile, p.copyright);
+    }
+    out.push({
+      name,
+      version: p.version,
+      source: p.source ?? name,
+      sourceVersion: p.sourceVersion ?? p.version,
+      ...(copyrightFile ? { copyrightFile } : {}),
+    });
+  }
+  return out;
 }

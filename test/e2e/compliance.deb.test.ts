@@ -1,7 +1,8 @@
 // Compliance of a Debian-sourced image: `kiln bake qemu OUT deb:redis-server` brings Redis with its
 // shared-library closure; every file of the initrd must be in the SBOM, with the Debian package it came from.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { readCpio } from "../../src/core/cpioRead.js";
@@ -40,4 +41,32 @@ test("the SBOMs of a deb:redis-server image validate and account for every file,
   const lic = await runKiln(["licenses", image, "--json"]);
   assert.equal(lic.code, 0, lic.stderr);
   assert.match(lic.stdout, /BSD-3-Clause/, "Redis's own licence, read from its DEP-5 copyright file");
+});
+
+test("kiln verify rebakes a Debian-sourced image to the same bytes, and names a library changed inside it", async () => {
+  const same = await runKiln(["verify", image, "--json"], { timeoutMs: 120_000 });
+  assert.equal(same.code, 0, same.stdout + same.stderr);
+  assert.equal(JSON.parse(same.stdout).same, true);
+
+  // Change a byte of libc inside the initrd (and fix the initrd's digest, as a careless edit would).
+  const copy = join(tmp.path, "changed");
+  cpSync(image, copy, { recursive: true });
+  const initrdPath = join(copy, "initrd");
+  const changed = readFileSync(initrdPath);
+  const libc = readCpio(changed).find((e) => e.path.endsWith("/libc.so.6") && e.type === "file")!;
+  const at = changed.indexOf(libc.data) + Math.floor(libc.data.length / 2);
+  changed[at] = changed[at]! ^ 0xff;
+  writeFileSync(initrdPath, changed);
+  const m = JSON.parse(readFileSync(join(copy, "manifest.json"), "utf8"));
+  m.initrd.sha256 = createHash("sha256").update(changed).digest("hex");
+  m.initrd.size = changed.length;
+  writeFileSync(join(copy, "manifest.json"), `${JSON.stringify(m, null, 2)}\n`);
+  const r = await runKiln(["verify", copy, "--json"], { timeoutMs: 120_000 });
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const out = JSON.parse(r.stdout) as { same: boolean; differences: { what: string }[] };
+  assert.equal(out.same, false);
+  assert.ok(
+    out.differences.some((d) => d.what === "manifest.files"),
+    JSON.stringify(out.differences),
+  );
 });
