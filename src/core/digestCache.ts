@@ -23,7 +23,8 @@ interface Entry {
   used: number;
 }
 
-const KEEP = 64;
+// A bake checks a kernel and its modules, a launch an image's two parts: room for several kernels and images.
+const KEEP = 512;
 const loaded = new Map<string, Promise<Record<string, Entry>>>();
 
 function cacheFile(env?: NodeJS.ProcessEnv): string {
