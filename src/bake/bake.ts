@@ -2,8 +2,7 @@
  * Bake: put a platform's kernel components together with the programs (Rumprun's "bake"). The component
  * set selects the system; the result is an image directory (see image.ts) written atomically.
  */
-import { constants } from "node:fs";
-import { copyFile, lstat, readFile, stat, writeFile } from "node:fs/promises";
+import { lstat, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
@@ -484,10 +483,26 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   progress.step(`writing image ${out}`);
   await writeImageDir(out, output, async (dir) => {
     const manifestFile = join(dir, "manifest.json");
-    await copyFile(kernelSrc, join(dir, "kernel"), constants.COPYFILE_FICLONE);
-    if (hypervisor) await copyFile(hypervisor.path, join(dir, "hypervisor"), constants.COPYFILE_FICLONE);
-    await writeFile(join(dir, "initrd"), initrd);
+    const { placeImagePart } = await import("./imagePart.js");
+    const parts = [
+      { file: "kernel", sha256: kernelInfo.sha256, from: kernelSrc },
+      ...(hypervisor ? [{ file: "hypervisor", sha256: hypervisor.sha256, from: hypervisor.path }] : []),
+      { file: "initrd", sha256: manifest.initrd.sha256, from: initrd },
+    ];
+    for (const p of parts) {
+      await placeImagePart(
+        join(dir, p.file),
+        { sha256: p.sha256, previous: join(out, p.file), from: p.from },
+        env,
+      );
+    }
     await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+    // The launch that usually follows checks both against the manifest: it need not read them back.
+    const { rememberDigests } = await import("../core/digestCache.js");
+    await rememberDigests(
+      parts.map((p) => ({ path: join(dir, p.file), sha256: p.sha256 })),
+      { env },
+    );
     if (policy) {
       // Checked on the written image, before it moves into place: a violation leaves nothing at OUT.
       const { checkImagePolicy } = await import("../compliance/imagePolicy.js");

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   cpSync,
   existsSync,
@@ -212,10 +213,35 @@ describe("bake", () => {
         cold.spawns.some((l) => l.includes("dpkg")),
         `a cold bake asks dpkg: ${cold.spawns.join("; ")}`,
       );
+      const firstKernel = statSync(join(OUT, "warm", "kernel")).ino;
       const warm = await recorded(["bake", "qemu", join(OUT, "warm"), hello]);
       assert.equal(warm.code, 0, warm.stderr);
       assert.deepEqual(warm.spawns, [], "a warm bake starts no process");
       const digests = readFileSync(join(home, "cache", "digests.json"), "utf8");
+      // The image's parts are remembered too: the launch that follows a bake reads neither back.
+      const entries = JSON.parse(digests).entries as Record<string, { sha256: string }>;
+      const manifest = JSON.parse(readFileSync(join(OUT, "warm", "manifest.json"), "utf8"));
+      for (const part of ["kernel", "initrd"]) {
+        const st = statSync(join(OUT, "warm", part));
+        assert.equal(entries[`${st.dev}:${st.ino}`]?.sha256, manifest[part].sha256, `the image's ${part}`);
+      }
+      // Re-baking into the same OUT takes the unchanged kernel over (a link, not a 14 MB copy)...
+      assert.equal(statSync(join(OUT, "warm", "kernel")).ino, firstKernel);
+      // ...but not one damaged since (same size, mtime put back): the new image gets the store's bytes.
+      const oldKernel = join(OUT, "warm", "kernel");
+      const times = statSync(oldKernel);
+      const damaged = readFileSync(oldKernel);
+      damaged[damaged.length - 1] ^= 0xff;
+      writeFileSync(oldKernel, damaged);
+      utimesSync(oldKernel, times.atime, times.mtime);
+      const again = await runKiln(["bake", "qemu", join(OUT, "warm"), hello], { home });
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(
+        createHash("sha256")
+          .update(readFileSync(join(OUT, "warm", "kernel")))
+          .digest("hex"),
+        manifest.kernel.sha256,
+      );
 
       const trees = join(home, "store", "trees");
       const vmlinuz = findFile(trees, (n) => n.startsWith("vmlinuz-"));
