@@ -86,7 +86,8 @@ export async function fileDigest(path: string, opts: { env?: NodeJS.ProcessEnv }
  * new image does not read them back. Any later change to a file changes its ctime, as for fileDigest.
  */
 export async function rememberDigests(
-  files: readonly { path: string; sha256: string }[],
+  /** `ino`: only if the path still names that file (another kiln may have replaced it since). */
+  files: readonly { path: string; sha256: string; ino?: bigint }[],
   opts: { env?: NodeJS.ProcessEnv } = {},
 ): Promise<void> {
   const file = cacheFile(opts.env);
@@ -95,7 +96,7 @@ export async function rememberDigests(
     const fh = await open(f.path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const st = await fh.stat({ bigint: true });
-      if (!st.isFile()) continue;
+      if (!st.isFile() || (f.ino !== undefined && st.ino !== f.ino)) continue;
       entries[`${st.dev}:${st.ino}`] = {
         size: String(st.size),
         mtime: String(st.mtimeNs),

@@ -219,11 +219,14 @@ describe("bake", () => {
       assert.deepEqual(warm.spawns, [], "a warm bake starts no process");
       const digests = readFileSync(join(home, "cache", "digests.json"), "utf8");
       // The image's parts are remembered too: the launch that follows a bake reads neither back.
-      const entries = JSON.parse(digests).entries as Record<string, { sha256: string }>;
+      const entries = JSON.parse(digests).entries as Record<string, { sha256: string; ctime: string }>;
       const manifest = JSON.parse(readFileSync(join(OUT, "warm", "manifest.json"), "utf8"));
       for (const part of ["kernel", "initrd"]) {
-        const st = statSync(join(OUT, "warm", part));
-        assert.equal(entries[`${st.dev}:${st.ino}`]?.sha256, manifest[part].sha256, `the image's ${part}`);
+        const st = statSync(join(OUT, "warm", part), { bigint: true });
+        const e = entries[`${st.dev}:${st.ino}`];
+        assert.equal(e?.sha256, manifest[part].sha256, `the image's ${part}`);
+        // Taken as the file is now (the old image's removal changed its ctime), or it would serve nobody.
+        assert.equal(e?.ctime, String(st.ctimeNs), `the image's ${part}: remembered as it is in place`);
       }
       // Re-baking into the same OUT takes the unchanged kernel over (a link, not a 14 MB copy)...
       assert.equal(statSync(join(OUT, "warm", "kernel")).ino, firstKernel);
