@@ -4,7 +4,8 @@
  * program boots in a fifth of what Debian's cloud kernel needs, and a large initrd does not boot in a fixed
  * default at all.
  *
- * Measured smallest `-m` booting hello under QEMU microvm (TCG, Linux 6.1), bench/rumprun.mjs rebuilds these:
+ * Measured smallest `-m` booting hello under QEMU microvm (TCG, Linux 6.1; bench/rumprun.mjs measures the
+ * small-initrd rows again, the others add a 20 MB file with --add):
  *
  *   kernel (pref_address + init_size)   initrd      boots at   fails at ("Kernel panic"/"Initramfs ... failed")
  *   stock cloud      67.5 MiB          0.7 MiB     70         68 (deadlocked on memory)
