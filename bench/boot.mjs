@@ -6,7 +6,7 @@
 // Usage: node bench/boot.mjs [runs] [--specialized]
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { HOME, helloSetup, kiln, ROOT, repeat, row, timeToLine } from "./lib.mjs";
+import { HOME, helloSetup, kiln, qemuCommand, ROOT, repeat, row, timeToLine } from "./lib.mjs";
 
 const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 7);
 const specialized = process.argv.includes("--specialized");
@@ -21,12 +21,9 @@ const bare = join(work, "bare.initrd");
 writeFileSync(bare, writeCpio([{ path: "/init", mode: 0o755, data: readFileSync(hello) }]));
 
 function command(image, initrd) {
-  const plan = JSON.parse(kiln(["launch", "qemu", "--dry-run", "--json", image]));
-  const cmd = plan.command.filter(
-    (a, i, all) => !(a.startsWith("unix:") || all[i - 1] === "-pidfile" || a === "-qmp" || a === "-pidfile"),
-  );
+  const { cmd, accel } = qemuCommand(image);
   if (initrd) cmd[cmd.indexOf("-initrd") + 1] = initrd;
-  return { cmd, accel: plan.accel };
+  return { cmd, accel };
 }
 
 const first = /Hello from kiln!/;

@@ -1,6 +1,8 @@
 // Shared by the benchmarks: repeat, take medians, print ratios against a baseline measured in the same run.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -84,4 +86,85 @@ export function row(name, xs, baseline) {
     `${name.padEnd(44)} median ${m.toFixed(1).padStart(8)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})${ratio}`,
   );
   return m;
+}
+
+/**
+ * The QEMU command kiln runs for IMAGE (`kiln launch qemu --dry-run --json`, with EXTRA launch options), less
+ * the control socket and pid file, so that a bench starts the very same machine itself and times it.
+ */
+export function qemuCommand(image, extra = []) {
+  const plan = JSON.parse(kiln(["launch", "qemu", "--dry-run", "--json", ...extra, image]));
+  const cmd = plan.command.filter(
+    (a, i, all) => !(a.startsWith("unix:") || all[i - 1] === "-pidfile" || a === "-qmp" || a === "-pidfile"),
+  );
+  return { cmd, accel: plan.accel, plan };
+}
+
+/** Start `cmd`, poll GET http://127.0.0.1:PORT/PATH until it answers 200; ms from the start, then kill it. */
+export async function timeToAnswer(cmd, port, path = "/", { timeoutMs = 60_000 } = {}) {
+  const t = performance.now();
+  const child = spawn(cmd[0], cmd.slice(1), { stdio: "ignore" });
+  try {
+    for (;;) {
+      if (performance.now() - t > timeoutMs) throw new Error(`no HTTP answer within ${timeoutMs} ms`);
+      try {
+        const ac = new AbortController();
+        const timer = setTimeout(() => ac.abort(), 100); // a connect that slirp accepted early hangs: retry soon
+        const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: ac.signal });
+        clearTimeout(timer);
+        if (r.ok) return performance.now() - t;
+      } catch {}
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    child.kill("SIGKILL");
+    await new Promise((r) => child.on("close", r));
+  }
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on now. */
+export function freePort() {
+  return new Promise((res) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+/**
+ * The smallest memory (MiB, a multiple of `step`) in [lo, hi] at which `boots(m)` holds, by bisection (booting
+ * is monotonic in memory); NaN when even `hi` does not boot.
+ */
+export async function smallestMemory(boots, { lo = 8, hi = 512, step = 2 } = {}) {
+  if (!(await boots(hi))) return Number.NaN;
+  let ok = hi;
+  let bad = lo - step;
+  while (ok - bad > step) {
+    const mid = bad + Math.ceil((ok - bad) / 2 / step) * step;
+    if (await boots(mid)) ok = mid;
+    else bad = mid;
+  }
+  return ok;
+}
+
+/**
+ * Wait until the 1-minute load average is below `below` (other work on the machine skews every figure), at
+ * most `timeoutMs`; returns the load measured last, for the report.
+ */
+export async function quietHost({ below = 0.7, timeoutMs = 120_000 } = {}) {
+  const start = performance.now();
+  for (;;) {
+    const load = loadavg()[0];
+    if (load < below || performance.now() - start >= timeoutMs) return load;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+/** "median (min-max)" of `xs` in ms, or "-" for none. */
+export function spread(xs, unit = "ms", digits = 0) {
+  const ok = xs.filter((x) => Number.isFinite(x));
+  if (!ok.length) return "-";
+  const f = (x) => x.toFixed(digits);
+  return `${f(median(ok))} ${unit} (${f(Math.min(...ok))}-${f(Math.max(...ok))})`;
 }

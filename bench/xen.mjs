@@ -8,7 +8,17 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { register } from "tsx/esm/api";
-import { HOME, helloSetup, kiln, ROOT, repeat, row, timeToLine } from "./lib.mjs";
+import {
+  HOME,
+  helloSetup,
+  kiln,
+  qemuCommand,
+  ROOT,
+  repeat,
+  row,
+  smallestMemory,
+  timeToLine,
+} from "./lib.mjs";
 
 const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 5);
 process.env.KILN_TEST_HOME = HOME;
@@ -33,12 +43,7 @@ function writePlainPlatform() {
   );
   return f;
 }
-const qemuCmd = (image) => {
-  const plan = JSON.parse(kiln(["launch", "qemu", "--dry-run", "--json", image]));
-  return plan.command.filter(
-    (a, i, all) => !(a.startsWith("unix:") || all[i - 1] === "-pidfile" || a === "-qmp" || a === "-pidfile"),
-  );
-};
+const qemuCmd = (image) => qemuCommand(image).cmd;
 console.log(`${runs} runs each`);
 const ready = /kiln: ready/;
 const pc = qemuCmd(plain);
@@ -95,11 +100,7 @@ row(
   bs,
 );
 
-/** The smallest memory (MiB, of a fixed ladder) at which `boots(m)` holds. */
-async function smallest(boots) {
-  for (const m of [16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 192, 256]) if (await boots(m)) return m;
-  return Number.NaN;
-}
+const smallest = (boots) => smallestMemory(boots, { lo: 16, hi: 256 });
 const underXen = async (image, tag) =>
   smallest(async (m) => {
     const j = await firstLine(xlConfig(image, m, `bench-m${tag}${m}`)).catch(() => ({ exit: null }));

@@ -2,8 +2,7 @@
  * Bake: put a platform's kernel components together with the programs (Rumprun's "bake"). The component
  * set selects the system; the result is an image directory (see image.ts) written atomically.
  */
-import { constants } from "node:fs";
-import { copyFile, lstat, readFile, stat, writeFile } from "node:fs/promises";
+import { lstat, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
@@ -482,11 +481,23 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     : undefined;
 
   progress.step(`writing image ${out}`);
+  const parts = [
+    { file: "kernel", sha256: kernelInfo.sha256, from: kernelSrc },
+    ...(hypervisor ? [{ file: "hypervisor", sha256: hypervisor.sha256, from: hypervisor.path }] : []),
+    { file: "initrd", sha256: manifest.initrd.sha256, from: initrd },
+  ];
+  const placed = new Map<string, bigint>();
   await writeImageDir(out, output, async (dir) => {
     const manifestFile = join(dir, "manifest.json");
-    await copyFile(kernelSrc, join(dir, "kernel"), constants.COPYFILE_FICLONE);
-    if (hypervisor) await copyFile(hypervisor.path, join(dir, "hypervisor"), constants.COPYFILE_FICLONE);
-    await writeFile(join(dir, "initrd"), initrd);
+    const { placeImagePart } = await import("./imagePart.js");
+    for (const p of parts) {
+      await placeImagePart(
+        join(dir, p.file),
+        { sha256: p.sha256, previous: join(out, p.file), from: p.from },
+        env,
+      );
+      placed.set(p.file, (await stat(join(dir, p.file), { bigint: true })).ino);
+    }
     await writeFile(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
     if (policy) {
       // Checked on the written image, before it moves into place: a violation leaves nothing at OUT.
@@ -502,6 +513,13 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       }
     }
   });
+  // The launch that usually follows checks the parts against the manifest: it need not read them back.
+  // Recorded once they are in place, since taking the old image away changes their ctime (a link fewer).
+  const { rememberDigests } = await import("../core/digestCache.js");
+  await rememberDigests(
+    parts.map((p) => ({ path: join(out, p.file), sha256: p.sha256, ino: placed.get(p.file) ?? -1n })),
+    { env },
+  );
   progress.done();
   return {
     out,

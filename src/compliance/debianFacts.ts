@@ -94,7 +94,9 @@ export async function debSourceNames(
 
 /**
  * hostDebianFacts, remembered under KILN_HOME until dpkg's database changes: every bake records these
- * facts, and asking dpkg costs two processes (more than the rest of a bake).
+ * facts, and asking dpkg costs two processes (more than the rest of a bake). dpkg replaces its status file
+ * by a rename on every change, so its (device, inode, size, mtime in ns) changes with any install, removal
+ * or upgrade; /etc/os-release gives the release.
  */
 export async function cachedHostDebianFacts(
   packages: readonly string[],
@@ -105,11 +107,13 @@ export async function cachedHostDebianFacts(
   const { paths } = await import("../core/paths.js");
   const { writeFileAtomic } = await import("../core/atomic.js");
   const stamp = async (p: string) =>
-    stat(p).then(
-      (s) => `${s.size}:${s.mtimeMs}`,
+    stat(p, { bigint: true }).then(
+      (s) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`,
       () => "-",
     );
-  const key = JSON.stringify([packages, await stamp("/var/lib/dpkg/status"), await stamp("/etc/os-release")]);
+  // dpkg-query reads DPKG_ADMINDIR's database when it is set, so the key follows it too.
+  const status = join(env.DPKG_ADMINDIR || "/var/lib/dpkg", "status");
+  const key = JSON.stringify([packages, status, await stamp(status), await stamp("/etc/os-release")]);
   const file = join(paths.cache(env), "debian-facts.json");
   try {
     const cached = JSON.parse(await readFile(file, "utf8")) as { key: string; facts: DebianFacts };

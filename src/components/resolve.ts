@@ -4,9 +4,8 @@
  * specialized kernel). Before answering, the kernel and each module used are checked against their
  * recorded digests, so a damaged store is found at bake time rather than at boot.
  */
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileDigest } from "../core/digestCache.js";
 import { KilnError, q } from "../core/errors.js";
 import {
   type Catalogue,
@@ -201,8 +200,8 @@ export async function resolvePlatform(name: string, opts: ResolveOptions = {}): 
   });
   const vmlinuz = join(k.root, k.index.vmlinuz.path);
   await Promise.all([
-    checkFile(vmlinuz, k.index.vmlinuz.sha256, k.index.vmlinuz.size),
-    ...modules.map((m) => checkFile(m.path, m.sha256, m.size)),
+    checkFile(vmlinuz, k.index.vmlinuz.sha256, k.index.vmlinuz.size, env),
+    ...modules.map((m) => checkFile(m.path, m.sha256, m.size, env)),
   ]);
   return {
     platform: name,
@@ -239,16 +238,16 @@ function extrasOf(p: Platform): PlatformExtras {
   };
 }
 
-async function checkFile(path: string, sha256: string, size: number): Promise<void> {
-  let data: Buffer;
-  try {
-    data = await readFile(path);
-  } catch (e) {
-    throw corrupt(path, `cannot be read (${(e as NodeJS.ErrnoException).code})`);
-  }
-  if (data.length !== size) throw corrupt(path, `has ${data.length} bytes, the index says ${size}`);
-  const got = createHash("sha256").update(data).digest("hex");
-  if (got !== sha256) throw corrupt(path, `has sha256 ${got}, the index says ${sha256}`);
+/**
+ * Checked through the digest cache: a file changed through the file system since it was hashed has a new
+ * ctime (no user can set it back), so it is hashed again and caught; `kiln store verify` hashes every byte
+ * regardless, for damage below the file system.
+ */
+async function checkFile(path: string, sha256: string, size: number, env: NodeJS.ProcessEnv): Promise<void> {
+  const got = await fileDigest(path, { env }).catch((e: NodeJS.ErrnoException) => e);
+  if (got instanceof Error) throw corrupt(path, `cannot be read (${got.code ?? got.message})`);
+  if (got.size !== size) throw corrupt(path, `has ${got.size} bytes, the index says ${size}`);
+  if (got.sha256 !== sha256) throw corrupt(path, `has sha256 ${got.sha256}, the index says ${sha256}`);
 }
 
 function corrupt(path: string, why: string): KilnError {

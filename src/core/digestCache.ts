@@ -23,7 +23,8 @@ interface Entry {
   used: number;
 }
 
-const KEEP = 64;
+// A bake checks a kernel and its modules, a launch an image's two parts: room for several kernels and images.
+const KEEP = 512;
 const loaded = new Map<string, Promise<Record<string, Entry>>>();
 
 function cacheFile(env?: NodeJS.ProcessEnv): string {
@@ -72,12 +73,47 @@ export async function fileDigest(path: string, opts: { env?: NodeJS.ProcessEnv }
     }
     const sha256 = await sha256Handle(fh);
     entries[key] = { size, mtime, ctime, sha256, used: Date.now() };
-    const kept = Object.entries(entries)
-      .sort(([, a], [, b]) => b.used - a.used)
-      .slice(0, KEEP);
-    await writeFileAtomic(file, JSON.stringify({ v: 1, entries: Object.fromEntries(kept) })).catch(() => {});
+    await save(file, entries);
     return { sha256, size: Number(st.size), cached: false };
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Record the digests of files kiln has just written from bytes whose digests it knows (bake's kernel, copied
+ * from the store after checking it, and the initrd it hashed as it made it), so that the first launch of a
+ * new image does not read them back. Any later change to a file changes its ctime, as for fileDigest.
+ */
+export async function rememberDigests(
+  /** `ino`: only if the path still names that file (another kiln may have replaced it since). */
+  files: readonly { path: string; sha256: string; ino?: bigint }[],
+  opts: { env?: NodeJS.ProcessEnv } = {},
+): Promise<void> {
+  const file = cacheFile(opts.env);
+  const entries = await load(file);
+  for (const f of files) {
+    const fh = await open(f.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const st = await fh.stat({ bigint: true });
+      if (!st.isFile() || (f.ino !== undefined && st.ino !== f.ino)) continue;
+      entries[`${st.dev}:${st.ino}`] = {
+        size: String(st.size),
+        mtime: String(st.mtimeNs),
+        ctime: String(st.ctimeNs),
+        sha256: f.sha256,
+        used: Date.now(),
+      };
+    } finally {
+      await fh.close();
+    }
+  }
+  await save(file, entries);
+}
+
+async function save(file: string, entries: Record<string, Entry>): Promise<void> {
+  const kept = Object.entries(entries)
+    .sort(([, a], [, b]) => b.used - a.used)
+    .slice(0, KEEP);
+  await writeFileAtomic(file, JSON.stringify({ v: 1, entries: Object.fromEntries(kept) })).catch(() => {});
 }

@@ -21,6 +21,13 @@ import { ConsoleWatch } from "./consoleWatch.js";
 import { directKernel } from "./directKernel.js";
 import { chooseDriver, driverFor } from "./drivers/index.js";
 import { qemuBinary } from "./drivers/qemu.js";
+import {
+  checkKernelFits,
+  type ImageMemory,
+  imageMemory,
+  outOfMemoryError,
+  outOfMemoryLine,
+} from "./imageMemory.js";
 import type {
   Driver,
   LaunchableMedium,
@@ -93,6 +100,8 @@ interface Prepared {
   warnings: string[];
   configVia: DryRunResult["configVia"];
   config?: BootConfig;
+  /** What the image needs (src/launch/imageMemory.ts), for the error of a boot that ran out. */
+  memory?: ImageMemory;
 }
 
 /** Disks and shares must exist: checked before anything is built or started. */
@@ -126,14 +135,16 @@ export async function checkHostFiles(spec: MachineSpec): Promise<void> {
 }
 
 /**
- * What the image asks of the machine where the user left it to kiln: at least the memory its platform
- * needs, and for an image that boots under its own hypervisor the pc machine (microvm cannot multiboot).
+ * What the image asks of the machine where the user left it to kiln: the memory its kernel and initrd need
+ * (imageMemory.ts), at least what its platform says, and for an image that boots under its own hypervisor
+ * the pc machine (microvm cannot multiboot).
  */
-function withImageDefaults(spec: MachineSpec, m: ImageManifest): MachineSpec {
+function withImageDefaults(spec: MachineSpec, m: ImageManifest, needs?: ImageMemory): MachineSpec {
   const d = spec.defaulted ?? {};
+  const memoryMB = Math.max(needs?.defaultMiB ?? spec.memoryMB, m.memory ?? 0);
   return {
     ...spec,
-    ...(d.memory && m.memory && m.memory > spec.memoryMB ? { memoryMB: m.memory } : {}),
+    ...(d.memory ? { memoryMB } : {}),
     ...(d.machine && m.hypervisor && spec.machine === "microvm" ? { machine: "pc" as const } : {}),
   };
 }
@@ -199,7 +210,9 @@ async function prepare(
   const baked = await openImage(resolve(spec.image), opts.env ? { env: opts.env } : {});
   const direct = await directKernel(baked, opts.env);
   const image = direct ? { ...baked, direct } : baked;
-  spec = withImageDefaults(spec, image.manifest);
+  const memory = await imageMemory(baked.kernel, baked.manifest.initrd.size);
+  spec = withImageDefaults(spec, image.manifest, memory);
+  if (!spec.defaulted?.memory) checkKernelFits(spec.memoryMB, memory);
   await checkHostFiles(spec);
   if (!dryRun) await checkHostNet(spec);
   const warnings = driver.check(spec, image, dryRun);
@@ -246,6 +259,7 @@ async function prepare(
     warnings: [...warnings, ...plan.warnings],
     configVia: placed.via,
     ...(cfg ? { config: cfg } : {}),
+    ...(memory ? { memory } : {}),
   };
 }
 
@@ -595,6 +609,10 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
   const dir = p.dir;
   const log = createWriteStream(status.logFile);
   const watch = new ConsoleWatch();
+  let outOfMemory: string | undefined;
+  watch.onLine((line) => {
+    outOfMemory ??= outOfMemoryLine(line);
+  });
   // Tied to kiln: a killed kiln takes its attached machine along (a detached one is started by startDaemon).
   const child = spawnChild(cmd, args, {
     stdio: [
@@ -681,6 +699,7 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
   if (p.spec.rm) await removeMachineDir(dir, status).catch(() => {});
   else await writeStatus(dir, final).catch(() => {});
   if (reason === "crashed") {
+    if (outOfMemory) throw outOfMemoryError(p.spec.memoryMB, outOfMemory, p.memory);
     if (!facts.output) throw startFailure(p.driver.name, stderr, outcome.code);
     const tail = stderr.trim().split("\n").slice(-4).join("\n");
     throw new KilnError(
@@ -701,6 +720,9 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
     status: exitStatus,
     machine: final,
     interrupted,
-    warnings: p.warnings,
+    // The program's status stands (kiln-init reported it), but a kill for memory is worth saying.
+    warnings: outOfMemory
+      ? [...p.warnings, outOfMemoryError(p.spec.memoryMB, outOfMemory, p.memory).message]
+      : p.warnings,
   };
 }

@@ -40,6 +40,7 @@ export interface LaunchOptionValues {
   uefi?: boolean;
 }
 
+/** For what says nothing of its needs (a launchable, a kernel older than boot protocol 2.10); see imageMemory.ts. */
 export const DEFAULT_MEMORY_MB = 128;
 
 /** Where a port forward listens when -p names no address. */

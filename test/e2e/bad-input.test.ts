@@ -170,6 +170,8 @@ const CASES: Record<string, Case[]> = {
     },
     { args: ["launch", "qemu", "-M", "0", "@img"], code: "KILN_EBAD_MEMORY" },
     { args: ["launch", "qemu", "-M", "abc", "@img"], code: "KILN_EBAD_MEMORY" },
+    // Less than the stock kernel needs before it can start (pref_address + init_size: 68 MiB).
+    { args: ["launch", "qemu", "-M", "32", "@img"], code: "KILN_EMEMORY_TOO_SMALL" },
     { args: ["launch", "qemu", "--cpus", "-1", "@img"], code: "KILN_EBAD_CPUS" },
     { args: ["launch", "qemu", "-e", "=value", "@img"], code: "KILN_EBAD_ENV" },
     { args: ["launch", "qemu", "-p", "8080", "@img"], code: "KILN_EBAD_PORT" },

@@ -1,12 +1,25 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { runKiln, sharedHome } from "../helpers.js";
+import { pathToFileURL } from "node:url";
+import { ROOT, runKiln, sharedHome } from "../helpers.js";
 import { bakeImage, compile, helloProgram, WORK } from "./fixtures.js";
 
 const OUT = join(WORK, "bake");
+const RECORD_SPAWNS = join(ROOT, "test", "fixtures", "spawn", "recordSpawns.mjs");
 
 function listing(image: string): string[] {
   return execFileSync("cpio", ["-it", "--quiet"], { input: readFileSync(join(image, "initrd")) })
@@ -167,7 +180,7 @@ describe("bake", () => {
       assert.ok(!existsSync(join(OUT, "x")));
     });
 
-    test("a corrupt kernel in the store is detected and the store is left as it was", async () => {
+    test("a warm bake starts no process; a corrupt kernel is still caught when its digest is cached, and the store is left as it was", async () => {
       // A private copy of the shared home, so the corruption does not leak into other tests.
       const home = join(WORK, "corrupt-home");
       rmSync(home, { recursive: true, force: true });
@@ -183,12 +196,66 @@ describe("bake", () => {
       ]) {
         cpSync(join(sharedHome(), part), join(home, part), { recursive: true });
       }
+      // Every child process kiln starts, recorded from inside it (test/fixtures/spawn/recordSpawns.mjs).
+      const log = join(WORK, "corrupt-spawns.log");
+      const recorded = async (args: string[]) => {
+        rmSync(log, { force: true });
+        const r = await runKiln(args, {
+          home,
+          env: { NODE_OPTIONS: `--import=${pathToFileURL(RECORD_SPAWNS).href}`, KILN_TEST_SPAWN_LOG: log },
+        });
+        return { ...r, spawns: existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [] };
+      };
+      // Cold (no host facts, no digests cached): dpkg is asked, which also shows the recorder sees spawns.
+      const cold = await recorded(["bake", "qemu", join(OUT, "warm"), hello]);
+      assert.equal(cold.code, 0, cold.stderr);
+      assert.ok(
+        cold.spawns.some((l) => l.includes("dpkg")),
+        `a cold bake asks dpkg: ${cold.spawns.join("; ")}`,
+      );
+      const firstKernel = statSync(join(OUT, "warm", "kernel")).ino;
+      const warm = await recorded(["bake", "qemu", join(OUT, "warm"), hello]);
+      assert.equal(warm.code, 0, warm.stderr);
+      assert.deepEqual(warm.spawns, [], "a warm bake starts no process");
+      const digests = readFileSync(join(home, "cache", "digests.json"), "utf8");
+      // The image's parts are remembered too: the launch that follows a bake reads neither back.
+      const entries = JSON.parse(digests).entries as Record<string, { sha256: string; ctime: string }>;
+      const manifest = JSON.parse(readFileSync(join(OUT, "warm", "manifest.json"), "utf8"));
+      for (const part of ["kernel", "initrd"]) {
+        const st = statSync(join(OUT, "warm", part), { bigint: true });
+        const e = entries[`${st.dev}:${st.ino}`];
+        assert.equal(e?.sha256, manifest[part].sha256, `the image's ${part}`);
+        // Taken as the file is now (the old image's removal changed its ctime), or it would serve nobody.
+        assert.equal(e?.ctime, String(st.ctimeNs), `the image's ${part}: remembered as it is in place`);
+      }
+      // Re-baking into the same OUT takes the unchanged kernel over (a link, not a 14 MB copy)...
+      assert.equal(statSync(join(OUT, "warm", "kernel")).ino, firstKernel);
+      // ...but not one damaged since (same size, mtime put back): the new image gets the store's bytes.
+      const oldKernel = join(OUT, "warm", "kernel");
+      const times = statSync(oldKernel);
+      const damaged = readFileSync(oldKernel);
+      damaged[damaged.length - 1] ^= 0xff;
+      writeFileSync(oldKernel, damaged);
+      utimesSync(oldKernel, times.atime, times.mtime);
+      const again = await runKiln(["bake", "qemu", join(OUT, "warm"), hello], { home });
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(
+        createHash("sha256")
+          .update(readFileSync(join(OUT, "warm", "kernel")))
+          .digest("hex"),
+        manifest.kernel.sha256,
+      );
+
       const trees = join(home, "store", "trees");
       const vmlinuz = findFile(trees, (n) => n.startsWith("vmlinuz-"));
       assert.ok(vmlinuz, "the stock kernel is in the store");
+      assert.ok(digests.includes(String(statSync(vmlinuz).ino)), "the kernel's digest is cached");
+      // Same size, and the old mtime put back: only the ctime (which nobody can set) tells.
+      const { atime, mtime } = statSync(vmlinuz);
       const bytes = readFileSync(vmlinuz);
       bytes[bytes.length - 100] ^= 0xff;
       writeFileSync(vmlinuz, bytes);
+      utimesSync(vmlinuz, atime, mtime);
       const before = snapshot(join(home, "store"));
       const r = await runKiln(["bake", "qemu", join(OUT, "x"), hello], { home });
       assert.equal(r.code, 1, r.stderr);

@@ -19,7 +19,10 @@ function collect(value: string, prev: string[] = []): string[] {
 /** The machine options `kiln launch` and `kiln run` share. Parse the values with specFromOptions(). */
 export function addLaunchOptions(cmd: Command): Command {
   return cmd
-    .option("-M, --memory <MB>", "memory in megabytes (or 1G)")
+    .option(
+      "-M, --memory <MB>",
+      "memory in megabytes (or 1G); default: what the image's kernel and initrd need, plus 48 MiB for the program",
+    )
     .option("--cpus <N>", "virtual CPUs")
     .option("-e, --env <NAME=VALUE>", "environment variable for the program (repeatable)", collect)
     .option(
