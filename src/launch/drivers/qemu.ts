@@ -56,6 +56,19 @@ const TCG_HINTS = (khz: number) => [
   "cryptomgr.notests=1",
 ];
 
+/**
+ * microvm has no PCI host bridge (kiln never turns on its pcie=on), yet a kernel built with PCI probes for
+ * one: x86's pci_arch_init then logs "PCI: Fatal: No config space access function found" (KERN_ERR) and
+ * pcibios_init "PCI: System does not support PCI" (KERN_WARNING) on every boot. No pci= value stops that:
+ * pci=off clears the probe mask but the Fatal line is printed whenever no access method was found, and
+ * pci=noacpi takes ACPI's interrupt routing away from microvm's virtio-mmio devices and the boot hangs. So
+ * those two initcalls are not run at all. initcall_blacklist resolves names through kallsyms: Debian's
+ * kernel has it, the specialized one (tinyconfig) does not and would warn about the parameter instead.
+ */
+function noPciProbe(image: Image): string[] {
+  return image.manifest.kernel.kind === "stock" ? ["initcall_blacklist=pci_arch_init,pci_subsys_init"] : [];
+}
+
 export interface QemuArgsInput {
   spec: MachineSpec & { name: string };
   image: Image;
@@ -244,8 +257,9 @@ export const qemuDriver: Driver = {
       return { override: ["console=hvc0", "panic=-1", `kiln.dev=${dev.join(",") || "none"}`], ifAbsent: [] };
     return {
       override: ["console=ttyS0", "reboot=t", "panic=-1", `kiln.dev=${dev.join(",") || "none"}`],
-      ifAbsent:
-        accel === "tcg"
+      ifAbsent: [
+        ...(spec.machine === "microvm" ? noPciProbe(image) : []),
+        ...(accel === "tcg"
           ? [
               ...TCG_HINTS(tscKhz()),
               // Under software emulation the local APIC timer's calibration fails after ~0.2 s of trying;
@@ -253,7 +267,8 @@ export const qemuDriver: Driver = {
               // Not for the stock kernel: there Redis hung without the APIC timer.
               ...(image.manifest.kernel.kind === "specialized" ? ["noapictimer"] : []),
             ]
-          : [],
+          : []),
+      ],
     };
   },
 
