@@ -42,6 +42,7 @@ import {
   removeMachineDir,
   writeStatus,
 } from "./state.js";
+import type { ConsoleLineAt, TimelineEvents } from "./timeline.js";
 
 export interface LaunchOptions {
   /** qemu, xen or firecracker; the first available when absent. */
@@ -52,6 +53,8 @@ export interface LaunchOptions {
   /** Aborting stops an attached machine (kill, wait) and resolves with status 130. */
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
+  /** Have kiln-init print its timings and record when each console line arrived (an attached machine). */
+  timeline?: boolean;
 }
 
 export interface LaunchResult {
@@ -62,6 +65,8 @@ export interface LaunchResult {
   machine: MachineStatus;
   interrupted: boolean;
   warnings: string[];
+  /** With the timeline option: when QEMU started and when each console line arrived. */
+  events?: TimelineEvents;
 }
 
 export interface DryRunResult {
@@ -206,7 +211,11 @@ async function prepare(
   const name = spec.name ?? generateName(image.manifest.name);
   const dir = machineDir(name, opts.env);
   const accel = driver.name === "qemu" ? await pickAccel(spec, image.kernel, opts) : undefined;
-  const base = composeCmdline(image.manifest.cmdline, driver.cmdlineFor(spec, image, accel));
+  const parts = driver.cmdlineFor(spec, image, accel);
+  const base = composeCmdline(
+    image.manifest.cmdline,
+    opts.timeline ? { ...parts, override: [...parts.override, "kiln.debug=1"] } : parts,
+  );
   const reserve = driver.cmdlineReserve?.(spec, image) ?? 0;
   checkKernelCmdline(base, {
     max: X86_CMDLINE_MAX - reserve,
@@ -595,6 +604,9 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
   const dir = p.dir;
   const log = createWriteStream(status.logFile);
   const watch = new ConsoleWatch();
+  const lines: ConsoleLineAt[] = [];
+  if (opts.timeline) watch.onLine((text) => lines.push({ at: performance.now(), text }));
+  const spawnedAt = performance.now();
   // Tied to kiln: a killed kiln takes its attached machine along (a detached one is started by startDaemon).
   const child = spawnChild(cmd, args, {
     stdio: [
@@ -702,5 +714,6 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
     machine: final,
     interrupted,
     warnings: p.warnings,
+    ...(opts.timeline ? { events: { spawnedAt, lines } } : {}),
   };
 }
