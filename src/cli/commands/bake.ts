@@ -105,12 +105,18 @@ export function register(program: Command): void {
         progress,
       });
       const { chooseKernel, kernelNotice } = await import("../../components/kernelChoice.js");
+      // A platform or catalogue that cannot be read is bake's to report, in the order of its own checks.
       const kernel = await chooseKernel({
         platform,
         ...(opts.kernel ? { requested: opts.kernel } : {}),
         catalogues: opts.catalogue,
         components: opts.component,
-      });
+      }).catch(() => ({
+        kind: "stock" as const,
+        chosen: "default" as const,
+        reason: "the platform did not resolve",
+        couldSpecialize: false,
+      }));
       const notice = kernelNotice(kernel);
       if (notice && !opts.quiet && !opts.json) process.stderr.write(`${notice}\n`);
       const baked = await bake({
