@@ -77,7 +77,8 @@ export function register(program: Command): void {
         const line = kernelNotice(prepared.kernel);
         if (line) process.stderr.write(`${line}\n`);
       }
-      if (prepared.hint && !opts.quiet) {
+      // Shown once: as a line, or as the `hint` field of --json (which -q does not silence).
+      if (prepared.hint && (opts.json || !opts.quiet)) {
         if (!opts.json) process.stderr.write(`${prepared.hint}\n`);
         const { markFastPathHintShown } = await import("../../run/fastPathHint.js");
         await markFastPathHintShown();
