@@ -1,17 +1,17 @@
 // A default boot says nothing alarming: with the console loglevel at 5 only kernel lines of level warning or
-// worse reach the console, so any `[   0.123456] ...` line there is one. The stock kernel on microvm used to
-// print "PCI: Fatal: No config space access function found" on every boot; the control case shows the check
-// still sees those lines when kiln's remedy is taken away.
+// worse reach the console, so any line there that is neither kiln-init's (`kiln: ...`) nor hello's is one
+// (Debian's kernel stamps them `[   0.123456]`, the specialized one does not). The stock kernel on microvm
+// used to print "PCI: Fatal: No config space access function found" on every boot, the specialized one also
+// "ACPI BIOS Error (bug): A valid RSDP was not found"; the control case shows the check still sees such lines
+// when kiln's remedy is taken away.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { ROOT, runKiln } from "../helpers.js";
 
 const HELLO = join(ROOT, "examples", "hello");
-const KERNEL_LINE = /^\[\s*\d+\.\d+\] .*$/gm;
-
 function kernelLines(out: string): string[] {
-  return out.match(KERNEL_LINE) ?? [];
+  return out.split(/\r?\n/).filter((l) => l !== "" && !/^kiln: /.test(l) && l !== "Hello from kiln!");
 }
 
 describe("kernel lines at warning level or above", { timeout: 10 * 60_000 }, () => {

@@ -65,6 +65,28 @@ describe("the default kernel", { timeout: 60 * 60_000 }, () => {
     assert.match(quiet.stdout, /^Hello from kiln!\r?$/m);
   });
 
+  test("its boots print no kernel line at warning level or above (test/e2e/boot-warnings.test.ts)", async () => {
+    const lines = (out: string) =>
+      out.split(/\r?\n/).filter((l) => l !== "" && !/^kiln: /.test(l) && l !== "Hello from kiln!");
+    for (const extra of [[], ["--net", "user"]]) {
+      const r = await runKiln(["run", HELLO, "-q", "--cmdline", "loglevel=5", ...extra], {
+        timeoutMs: 180_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^Hello from kiln!\r?$/m);
+      assert.deepEqual(lines(r.stdout), [], r.stdout);
+    }
+    // The specialized kernel stamps no time on its lines: the check must see them all the same.
+    const control = await runKiln(
+      ["run", HELLO, "-q", "--cmdline", "loglevel=5 initcall_blacklist=kiln_none"],
+      {
+        timeoutMs: 180_000,
+      },
+    );
+    assert.equal(control.code, 0, control.stderr);
+    assert.deepEqual(lines(control.stdout), ["PCI: Fatal: No config space access function found"]);
+  });
+
   test("kiln bake picks it too, unless the image asks for something it lacks", async () => {
     const hello = await helloProgram();
     const out = join(scratch.path, "img");

@@ -131,6 +131,16 @@ describe("qemu arguments", () => {
       "initcall_blacklist=pci_arch_init,pci_subsys_init",
     ]);
     assert.deepEqual(qemuDriver.cmdlineFor(spec(), image(false, [], "specialized"), "kvm").ifAbsent, []);
+    // A specialized kernel built with PCI (and kallsyms) and ACPI, on microvm,acpi=off.
+    assert.deepEqual(
+      qemuDriver.cmdlineFor(spec(), image(false, ["pci", "acpi"], "specialized"), "kvm").ifAbsent,
+      ["initcall_blacklist=pci_arch_init,pci_subsys_init", "acpi=off"],
+    );
+    assert.deepEqual(
+      qemuDriver.cmdlineFor(spec({ machine: "q35" }), image(false, ["pci", "acpi"], "specialized"), "kvm")
+        .ifAbsent,
+      [],
+    );
     assert.ok(
       qemuDriver.cmdlineFor(spec(), image(), "tcg").ifAbsent.some((p) => p.startsWith("tsc_early_khz=")),
     );

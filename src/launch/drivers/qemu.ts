@@ -63,10 +63,20 @@ const TCG_HINTS = (khz: number) => [
  * pci=off clears the probe mask but the Fatal line is printed whenever no access method was found, and
  * pci=noacpi takes ACPI's interrupt routing away from microvm's virtio-mmio devices and the boot hangs. So
  * those two initcalls are not run at all. initcall_blacklist resolves names through kallsyms: Debian's
- * kernel has it, the specialized one (tinyconfig) does not and would warn about the parameter instead.
+ * kernel has it, and so does a specialized kernel with the pci component (its kconfig_extra); one without
+ * PCI needs nothing, and would warn that the parameter needs kallsyms.
+ * The specialized kernel boots on microvm,acpi=off: where it was built with ACPI (the qemu platform's, for
+ * q35 and pc), it is told there is none rather than logging "ACPI BIOS Error (bug): A valid RSDP was not
+ * found".
  */
-function noPciProbe(image: Image): string[] {
-  return image.manifest.kernel.kind === "stock" ? ["initcall_blacklist=pci_arch_init,pci_subsys_init"] : [];
+function microvmFacts(image: Image): string[] {
+  const m = image.manifest;
+  if (m.kernel.kind === "stock") return ["initcall_blacklist=pci_arch_init,pci_subsys_init"];
+  const has = (c: string) => m.components.some((x) => x.name === c);
+  return [
+    ...(has("pci") ? ["initcall_blacklist=pci_arch_init,pci_subsys_init"] : []),
+    ...(m.acpi === false && has("acpi") ? ["acpi=off"] : []),
+  ];
 }
 
 export interface QemuArgsInput {
@@ -258,7 +268,7 @@ export const qemuDriver: Driver = {
     return {
       override: ["console=ttyS0", "reboot=t", "panic=-1", `kiln.dev=${dev.join(",") || "none"}`],
       ifAbsent: [
-        ...(spec.machine === "microvm" ? noPciProbe(image) : []),
+        ...(spec.machine === "microvm" ? microvmFacts(image) : []),
         ...(accel === "tcg"
           ? [
               ...TCG_HINTS(tscKhz()),
