@@ -78,6 +78,11 @@ describe("--timeline", { timeout: 10 * 60_000 }, () => {
       const d = await runKiln(["launch", "qemu", image, "--timeline", "-d"]);
       assert.equal(d.code, 2, d.stderr);
       assert.match(d.stderr, /KILN_EOPTION_CONFLICT/);
+      // kiln run refuses it before building or baking anything.
+      const src = join(tmp.path, "never.c");
+      const r2 = await runKiln(["run", src, "--timeline", "-d"]);
+      assert.equal(r2.code, 2, r2.stderr);
+      assert.match(r2.stderr, /KILN_EOPTION_CONFLICT: Cannot use "--timeline" with "--detach"/);
     } finally {
       tmp.cleanup();
     }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { usageError } from "../../core/errors.js";
 import type { Progress } from "../../core/progress.js";
 import type { LaunchResult } from "../../launch/launch.js";
 import type { MachineSpec } from "../../launch/machine.js";
@@ -120,6 +121,17 @@ async function action(backend: string, image: string, args: string[] | undefined
   );
 }
 
+/** A timeline needs kiln there until the program ends: refused before anything is built or started. */
+export function refuseDetachedTimeline(opts: { timeline?: boolean; detach?: boolean }): void {
+  if (opts.timeline && opts.detach) {
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      'Cannot use "--timeline" with "--detach": a detached machine\'s program ends after kiln has returned',
+      "Run it in the foreground to see its timeline (kiln logs shows a detached machine's console).",
+    );
+  }
+}
+
 /**
  * Run a machine for a verb (launch, run): the console on stdout (stderr with --json), the program's status
  * as kiln's for an attached machine (the signal's on Ctrl-C), the machine's name for a detached one.
@@ -134,14 +146,7 @@ export async function launchAndReport<T extends object>(
 ): Promise<void> {
   const { launch } = await import("../../launch/launch.js");
   const attached = spec.console === "attached";
-  if (opts.timeline && !attached) {
-    const { usageError } = await import("../../core/errors.js");
-    throw usageError(
-      "KILN_EOPTION_CONFLICT",
-      'Cannot use "--timeline" with "--detach": a detached machine\'s program ends after kiln has returned',
-      "Run it in the foreground to see its timeline (kiln logs shows a detached machine's console).",
-    );
-  }
+  refuseDetachedTimeline({ ...opts, detach: !attached });
   const ac = new AbortController();
   const signals = interruptOnSignals(ac);
   try {

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { LaunchOptionValues } from "../../launch/options.js";
 import { type CommonOpts, progressFor, withCommon } from "../context.js";
 import { guestArgs, separateGuestArgs } from "../guestArgs.js";
-import { addLaunchOptions, launchAndReport } from "./launch.js";
+import { addLaunchOptions, launchAndReport, refuseDetachedTimeline } from "./launch.js";
 
 type Opts = LaunchOptionValues &
   CommonOpts & {
@@ -57,6 +57,7 @@ export function register(program: Command): void {
       const { specFromOptions } = await import("../../launch/options.js");
       const { driverFor } = await import("../../launch/drivers/index.js");
       driverFor(opts.backend ?? "qemu");
+      refuseDetachedTimeline(opts);
       const { checkHostFiles } = await import("../../launch/launch.js");
       await checkHostFiles(specFromOptions(target, args, opts));
       const { parseAdd } = await import("../../bake/bake.js");
