@@ -49,6 +49,7 @@ import {
   removeMachineDir,
   writeStatus,
 } from "./state.js";
+import type { ConsoleLineAt, TimelineEvents } from "./timeline.js";
 
 export interface LaunchOptions {
   /** qemu, xen or firecracker; the first available when absent. */
@@ -59,6 +60,8 @@ export interface LaunchOptions {
   /** Aborting stops an attached machine (kill, wait) and resolves with status 130. */
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
+  /** Have kiln-init print its timings and record when each console line arrived (an attached machine). */
+  timeline?: boolean;
 }
 
 export interface LaunchResult {
@@ -69,6 +72,8 @@ export interface LaunchResult {
   machine: MachineStatus;
   interrupted: boolean;
   warnings: string[];
+  /** With the timeline option: when QEMU started and when each console line arrived. */
+  events?: TimelineEvents;
 }
 
 export interface DryRunResult {
@@ -219,7 +224,11 @@ async function prepare(
   const name = spec.name ?? generateName(image.manifest.name);
   const dir = machineDir(name, opts.env);
   const accel = driver.name === "qemu" ? await pickAccel(spec, image.kernel, opts) : undefined;
-  const base = composeCmdline(image.manifest.cmdline, driver.cmdlineFor(spec, image, accel));
+  const parts = driver.cmdlineFor(spec, image, accel);
+  const base = composeCmdline(
+    image.manifest.cmdline,
+    opts.timeline ? { ...parts, override: [...parts.override, "kiln.debug=1"] } : parts,
+  );
   const reserve = driver.cmdlineReserve?.(spec, image) ?? 0;
   checkKernelCmdline(base, {
     max: X86_CMDLINE_MAX - reserve,
@@ -613,6 +622,9 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
   watch.onLine((line) => {
     outOfMemory ??= outOfMemoryLine(line);
   });
+  const lines: ConsoleLineAt[] = [];
+  if (opts.timeline) watch.onLine((text) => lines.push({ at: performance.now(), text }));
+  const spawnedAt = performance.now();
   // Tied to kiln: a killed kiln takes its attached machine along (a detached one is started by startDaemon).
   const child = spawnChild(cmd, args, {
     stdio: [
@@ -724,5 +736,6 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
     warnings: outOfMemory
       ? [...p.warnings, outOfMemoryError(p.spec.memoryMB, outOfMemory, p.memory).message]
       : p.warnings,
+    ...(opts.timeline ? { events: { spawnedAt, lines } } : {}),
   };
 }

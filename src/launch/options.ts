@@ -38,6 +38,8 @@ export interface LaunchOptionValues {
   keep?: boolean;
   /** Boot a launchable that can boot either way with UEFI (OVMF). */
   uefi?: boolean;
+  /** After an attached run, where its time went (kiln-init's timings and the console's arrival times). */
+  timeline?: boolean;
 }
 
 /** For what says nothing of its needs (a launchable, a kernel older than boot protocol 2.10); see imageMemory.ts. */

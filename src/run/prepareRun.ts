@@ -6,6 +6,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { ProgramInput } from "../bake/bake.js";
+import type { KernelChoice } from "../components/kernelChoice.js";
 import { sha256, sha256File } from "../core/digest.js";
 import { paths } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
@@ -32,6 +33,10 @@ export interface PreparedRun {
   built: "cached" | "built" | "given";
   baked: "cached" | "baked";
   defaults?: ImageDefaults;
+  /** The kernel kind, and whether kiln chose it (a specialized kernel found built) or the user did. */
+  kernel: KernelChoice;
+  /** A one-time hint towards the specialized kernel, when this run is the first to want one. */
+  hint?: string;
 }
 
 /**
@@ -76,7 +81,13 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
     defaults = built.projectDir ? await readImageDefaults(built.projectDir) : undefined;
   }
   const platform = inputs.platform ?? defaults?.platform ?? "qemu";
-  const kernel = inputs.kernel ?? "stock";
+  const { chooseKernel } = await import("../components/kernelChoice.js");
+  const choice = await chooseKernel({
+    platform,
+    ...(inputs.kernel ? { requested: inputs.kernel } : {}),
+    env,
+  });
+  const kernel = choice.kind;
   // The command line wins over the project's [image] files for the same destination (a documented
   // precedence, not two files at one path: bake refuses those).
   const { initrdPath } = await import("../bake/cpio.js");
@@ -106,6 +117,7 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       platform,
       kernel,
       stock: parts?.kernel.sha256 ?? null,
+      specialized: choice.configHash ?? null,
       hypervisor: parts?.hypervisor?.sha256 ?? null,
       platformPrograms,
       add: await Promise.all(add.map(async (a) => [a.dest, await addDigest(a.src)])),
@@ -140,9 +152,13 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
     });
     progress.done();
   }
+  const { pendingFastPathHint } = await import("./fastPathHint.js");
+  const hint = await pendingFastPathHint(choice, platform, env);
   return {
     image,
     program: built.program,
+    kernel: choice,
+    ...(hint ? { hint } : {}),
     built: built.kind === "program" || built.kind === "package" ? "given" : built.cached ? "cached" : "built",
     baked: hit ? "cached" : "baked",
     ...(defaults ? { defaults } : {}),

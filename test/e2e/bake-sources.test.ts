@@ -98,7 +98,17 @@ test("--add DIR keeps symlinks inside DIR as symlinks and refuses those that lea
   symlinkSync("index.html", join(site, "home.html"));
   symlinkSync("../index.html", join(site, "css", "up.html"));
   const img = join(tmp.path, "site-image");
-  const r = await runKiln(["bake", "qemu", img, hello, "--add", `${site}:/srv/www`, "--quiet"]);
+  const r = await runKiln([
+    "bake",
+    "qemu",
+    img,
+    hello,
+    "--add",
+    `${site}:/srv/www`,
+    "--kernel",
+    "stock",
+    "--quiet",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const listing = execFileSync("cpio", ["-itv", "--quiet"], {
     input: readFileSync(join(img, "initrd")),
@@ -197,9 +207,12 @@ test("entries carry SOURCE_DATE_EPOCH, else the newest input's time, recorded in
   const conf = join(tmp.path, "app.conf");
   writeFileSync(conf, "x = 1\n");
   const sde = join(tmp.path, "sde-image");
-  const a = await runKiln(["bake", "qemu", sde, hello, "--add", `${conf}:/etc/app.conf`, "--quiet"], {
-    env: { SOURCE_DATE_EPOCH: "1700000000" },
-  });
+  const a = await runKiln(
+    ["bake", "qemu", sde, hello, "--add", `${conf}:/etc/app.conf`, "--kernel", "stock", "--quiet"],
+    {
+      env: { SOURCE_DATE_EPOCH: "1700000000" },
+    },
+  );
   assert.equal(a.code, 0, a.stderr);
   const listing = (img: string) =>
     execFileSync("cpio", ["-itv", "--quiet"], {
@@ -218,7 +231,17 @@ test("entries carry SOURCE_DATE_EPOCH, else the newest input's time, recorded in
   cpSync(hello, pinned);
   utimesSync(pinned, 1_500_000_000, 1_500_000_000); // 2017-07-14
   const img = join(tmp.path, "newest-image");
-  const b = await runKiln(["bake", "qemu", img, pinned, "--add", `${conf}:/etc/app.conf`, "--quiet"]);
+  const b = await runKiln([
+    "bake",
+    "qemu",
+    img,
+    pinned,
+    "--add",
+    `${conf}:/etc/app.conf`,
+    "--kernel",
+    "stock",
+    "--quiet",
+  ]);
   assert.equal(b.code, 0, b.stderr);
   for (const line of listing(img)) assert.match(line, / Sep 13 {2}2020 /, line);
   assert.equal(JSON.parse(readFileSync(join(img, "manifest.json"), "utf8")).initrd.mtime, 1_600_000_000);

@@ -14,7 +14,9 @@ const image = join(tmp.path, "redis");
 let files: string[];
 
 before(async () => {
-  const r = await runKiln(["bake", "qemu", image, "deb:redis-server", "--quiet"], { timeoutMs: 300_000 });
+  const r = await runKiln(["bake", "qemu", image, "deb:redis-server", "--kernel", "stock", "--quiet"], {
+    timeoutMs: 300_000,
+  });
   assert.equal(r.code, 0, r.stderr);
   files = readCpio(readFileSync(join(image, "initrd")))
     .filter((e) => e.type !== "dir")

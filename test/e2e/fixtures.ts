@@ -39,7 +39,7 @@ export async function helloProgram(): Promise<string> {
 
 /** Bake with the real CLI; throws with kiln's own message when bake fails. */
 export async function bakeImage(out: string, args: string[]): Promise<string> {
-  const r = await runKiln(["bake", "qemu", out, ...args, "--quiet"]);
+  const r = await runKiln(["bake", "qemu", out, ...args, "--kernel", "stock", "--quiet"]);
   if (r.code !== 0) throw new Error(`bake failed (${r.code}): ${r.stderr}`);
   return out;
 }

@@ -26,7 +26,18 @@ before(() => {
   probe = join(work, "probe");
   execFileSync(
     process.execPath,
-    [join(ROOT, "bin", "kiln.js"), "bake", "qemu", probe, program, "--config", config, "--quiet"],
+    [
+      join(ROOT, "bin", "kiln.js"),
+      "bake",
+      "qemu",
+      probe,
+      program,
+      "--config",
+      config,
+      "--kernel",
+      "stock",
+      "--quiet",
+    ],
     {
       env: { ...process.env, KILN_HOME: sharedHome() },
     },

@@ -43,7 +43,7 @@ export function bakeImage(parent: string, kind: ImageKind, platform = "qemu"): s
     execFileSync(kilnCc(), ["-Os", "-o", program, SOURCES[kind]], { stdio: ["ignore", "pipe", "pipe"] });
     programs.push(program);
   }
-  kiln(["bake", platform, out, ...programs, "--quiet"]);
+  kiln(["bake", platform, out, ...programs, "--kernel", "stock", "--quiet"]);
   return out;
 }
 

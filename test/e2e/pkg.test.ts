@@ -91,7 +91,7 @@ describe("kiln pkg: an app recipe that depends on a library recipe", () => {
     const prog = first.packages[1]!.programs[0]!;
     const img = join(work.path, "img");
     const shared = sharedHome();
-    const b = await runKiln(["bake", "qemu", img, prog, "--quiet"], { home: shared });
+    const b = await runKiln(["bake", "qemu", img, prog, "--kernel", "stock", "--quiet"], { home: shared });
     assert.equal(b.code, 0, b.stderr);
     const l = await runKiln(["launch", "qemu", img], { home: shared, timeoutMs: 120_000 });
     assert.equal(l.code, 0, `${l.stdout}\n${l.stderr}`);

@@ -14,9 +14,12 @@ describe("kiln run deb:NAME", () => {
     const port = await freePort();
     const name = `redis-${port}`;
     names.push(name);
-    const r = await runKiln(["run", "deb:redis-server", "-p", `${port}:6379`, "-d", "--name", name], {
-      timeoutMs: 300_000,
-    });
+    const r = await runKiln(
+      ["run", "deb:redis-server", "--kernel", "stock", "-p", `${port}:6379`, "-d", "--name", name],
+      {
+        timeoutMs: 300_000,
+      },
+    );
     assert.equal(r.code, 0, r.stderr);
     const pong = await poll(
       "redis-cli ping",
@@ -40,9 +43,12 @@ describe("kiln run deb:NAME", () => {
     const port = await freePort();
     const name = `nginx-${port}`;
     names.push(name);
-    const r = await runKiln(["run", "deb:nginx-light", "-p", `${port}:80`, "-d", "--name", name], {
-      timeoutMs: 300_000,
-    });
+    const r = await runKiln(
+      ["run", "deb:nginx-light", "--kernel", "stock", "-p", `${port}:80`, "-d", "--name", name],
+      {
+        timeoutMs: 300_000,
+      },
+    );
     assert.equal(r.code, 0, r.stderr);
     const page = await poll(
       "curl /",

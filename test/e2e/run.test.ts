@@ -85,6 +85,8 @@ describe("kiln run", () => {
     const r = await runKiln([
       "run",
       join(ROOT, "examples", "httpd"),
+      "--kernel",
+      "stock",
       "-p",
       `${port}:8080`,
       "-d",
@@ -114,6 +116,8 @@ describe("kiln run", () => {
       const r = await runKiln([
         "run",
         join(ROOT, "examples", "kv"),
+        "--kernel",
+        "stock",
         "-p",
         `${port}:7000`,
         "-b",

@@ -48,7 +48,7 @@ before(async () => {
   const booting = xenRig();
   booting.catch(() => {});
   stubdom = join(work, "stubdom");
-  kiln(["bake", "xen-stubdom", stubdom, "deb:qemu-system-xen", "--quiet"]);
+  kiln(["bake", "xen-stubdom", stubdom, "deb:qemu-system-xen", "--kernel", "stock", "--quiet"]);
   hello = bakeImage(work, "hello");
   // kiln's own hotplug script for the disks libxl attaches to the stub domain (Debian's outlast libxl's 40 s
   // under software emulation), as kiln launch xen writes it.

@@ -3,7 +3,7 @@ import { usageError } from "../../core/errors.js";
 import { type CommonOpts, progressFor, report, table, withCommon } from "../context.js";
 
 interface BakeCliOpts extends CommonOpts {
-  kernel: string;
+  kernel?: string;
   add: string[];
   config?: string;
   cmdline?: string;
@@ -39,8 +39,7 @@ export function register(program: Command): void {
       )
       .option(
         "--kernel <kind>",
-        "stock (Debian's kernel: the cloud flavour, or the generic one where the platform needs it) or specialized (built for the platform)",
-        "stock",
+        "stock (Debian's kernel: the cloud flavour, or the generic one where the platform needs it) or specialized (built for the platform); default: the specialized kernel when one is built for what the image needs, else stock",
       )
       .option("--add <src:dest>", "add a file or directory to the image (repeatable)", collect, [])
       .option("--config <file>", "boot configuration (JSON) baked into the image")
@@ -90,7 +89,7 @@ export function register(program: Command): void {
           "Run `kiln bake qemu out/hello ./hello`, or `kiln bake --list`.",
         );
       }
-      if (opts.kernel !== "stock" && opts.kernel !== "specialized") {
+      if (opts.kernel !== undefined && opts.kernel !== "stock" && opts.kernel !== "specialized") {
         throw usageError(
           "KILN_EKERNEL_KIND",
           `Unknown kernel kind "${opts.kernel}"`,
@@ -105,7 +104,22 @@ export function register(program: Command): void {
         catalogues: opts.catalogue,
         progress,
       });
-      const r = await bake({
+      const { chooseKernel, kernelNotice } = await import("../../components/kernelChoice.js");
+      // A platform or catalogue that cannot be read is bake's to report, in the order of its own checks.
+      const kernel = await chooseKernel({
+        platform,
+        ...(opts.kernel ? { requested: opts.kernel } : {}),
+        catalogues: opts.catalogue,
+        components: opts.component,
+      }).catch(() => ({
+        kind: "stock" as const,
+        chosen: "default" as const,
+        reason: "the platform did not resolve",
+        couldSpecialize: false,
+      }));
+      const notice = kernelNotice(kernel);
+      if (notice && !opts.quiet && !opts.json) process.stderr.write(`${notice}\n`);
+      const baked = await bake({
         platform,
         out,
         platformPrograms,
@@ -115,7 +129,7 @@ export function register(program: Command): void {
             isPackageSpec(p) ? (await resolveProgramSpec(p, { progress })).input : p,
           ),
         ),
-        kernel: opts.kernel,
+        kernel: kernel.kind,
         add: opts.add.map(parseAdd),
         ...(opts.config ? { configFile: opts.config } : {}),
         ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
@@ -127,6 +141,7 @@ export function register(program: Command): void {
         ...(opts.force ? { force: true } : {}),
         progress,
       });
+      const r = { ...baked, kernel };
       report(opts, r, (x) =>
         [
           `baked ${x.manifest.name} for ${x.manifest.platform} into ${x.out}`,

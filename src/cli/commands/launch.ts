@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { usageError } from "../../core/errors.js";
 import type { Progress } from "../../core/progress.js";
 import type { LaunchResult } from "../../launch/launch.js";
 import type { MachineSpec } from "../../launch/machine.js";
@@ -51,7 +52,11 @@ export function addLaunchOptions(cmd: Command): Command {
       "--keep",
       "keep a foreground machine's state when it ends (kiln ps, kiln logs) until kiln rm; detached machines are always kept",
     )
-    .option("--rm", "remove the machine's state when it ends (the default in the foreground)");
+    .option("--rm", "remove the machine's state when it ends (the default in the foreground)")
+    .option(
+      "--timeline",
+      "after the program exits, print one line per stage (kiln, QEMU, kernel, init, modules, network, program, exit) with its time",
+    );
 }
 
 /**
@@ -119,34 +124,54 @@ async function action(backend: string, image: string, args: string[] | undefined
   );
 }
 
+/** A timeline needs kiln there until the program ends: refused before anything is built or started. */
+export function refuseDetachedTimeline(opts: { timeline?: boolean; detach?: boolean }): void {
+  if (opts.timeline && opts.detach) {
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      'Cannot use "--timeline" with "--detach": a detached machine\'s program ends after kiln has returned',
+      "Run it in the foreground to see its timeline (kiln logs shows a detached machine's console).",
+    );
+  }
+}
+
 /**
  * Run a machine for a verb (launch, run): the console on stdout (stderr with --json), the program's status
  * as kiln's for an attached machine (the signal's on Ctrl-C), the machine's name for a detached one.
  * `result` shapes what --json prints.
  */
-export async function launchAndReport<T>(
+export async function launchAndReport<T extends object>(
   spec: MachineSpec,
   backend: string,
-  opts: CommonOpts,
+  opts: CommonOpts & { timeline?: boolean },
   progress: Progress,
   result: (r: LaunchResult, attached: boolean) => T,
 ): Promise<void> {
   const { launch } = await import("../../launch/launch.js");
+  const attached = spec.console === "attached";
+  refuseDetachedTimeline({ ...opts, detach: !attached });
   const ac = new AbortController();
   const signals = interruptOnSignals(ac);
   try {
-    const attached = spec.console === "attached";
     const consoleOut = opts.json ? process.stderr : process.stdout;
+    const { hideDebugLines } = await import("../../launch/hideDebugLines.js");
+    const shown = hideDebugLines((b) => consoleOut.write(b));
     const r = await launch(spec, {
       backend,
       progress,
       signal: ac.signal,
-      ...(attached ? { onConsole: (b: Buffer) => consoleOut.write(b) } : {}),
+      ...(attached ? { onConsole: opts.timeline ? shown.feed : (b: Buffer) => consoleOut.write(b) } : {}),
+      ...(opts.timeline ? { timeline: true } : {}),
     });
+    shown.end();
     if (!opts.json) for (const w of r.warnings) process.stderr.write(`kiln: warning: ${w}\n`);
     if (attached) {
       cliState.exitCode = r.interrupted ? (signals.status() ?? 130) : r.status;
-      if (opts.json) report(opts, result(r, true), () => "");
+      const { events, ...rest } = r;
+      const { buildTimeline, timelineText } = await import("../../launch/timeline.js");
+      const timeline = events ? buildTimeline(events, performance.now()) : undefined;
+      if (opts.json) report(opts, { ...result(rest, true), ...(timeline ? { timeline } : {}) }, () => "");
+      else if (timeline) process.stderr.write(`${timelineText(timeline)}\n`);
     } else {
       report(opts, result(r, false), () => r.machine.name);
     }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { LaunchOptionValues } from "../../launch/options.js";
 import { type CommonOpts, progressFor, withCommon } from "../context.js";
 import { guestArgs, separateGuestArgs } from "../guestArgs.js";
-import { addLaunchOptions, launchAndReport } from "./launch.js";
+import { addLaunchOptions, launchAndReport, refuseDetachedTimeline } from "./launch.js";
 
 type Opts = LaunchOptionValues &
   CommonOpts & {
@@ -28,7 +28,10 @@ export function register(program: Command): void {
     .argument("[args...]", "after --: arguments for the program (replace the baked ones)")
     .usage("[options] TARGET [-- ARGS...]")
     .option("--platform <name>", "platform to bake for (default: qemu, or [image] platform in kiln.toml)")
-    .option("--kernel <kind>", "stock or specialized", "stock")
+    .option(
+      "--kernel <kind>",
+      "stock or specialized (default: the specialized kernel when one is built for the platform, else stock)",
+    )
     .option("--add <src:dest>", "add a file or directory to the image (repeatable)", collect, [])
     .option("--config <file>", "boot configuration (JSON) baked into the image")
     .option("--cmdline <args>", "extra kernel command line")
@@ -42,7 +45,7 @@ export function register(program: Command): void {
     async (target: string, rest: string[], opts: Opts, self: Command) => {
       const args = guestArgs(self, target, rest);
       const { usageError } = await import("../../core/errors.js");
-      if (opts.kernel !== "stock" && opts.kernel !== "specialized") {
+      if (opts.kernel !== undefined && opts.kernel !== "stock" && opts.kernel !== "specialized") {
         throw usageError(
           "KILN_EKERNEL_KIND",
           `Unknown kernel kind "${opts.kernel}"`,
@@ -54,6 +57,7 @@ export function register(program: Command): void {
       const { specFromOptions } = await import("../../launch/options.js");
       const { driverFor } = await import("../../launch/drivers/index.js");
       driverFor(opts.backend ?? "qemu");
+      refuseDetachedTimeline(opts);
       const { checkHostFiles } = await import("../../launch/launch.js");
       await checkHostFiles(specFromOptions(target, args, opts));
       const { parseAdd } = await import("../../bake/bake.js");
@@ -62,13 +66,24 @@ export function register(program: Command): void {
       const prepared = await prepareRun({
         target,
         ...(opts.platform ? { platform: opts.platform } : {}),
-        kernel: opts.kernel,
+        ...(opts.kernel ? { kernel: opts.kernel } : {}),
         add: opts.add.map(parseAdd),
         ...(opts.config ? { configFile: opts.config } : {}),
         ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
         ...(opts.program ? { program: opts.program } : {}),
         progress,
       });
+      if (!opts.quiet && !opts.json) {
+        const { kernelNotice } = await import("../../components/kernelChoice.js");
+        const line = kernelNotice(prepared.kernel);
+        if (line) process.stderr.write(`${line}\n`);
+      }
+      // Shown once: as a line, or as the `hint` field of --json (which -q does not silence).
+      if (prepared.hint && (opts.json || !opts.quiet)) {
+        if (!opts.json) process.stderr.write(`${prepared.hint}\n`);
+        const { markFastPathHintShown } = await import("../../run/fastPathHint.js");
+        await markFastPathHintShown();
+      }
       const d = prepared.defaults;
       const spec = specFromOptions(prepared.image, args ?? d?.args, {
         ...opts,

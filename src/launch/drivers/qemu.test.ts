@@ -125,7 +125,22 @@ describe("qemu arguments", () => {
   });
 
   it("adds the TCG timer hints only under TCG, and reads isa-debug-exit statuses", () => {
-    assert.deepEqual(qemuDriver.cmdlineFor(spec(), image(), "kvm").ifAbsent, []);
+    assert.deepEqual(qemuDriver.cmdlineFor(spec({ machine: "q35" }), image(), "kvm").ifAbsent, []);
+    // microvm has no PCI: the stock kernel is kept from probing for it (and logging a Fatal line).
+    assert.deepEqual(qemuDriver.cmdlineFor(spec(), image(), "kvm").ifAbsent, [
+      "initcall_blacklist=pci_arch_init,pci_subsys_init",
+    ]);
+    assert.deepEqual(qemuDriver.cmdlineFor(spec(), image(false, [], "specialized"), "kvm").ifAbsent, []);
+    // A specialized kernel built with PCI (and kallsyms) and ACPI, on microvm,acpi=off.
+    assert.deepEqual(
+      qemuDriver.cmdlineFor(spec(), image(false, ["pci", "acpi"], "specialized"), "kvm").ifAbsent,
+      ["initcall_blacklist=pci_arch_init,pci_subsys_init", "acpi=off"],
+    );
+    assert.deepEqual(
+      qemuDriver.cmdlineFor(spec({ machine: "q35" }), image(false, ["pci", "acpi"], "specialized"), "kvm")
+        .ifAbsent,
+      [],
+    );
     assert.ok(
       qemuDriver.cmdlineFor(spec(), image(), "tcg").ifAbsent.some((p) => p.startsWith("tsc_early_khz=")),
     );

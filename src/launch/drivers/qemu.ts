@@ -56,6 +56,29 @@ const TCG_HINTS = (khz: number) => [
   "cryptomgr.notests=1",
 ];
 
+/**
+ * microvm has no PCI host bridge (kiln never turns on its pcie=on), yet a kernel built with PCI probes for
+ * one: x86's pci_arch_init then logs "PCI: Fatal: No config space access function found" (KERN_ERR) and
+ * pcibios_init "PCI: System does not support PCI" (KERN_WARNING) on every boot. No pci= value stops that:
+ * pci=off clears the probe mask but the Fatal line is printed whenever no access method was found, and
+ * pci=noacpi takes ACPI's interrupt routing away from microvm's virtio-mmio devices and the boot hangs. So
+ * those two initcalls are not run at all. initcall_blacklist resolves names through kallsyms: Debian's
+ * kernel has it, and so does a specialized kernel with the pci component (its kconfig_extra); one without
+ * PCI needs nothing, and would warn that the parameter needs kallsyms.
+ * The specialized kernel boots on microvm,acpi=off: where it was built with ACPI (the qemu platform's, for
+ * q35 and pc), it is told there is none rather than logging "ACPI BIOS Error (bug): A valid RSDP was not
+ * found".
+ */
+function microvmFacts(image: Image): string[] {
+  const m = image.manifest;
+  if (m.kernel.kind === "stock") return ["initcall_blacklist=pci_arch_init,pci_subsys_init"];
+  const has = (c: string) => m.components.some((x) => x.name === c);
+  return [
+    ...(has("pci") ? ["initcall_blacklist=pci_arch_init,pci_subsys_init"] : []),
+    ...(m.acpi === false && has("acpi") ? ["acpi=off"] : []),
+  ];
+}
+
 export interface QemuArgsInput {
   spec: MachineSpec & { name: string };
   image: Image;
@@ -244,8 +267,9 @@ export const qemuDriver: Driver = {
       return { override: ["console=hvc0", "panic=-1", `kiln.dev=${dev.join(",") || "none"}`], ifAbsent: [] };
     return {
       override: ["console=ttyS0", "reboot=t", "panic=-1", `kiln.dev=${dev.join(",") || "none"}`],
-      ifAbsent:
-        accel === "tcg"
+      ifAbsent: [
+        ...(spec.machine === "microvm" ? microvmFacts(image) : []),
+        ...(accel === "tcg"
           ? [
               ...TCG_HINTS(tscKhz()),
               // Under software emulation the local APIC timer's calibration fails after ~0.2 s of trying;
@@ -253,7 +277,8 @@ export const qemuDriver: Driver = {
               // Not for the stock kernel: there Redis hung without the APIC timer.
               ...(image.manifest.kernel.kind === "specialized" ? ["noapictimer"] : []),
             ]
-          : [],
+          : []),
+      ],
     };
   },
 
