@@ -81,18 +81,29 @@ export interface DebProgramOptions {
   catalogue?: boolean;
 }
 
-const SPEC = /^deb:([a-z0-9][a-z0-9+.-]+)(?:=([A-Za-z0-9.+:~-]+))?$/;
+// deb:NAME[=VERSION][:/PROGRAM]. A version may hold ':' (an epoch) but never '/', so ":/" starts the path.
+const SPEC = /^deb:([a-z0-9][a-z0-9+.-]+)(?:=([A-Za-z0-9.+:~-]+?))?(?::(\/[^\0]*))?$/;
 
-export function parseDebSpec(spec: string): { name: string; version?: string } {
+export function parseDebSpec(spec: string): { name: string; version?: string; program?: string } {
   const m = SPEC.exec(spec);
   if (!m) {
     throw usageError(
       "KILN_EDEB_SPEC",
       `Cannot parse ${q(spec)} as a Debian package`,
-      "Write deb:NAME or deb:NAME=VERSION, like deb:redis-server or deb:sqlite3=3.40.1-2+deb12u2.",
+      "Write deb:NAME, deb:NAME=VERSION or deb:NAME:/PATH/OF/PROGRAM, like deb:redis-server, deb:sqlite3=3.40.1-2+deb12u2 or deb:postgresql-15:/usr/lib/postgresql/15/bin/postgres.",
     );
   }
-  return { name: m[1]!, ...(m[2] ? { version: m[2] } : {}) };
+  const program = m[3];
+  if (
+    program !== undefined &&
+    (program.split("/").some((c) => c === ".." || c === ".") || program.endsWith("/"))
+  )
+    throw usageError(
+      "KILN_EDEB_SPEC",
+      `Cannot take ${q(program)} in ${q(spec)} as a program path`,
+      "Give the program's absolute path as the package installs it, without . or .. (dpkg -L PACKAGE lists them).",
+    );
+  return { name: m[1]!, ...(m[2] ? { version: m[2] } : {}), ...(program ? { program } : {}) };
 }
 
 /** Where kiln's own catalogue of recipes is (packages/ at the repository root, next to src/ and dist/). */
@@ -129,7 +140,13 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
     );
   }
   const version = want.version ?? deb.version;
-  const programHint = opts.program ?? deb.program;
+  if (opts.program && want.program && opts.program !== want.program)
+    throw usageError(
+      "KILN_EDEB_SPEC",
+      `Two programs named for ${q(spec)}: ${q(want.program)} in the spec and ${q(opts.program)} by --program`,
+      "Name the program once.",
+    );
+  const programHint = opts.program ?? want.program ?? deb.program;
   const extraFiles = [...(deb.files ?? []), ...(opts.files ?? [])];
   const exclude = [...(deb.exclude ?? []), ...(opts.exclude ?? [])];
   const added = loaded?.toml.image?.files
@@ -307,7 +324,13 @@ function findProgram(
   hint: string | undefined,
   recs: readonly DebRecord[],
 ): string {
-  const tries = hint ? [hint] : [`/usr/bin/${name}`, `/usr/sbin/${name}`, `/bin/${name}`, `/sbin/${name}`];
+  // Debian 12's /bin is /usr/bin on disk, but packages still ship some programs under /bin: a path is found
+  // under either name.
+  const merged = hint?.replace(/^\/usr\/(s?bin|lib)\//, "/$1/");
+  const unmerged = hint?.replace(/^\/(s?bin|lib)\//, "/usr/$1/");
+  const tries = hint
+    ? [...new Set([hint, merged!, unmerged!])]
+    : [`/usr/bin/${name}`, `/usr/sbin/${name}`, `/bin/${name}`, `/sbin/${name}`];
   for (const t of tries) if (view.lookup(t)?.file) return t;
   const programs = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
     .flatMap((d) => view.under(d).filter((p) => posix.dirname(p) === d && view.files.get(p)?.pkg === name))
@@ -315,7 +338,7 @@ function findProgram(
   throw usageError(
     "KILN_EDEB_PROGRAM",
     `Debian package ${q(name)} has no program ${tries.map((t) => q(t)).join(" or ")}${programs.length ? `; it ships ${programs.join(", ")}` : ` (packages: ${recs.map((r) => r.name).join(", ")})`}`,
-    'Name the program in the recipe\'s [deb] table: program = "/usr/sbin/NAME".',
+    `Name the program: deb:${name}:/usr/sbin/NAME, or --program /usr/sbin/NAME (a recipe's [deb] table takes program = "...").`,
   );
 }
 

@@ -66,7 +66,11 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
   let defaults: ImageDefaults | undefined;
   if (isPackageSpec(inputs.target)) {
     progress.step(`resolving ${inputs.target}`);
-    const r = await resolveProgramSpec(inputs.target, { env, progress });
+    const r = await resolveProgramSpec(inputs.target, {
+      env,
+      progress,
+      ...(inputs.program ? { program: inputs.program } : {}),
+    });
     progress.done();
     program = r.input;
     built = { kind: "package", program: r.input.src, cached: true };

@@ -3,6 +3,7 @@
  * src/pkg) into what bake takes, a program with its closure, plus the image defaults the recipe gives.
  */
 import type { ProgramInput } from "../bake/bake.js";
+import { q, usageError } from "../core/errors.js";
 import type { Progress } from "../core/progress.js";
 import type { ImageDefaults } from "./imageDefaults.js";
 
@@ -17,8 +18,15 @@ export interface ResolvedSpec {
 
 export async function resolveProgramSpec(
   spec: string,
-  opts: { env?: NodeJS.ProcessEnv; progress?: Progress } = {},
+  opts: { env?: NodeJS.ProcessEnv; progress?: Progress; program?: string } = {},
 ): Promise<ResolvedSpec> {
+  // An option that would be ignored is an error: a pkg: recipe builds the one program it names.
+  if (opts.program !== undefined && spec.startsWith("pkg:"))
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      `--program ${q(opts.program)} does not apply to ${q(spec)}: a recipe builds the program it names`,
+      "Leave --program out, or name a Debian package's program with deb:NAME:/PATH or --program.",
+    );
   const resolved = spec.startsWith("deb:")
     ? await (await import("../pkg/debProgram.js")).resolveDebProgram(spec, opts)
     : await (await import("../pkg/pkgProgram.js")).resolvePkgProgram(spec, opts);

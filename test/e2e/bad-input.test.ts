@@ -159,6 +159,8 @@ const CASES: Record<string, Case[]> = {
     { args: ["run", "@prog", "--platform", "nosuch"], code: "KILN_EPLATFORM_UNKNOWN" },
     { args: ["run", "deb:"], code: "KILN_EDEB_SPEC" },
     { args: ["run", "pkg:"], code: "KILN_EPKG_SPEC" },
+    { args: ["run", "deb:coreutils:/usr/bin/../../etc/shadow"], code: "KILN_EDEB_SPEC" },
+    { args: ["run", "pkg:kzcat", "--program", "/usr/bin/kzcat"], code: "KILN_EOPTION_CONFLICT" },
     { args: ["run", "broken.c", "-D", "notaport"], code: "KILN_EBAD_PORT", setup: BROKEN },
   ],
   launch: [

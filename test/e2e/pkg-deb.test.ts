@@ -161,12 +161,47 @@ test("bad specs, unknown packages and missing programs are clear errors", async 
   assert.throws(() => parseDebSpec("deb:"), { code: "KILN_EDEB_SPEC" });
   assert.throws(() => parseDebSpec("redis"), { code: "KILN_EDEB_SPEC" });
   assert.deepEqual(parseDebSpec("deb:sqlite3=3.40.1-2"), { name: "sqlite3", version: "3.40.1-2" });
+  // A program path after ":/"; an epoch's ':' stays in the version.
+  assert.deepEqual(parseDebSpec("deb:postgresql-15:/usr/lib/postgresql/15/bin/postgres"), {
+    name: "postgresql-15",
+    program: "/usr/lib/postgresql/15/bin/postgres",
+  });
+  assert.deepEqual(parseDebSpec("deb:redis-server=5:7.0.15-1~deb12u1:/usr/bin/redis-server"), {
+    name: "redis-server",
+    version: "5:7.0.15-1~deb12u1",
+    program: "/usr/bin/redis-server",
+  });
+  assert.deepEqual(parseDebSpec("deb:redis-server=5:7.0.15-1"), {
+    name: "redis-server",
+    version: "5:7.0.15-1",
+  });
+  assert.throws(() => parseDebSpec("deb:coreutils:/usr/bin/../../etc/shadow"), { code: "KILN_EDEB_SPEC" });
+  assert.throws(() => parseDebSpec("deb:coreutils:usr/bin/ls"), { code: "KILN_EDEB_SPEC" });
   await assert.rejects(resolveDebProgram("deb:kiln-no-such-package", { env }), {
     code: "KILN_EDEB_NOT_FOUND",
   });
   await assert.rejects(resolveDebProgram("deb:libc6", { env, catalogue: false }), (e: unknown) => {
     assert.ok(e instanceof KilnError && e.code === "KILN_EDEB_PROGRAM", String(e));
     assert.match(e.message, /has no program "\/usr\/bin\/libc6"/);
+    return true;
+  });
+  // The way out the error names works: a program path for a package whose binary is not named after it,
+  // under the name a merged /usr gives it (coreutils ships /bin/ls, which goes into the image as shipped).
+  const ls = await resolveDebProgram("deb:coreutils:/usr/bin/ls", { env, catalogue: false });
+  assert.equal(ls.program.dest, "/bin/ls");
+  const viaOption = await resolveDebProgram("deb:coreutils", {
+    env,
+    catalogue: false,
+    program: "/usr/bin/ls",
+  });
+  assert.equal(viaOption.program.dest, "/bin/ls");
+  await assert.rejects(
+    resolveDebProgram("deb:coreutils:/usr/bin/ls", { env, catalogue: false, program: "/usr/bin/cat" }),
+    { code: "KILN_EDEB_SPEC" },
+  );
+  await assert.rejects(resolveDebProgram("deb:libc6", { env, catalogue: false }), (e: unknown) => {
+    assert.ok(e instanceof KilnError);
+    assert.match(e.hint ?? "", /deb:libc6:\/usr\/sbin\/NAME, or --program/);
     return true;
   });
 });

@@ -61,4 +61,24 @@ describe("kiln run deb:NAME", () => {
     assert.match(page, /nginx from Debian, baked by kiln/);
     assert.equal((await runKiln(["stop", name])).code, 0);
   });
+
+  test("runs a package's program that is not named after it, chosen by path, with the guest's arguments", async () => {
+    const r = await runKiln(
+      [
+        "run",
+        "deb:coreutils",
+        "--program",
+        "/usr/bin/echo",
+        "--kernel",
+        "stock",
+        "--",
+        "echo",
+        "from",
+        "coreutils",
+      ],
+      { timeoutMs: 300_000 },
+    );
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^echo from coreutils\r?$/m);
+  });
 });

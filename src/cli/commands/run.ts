@@ -35,7 +35,10 @@ export function register(program: Command): void {
     .option("--add <src:dest>", "add a file or directory to the image (repeatable)", collect, [])
     .option("--config <file>", "boot configuration (JSON) baked into the image")
     .option("--cmdline <args>", "extra kernel command line")
-    .option("--program <name>", "which program to run when the build makes several")
+    .option(
+      "--program <name>",
+      "which program to run when the build makes several, or which of a deb: package's (its path: /usr/sbin/NAME)",
+    )
     .option("--backend <name>", "qemu (default), xen or firecracker")
     .addHelpText(
       "after",
