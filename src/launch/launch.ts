@@ -733,9 +733,25 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
     machine: final,
     interrupted,
     // The program's status stands (kiln-init reported it), but a kill for memory is worth saying.
-    warnings: outOfMemory
-      ? [...p.warnings, outOfMemoryError(p.spec.memoryMB, outOfMemory, p.memory).message]
-      : p.warnings,
+    warnings: [
+      ...p.warnings,
+      ...(outOfMemory ? [outOfMemoryError(p.spec.memoryMB, outOfMemory, p.memory).message] : []),
+      ...(exitStatus === ILLEGAL_INSTRUCTION_STATUS && !interrupted
+        ? [illegalInstructionWarning(p.accel)]
+        : []),
+    ],
     ...(opts.timeline ? { events: { spawnedAt, lines } } : {}),
   };
+}
+
+/** 128 + SIGILL: how kiln-init reports a program killed for an instruction the CPU does not have. */
+const ILLEGAL_INSTRUCTION_STATUS = 132;
+
+/**
+ * A bare 132 says nothing to most people. The usual cause is code built for the build machine's CPU
+ * (-march=native, as lua's makefile does) running on the VM's, which under software emulation is QEMU's
+ * default model, without the build machine's newer instructions.
+ */
+function illegalInstructionWarning(accel: string | undefined): string {
+  return `status 132 is a program killed by SIGILL (an illegal instruction): it was probably built for a CPU with instructions the VM's CPU lacks (the VM's CPU is ${accel === "kvm" ? "QEMU's default model under KVM" : accel === "tcg" ? "QEMU's default model under software emulation" : "the hypervisor's"}). Build it without -march=native (or for -march=x86-64), and rebake.`;
 }

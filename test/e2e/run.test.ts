@@ -79,6 +79,20 @@ describe("kiln run", () => {
     assert.match(g.stdout, /^argv\[1\] = x$/m);
   });
 
+  test("a program killed by an illegal instruction exits 132 with the SIGILL explanation", async () => {
+    const src = join(DIR, "ill.c");
+    // ud2: the instruction x86 reserves for raising #UD, which Linux delivers as SIGILL.
+    writeFileSync(src, 'int main(void){ __asm__ volatile("ud2"); return 0; }\n');
+    const r = await runKiln(["run", src]);
+    assert.equal(r.code, 132, r.stderr);
+    assert.match(r.stderr, /kiln: warning: status 132 is a program killed by SIGILL \(an illegal instruction\)/);
+    assert.match(r.stderr, /-march=native/);
+    // A plain failure says nothing of the sort.
+    const seven = await runKiln(["run", join(DIR, "seven.c")]);
+    assert.equal(seven.code, 7);
+    assert.doesNotMatch(seven.stderr, /SIGILL/);
+  });
+
   test("examples/httpd serves a file and /health through a forwarded port", async () => {
     const port = await freePort();
     const name = `httpd-${port}`;
