@@ -116,14 +116,24 @@ export async function aptClosure(
       )
         continue;
       let got: DebRecord | undefined;
+      let onlyProvider = false;
       for (const alt of group) {
         got = pick(alt.name, alt.rel);
         if (!got && !alt.rel) {
           // A virtual package: the first provider apt knows (sorted, for determinism).
-          for (const p of [...(providers.get(alt.name) ?? [])].sort()) {
+          const all = [...(providers.get(alt.name) ?? [])].sort();
+          for (const p of all) {
             if (exclude.has(p)) continue;
             got = pick(p);
             if (got) break;
+          }
+          // Provided only by a package kiln leaves out by default (perlapi-5.36.0 by perl-base, which also
+          // holds /usr/bin/perl): apt would install it, so it comes in, Essential or not. A package the
+          // recipe itself excludes stays out.
+          if (!got) {
+            const p = all.find((n) => DEFAULT_EXCLUDE.includes(n) && !opts.exclude?.includes(n));
+            got = p ? pick(p) : undefined;
+            onlyProvider = got !== undefined;
           }
         }
         if (got) break;
@@ -135,7 +145,7 @@ export async function aptClosure(
           "Run `apt-get update` (as root); if apt cannot install it either, add the name to [deb] exclude in the recipe.",
         );
       }
-      if (got.essential && got.name !== root.name) {
+      if (got.essential && got.name !== root.name && !onlyProvider) {
         skipped.add(got.name);
         continue;
       }
@@ -147,7 +157,7 @@ export async function aptClosure(
   }
   return {
     packages: [...chosen.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-    skipped: [...skipped].sort(),
+    skipped: [...skipped].filter((n) => !chosen.has(n)).sort(),
   };
 }
 

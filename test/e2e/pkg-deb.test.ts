@@ -205,3 +205,19 @@ test("bad specs, unknown packages and missing programs are clear errors", async 
     return true;
   });
 });
+
+test("a virtual package only a default-excluded package provides is resolved as apt would (perlapi by perl-base)", async () => {
+  const { aptClosure } = await import("../../src/pkg/debApt.js");
+  // libtext-charwidth-perl depends on perlapi-5.36.0, which only perl-base (left out by default) provides.
+  const r = await aptClosure({ name: "libtext-charwidth-perl" }, { env });
+  const names = r.packages.map((p) => p.name);
+  assert.ok(names.includes("perl-base"), names.join(" "));
+  assert.ok(!r.skipped.includes("perl-base"), r.skipped.join(" "));
+  // A recipe that excludes perl-base itself keeps it out, and the dependency cannot be met.
+  await assert.rejects(aptClosure({ name: "libtext-charwidth-perl" }, { env, exclude: ["perl-base"] }), {
+    code: "KILN_EDEB_DEPENDS",
+  });
+  // deb:perl-base:/usr/bin/perl runs Perl itself, which deb:perl cannot name (its binary is perl-base's).
+  const perl = await resolveDebProgram("deb:perl-base:/usr/bin/perl", { env, catalogue: false });
+  assert.equal(perl.program.dest, "/usr/bin/perl");
+});
