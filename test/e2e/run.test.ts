@@ -85,7 +85,10 @@ describe("kiln run", () => {
     writeFileSync(src, 'int main(void){ __asm__ volatile("ud2"); return 0; }\n');
     const r = await runKiln(["run", src]);
     assert.equal(r.code, 132, r.stderr);
-    assert.match(r.stderr, /kiln: warning: status 132 is a program killed by SIGILL \(an illegal instruction\)/);
+    assert.match(
+      r.stderr,
+      /kiln: warning: status 132 is a program killed by SIGILL \(an illegal instruction\)/,
+    );
     assert.match(r.stderr, /-march=native/);
     // A plain failure says nothing of the sort.
     const seven = await runKiln(["run", join(DIR, "seven.c")]);
