@@ -736,6 +736,35 @@ static void setup_net(void) {
   }
 }
 
+/* Write a whole file unless something is already there (the image's own, or a blk mount's). */
+static void write_if_absent(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  size_t n = strlen(text);
+  if (write(fd, text, n) != (ssize_t)n) say("kiln: warning: cannot write %s: %s\n", path, strerror(errno));
+  close(fd);
+}
+
+/* What Debian's programs take for granted of a root file system, made only where the image has nothing:
+ * the writable state directories (daemons put sockets in /run and data in /var/lib) and a passwd and group
+ * naming root, nobody and nogroup (memcached, mosquitto and dnsmasq refuse to start without "nobody"). The
+ * initramfs is writable; nothing here is baked, so an image's bytes do not change. */
+static void posix_root(void) {
+  static const struct {
+    const char *path;
+    mode_t mode;
+  } dirs[] = {{"/tmp", 01777}, {"/run", 0755}, {"/var", 0755}, {"/var/lib", 0755},
+              {"/var/log", 0755}, {"/var/cache", 0755}, {"/var/tmp", 01777}, {"/etc", 0755}};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    if (mkdir(dirs[i].path, dirs[i].mode) == 0) chmod(dirs[i].path, dirs[i].mode);
+  if (symlink("/run", "/var/run") && errno != EEXIST)
+    say("kiln: warning: cannot link /var/run to /run: %s\n", strerror(errno));
+  write_if_absent("/etc/passwd",
+                  "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+                  "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+  write_if_absent("/etc/group", "root:x:0:\nnogroup:x:65534:\n");
+}
+
 static void setup_sysctl(void) {
   for (int i = 0; i < cfg.n_sysctl; i++) {
     const struct kiln_kv *s = &cfg.sysctl[i];
@@ -974,6 +1003,7 @@ int main(void) {
   setup_sysctl();
   mark("network configured");
   setup_blk();
+  posix_root();
   if (chdir(cfg.cwd)) fail_init("cwd %s: %s", q(cfg.cwd), strerror(errno));
   mark("ready to run");
   run();

@@ -96,6 +96,43 @@ describe("kiln run", () => {
     assert.doesNotMatch(seven.stderr, /SIGILL/);
   });
 
+  test("the root a program finds is POSIX-shaped: users root and nobody, writable /tmp, /run and /var/lib", async () => {
+    const src = join(DIR, "posix.c");
+    writeFileSync(
+      src,
+      [
+        "#include <fcntl.h>",
+        "#include <grp.h>",
+        "#include <pwd.h>",
+        "#include <stdio.h>",
+        "#include <sys/stat.h>",
+        "#include <unistd.h>",
+        "int main(void) {",
+        '  struct passwd *p = getpwnam("nobody");',
+        '  struct group *g = getgrnam("nogroup");',
+        "  char l[64] = {0};",
+        '  readlink("/var/run", l, sizeof l - 1);',
+        "  struct stat st;",
+        '  stat("/tmp", &st);',
+        '  int w = open("/var/lib/probe", O_CREAT | O_WRONLY, 0644) >= 0;',
+        '  printf("nobody=%d nogroup=%d varrun=%s tmp=%o varlib=%d\\n", p ? (int)p->pw_uid : -1,',
+        "         g ? (int)g->gr_gid : -1, l, (unsigned)(st.st_mode & 07777), w);",
+        "  return 0;",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const r = await runKiln(["run", src]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^nobody=65534 nogroup=65534 varrun=\/run tmp=1777 varlib=1\r?$/m);
+    // The image's own /etc/passwd wins over kiln-init's.
+    const passwd = join(DIR, "passwd");
+    writeFileSync(passwd, "root:x:0:0:root:/root:/bin/false\nnobody:x:99:99:nobody:/:/bin/false\n");
+    const own = await runKiln(["run", src, "--add", `${passwd}:/etc/passwd`]);
+    assert.equal(own.code, 0, own.stderr);
+    assert.match(own.stdout, /^nobody=99 nogroup=65534 /m);
+  });
+
   test("examples/httpd serves a file and /health through a forwarded port", async () => {
     const port = await freePort();
     const name = `httpd-${port}`;
