@@ -116,6 +116,23 @@ export function xenRig(): Promise<Rig> {
   return rig;
 }
 
+/** Whether the rig's agent still answers (a nested Xen that crashed takes its QEMU, and the agent, along). */
+export async function rigAlive(r: Rig): Promise<boolean> {
+  return agentAnswers(r.port);
+}
+
+/** The last lines of the rig's console (Xen's and dom0's), for a failure's message. */
+export async function rigConsoleTail(lines = 60): Promise<string> {
+  const log = await runKiln(["logs", RIG_NAME]);
+  return log.stdout.split("\n").slice(-lines).join("\n");
+}
+
+/** A new rig in place of one that went down: the next xenRig() boots it (startRig removes the old machine). */
+export function replaceRig(): Promise<Rig> {
+  rig = startRig();
+  return rig;
+}
+
 async function startRig(): Promise<Rig> {
   const home = sharedHome();
   const dir = join(home, "..", "xen-rig");
