@@ -5,7 +5,7 @@
 //   dom0's QEMU process serving the same guest;
 // - time from `xl create` to the device model running (xl create returns), stub domain against dom0's QEMU.
 // Usage: node bench/stubdom.mjs [runs]
-import { copyFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { register } from "tsx/esm/api";
 import { HOME, helloSetup, kiln, repeat, row } from "./lib.mjs";
@@ -15,6 +15,7 @@ process.env.KILN_TEST_HOME = HOME;
 register();
 const { xenRig } = await import("../test/e2e/xenRig.ts");
 const { hotplugScript } = await import("../src/launch/drivers/xenHotplug.ts");
+const { hvmGuest } = await import("../test/e2e/hvmGuest.ts");
 const work = join(HOME, "bench-stubdom");
 const hello = helloSetup(work);
 const stubdom = join(work, "stubdom");
@@ -24,50 +25,19 @@ kiln(["bake", "qemu", image, hello, "--quiet", "--force"]);
 const script = await hotplugScript({ ...process.env, KILN_HOME: HOME });
 const rig = await xenRig();
 
-function padded(file, name) {
-  const out = join(work, name);
-  copyFileSync(file, out);
-  truncateSync(out, Math.ceil(statSync(file).size / 512) * 512);
-  return out;
-}
-const kernel = padded(join(image, "kernel"), "k");
-const initrd = padded(join(image, "initrd"), "i");
 let n = 0;
 /** An HVM guest booting hello; its device model in a stub domain of `stubMB` MiB, or in dom0. */
-function config({ stubMB, serial }) {
+async function create({ stubMB }) {
   const name = `b${n++}`;
-  const cfg = join(work, `${name}.cfg`);
-  writeFileSync(
-    cfg,
-    [
-      `name = "${name}"`,
-      'type = "hvm"',
-      "memory = 256",
-      'device_model_version = "qemu-xen"',
-      ...(stubMB
-        ? [
-            "device_model_stubdomain_override = 1",
-            `stubdomain_kernel = "${join(stubdom, "kernel")}"`,
-            `stubdomain_ramdisk = "${join(stubdom, "initrd")}"`,
-            `stubdomain_memory = ${stubMB}`,
-          ]
-        : []),
-      'vga = "none"',
-      "nographic = 1",
-      `serial = "file:${serial}"`,
-      `kernel = "${kernel}"`,
-      `ramdisk = "${initrd}"`,
-      'cmdline = "console=ttyS0 no_timer_check panic=-1"',
-      `disk = [ "format=raw, vdev=xvdb, access=rw, script=${script}, target=${kernel}", "format=raw, vdev=xvdc, access=rw, script=${script}, target=${initrd}" ]`,
-      'on_poweroff = "destroy"',
-      "",
-    ].join("\n"),
-  );
-  return { name, cfg };
-}
-async function create(opts) {
-  const serial = join(work, `serial-${n}.log`);
-  const { name, cfg } = config({ ...opts, serial });
+  const serial = join(work, `serial-${name}.log`);
+  const { cfg } = hvmGuest({
+    name,
+    dir: work,
+    image,
+    serial,
+    script,
+    ...(stubMB ? { stub: { image: stubdom, memoryMB: stubMB } } : {}),
+  });
   const t0 = performance.now();
   const r = await rig.run(["xl", "create", cfg], { timeoutS: 400 });
   return { name, ok: r.code === 0, ms: performance.now() - t0, serial };

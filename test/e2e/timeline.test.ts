@@ -28,6 +28,18 @@ function assertAddsUp(
   for (const s of stages) assert.ok(s.ms >= 0, `${s.name}: ${s.ms}`);
 }
 
+/** The --json timeline of a finished run: every stage, in order, adding up to the wall time. */
+function assertJsonTimeline(r: { code: number; stdout: string; stderr: string; wallMs: number }) {
+  assert.equal(r.code, 0, r.stderr);
+  const t = JSON.parse(r.stdout).timeline as { totalMs: number; stages: { name: string; ms: number }[] };
+  assert.deepEqual(
+    t.stages.map((s) => s.name),
+    STAGES,
+  );
+  assertAddsUp(t.stages, t.totalMs, r.wallMs);
+  return t;
+}
+
 describe("--timeline", { timeout: 10 * 60_000 }, () => {
   test("kiln run: every stage, in order, adding up to the wall time; the same data in --json", async () => {
     // Built and baked once, so the measured runs are the launch path.
@@ -51,14 +63,7 @@ describe("--timeline", { timeout: 10 * 60_000 }, () => {
       10,
     );
 
-    const j = await timed(["run", HELLO, "--kernel", "stock", "--timeline", "--json"]);
-    assert.equal(j.code, 0, j.stderr);
-    const t = JSON.parse(j.stdout).timeline as { totalMs: number; stages: { name: string; ms: number }[] };
-    assert.deepEqual(
-      t.stages.map((s) => s.name),
-      STAGES,
-    );
-    assertAddsUp(t.stages, t.totalMs, j.wallMs);
+    const t = assertJsonTimeline(await timed(["run", HELLO, "--kernel", "stock", "--timeline", "--json"]));
     // The guest's own stages are measured, not padding: the kernel takes a visible part of a boot.
     assert.ok(t.stages.find((s) => s.name === "kernel")!.ms > 50, JSON.stringify(t));
   });
@@ -67,14 +72,7 @@ describe("--timeline", { timeout: 10 * 60_000 }, () => {
     const tmp = tmpDir("kiln-timeline-");
     try {
       const image = await bakeImage(join(tmp.path, "img"), [await helloProgram()]);
-      const r = await timed(["launch", "qemu", image, "--timeline", "--json"]);
-      assert.equal(r.code, 0, r.stderr);
-      const t = JSON.parse(r.stdout).timeline as { totalMs: number; stages: { name: string; ms: number }[] };
-      assert.deepEqual(
-        t.stages.map((s) => s.name),
-        STAGES,
-      );
-      assertAddsUp(t.stages, t.totalMs, r.wallMs);
+      assertJsonTimeline(await timed(["launch", "qemu", image, "--timeline", "--json"]));
       const d = await runKiln(["launch", "qemu", image, "--timeline", "-d"]);
       assert.equal(d.code, 2, d.stderr);
       assert.match(d.stderr, /KILN_EOPTION_CONFLICT/);

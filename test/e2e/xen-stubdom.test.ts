@@ -3,19 +3,12 @@
 // (test/e2e/xenRig.ts) as the device model of an HVM guest, which then boots a kiln hello image through it.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import {
-  copyFileSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { KILN, sharedHome } from "../helpers.js";
+import { type HvmGuest, hvmGuest } from "./hvmGuest.js";
 import { bakeImage } from "./launchFixture.js";
 import { type Rig, replaceRig, rigAlive, rigConsoleTail, xenRig } from "./xenRig.js";
 
@@ -33,17 +26,6 @@ function kiln(args: string[]): string {
   });
 }
 
-/**
- * A copy of `file` padded with zeros to whole 512-byte sectors: a disk file's last partial sector is cut
- * off by the loop device dom0 serves it from. A bzImage and a cpio archive both ignore trailing zeros.
- */
-function sectorPadded(file: string, name: string): string {
-  const out = join(work, name);
-  copyFileSync(file, out);
-  truncateSync(out, Math.ceil(statSync(file).size / 512) * 512);
-  return out;
-}
-
 before(async () => {
   const booting = xenRig();
   booting.catch(() => {});
@@ -58,43 +40,18 @@ before(async () => {
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function hvmConfig(name: string, opts: { serial: string; dmArgs?: string[] }): string {
-  const kernel = sectorPadded(join(hello, "kernel"), `${name}-kernel`);
-  const initrd = sectorPadded(join(hello, "initrd"), `${name}-initrd`);
-  const cfg = join(work, `${name}.cfg`);
-  writeFileSync(
-    cfg,
-    [
-      `name = "${name}"`,
-      'type = "hvm"',
-      "memory = 256",
-      "vcpus = 1",
-      'device_model_version = "qemu-xen"',
-      "device_model_stubdomain_override = 1",
-      `stubdomain_kernel = "${join(stubdom, "kernel")}"`,
-      `stubdomain_ramdisk = "${join(stubdom, "initrd")}"`,
-      // libxl's default of 128 MB is too small for Debian's QEMU, its libraries and a kernel to hand the guest.
-      "stubdomain_memory = 256",
-      'vga = "none"',
-      "nographic = 1",
-      `serial = "file:${opts.serial}"`,
-      // Direct kernel boot: QEMU runs in the stub domain, where dom0's files do not exist; the same files are
-      // the guest's disks too, which libxl attaches to the stub domain, and kiln-init there finds each path
-      // among them by its backend's params (read-write: qemu-xen has no read-only IDE disks; they are copies).
-      `kernel = "${kernel}"`,
-      `ramdisk = "${initrd}"`,
-      'cmdline = "console=ttyS0 no_timer_check panic=-1"',
-      `disk = [ "format=raw, vdev=xvdb, access=rw, script=${script}, target=${kernel}", "format=raw, vdev=xvdc, access=rw, script=${script}, target=${initrd}" ]`,
-      'on_poweroff = "destroy"',
-      'on_reboot = "destroy"',
-      'on_crash = "destroy"',
-      // _hvm: only the guest's device model; plain device_model_args also reach the QEMU libxl starts in dom0
-      // to serve the stub domain's consoles.
-      ...(opts.dmArgs ? [`device_model_args_hvm = [ ${opts.dmArgs.map((a) => `"${a}"`).join(", ")} ]`] : []),
-      "",
-    ].join("\n"),
-  );
-  return cfg;
+/** The test's HVM guest booting hello, its QEMU in kiln's stub domain. */
+function guest(name: string, opts: { serial: string; dmArgs?: string[] }): HvmGuest {
+  return hvmGuest({
+    name,
+    dir: work,
+    image: hello,
+    serial: opts.serial,
+    script,
+    // libxl's default of 128 MB is too small for Debian's QEMU, its libraries and a kernel to hand the guest.
+    stub: { image: stubdom, memoryMB: 256 },
+    ...(opts.dmArgs ? { dmArgs: opts.dmArgs } : {}),
+  });
 }
 
 /**
@@ -102,23 +59,18 @@ function hvmConfig(name: string, opts: { serial: string; dmArgs?: string[] }): s
  * host's files over 9p (the rig's artifact: a real host reads a local disk), and a cold 50 MB read there
  * would eat into the fixed 60 s libxl gives the stub domain to start its QEMU.
  */
-async function warm(cfg: string): Promise<void> {
-  const files = [
-    join(stubdom, "kernel"),
-    join(stubdom, "initrd"),
-    ...readFileSync(cfg, "utf8").matchAll(/target=([^"]+)"/g),
-  ].map((f) => (typeof f === "string" ? f : f[1]!));
-  const r = await rig.run(["sh", "-c", 'cat "$@" > /dev/null', "warm", ...files], { timeoutS: 300 });
+async function warm(g: HvmGuest): Promise<void> {
+  const r = await rig.run(["sh", "-c", 'cat "$@" > /dev/null', "warm", ...g.files], { timeoutS: 300 });
   assert.equal(r.code, 0, r.output.slice(-2000));
 }
 
 /** Create an HVM guest with the stub domain and wait for hello's exit line; "rig down" if the rig died. */
 async function bootHello(t: { diagnostic(m: string): void }, name: string): Promise<"ok" | "rig down"> {
   const serial = join(work, `${name}-serial.log`);
-  const cfg = hvmConfig(name, { serial });
-  await warm(cfg);
+  const g = guest(name, { serial });
+  await warm(g);
   const t0 = Date.now();
-  const create = await rig.run(["xl", "create", cfg], { timeoutS: 400 });
+  const create = await rig.run(["xl", "create", g.cfg], { timeoutS: 400 });
   t.diagnostic(`xl create returned after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (create.code !== 0) {
     if (!(await rigAlive(rig))) return "rig down";
@@ -164,10 +116,10 @@ describe("QEMU as a Xen stub domain (Xen 4.17's libxl, kiln's xen-stubdom image)
 
   it("a stub domain whose QEMU cannot start fails xl create with QEMU's own error, not a hang", async () => {
     // An argument QEMU refuses, handed to it by libxl through xenstore like every other.
-    const cfg = hvmConfig("hvm-bad", { serial: join(work, "bad-serial.log"), dmArgs: ["-no-such-option"] });
-    await warm(cfg);
+    const g = guest("hvm-bad", { serial: join(work, "bad-serial.log"), dmArgs: ["-no-such-option"] });
+    await warm(g);
     const t0 = Date.now();
-    const create = await rig.run(["xl", "create", cfg], { timeoutS: 400 });
+    const create = await rig.run(["xl", "create", g.cfg], { timeoutS: 400 });
     assert.notEqual(create.code, 0, create.output);
     assert.ok(Date.now() - t0 < 300_000, "xl create gave up in time");
     const log = await rig.run(["sh", "-c", "cat /var/log/xen/qemu-dm-hvm-bad.log"]);
