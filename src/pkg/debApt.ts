@@ -105,7 +105,12 @@ export async function aptClosure(
   while (queue.length) {
     const rec = queue.shift()!;
     for (const group of parseDepends([rec.preDepends, rec.depends].filter(Boolean).join(", "))) {
-      if (group.some((alt) => exclude.has(alt.name))) {
+      // A dependency pinned to one exact version is a part of the same program, split across packages
+      // (perl on perl-base, which holds /usr/bin/perl): it comes in though kiln leaves the package out by
+      // default or it is Essential. What the recipe or the user excludes stays out.
+      const pinned =
+        group.length === 1 && group[0]!.rel?.op === "=" && !opts.exclude?.includes(group[0]!.name);
+      if (!pinned && group.some((alt) => exclude.has(alt.name))) {
         for (const alt of group) if (exclude.has(alt.name)) skipped.add(alt.name);
         continue;
       }
@@ -145,7 +150,7 @@ export async function aptClosure(
           "Run `apt-get update` (as root); if apt cannot install it either, add the name to [deb] exclude in the recipe.",
         );
       }
-      if (got.essential && got.name !== root.name && !onlyProvider) {
+      if (got.essential && got.name !== root.name && !onlyProvider && !pinned) {
         skipped.add(got.name);
         continue;
       }

@@ -20,6 +20,7 @@ import { type Progress, silentProgress } from "../core/progress.js";
 import { openStore, type Store } from "../core/store.js";
 import { KILN_VERSION } from "../core/version.js";
 import { aptClosure, aptDownloadAll, aptStateDigest, type DebRecord } from "./debApt.js";
+import { debDataPaths } from "./debData.js";
 import { unpackDebRoot } from "./debUnpack.js";
 import { elfClosure } from "./elfClosure.js";
 import { imageFiles } from "./imageFiles.js";
@@ -79,6 +80,8 @@ export interface DebProgramOptions {
   exclude?: string[];
   /** Look in kiln's packages/ catalogue for a recipe (default true). */
   catalogue?: boolean;
+  /** Take the run-time data the packages ship (debData.ts; default true, or the recipe's [deb] data). */
+  data?: boolean;
 }
 
 // deb:NAME[=VERSION][:/PROGRAM]. A version may hold ':' (an epoch) but never '/', so ":/" starts the path.
@@ -149,6 +152,7 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
   const programHint = opts.program ?? want.program ?? deb.program;
   const extraFiles = [...(deb.files ?? []), ...(opts.files ?? [])];
   const exclude = [...(deb.exclude ?? []), ...(opts.exclude ?? [])];
+  const withData = opts.data ?? deb.data ?? true;
   const added = loaded?.toml.image?.files
     ? await imageFiles(loaded.dir, loaded.toml.image.files, loaded.file)
     : [];
@@ -156,8 +160,9 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
   const store = openStore(env);
   const cacheKey = sha256(
     JSON.stringify({
-      v: 1,
+      v: 2,
       kiln: KILN_VERSION,
+      withData,
       name: want.name,
       version,
       programHint,
@@ -207,8 +212,33 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
 
   progress.step(`finding the shared-library closure of ${programPath}`);
   const c = await elfClosure(view, starts);
+  if (c.missing.length) {
+    progress.done();
+    throw missingError(programPath, c.missing, closure.packages);
+  }
+  // Data is taken as found: a library a plugin or a runtime's extension module needs and no package of the
+  // closure ships makes that module fail when loaded, as on a Debian system without the package.
+  const dataStarts: string[] = [];
+  if (withData) {
+    const own = [want.name, ...prog.links.map((k) => k.file.pkg), prog.file!.pkg];
+    for (const p of debDataPaths(view, closure.packages, own, [
+      programPath,
+      prog.path,
+      ...c.objects.keys(),
+    ])) {
+      const pl = view.lookup(p);
+      if (!pl || pl.path === prog.path) continue; // dangling: the loader would not find it either
+      if (pl.isDir) {
+        for (const k of pl.links) listed.push({ path: k.path, look: { ...pl, links: [k] } });
+        continue; // a link to a directory: the directory's own files are taken (or not) on their own
+      }
+      listed.push({ path: p, look: pl });
+      if (await isLoadable(pl.file!.host, pl.path)) dataStarts.push(pl.path);
+    }
+  }
+
+  const d = dataStarts.length ? await elfClosure(view, dataStarts) : undefined;
   progress.done();
-  if (c.missing.length) throw missingError(programPath, c.missing, closure.packages);
 
   const files = new Map<string, DebProgramFile>();
   const addFile = (dest: string, f: DebProgramFile) => {
@@ -222,6 +252,14 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
   for (const o of c.objects.values()) {
     if (o.path === programReal) continue;
     addFile(o.path, { src: o.file.host, dest: o.path, mode: o.file.mode, package: o.file.pkg });
+  }
+  if (d) {
+    for (const [path, f] of d.links)
+      if (path !== programPath)
+        addFile(path, { src: f.host, dest: path, symlink: f.target!, package: f.pkg });
+    for (const o of d.objects.values())
+      if (o.path !== programReal)
+        addFile(o.path, { src: o.file.host, dest: o.path, mode: o.file.mode, package: o.file.pkg });
   }
   for (const { look } of listed) {
     for (const k of look.links)
@@ -340,6 +378,21 @@ function findProgram(
     `Debian package ${q(name)} has no program ${tries.map((t) => q(t)).join(" or ")}${programs.length ? `; it ships ${programs.join(", ")}` : ` (packages: ${recs.map((r) => r.name).join(", ")})`}`,
     `Name the program: deb:${name}:/usr/sbin/NAME, or --program /usr/sbin/NAME (a recipe's [deb] table takes program = "...").`,
   );
+}
+
+/** An x86-64 ELF file the loader could map: shared objects (and programs) among the data, not firmware. */
+async function isLoadable(host: string, path: string): Promise<boolean> {
+  if (!/\.so(\.|$)/.test(path)) return false;
+  const { open } = await import("node:fs/promises");
+  const fh = await open(host, "r").catch(() => undefined);
+  if (!fh) return false;
+  try {
+    const b = Buffer.alloc(20);
+    await fh.read(b, 0, 20, 0);
+    return b.toString("latin1", 0, 4) === "\x7fELF" && b[4] === 2 && b.readUInt16LE(18) === 62;
+  } finally {
+    await fh.close();
+  }
 }
 
 async function isElf(path: string): Promise<boolean> {

@@ -134,6 +134,9 @@ export const Deb = z
     files: z.array(z.string().startsWith("/")).optional(),
     /** Dependencies not to download (and not to follow): packages needed only by maintainer scripts. */
     exclude: z.array(z.string()).optional(),
+    /** Take the run-time data the packages ship (language runtimes' libraries, the program's own data and
+     * plugins); false: only the program, its libraries and `files`. Default true. */
+    data: z.boolean().optional(),
   })
   .strict();
 export type Deb = z.infer<typeof Deb>;
