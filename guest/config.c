@@ -214,7 +214,8 @@ static int load_env(struct ctx *x, struct kiln_config *c, const struct json_node
 }
 
 static int load_rc(struct ctx *x, struct kiln_config *c, const struct json_node *n) {
-  static const char *const known[] = {"bin", "argv", "mode", "ready", "ready_timeout_ms", "argv_xen_dm", NULL};
+  static const char *const known[] = {"bin", "argv", "mode", "ready", "ready_timeout_ms", "argv_xen_dm",
+                                      "uid", "gid", NULL};
   if (want(x, n, JSON_ARRAY, "an array of programs")) return -1;
   if (n->len > KILN_MAX_RC) return bad(x, "too many programs (limit %d)", KILN_MAX_RC);
   c->n_rc = 0;
@@ -225,13 +226,15 @@ static int load_rc(struct ctx *x, struct kiln_config *c, const struct json_node 
     struct kiln_rc *r = &c->rc[c->n_rc];
     memset(r, 0, sizeof *r);
     if (want(x, e, JSON_OBJECT, "an object like {\"bin\":\"/bin/prog\"}")) return -1;
-    if (check_keys(x, e, known, "bin, argv, mode, ready, ready_timeout_ms, argv_xen_dm")) return -1;
+    if (check_keys(x, e, known, "bin, argv, mode, ready, ready_timeout_ms, argv_xen_dm, uid, gid")) return -1;
     const struct json_node *bin = json_get(x->d, e, "bin");
     const struct json_node *argv = json_get(x->d, e, "argv");
     const struct json_node *mode = json_get(x->d, e, "mode");
     const struct json_node *ready = json_get(x->d, e, "ready");
     const struct json_node *timeout = json_get(x->d, e, "ready_timeout_ms");
     const struct json_node *dm = json_get(x->d, e, "argv_xen_dm");
+    const struct json_node *uid = json_get(x->d, e, "uid");
+    const struct json_node *gid = json_get(x->d, e, "gid");
     size_t s2 = push_key(x, "bin", 3);
     if (!bin) return bad(x, "is missing: name the program's absolute path in the image");
     if (get_abs_path(x, bin, &r->bin)) return -1;
@@ -297,6 +300,19 @@ static int load_rc(struct ctx *x, struct kiln_config *c, const struct json_node 
       if (r->xen_dm && dm_at >= 0)
         return bad(x, "a second device model (rc[%d] has \"argv_xen_dm\": true): libxl starts one", dm_at);
       if (r->xen_dm) dm_at = (int)i;
+      pop(x, s2);
+    }
+    r->uid = r->gid = -1;
+    if (uid) {
+      s2 = push_key(x, "uid", 3);
+      if (get_int(x, uid, 0, KILN_ID_MAX, &r->uid)) return -1;
+      r->gid = r->uid;
+      pop(x, s2);
+    }
+    if (gid) {
+      s2 = push_key(x, "gid", 3);
+      if (!uid) return bad(x, "needs \"uid\" on the same program");
+      if (get_int(x, gid, 0, KILN_ID_MAX, &r->gid)) return -1;
       pop(x, s2);
     }
     c->n_rc++;

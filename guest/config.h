@@ -25,6 +25,8 @@
 #define KILN_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
 #define KILN_READY_TIMEOUT_MS 30000
 #define KILN_READY_TIMEOUT_MAX_MS 3600000
+/* uid and gid: 2^32-1 is (uid_t)-1, which setuid(2) takes for "no change". */
+#define KILN_ID_MAX 4294967294LL
 
 /* rc entries run in array order: setup to completion, bg started (and awaited when it has `ready`); main
  * starts last, after every other entry, wherever it stands. */
@@ -38,6 +40,7 @@ struct kiln_rc {
   const char *ready;    /* bg only: an absolute path that exists once the program is ready, or NULL */
   int ready_timeout_ms; /* how long to wait for `ready` */
   int xen_dm;           /* "argv_xen_dm": libxl's device model arguments follow argv (at most one entry) */
+  int64_t uid, gid;     /* run as this user and group; -1: as root (gid defaults to uid) */
 };
 
 /* IPv4 addresses in host byte order. */

@@ -860,13 +860,26 @@ static pid_t spawn(const struct kiln_rc *r) {
     }
     signal(SIGTTOU, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Raw system calls: libc's set*id would synchronise credentials across the threads of a process that,
+     * after vfork, is still PID 1's. The group goes first: once the uid is dropped, it could not change. */
+    if (r->uid >= 0) {
+      gid_t g = (gid_t)r->gid;
+      if (syscall(SYS_setgroups, 1, &g) || syscall(SYS_setgid, g) || syscall(SYS_setuid, (uid_t)r->uid)) {
+        exec_errno = errno;
+        _exit(EXIT_EXEC);
+      }
+    }
     execve(r->bin, (char *const *)(r->xen_dm ? dm_argv : r->argv), envp);
     exec_errno = errno;
     _exit(EXIT_EXEC);
   }
   if (restore >= 0) close(restore);
   if (exec_errno) {
-    say("kiln: error: cannot run %s: %s\n", q(r->bin), strerror(exec_errno));
+    if (r->uid >= 0)
+      say("kiln: error: cannot run %s as uid %lld, gid %lld: %s\n", q(r->bin), (long long)r->uid,
+          (long long)r->gid, strerror(exec_errno));
+    else
+      say("kiln: error: cannot run %s: %s\n", q(r->bin), strerror(exec_errno));
     waitpid(pid, NULL, 0);
     finish(EXIT_EXEC);
   }

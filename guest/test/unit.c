@@ -388,7 +388,7 @@ static void test_config(void) {
              "\"fg\" is not a mode: use \"main\", \"bg\" or \"setup\"");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":true}]}", "rc[0].mode", "must be a string, not a boolean");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"cwd\":\"/\"}]}", "rc[0].cwd",
-             "unknown key (known keys here: bin, argv, mode, ready, ready_timeout_ms, argv_xen_dm)");
+             "unknown key (known keys here: bin, argv, mode, ready, ready_timeout_ms, argv_xen_dm, uid, gid)");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"ready\":\"/run/x\"}]}", "rc[0].ready", "is for \"bg\" programs only");
   config_bad("{\"v\":1,\"rc\":[{\"bin\":\"/x\",\"mode\":\"setup\",\"ready\":\"/run/x\"}]}", "rc[0].ready",
              "is for \"bg\" programs only");

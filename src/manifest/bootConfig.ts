@@ -24,6 +24,10 @@ export interface RcEntry {
    * At most one entry; guest/README.md, "Xen stub domains".
    */
   argv_xen_dm?: boolean;
+  /** Run as this user (kiln-init drops root for the program: groups, then gid, then uid). */
+  uid?: number;
+  /** The program's group; default: the uid's number. */
+  gid?: number;
 }
 
 export interface NetEntry {
@@ -80,6 +84,8 @@ export const GUEST_LIMITS = {
   path: 4095,
   /** KILN_READY_TIMEOUT_MAX_MS */
   readyTimeoutMs: 3_600_000,
+  /** KILN_ID_MAX: a uid or gid (2^32-1 is "no change" to setuid(2)). */
+  id: 4_294_967_294,
 } as const;
 
 /** config_init(): what every guest environment starts from. */
@@ -299,7 +305,7 @@ class Checker {
     this.arr(v, at, "an array of programs", GUEST_LIMITS.rc, "programs").forEach((e, i) => {
       const here = `${at}[${i}]`;
       const o = this.obj(e, here, 'an object like {"bin":"/bin/prog"}');
-      this.keys(o, here, ["bin", "argv", "mode", "ready", "ready_timeout_ms", "argv_xen_dm"]);
+      this.keys(o, here, ["bin", "argv", "mode", "ready", "ready_timeout_ms", "argv_xen_dm", "uid", "gid"]);
       if (!("bin" in o))
         throw new Bad(`${here}.bin`, "is missing: name the program's absolute path in the image");
       const bin = this.absPath(o.bin, `${here}.bin`);
@@ -348,6 +354,14 @@ class Checker {
             `a second device model (rc[${dm}] has "argv_xen_dm": true): libxl starts one`,
           );
         dm = i;
+      }
+      for (const k of ["uid", "gid"] as const) {
+        if (!(k in o)) continue;
+        const id = o[k];
+        if (k === "gid" && !("uid" in o)) throw new Bad(`${here}.gid`, 'needs "uid" on the same program');
+        if (typeof id !== "number") throw new Bad(`${here}.${k}`, `must be an integer, not ${kind(id)}`);
+        if (!Number.isInteger(id) || id < 0 || id > GUEST_LIMITS.id)
+          throw new Bad(`${here}.${k}`, `must be an integer from 0 to ${GUEST_LIMITS.id}, not ${id}`);
       }
     });
   }
