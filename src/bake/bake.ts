@@ -12,11 +12,13 @@ import { silentProgress } from "../core/progress.js";
 import { sourceDateEpoch } from "../core/sourceDateEpoch.js";
 import { readUserFile } from "../core/userFile.js";
 import { KILN_VERSION } from "../core/version.js";
+import { type Accounts, resolveUser } from "../manifest/accounts.js";
 import { type BootConfig, bootConfigProblem, describeProblem } from "../manifest/bootConfig.js";
 import type { ImageManifest } from "../manifest/imageManifest.js";
 import { checkKernelCmdline, LAUNCHER_ROOM, X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
 import { type AddedFile, readAdded } from "./addedFiles.js";
 import { type CpioEntry, cpioChunks } from "./cpio.js";
+import { imageAccounts } from "./imageAccounts.js";
 import { checkInitrdPaths } from "./initrdPaths.js";
 import { type CheckedProgram, checkProgram, checkProgramWithClosure } from "./program.js";
 import { claimImageDir, writeImageDir } from "./writeImage.js";
@@ -78,6 +80,10 @@ export interface ProgramInput {
   /** bg: kiln-init waits for this path (a daemon's socket) before it starts the next program. */
   ready?: string;
   env?: Record<string, string>;
+  /** Run as this user (a name among the image's users, or a number; NAME:GROUP too), not as root. */
+  user?: string;
+  /** Users and groups the program's packages make (src/pkg/maintainerAccounts.ts). */
+  accounts?: Accounts;
   /** The closure: libraries, the ELF interpreter, data files; a symlink when `symlink` is set. */
   files?: { src: string; dest: string; mode?: number; symlink?: string; package?: string }[];
   /** Debian packages the files come from, for the SBOM (copyright read from copyrightFile). */
@@ -207,6 +213,12 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     inputs.map((i) => (i.dest ? i : ({} as ProgramInput))),
   );
   const closure = await readClosure(inputs);
+  const who = imageAccounts(inputs, [...added, ...closure]);
+  for (const f of who.files) closure.push({ src: "the packages' maintainer scripts", ...f, mtime: 0 });
+  const mainInput = inputs[own.length];
+  const runAs = mainInput?.user
+    ? resolveUser(mainInput.user, who.accounts.users, who.accounts.groups)
+    : undefined;
 
   const { resolvePlatform } = await import("../components/resolve.js");
   const platform = await resolvePlatform(opts.platform, {
@@ -296,6 +308,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       mode,
       ...(input.ready ? { ready: input.ready } : {}),
       ...(main?.argvXenDm ? { argv_xen_dm: true } : {}),
+      ...(mode === "main" && runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
     });
   });
   const programEnv = Object.assign({}, ...inputs.map((i) => i.env ?? {})) as Record<string, string>;
@@ -417,6 +430,14 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       .flatMap((a) => (a.data ? [{ path: a.dest, sha256: sha256(a.data), size: a.data.length }] : []))
       .sort((a, b) => (a.path < b.path ? -1 : 1)),
     ...(links.length ? { links } : {}),
+    ...(who.recorded
+      ? {
+          accounts: {
+            users: who.accounts.users.map((u) => ({ name: u.name, uid: u.uid, gid: u.gid, home: u.home })),
+            groups: who.accounts.groups.map((g) => ({ name: g.name, gid: g.gid })),
+          },
+        }
+      : {}),
     init: { path: "/init", sha256: init.sha256, size: init.size, version: init.version },
     config,
   };

@@ -39,23 +39,7 @@ async function layout(path: string): Promise<DebLayout> {
 }
 
 export async function readDebControl(path: string): Promise<DebControl> {
-  const { control } = await layout(path);
-  const label = `${basename(path)}:${control.name}`;
-  const stream = decompress(arMemberStream(path, control), compressionOf(control.name)!, label);
-  const extract = tarExtract();
-  stream.on("error", (e) => extract.destroy(e));
-  stream.pipe(extract);
-  let text: string | undefined;
-  try {
-    for await (const entry of extract) {
-      const chunks: Buffer[] = [];
-      for await (const c of entry) chunks.push(c as Buffer);
-      if (entry.header.name.replace(/^\.\//, "") === "control") text = Buffer.concat(chunks).toString("utf8");
-    }
-  } catch (e) {
-    if (e instanceof KilnError) throw e;
-    throw invalid(path, `its control archive is damaged (${(e as Error).message})`);
-  }
+  const text = (await readDebControlFiles(path, ["control"])).get("control");
   if (text === undefined) throw invalid(path, "it has no control file");
   const fields = parseControl(text);
   if (!fields.Package || !fields.Version) throw invalid(path, "its control file names no Package or Version");
@@ -66,6 +50,33 @@ export async function readDebControl(path: string): Promise<DebControl> {
     ...(fields.Source ? { source: fields.Source } : {}),
     fields,
   };
+}
+
+/** Members of the control archive (control, preinst, postinst, ...) that the package has, by name. */
+export async function readDebControlFiles(
+  path: string,
+  names: readonly string[],
+): Promise<Map<string, string>> {
+  const { control } = await layout(path);
+  const label = `${basename(path)}:${control.name}`;
+  const stream = decompress(arMemberStream(path, control), compressionOf(control.name)!, label);
+  const extract = tarExtract();
+  stream.on("error", (e) => extract.destroy(e));
+  stream.pipe(extract);
+  const out = new Map<string, string>();
+  try {
+    for await (const entry of extract) {
+      const chunks: Buffer[] = [];
+      for await (const c of entry) chunks.push(c as Buffer);
+      const name = entry.header.name.replace(/^\.\//, "");
+      if (names.includes(name) && entry.header.type === "file")
+        out.set(name, Buffer.concat(chunks).toString("utf8"));
+    }
+  } catch (e) {
+    if (e instanceof KilnError) throw e;
+    throw invalid(path, `its control archive is damaged (${(e as Error).message})`);
+  }
+  return out;
 }
 
 /** Unpack the package's files (data.tar) into `target`, which must not exist yet. */

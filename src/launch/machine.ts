@@ -92,6 +92,8 @@ export interface MachineSpec {
   env: Record<string, string>;
   /** Replace the main program's argv[1..]; the baked argv when absent. */
   args?: string[];
+  /** Run the main program as this user (NAME|UID[:GROUP|GID], resolved against the image's accounts). */
+  user?: string;
   console: "attached" | "detached";
   /** Pass kiln's stdin to the guest console (attached only). */
   interactive: boolean;

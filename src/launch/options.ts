@@ -40,6 +40,8 @@ export interface LaunchOptionValues {
   uefi?: boolean;
   /** After an attached run, where its time went (kiln-init's timings and the console's arrival times). */
   timeline?: boolean;
+  /** Run the main program as this user: NAME or UID, optionally :GROUP or :GID. */
+  user?: string;
 }
 
 /** For what says nothing of its needs (a launchable, a kernel older than boot protocol 2.10); see imageMemory.ts. */
@@ -291,6 +293,7 @@ export function specFromOptions(
     shares: (o.share ?? []).map((s) => parseShare(s)),
     env: envVars,
     ...(args !== undefined ? { args } : {}),
+    ...(o.user !== undefined ? { user: o.user } : {}),
     console: o.detach ? "detached" : "attached",
     interactive: o.interactive ?? false,
     ...(gdbPort !== undefined ? { gdbPort } : {}),

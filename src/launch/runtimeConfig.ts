@@ -5,6 +5,7 @@
  */
 import { posix } from "node:path";
 import { q, usageError } from "../core/errors.js";
+import { initAccounts, resolveUser } from "../manifest/accounts.js";
 import { type BootConfig, bootConfigProblem, describeProblem } from "../manifest/bootConfig.js";
 import type { ImageManifest } from "../manifest/imageManifest.js";
 import type { MachineSpec } from "./machine.js";
@@ -20,20 +21,28 @@ export function runtimeConfig(
   const baked = manifest.config ?? { v: 1 };
   const delta: Record<string, unknown> = {};
   if (Object.keys(spec.env).length > 0) delta.env = { ...(baked.env ?? {}), ...spec.env };
-  if (spec.args !== undefined) {
+  if (spec.args !== undefined || spec.user !== undefined) {
     const rc = baked.rc ?? [];
     const main = rc.findIndex((e) => (e.mode ?? "main") === "main");
     if (main < 0) {
       throw usageError(
-        "KILN_EARGS_NO_PROGRAM",
-        `Cannot pass arguments ${q(spec.args.join(" "))} to image ${q(manifest.name)}: it has no main program`,
+        spec.args !== undefined ? "KILN_EARGS_NO_PROGRAM" : "KILN_EUSER",
+        spec.args !== undefined
+          ? `Cannot pass arguments ${q(spec.args.join(" "))} to image ${q(manifest.name)}: it has no main program`
+          : `Cannot run image ${q(manifest.name)} as ${q(spec.user)}: it has no main program`,
         "A kernel-plane image runs no program; launch it without arguments after the image.",
       );
     }
+    const accounts = manifest.accounts ?? initAccounts();
+    const who = spec.user !== undefined ? resolveUser(spec.user, accounts.users, accounts.groups) : undefined;
     delta.rc = rc.map((e, i) => {
       if (i !== main) return e;
       const argv0 = e.argv?.[0] ?? posix.basename(e.bin);
-      return { ...e, argv: [argv0, ...(spec.args ?? [])] };
+      return {
+        ...e,
+        ...(spec.args !== undefined ? { argv: [argv0, ...spec.args] } : {}),
+        ...(who ? { uid: who.uid, gid: who.gid } : {}),
+      };
     });
   }
   const net = spec.net;

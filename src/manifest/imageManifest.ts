@@ -59,6 +59,14 @@ export interface ImageManifest {
   files: { path: string; sha256: string; size: number }[];
   /** Symlinks in the initrd (from --add trees and Debian packages), when there are any. */
   links?: { path: string; target: string }[];
+  /**
+   * The image's users and groups, when it has an /etc/passwd (its own, or its packages' accounts); absent:
+   * kiln-init's root and nobody. `-u NAME` resolves against these at launch.
+   */
+  accounts?: {
+    users: { name: string; uid: number; gid: number; home: string }[];
+    groups: { name: string; gid: number }[];
+  };
   init: { path: string; sha256: string; size: number; version: string };
   /** The baked boot configuration (also in the initrd as /kiln/image.json). */
   config: BootConfig;

@@ -13,18 +13,21 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
+import { readDebControlFiles } from "../core/debPackage.js";
 import { sha256 } from "../core/digest.js";
 import { KilnError, q, usageError } from "../core/errors.js";
 import { paths } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { openStore, type Store } from "../core/store.js";
 import { KILN_VERSION } from "../core/version.js";
+import { type Accounts, baseAccounts } from "../manifest/accounts.js";
 import { aptClosure, aptDownloadAll, aptStateDigest, type DebRecord } from "./debApt.js";
 import { debDataPaths } from "./debData.js";
 import { unpackDebRoot } from "./debUnpack.js";
 import { elfClosure } from "./elfClosure.js";
 import { imageFiles } from "./imageFiles.js";
 import { loadToml } from "./loadRecipe.js";
+import { type MaintainerScript, maintainerAccounts } from "./maintainerAccounts.js";
 import type { Deb, Image } from "./recipe.js";
 import { RootView } from "./rootView.js";
 
@@ -66,6 +69,11 @@ export interface DebProgram {
   image?: Omit<Image, "files">;
   /** The recipe used (kiln.toml path). */
   recipe?: string;
+  /**
+   * Debian's static accounts plus the system users and groups the packages' maintainer scripts would make,
+   * when they make any (the image then gets them as /etc/passwd and /etc/group).
+   */
+  accounts?: Accounts;
 }
 
 export interface DebProgramOptions {
@@ -160,7 +168,7 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
   const store = openStore(env);
   const cacheKey = sha256(
     JSON.stringify({
-      v: 2,
+      v: 3,
       kiln: KILN_VERSION,
       withData,
       name: want.name,
@@ -302,6 +310,17 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
   const ordered = [...head, ...[...used].filter((n) => !head.includes(n)).sort()].filter((n) =>
     byName.has(n),
   );
+  const scripts: MaintainerScript[] = [];
+  for (const rec of closure.packages) {
+    const got = await readDebControlFiles(store.blobPath(rec.sha256), ["preinst", "postinst"]);
+    for (const [name, text] of got) scripts.push({ pkg: rec.name, name, text });
+  }
+  const base = baseAccounts();
+  const accounts = maintainerAccounts(scripts, base);
+  const madeAccounts =
+    accounts.users.length > base.users.length ||
+    accounts.groups.length > base.groups.length ||
+    accounts.groups.some((g, i) => g.members.length !== base.groups[i]?.members.length);
   const { files: _f, ...image } = loaded?.toml.image ?? {};
   const result: DebProgram = {
     spec,
@@ -311,6 +330,7 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
     resolved: closure.packages.map(info),
     ...(loaded?.toml.image ? { image } : {}),
     ...(loaded ? { recipe: loaded.file } : {}),
+    ...(madeAccounts ? { accounts } : {}),
   };
   await writeFileAtomic(
     cacheFile,
@@ -337,16 +357,19 @@ async function fetchTrees(
   progress: Progress,
 ) {
   const missing: DebRecord[] = [];
-  for (const r of recs) if (!(await store.hasTree(`deb-${r.sha256}`))) missing.push(r);
+  // The .deb stays too: its maintainer scripts say which accounts the package makes.
+  for (const r of recs)
+    if (!(await store.hasTree(`deb-${r.sha256}`)) || !(await store.has(r.sha256))) missing.push(r);
   if (missing.length) {
     progress.step(`downloading ${missing.length} Debian package${missing.length === 1 ? "" : "s"}`);
     await store.withTmpDir(async (dir) => {
       const got = await aptDownloadAll(missing, dir, env);
       for (const r of missing) {
         const blob = await store.put(got.get(r.name)!, r.sha256);
-        await store.putTree(`deb-${r.sha256}`, async (root) => {
-          await unpackDebRoot(blob.path, root);
-        });
+        if (!(await store.hasTree(`deb-${r.sha256}`)))
+          await store.putTree(`deb-${r.sha256}`, async (root) => {
+            await unpackDebRoot(blob.path, root);
+          });
       }
     });
     progress.done();

@@ -115,6 +115,8 @@ export const Image = z
     ports: z.array(portSpec).optional(),
     /** Destination in the image → path relative to the kiln.toml's directory (and inside it). */
     files: z.record(z.string().startsWith("/"), relPath).optional(),
+    /** Run the program as this user (a name among the image's users, or a uid; NAME:GROUP too). */
+    user: z.string().min(1).optional(),
   })
   .strict();
 export type Image = z.infer<typeof Image>;

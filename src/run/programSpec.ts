@@ -38,6 +38,8 @@ export async function resolveProgramSpec(
       dest: resolved.program.dest,
       ...(image?.args ? { args: image.args } : {}),
       ...(image?.env ? { env: image.env } : {}),
+      ...(image?.user ? { user: image.user } : {}),
+      ...("accounts" in resolved && resolved.accounts ? { accounts: resolved.accounts } : {}),
       files: resolved.files,
       ...(deb ? { packages: deb.packages } : {}),
     },

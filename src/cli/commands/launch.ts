@@ -27,6 +27,10 @@ export function addLaunchOptions(cmd: Command): Command {
     .option("--cpus <N>", "virtual CPUs")
     .option("-e, --env <NAME=VALUE>", "environment variable for the program (repeatable)", collect)
     .option(
+      "-u, --user <NAME|UID[:GROUP]>",
+      "run the program as this user of the image (default: root, or the recipe's user)",
+    )
+    .option(
       "-b, --disk <FILE[,/MOUNT][,ro]>",
       "attach a raw disk image, mounted at /MOUNT (repeatable)",
       collect,
