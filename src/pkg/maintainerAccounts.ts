@@ -80,7 +80,6 @@ const VALUED: Record<Command["tool"], readonly string[]> = {
 function words(line: string, vars: Map<string, string>): string[] {
   const out: string[] = [];
   const re = /'([^']*)'|"((?:[^"\\]|\\.)*)"|([^\s'"]+)/g;
-  let m: RegExpExecArray | null;
   let cur = "";
   let last = -1;
   const expand = (s: string) =>
@@ -88,7 +87,7 @@ function words(line: string, vars: Map<string, string>): string[] {
       /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
       (all, a, b) => vars.get(a ?? b) ?? all,
     );
-  while ((m = re.exec(line))) {
+  for (const m of line.matchAll(re)) {
     const piece = m[1] ?? expand((m[2] ?? m[3])!.replace(/\\(.)/g, "$1"));
     // Adjacent pieces without space between them are one word ("--home=$DIR", 'a'"b").
     if (m.index === last) cur += piece;
@@ -96,7 +95,7 @@ function words(line: string, vars: Map<string, string>): string[] {
       if (last >= 0) out.push(cur);
       cur = piece;
     }
-    last = re.lastIndex;
+    last = m.index! + m[0].length;
   }
   if (last >= 0) out.push(cur);
   return out;
