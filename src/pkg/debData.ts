@@ -37,6 +37,12 @@ const RUNTIMES: readonly { uses: RegExp; trees: readonly RegExp[] }[] = [
       /^\/var\/lib\/gems\//,
     ],
   },
+  {
+    // Debian builds QEMU with --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu: its BIOS
+    // and option ROMs are other source packages' data, on QEMU's own search path.
+    uses: /^\/usr\/bin\/qemu-system-[a-z0-9_]+$/,
+    trees: [/^\/usr\/share\/seabios\//, /^\/usr\/lib\/ipxe\/qemu\//],
+  },
 ];
 
 /** Never data: other programs, docs, and what only an init system, a desktop or an administrator reads. */

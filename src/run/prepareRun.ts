@@ -65,13 +65,13 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
   let built: { kind: string; program: string; cached: boolean; projectDir?: string };
   let defaults: ImageDefaults | undefined;
   if (isPackageSpec(inputs.target)) {
-    progress.step(`resolving ${inputs.target}`);
+    // No step of its own: the resolver's steps (apt, downloads, the closure) say where the time goes, and a
+    // step left open across them would be closed under the last one's name.
     const r = await resolveProgramSpec(inputs.target, {
       env,
       progress,
       ...(inputs.program ? { program: inputs.program } : {}),
     });
-    progress.done();
     program = r.input;
     built = { kind: "package", program: r.input.src, cached: true };
     defaults = r.defaults;

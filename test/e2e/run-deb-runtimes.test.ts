@@ -6,7 +6,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { freePort, poll, runKiln, tmpDir } from "../helpers.js";
-import { bakeImage, compile } from "./fixtures.js";
+import { bakeImage, compile, helloProgram } from "./fixtures.js";
 
 const names: string[] = [];
 const work = tmpDir("kiln-deb-runtimes-");
@@ -125,6 +125,38 @@ describe("Debian's runtimes and servers, unmodified", () => {
     assert.ok(m.programs.some((p: { path: string }) => p.path === "/usr/sbin/squid"));
     const proxy = m.accounts.users.find((u: { name: string }) => u.name === "proxy");
     assert.deepEqual(proxy && [proxy.uid, proxy.gid], [13, 13]);
+  });
+
+  test("QEMU runs inside a kiln VM and boots a kiln image there: its firmware and ROMs come as data", async () => {
+    const hello = await bakeImage(join(work.path, "inner-hello"), [await helloProgram()]);
+    // -M pc: SeaBIOS (another package, on QEMU's firmware path) and linuxboot_dma.bin load the kernel.
+    const r = await runKiln(
+      [
+        "run",
+        "deb:qemu-system-x86",
+        "--program",
+        "/usr/bin/qemu-system-x86_64",
+        "--kernel",
+        "stock",
+        "--add",
+        `${hello}/kernel:/inner/kernel`,
+        "--add",
+        `${hello}/initrd:/inner/initrd`,
+        "--",
+        ..."-M pc -accel tcg -m 128 -nodefaults -no-user-config -display none -no-reboot -serial stdio".split(
+          " ",
+        ),
+        ..."-device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel /inner/kernel -initrd /inner/initrd".split(
+          " ",
+        ),
+        "-append",
+        "console=ttyS0 quiet panic=-1 reboot=t",
+      ],
+      { timeoutMs: 600_000 },
+    );
+    assert.match(r.stdout, /^Hello from kiln!\r?$/m, r.stderr + r.stdout.slice(-3000));
+    // The inner kiln-init's line, then QEMU's own status: isa-debug-exit makes exit 0 into (0 << 1) | 1.
+    assert.match(r.stdout, /^kiln: exit 0\r?\n(.*\n)*?kiln: exit 1\r?$/m);
   });
 
   test("-u runs the program as a user of the image; an unknown one is refused before boot", async () => {
