@@ -746,7 +746,8 @@ static void write_if_absent(const char *path, const char *text) {
 }
 
 /* What Debian's programs take for granted of a root file system, made only where the image has nothing:
- * the writable state directories (daemons put sockets in /run and data in /var/lib) and a passwd and group
+ * the writable state directories (daemons put sockets in /run and data in /var/lib), /dev/shm for POSIX
+ * shared memory (shm_open: squid; a directory on devtmpfs serves, no tmpfs needed) and a passwd and group
  * naming root, nobody and nogroup (memcached, mosquitto and dnsmasq refuse to start without "nobody"). The
  * initramfs is writable; nothing here is baked, so an image's bytes do not change. */
 static void posix_root(void) {
@@ -754,7 +755,8 @@ static void posix_root(void) {
     const char *path;
     mode_t mode;
   } dirs[] = {{"/tmp", 01777}, {"/run", 0755}, {"/var", 0755}, {"/var/lib", 0755},
-              {"/var/log", 0755}, {"/var/cache", 0755}, {"/var/tmp", 01777}, {"/etc", 0755}};
+              {"/var/log", 0755}, {"/var/cache", 0755}, {"/var/tmp", 01777}, {"/etc", 0755},
+              {"/dev/shm", 01777}};
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
     if (mkdir(dirs[i].path, dirs[i].mode) == 0) chmod(dirs[i].path, dirs[i].mode);
   if (symlink("/run", "/var/run") && errno != EEXIST)
