@@ -13,6 +13,8 @@ PKGS+=(dpkg-dev zip unzip libclang-rt-14-dev docker-registry skopeo lintian syst
 PKGS+=(xen-utils-4.17 xenstore-utils qemu-system-xen curl)
 # Test-only: the redis test talks to the guest with redis-cli.
 PKGS+=(redis-tools)
+# Test-only: the PostgreSQL test asks the guest's server with psql.
+PKGS+=(postgresql-client)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,6 +32,8 @@ export interface BakeOptions {
    * the background before it.
    */
   programs: (string | ProgramInput)[];
+  /** Programs only installed, never run (a shell: src/run/shellTool.ts); after the programs. */
+  tools?: ProgramInput[];
   kernel?: "stock" | "specialized";
   /** Extra files: host path → absolute path in the image (src/bake/addedFiles.ts). */
   add?: { src: string; dest: string }[];
@@ -82,6 +84,8 @@ export interface ProgramInput {
   env?: Record<string, string>;
   /** Run as this user (a name among the image's users, or a number; NAME:GROUP too), not as root. */
   user?: string;
+  /** The main program's one-shot steps, run to completion before it (as its user): absolute argv[0]. */
+  setup?: string[][];
   /** Users and groups the program's packages make (src/pkg/maintainerAccounts.ts). */
   accounts?: Accounts;
   /** The closure: libraries, the ELF interpreter, data files; a symlink when `symlink` is set. */
@@ -192,7 +196,12 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   // Checked before any work, and again with the platform's own part once it is known.
   checkCmdline([BASE_CMDLINE, opts.cmdline].filter(Boolean).join(" "));
   const own = opts.platformPrograms ?? [];
-  const inputs = [...own, ...opts.programs.map((p) => (typeof p === "string" ? { src: p, dest: "" } : p))];
+  const inputs = [
+    ...own,
+    ...opts.programs.map((p) => (typeof p === "string" ? { src: p, dest: "" } : p)),
+    ...(opts.tools ?? []),
+  ];
+  const firstTool = own.length + opts.programs.length;
   const epoch = opts.mtime ?? sourceDateEpoch(env);
   const [programs, added, configOverride] = await Promise.all([
     Promise.all(inputs.map((p) => (p.dest ? checkProgramWithClosure(p) : checkProgram(p.src)))),
@@ -300,7 +309,23 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   programs.forEach((_, i) => {
     const input = inputs[i]!;
     const mode = i < own.length ? (input.mode ?? "bg") : i === own.length ? "main" : "bg";
-    if (mode === "none") return;
+    if (mode === "none" || i >= firstTool) return;
+    // The main program's one-shot steps (a database's initdb) run before it, as its user.
+    if (mode === "main")
+      for (const argv of input.setup ?? []) {
+        if (!closure.some((f) => f.dest === argv[0]) && !dests.includes(argv[0]!))
+          throw usageError(
+            "KILN_ESETUP_PROGRAM",
+            `The setup step ${q(argv.join(" "))} names ${q(argv[0])}, which is not in the image`,
+            "Give the absolute path of a program the package ships (dpkg -L), or add it with --add.",
+          );
+        rc.push({
+          bin: argv[0]!,
+          argv: [basename(argv[0]!), ...argv.slice(1)],
+          mode: "setup",
+          ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+        });
+      }
     const main = mode === "main" ? platform.extras.main : undefined;
     rc.push({
       bin: dests[i]!,

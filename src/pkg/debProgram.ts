@@ -127,11 +127,19 @@ export async function findDebRecipe(name: string): Promise<string | undefined> {
   const dir = catalogueDir();
   const entries = await readdir(dir).catch(() => [] as string[]);
   const direct = entries.includes(name) ? [name] : [];
+  const { parse } = await import("smol-toml");
   for (const e of [...direct, ...entries.sort()]) {
     const text = await readFile(join(dir, e, "kiln.toml"), "utf8").catch(() => undefined);
     if (!text || !/^\s*\[deb\]/m.test(text)) continue;
-    const t = await loadToml(join(dir, e));
-    if ((t.toml.deb?.package ?? t.toml.name) === name) return t.file;
+    // Only the recipe that names the package is validated (by the caller): another one's mistake is not this
+    // package's error.
+    let doc: { name?: unknown; deb?: { package?: unknown } };
+    try {
+      doc = parse(text) as typeof doc;
+    } catch {
+      continue;
+    }
+    if ((doc.deb?.package ?? doc.name) === name) return join(dir, e, "kiln.toml");
   }
   return undefined;
 }
@@ -241,7 +249,7 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
         continue; // a link to a directory: the directory's own files are taken (or not) on their own
       }
       listed.push({ path: p, look: pl });
-      if (await isLoadable(pl.file!.host, pl.path)) dataStarts.push(pl.path);
+      if (await isLoadable(pl.file!.host, pl.path, pl.file!.mode)) dataStarts.push(pl.path);
     }
   }
 
@@ -403,9 +411,12 @@ function findProgram(
   );
 }
 
-/** An x86-64 ELF file the loader could map: shared objects (and programs) among the data, not firmware. */
-async function isLoadable(host: string, path: string): Promise<boolean> {
-  if (!/\.so(\.|$)/.test(path)) return false;
+/**
+ * An x86-64 ELF file the loader could map: shared objects and the package's helper programs (PostgreSQL's
+ * initdb beside postgres) among the data, not firmware for other machines.
+ */
+async function isLoadable(host: string, path: string, mode: number): Promise<boolean> {
+  if (!/\.so(\.|$)/.test(path) && (mode & 0o111) === 0) return false;
   const { open } = await import("node:fs/promises");
   const fh = await open(host, "r").catch(() => undefined);
   if (!fh) return false;

@@ -117,6 +117,10 @@ export const Image = z
     files: z.record(z.string().startsWith("/"), relPath).optional(),
     /** Run the program as this user (a name among the image's users, or a uid; NAME:GROUP too). */
     user: z.string().min(1).optional(),
+    /** Commands run to completion before the program, in order, as its user (argv[0] an absolute path). */
+    setup: z.array(z.array(z.string()).min(1)).optional(),
+    /** Put Debian's dash in the image as /bin/sh (off by default: a shell is attack surface). */
+    shell: z.boolean().optional(),
   })
   .strict();
 export type Image = z.infer<typeof Image>;

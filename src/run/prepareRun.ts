@@ -23,6 +23,8 @@ export interface RunInputs {
   configFile?: string;
   cmdline?: string;
   program?: string;
+  /** Debian's dash as /bin/sh (src/run/shellTool.ts); also a recipe's or project's [image] shell. */
+  shell?: boolean;
   env?: NodeJS.ProcessEnv;
   progress?: Progress;
 }
@@ -111,6 +113,10 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       : undefined;
   const { resolvePlatformPrograms } = await import("./platformPrograms.js");
   const platformPrograms = await resolvePlatformPrograms(platform, { env, progress });
+  const tools =
+    (inputs.shell ?? defaults?.shell)
+      ? [await (await import("./shellTool.js")).resolveShell({ env, progress })]
+      : [];
   const key = sha256(
     JSON.stringify({
       kiln: KILN_VERSION,
@@ -124,6 +130,7 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       specialized: choice.configHash ?? null,
       hypervisor: parts?.hypervisor?.sha256 ?? null,
       platformPrograms,
+      tools,
       add: await Promise.all(add.map(async (a) => [a.dest, await addDigest(a.src)])),
       config: inputs.configFile ? sha256(await readFile(inputs.configFile)) : null,
       cmdline: inputs.cmdline ?? null,
@@ -146,6 +153,7 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       out: image,
       programs: [program],
       platformPrograms,
+      tools,
       kernel,
       add,
       ...(inputs.configFile ? { configFile: inputs.configFile } : {}),

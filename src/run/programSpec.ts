@@ -39,6 +39,7 @@ export async function resolveProgramSpec(
       ...(image?.args ? { args: image.args } : {}),
       ...(image?.env ? { env: image.env } : {}),
       ...(image?.user ? { user: image.user } : {}),
+      ...(image?.setup ? { setup: image.setup } : {}),
       ...("accounts" in resolved && resolved.accounts ? { accounts: resolved.accounts } : {}),
       files: resolved.files,
       ...(deb ? { packages: deb.packages } : {}),
@@ -48,6 +49,7 @@ export async function resolveProgramSpec(
           defaults: {
             ...(image.memory ? { memory: image.memory } : {}),
             ...(image.ports ? { ports: image.ports } : {}),
+            ...(image.shell ? { shell: image.shell } : {}),
           },
         }
       : {}),

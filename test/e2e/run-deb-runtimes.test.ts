@@ -1,6 +1,7 @@
 // Debian's software as it is: interpreters whose libraries are data (Python, Perl, Node), a server that
 // refuses root (memcached, run as the user its package makes), and users chosen at launch.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -116,6 +117,44 @@ describe("Debian's runtimes and servers, unmodified", () => {
       { timeoutMs: 120_000, intervalMs: 500 },
     );
     assert.match(page, /^HTTP\/1\.[01] 200/);
+  });
+
+  test("PostgreSQL 15 makes its cluster at boot and answers psql from the host, as the postgres user", async () => {
+    const port = await freePort();
+    const name = `postgres-${port}`;
+    names.push(name);
+    const r = await runKiln(
+      ["run", "deb:postgresql-15", "--kernel", "stock", "-p", `${port}:5432`, "-d", "--name", name],
+      { timeoutMs: 300_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const psql = (sql: string) =>
+      execFileSync("psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-tAc", sql], {
+        timeout: 5000,
+        stdio: ["ignore", "pipe", "pipe"],
+      })
+        .toString()
+        .trim();
+    const one = await poll(
+      "psql select 1",
+      () => {
+        try {
+          return psql("select 1");
+        } catch {
+          return undefined;
+        }
+      },
+      { timeoutMs: 180_000, intervalMs: 1000 },
+    );
+    assert.equal(one, "1");
+    // The server process's own credentials, as its kernel reports them: the uid the image gave postgres.
+    const status = psql("select pg_read_file('/proc/self/status')");
+    const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+    const passwd = psql("select pg_read_file('/etc/passwd')");
+    const pgUid = /^postgres:x:(\d+):/m.exec(passwd)?.[1];
+    assert.ok(pgUid && pgUid !== "0", passwd);
+    assert.equal(uid, pgUid);
+    assert.equal((await runKiln(["stop", name])).code, 0);
   });
 
   test("squid resolves (perlapi from perl-base) and bakes, with the proxy user Debian gives it", async () => {

@@ -15,6 +15,7 @@ interface BakeCliOpts extends CommonOpts {
   policy?: string;
   allowLicenseViolations?: boolean;
   force?: boolean;
+  shell?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -58,6 +59,10 @@ export function register(program: Command): void {
       )
       .option("--allow-license-violations", "bake despite policy violations, recording them in the manifest")
       .option("--force", "replace what is at OUT even if it is not an image kiln wrote")
+      .option(
+        "--shell",
+        "put Debian's dash in the image as /bin/sh, for programs that run commands through one",
+      )
       .option("--list", "list the platforms")
       .option("--describe <platform>", "show what a platform's components resolve to on the kernel in use")
       .addHelpText(
@@ -119,16 +124,18 @@ export function register(program: Command): void {
       }));
       const notice = kernelNotice(kernel);
       if (notice && !opts.quiet && !opts.json) process.stderr.write(`${notice}\n`);
+      // deb:NAME and pkg:NAME bring their closure with them (and a recipe may ask for a shell).
+      const resolved = await Promise.all(
+        programs.map(async (p) => (isPackageSpec(p) ? await resolveProgramSpec(p, { progress }) : p)),
+      );
+      const shell = opts.shell || resolved.some((r) => typeof r !== "string" && r.defaults?.shell);
+      const { resolveShell } = await import("../../run/shellTool.js");
       const baked = await bake({
         platform,
         out,
         platformPrograms,
-        // deb:NAME and pkg:NAME bring their closure with them.
-        programs: await Promise.all(
-          programs.map(async (p) =>
-            isPackageSpec(p) ? (await resolveProgramSpec(p, { progress })).input : p,
-          ),
-        ),
+        ...(shell ? { tools: [await resolveShell({ progress })] } : {}),
+        programs: resolved.map((r) => (typeof r === "string" ? r : r.input)),
         kernel: kernel.kind,
         add: opts.add.map(parseAdd),
         ...(opts.config ? { configFile: opts.config } : {}),

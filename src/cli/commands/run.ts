@@ -13,6 +13,7 @@ type Opts = LaunchOptionValues &
     cmdline?: string;
     program?: string;
     backend?: string;
+    shell?: boolean;
   };
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -40,6 +41,10 @@ export function register(program: Command): void {
       "which program to run when the build makes several, or which of a deb: package's (its path: /usr/sbin/NAME)",
     )
     .option("--backend <name>", "qemu (default), xen or firecracker")
+    .option(
+      "--shell",
+      "put Debian's dash in the image as /bin/sh, for programs that run commands through one",
+    )
     .addHelpText(
       "after",
       "\nkiln's options go anywhere before --, before or after TARGET; only the words after -- go to the program.\n\nExamples:\n  kiln run examples/hello\n  kiln run deb:redis-server -p 16379:6379\n  kiln run examples/httpd -p 18080:8080\n  kiln run hello.c -- --greeting hi\n  kiln run examples/kv -p 17000:7000 -b kv.img,/data",
@@ -74,6 +79,7 @@ export function register(program: Command): void {
         ...(opts.config ? { configFile: opts.config } : {}),
         ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
         ...(opts.program ? { program: opts.program } : {}),
+        ...(opts.shell ? { shell: true } : {}),
         progress,
       });
       if (!opts.quiet && !opts.json) {
@@ -96,6 +102,8 @@ export function register(program: Command): void {
           ? { publish: (d.ports ?? []).map(String).filter((p) => p.includes(":")) }
           : {}),
         env: [...Object.entries(d?.env ?? {}).map(([k, v]) => `${k}=${v}`), ...(opts.env ?? [])],
+        // A project's [image] user (a deb: recipe's is baked in, and not among these defaults): -u wins.
+        ...(opts.user === undefined && d?.user ? { user: d.user } : {}),
       });
       await launchAndReport(spec, opts.backend ?? "qemu", opts, progress, (r) => ({ ...prepared, ...r }));
     },
