@@ -4,6 +4,7 @@
 //   spec     what `kiln bake` takes (deb:NAME[:/PATH])
 //   args     the program's arguments
 //   files    files to add: image path → text
+//   include  paths or globs from the packages beyond what kiln finds (--include)
 //   run      { expect: RegExp }: the program runs to exit 0 and prints a line matching it
 //   serve    { port, proto?, check(hostPort) → Promise<boolean> }: a server; ready when check passes
 //   fast     in CI's subset
@@ -177,6 +178,16 @@ export const CASES = [
       check: (p) => tcp(p, "GET http://kiln.invalid/ HTTP/1.0\r\n\r\n", /squid/i).then(Boolean),
     },
   },
+  {
+    // The catalogue's recipe: initdb at boot as the postgres user, then the server. An SSLRequest is
+    // answered with one byte, N (no TLS here), by a server that has its cluster up.
+    name: "postgresql-15",
+    spec: "deb:postgresql-15",
+    serve: {
+      port: 5432,
+      check: (p) => tcp(p, Buffer.from([0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f]), /^N$/).then(Boolean),
+    },
+  },
   // Programs
   {
     name: "sqlite3",
@@ -226,6 +237,8 @@ export const CASES = [
   {
     name: "guile-3.0",
     spec: "deb:guile-3.0:/usr/bin/guile-3.0",
+    // glibc's iconv modules: Guile converts every string through iconv, which dlopen()s them.
+    include: ["/usr/lib/x86_64-linux-gnu/gconv/**"],
     args: ["--no-auto-compile", "-c", "(display (* 6 7)) (newline)"],
     run: { expect: /^42$/ },
   },

@@ -42,6 +42,7 @@ export async function runCase(c, opts = {}) {
       writeFileSync(src, text);
       adds.push("--add", `${src}:${dest}`);
     }
+    for (const inc of c.include ?? []) adds.push("--include", inc);
     const img = join(work, "image");
     const kernel = opts.kernel ? ["--kernel", opts.kernel] : [];
     const b = kiln(["bake", "qemu", img, c.spec, ...adds, ...kernel, "--quiet"]);

@@ -84,6 +84,8 @@ export interface ProgramInput {
   env?: Record<string, string>;
   /** Run as this user (a name among the image's users, or a number; NAME:GROUP too), not as root. */
   user?: string;
+  /** The memory (MiB) its recipe asks for: the image's default memory is at least this. */
+  memory?: number;
   /** The main program's one-shot steps, run to completion before it (as its user): absolute argv[0]. */
   setup?: string[][];
   /** Users and groups the program's packages make (src/pkg/maintainerAccounts.ts). */
@@ -439,7 +441,10 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       // Absent means 0, as in images from before the time was recorded (they verify as they were).
       ...(mtime ? { mtime } : {}),
     },
-    ...(platform.extras.memory ? { memory: platform.extras.memory } : {}),
+    // The platform's floor, or a recipe's memory (a database's cluster lives in the root file system).
+    ...(Math.max(platform.extras.memory ?? 0, ...inputs.map((i) => i.memory ?? 0)) > 0
+      ? { memory: Math.max(platform.extras.memory ?? 0, ...inputs.map((i) => i.memory ?? 0)) }
+      : {}),
     cmdline,
     acpi,
     components: platform.components.map((c) => ({ name: c.name, how: c.how })),

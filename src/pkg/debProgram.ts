@@ -208,13 +208,20 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
   const prog = view.lookup(programPath)!;
   const starts = [programPath];
   const listed: { path: string; look: NonNullable<ReturnType<RootView["lookup"]>> }[] = [];
-  for (const f of extraFiles) {
-    const l = view.lookup(f);
+  // A glob (*, ?, **) names every path of the packages it matches; a plain path names one file or directory.
+  const expanded = extraFiles.flatMap((f) => {
+    if (!/[*?]/.test(f)) return [f];
+    const re = globRegExp(f);
+    const hits = [...view.files.keys()].filter((p) => re.test(p)).sort();
+    return hits.length ? hits : [f];
+  });
+  for (const f of expanded) {
+    const l = /[*?]/.test(f) ? undefined : view.lookup(f);
     if (!l) {
       throw new KilnError(
         "KILN_EDEB_FILE_MISSING",
-        `The run-time file ${q(f)} listed for ${want.name} is in none of its packages (${closure.packages.map((p) => p.name).join(", ")})`,
-        "Fix the path in the recipe's [deb] files, or add the package that ships it as a dependency.",
+        `The run-time file ${q(f)} listed for ${want.name} (by --include or a recipe's [deb] files) is in none of its packages (${closure.packages.map((p) => p.name).join(", ")})`,
+        "Fix the path or glob (dpkg -L PACKAGE lists a package's files), or add the package that ships it as a dependency.",
       );
     }
     const paths = l.isDir ? view.under(l.path) : [f];
@@ -409,6 +416,21 @@ function findProgram(
     `Debian package ${q(name)} has no program ${tries.map((t) => q(t)).join(" or ")}${programs.length ? `; it ships ${programs.join(", ")}` : ` (packages: ${recs.map((r) => r.name).join(", ")})`}`,
     `Name the program: deb:${name}:/usr/sbin/NAME, or --program /usr/sbin/NAME (a recipe's [deb] table takes program = "...").`,
   );
+}
+
+/** `*` and `?` within one path component, `**` across components. */
+export function globRegExp(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "*" && glob[i + 1] === "*") {
+      re += ".*";
+      i++;
+    } else if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
 }
 
 /**

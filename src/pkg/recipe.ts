@@ -121,6 +121,8 @@ export const Image = z
     setup: z.array(z.array(z.string()).min(1)).optional(),
     /** Put Debian's dash in the image as /bin/sh (off by default: a shell is attack surface). */
     shell: z.boolean().optional(),
+    /** Kernel components the program needs beyond the platform's (PostgreSQL: ipc.sysv). */
+    components: z.array(z.string().min(1)).optional(),
   })
   .strict();
 export type Image = z.infer<typeof Image>;

@@ -3,11 +3,13 @@
  * baked image lands in the cache under a key over everything that goes into it, so a second run of an
  * unchanged target goes straight to launch.
  */
+
 import { readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { ProgramInput } from "../bake/bake.js";
 import type { KernelChoice } from "../components/kernelChoice.js";
 import { sha256, sha256File } from "../core/digest.js";
+import { q, usageError } from "../core/errors.js";
 import { paths } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
@@ -23,6 +25,8 @@ export interface RunInputs {
   configFile?: string;
   cmdline?: string;
   program?: string;
+  /** Files or globs from a deb: program's packages, beyond what kiln finds (--include). */
+  include?: string[];
   /** Debian's dash as /bin/sh (src/run/shellTool.ts); also a recipe's or project's [image] shell. */
   shell?: boolean;
   env?: NodeJS.ProcessEnv;
@@ -73,11 +77,18 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       env,
       progress,
       ...(inputs.program ? { program: inputs.program } : {}),
+      ...(inputs.include?.length ? { files: inputs.include } : {}),
     });
     program = r.input;
     built = { kind: "package", program: r.input.src, cached: true };
     defaults = r.defaults;
   } else {
+    if (inputs.include?.length)
+      throw usageError(
+        "KILN_EOPTION_CONFLICT",
+        `--include ${q(inputs.include[0])} does not apply to ${q(inputs.target)}: it takes files from a deb: program's packages`,
+        "Use --add SRC:/DEST for files of your own.",
+      );
     built = await buildTarget(inputs.target, tc, {
       ...(inputs.program ? { program: inputs.program } : {}),
       env,
@@ -88,9 +99,11 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
   }
   const platform = inputs.platform ?? defaults?.platform ?? "qemu";
   const { chooseKernel } = await import("../components/kernelChoice.js");
+  const components = defaults?.components ?? [];
   const choice = await chooseKernel({
     platform,
     ...(inputs.kernel ? { requested: inputs.kernel } : {}),
+    ...(components.length ? { components } : {}),
     env,
   });
   const kernel = choice.kind;
@@ -131,6 +144,7 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       hypervisor: parts?.hypervisor?.sha256 ?? null,
       platformPrograms,
       tools,
+      components,
       add: await Promise.all(add.map(async (a) => [a.dest, await addDigest(a.src)])),
       config: inputs.configFile ? sha256(await readFile(inputs.configFile)) : null,
       cmdline: inputs.cmdline ?? null,
@@ -154,6 +168,7 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       programs: [program],
       platformPrograms,
       tools,
+      ...(components.length ? { components } : {}),
       kernel,
       add,
       ...(inputs.configFile ? { configFile: inputs.configFile } : {}),

@@ -18,7 +18,7 @@ export interface ResolvedSpec {
 
 export async function resolveProgramSpec(
   spec: string,
-  opts: { env?: NodeJS.ProcessEnv; progress?: Progress; program?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; progress?: Progress; program?: string; files?: string[] } = {},
 ): Promise<ResolvedSpec> {
   // An option that would be ignored is an error: a pkg: recipe builds the one program it names.
   if (opts.program !== undefined && spec.startsWith("pkg:"))
@@ -26,6 +26,12 @@ export async function resolveProgramSpec(
       "KILN_EOPTION_CONFLICT",
       `--program ${q(opts.program)} does not apply to ${q(spec)}: a recipe builds the program it names`,
       "Leave --program out, or name a Debian package's program with deb:NAME:/PATH or --program.",
+    );
+  if (opts.files?.length && spec.startsWith("pkg:"))
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      `--include ${q(opts.files[0])} does not apply to ${q(spec)}: a recipe installs what it builds`,
+      "Leave --include out; it takes files from a deb: program's Debian packages.",
     );
   const resolved = spec.startsWith("deb:")
     ? await (await import("../pkg/debProgram.js")).resolveDebProgram(spec, opts)
@@ -39,6 +45,7 @@ export async function resolveProgramSpec(
       ...(image?.args ? { args: image.args } : {}),
       ...(image?.env ? { env: image.env } : {}),
       ...(image?.user ? { user: image.user } : {}),
+      ...(image?.memory ? { memory: image.memory } : {}),
       ...(image?.setup ? { setup: image.setup } : {}),
       ...("accounts" in resolved && resolved.accounts ? { accounts: resolved.accounts } : {}),
       files: resolved.files,
@@ -50,6 +57,7 @@ export async function resolveProgramSpec(
             ...(image.memory ? { memory: image.memory } : {}),
             ...(image.ports ? { ports: image.ports } : {}),
             ...(image.shell ? { shell: image.shell } : {}),
+            ...(image.components ? { components: image.components } : {}),
           },
         }
       : {}),

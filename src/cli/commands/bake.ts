@@ -16,6 +16,7 @@ interface BakeCliOpts extends CommonOpts {
   allowLicenseViolations?: boolean;
   force?: boolean;
   shell?: boolean;
+  include: string[];
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -63,6 +64,12 @@ export function register(program: Command): void {
         "--shell",
         "put Debian's dash in the image as /bin/sh, for programs that run commands through one",
       )
+      .option(
+        "--include <path>",
+        "a file, directory or glob (*, ?, **) from the deb: programs' packages, beyond what kiln finds (repeatable)",
+        collect,
+        [],
+      )
       .option("--list", "list the platforms")
       .option("--describe <platform>", "show what a platform's components resolve to on the kernel in use")
       .addHelpText(
@@ -109,13 +116,31 @@ export function register(program: Command): void {
         catalogues: opts.catalogue,
         progress,
       });
+      // deb:NAME and pkg:NAME bring their closure with them (and a recipe may ask for a shell).
+      const resolved = await Promise.all(
+        programs.map(async (p) =>
+          isPackageSpec(p)
+            ? await resolveProgramSpec(p, {
+                progress,
+                ...(opts.include.length ? { files: opts.include } : {}),
+              })
+            : p,
+        ),
+      );
+      // A recipe's components (PostgreSQL's ipc.sysv) join the command line's.
+      const components = [
+        ...new Set([
+          ...opts.component,
+          ...resolved.flatMap((r) => (typeof r === "string" ? [] : (r.defaults?.components ?? []))),
+        ]),
+      ];
       const { chooseKernel, kernelNotice } = await import("../../components/kernelChoice.js");
       // A platform or catalogue that cannot be read is bake's to report, in the order of its own checks.
       const kernel = await chooseKernel({
         platform,
         ...(opts.kernel ? { requested: opts.kernel } : {}),
         catalogues: opts.catalogue,
-        components: opts.component,
+        components,
       }).catch(() => ({
         kind: "stock" as const,
         chosen: "default" as const,
@@ -124,10 +149,6 @@ export function register(program: Command): void {
       }));
       const notice = kernelNotice(kernel);
       if (notice && !opts.quiet && !opts.json) process.stderr.write(`${notice}\n`);
-      // deb:NAME and pkg:NAME bring their closure with them (and a recipe may ask for a shell).
-      const resolved = await Promise.all(
-        programs.map(async (p) => (isPackageSpec(p) ? await resolveProgramSpec(p, { progress }) : p)),
-      );
       const shell = opts.shell || resolved.some((r) => typeof r !== "string" && r.defaults?.shell);
       const { resolveShell } = await import("../../run/shellTool.js");
       const baked = await bake({
@@ -141,7 +162,7 @@ export function register(program: Command): void {
         ...(opts.config ? { configFile: opts.config } : {}),
         ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
         catalogues: opts.catalogue,
-        components: opts.component,
+        components,
         ...(opts.name ? { name: opts.name } : {}),
         ...(opts.policy ? { policyFile: opts.policy } : {}),
         allowLicenseViolations: opts.allowLicenseViolations ?? false,

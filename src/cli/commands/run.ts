@@ -14,6 +14,7 @@ type Opts = LaunchOptionValues &
     program?: string;
     backend?: string;
     shell?: boolean;
+    include: string[];
   };
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -44,6 +45,12 @@ export function register(program: Command): void {
     .option(
       "--shell",
       "put Debian's dash in the image as /bin/sh, for programs that run commands through one",
+    )
+    .option(
+      "--include <path>",
+      "a file, directory or glob (*, ?, **) from a deb: program's packages, beyond what kiln finds (repeatable)",
+      collect,
+      [],
     )
     .addHelpText(
       "after",
@@ -80,6 +87,7 @@ export function register(program: Command): void {
         ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
         ...(opts.program ? { program: opts.program } : {}),
         ...(opts.shell ? { shell: true } : {}),
+        ...(opts.include.length ? { include: opts.include } : {}),
         progress,
       });
       if (!opts.quiet && !opts.json) {
