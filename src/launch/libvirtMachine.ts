@@ -38,12 +38,14 @@ export async function readLibvirtMachine(dir: string): Promise<LibvirtMachine> {
 export type DomainFound = { exists: false } | { exists: true; mark?: KilnMark; running: boolean };
 
 export async function findDomain(v: Virsh, domain: string): Promise<DomainFound> {
-  const state = await v.try(["domstate", domain]);
-  if (state.code !== 0) return { exists: false };
-  const running = !/shut off/.test(state.stdout);
-  const md = await v.try(["metadata", domain, "--uri", KILN_LIBVIRT_NS]);
-  if (md.code !== 0) return { exists: true, running };
-  const attr = (n: string) => new RegExp(`\\b${n}=["']([^"']*)["']`).exec(md.stdout)?.[1];
+  const r = await v.batch([
+    ["domstate", domain],
+    ["metadata", domain, "--uri", KILN_LIBVIRT_NS],
+  ]);
+  const [state = "", md = ""] = r.outputs;
+  if (!state.trim()) return { exists: false };
+  const running = !/shut off/.test(state);
+  const attr = (n: string) => new RegExp(`\\b${n}=["']([^"']*)["']`).exec(md)?.[1];
   const machine = attr("name");
   const id = attr("id");
   if (machine === undefined || id === undefined) return { exists: true, running };

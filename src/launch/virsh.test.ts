@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { connectionError, isLocalUri } from "./virsh.js";
+import { connectionError, isLocalUri, virshQuote } from "./virsh.js";
 
 describe("virsh", () => {
   it("tells this host's URIs from remote ones", () => {
@@ -28,5 +28,12 @@ describe("virsh", () => {
     assert.match(refused!.message, /Connection refused/);
     assert.match(refused!.hint, /ssh/);
     assert.equal(connectionError("qemu:///system", "error: failed to get domain 'x'\n"), undefined);
+  });
+
+  it("quotes arguments for virsh's own command parser (several commands in one virsh)", () => {
+    assert.equal(virshQuote("kiln-web.console"), "kiln-web.console");
+    assert.equal(virshQuote("/a b/c"), '"/a b/c"');
+    assert.equal(virshQuote('x"; destroy y'), '"x\\"; destroy y"');
+    assert.equal(virshQuote("a\\b"), '"a\\\\b"');
   });
 });

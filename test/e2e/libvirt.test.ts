@@ -17,9 +17,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { poll, runKiln } from "../helpers.js";
+import { freePort, poll, runKiln } from "../helpers.js";
 import { bakeImage } from "./launchFixture.js";
 import { destroyDomains, LOCAL_URI, startLibvirt, virshRun } from "./libvirtRig.js";
+import { type Sshd, startSshd } from "./sshdRig.js";
 
 const work = mkdtempSync(join(tmpdir(), "kiln-libvirt-"));
 // libvirt's QEMU runs as libvirt-qemu: the disk attached below must be reachable through its directory.
@@ -211,6 +212,52 @@ describe("kiln launch libvirt (qemu:///system)", () => {
     } finally {
       virshRun(LOCAL_URI, ["destroy", domain]);
     }
+  });
+});
+
+describe("kiln launch libvirt over qemu+ssh:// (an sshd of the test's own on loopback)", () => {
+  let sshd: Sshd | undefined;
+  before(async () => {
+    sshd = await startSshd();
+    mkdirSync(join(work, "ssh-home"), { recursive: true });
+  });
+  after(() => sshd?.stop());
+
+  it("uploads the image through libvirt's storage API, boots it there, follows its console through the stream", async () => {
+    const image = probe;
+    const manifest = JSON.parse(readFileSync(join(image, "manifest.json"), "utf8")) as {
+      initrd: { sha256: string };
+    };
+    const initrdVolume = `initrd-${manifest.initrd.sha256}`;
+    // Take the image's initrd out of the pool (an earlier test put it there): this launch must upload it.
+    virshRun(LOCAL_URI, ["vol-delete", "--pool", "kiln", initrdVolume]);
+    const name = `${run}-remote`;
+    const r = await runKiln(
+      ["launch", "libvirt", "--connect", sshd!.uri, "--name", name, "-e", "PROBE_EXIT=5", image, "--", "far"],
+      // ssh records the throwaway host key under HOME: a scratch one, not root's.
+      { home, env: { HOME: join(work, "ssh-home") }, timeoutMs: 240_000 },
+    );
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stdout, /^probe: argv\[1\] = far\r?$/m);
+    assert.match(r.stdout, /^kiln: exit 5\r?$/m);
+    // The volume holds the initrd byte for byte (read back through libvirt, as the remote host has it).
+    const back = join(work, "initrd.back");
+    assert.equal(virshRun(LOCAL_URI, ["vol-download", "--pool", "kiln", initrdVolume, back]).code, 0);
+    assert.ok(readFileSync(back).equals(readFileSync(join(image, "initrd"))));
+    // Its console volume went with it.
+    assert.doesNotMatch(virshRun(LOCAL_URI, ["vol-list", "kiln"]).stdout, new RegExp(`kiln-${name}`));
+  });
+
+  it("a host that does not answer ssh is KILN_ELIBVIRT_UNREACHABLE", async () => {
+    const port = await freePort();
+    const uri = `qemu+ssh://root@127.0.0.1:${port}/system?keyfile=${sshd!.key}&no_verify=1`;
+    const r = await runKiln(["launch", "libvirt", "--connect", uri, hello], {
+      home,
+      env: { HOME: join(work, "ssh-home") },
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /KILN_ELIBVIRT_UNREACHABLE/);
+    assert.match(r.stderr, /Connection refused/);
   });
 });
 

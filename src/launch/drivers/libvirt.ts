@@ -29,6 +29,7 @@ import {
   ensurePool,
   KILN_POOL_TARGET,
   uploadVolume,
+  volumesPresent,
 } from "../libvirtPool.js";
 import type { Driver, LaunchPlan, MachineSpec, PlanContext, ProbeResult } from "../machine.js";
 import { isOurProcess } from "../state.js";
@@ -185,7 +186,12 @@ export const libvirtDriver: Driver = {
       );
     }
     const target = await ensurePool(v);
-    for (const u of m.uploads) await uploadVolume(v, u.file, u.volume, { replace: u.own });
+    const present = await volumesPresent(
+      v,
+      m.uploads.filter((u) => !u.own).map((u) => u.volume),
+    );
+    for (const u of m.uploads)
+      await uploadVolume(v, u.file, u.volume, { replace: u.own, present: present.has(u.volume) });
     await createEmptyVolume(v, m.consoleVolume);
     const placed: LibvirtMachine = { ...m, consolePath: join(target, m.consoleVolume) };
     const xmlFile = join(ctx.dir, DOMAIN_XML);

@@ -13,10 +13,15 @@ import { open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { findDomain, type LibvirtMachine } from "../libvirtMachine.js";
-import { deleteVolume, downloadVolume } from "../libvirtPool.js";
+import { deleteVolume, downloadCommand } from "../libvirtPool.js";
 import { virsh } from "../virsh.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What `virsh domstate` says of a domain that still runs ("" when there is no such domain any more). */
+function running(state: string): boolean {
+  return state.trim() !== "" && !/shut off|crashed/.test(state);
+}
 
 async function main(file: string): Promise<number> {
   const m = JSON.parse(await readFile(file, "utf8")) as LibvirtMachine;
@@ -44,21 +49,31 @@ async function main(file: string): Promise<number> {
     }
   };
   let direct = m.local;
-  const drain = async () => {
-    let chunk: Buffer | undefined;
-    if (direct) {
-      chunk = await readLocal();
-      // Not readable here after all (kiln without root against qemu:///system): use the stream.
-      if (chunk === undefined) direct = false;
-    }
-    if (!direct) {
-      if (!(await downloadVolume(v, m.consoleVolume, scratch, pos))) return;
-      chunk = await readFile(scratch).catch(() => Buffer.alloc(0));
-    }
+  const emit = async (chunk: Buffer | undefined) => {
     if (chunk && chunk.length > 0) {
       pos += chunk.length;
       await write(chunk);
     }
+  };
+  /**
+   * Whether the domain still runs, and what its console has that kiln has not: the state is asked first,
+   * so after the last "running" read nothing more can come. Through the stream both go in one virsh.
+   */
+  const step = async (): Promise<boolean> => {
+    if (direct) {
+      const state = await v.try(["domstate", m.domain]).catch(() => undefined);
+      const chunk = await readLocal().catch(() => undefined);
+      // Not readable here after all (kiln without root against qemu:///system): use the stream.
+      if (chunk === undefined) direct = false;
+      else {
+        await emit(chunk);
+        return running(state?.code === 0 ? state.stdout : "");
+      }
+    }
+    await rm(scratch, { force: true });
+    const r = await v.batch([["domstate", m.domain], downloadCommand(m.consoleVolume, scratch, pos)]);
+    await emit(await readFile(scratch).catch(() => undefined));
+    return running(r.outputs[0] ?? "");
   };
   let stopping = false;
   const stop = async () => {
@@ -68,13 +83,10 @@ async function main(file: string): Promise<number> {
     if (found?.exists && found.mark?.id === m.mark.id) await v.try(["destroy", m.domain]).catch(() => {});
   };
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => void stop());
-  const interval = m.local ? 100 : 400;
+  const interval = m.local ? 100 : 200;
   try {
     for (;;) {
-      // Whether it runs is asked before the console is read: after the last read nothing more comes.
-      const state = await v.try(["domstate", m.domain]).catch(() => undefined);
-      const alive = state !== undefined && state.code === 0 && !/shut off|crashed/.test(state.stdout);
-      await drain().catch(() => {});
+      const alive = await step().catch(() => true);
       if (!alive) break;
       await sleep(interval);
     }
