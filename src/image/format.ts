@@ -31,6 +31,8 @@ export interface FormatOptions {
   scratch?: boolean;
   /** Extra words for the hypervisor's command line, for an image that boots under one (a Xen host). */
   hypervisorCmdline?: string;
+  /** --net as given (src/image/launchableNet.ts): formats that describe a machine give it a NIC for dhcp. */
+  net?: "dhcp" | "none";
 }
 
 export interface LaunchableResult {
@@ -63,6 +65,7 @@ export const FORMATS: Record<string, Loader> = {
   oci: load("oci"),
   containerdisk: load("containerDisk"),
   deb: load("deb"),
+  libvirt: load("libvirtXml"),
 };
 
 export async function getFormat(name: string): Promise<LaunchableFormat> {

@@ -20,7 +20,8 @@ export interface KilnMark {
 
 export interface DomainXmlInput {
   domain: string;
-  mark: KilnMark;
+  /** kiln's mark, on every domain kiln launches (a domain XML written for others has none). */
+  mark?: KilnMark;
   /** kvm where the host has it and kiln chose it, else qemu (software emulation). */
   type: "kvm" | "qemu";
   machine: "q35" | "pc";
@@ -50,9 +51,13 @@ export function domainXml(i: DomainXmlInput): string {
   const l: string[] = [
     `<domain type='${i.type}'>`,
     `  <name>${e(i.domain)}</name>`,
-    "  <metadata>",
-    `    <kiln:machine xmlns:kiln='${KILN_LIBVIRT_NS}' name='${e(i.mark.machine)}' id='${e(i.mark.id)}' image='${e(i.mark.image)}'/>`,
-    "  </metadata>",
+    ...(i.mark
+      ? [
+          "  <metadata>",
+          `    <kiln:machine xmlns:kiln='${KILN_LIBVIRT_NS}' name='${e(i.mark.machine)}' id='${e(i.mark.id)}' image='${e(i.mark.image)}'/>`,
+          "  </metadata>",
+        ]
+      : []),
     `  <memory unit='MiB'>${i.memoryMB}</memory>`,
     `  <vcpu>${i.cpus}</vcpu>`,
     "  <os>",

@@ -2,7 +2,7 @@
 // baked with kiln-init (launchFixture.ts) run as transient libvirt domains under QEMU, their kernel and
 // initrd uploaded into kiln's storage pool, their console followed from a file in that pool.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -17,7 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { freePort, poll, runKiln } from "../helpers.js";
+import { freePort, poll, ROOT, runKiln } from "../helpers.js";
 import { bakeImage } from "./launchFixture.js";
 import { destroyDomains, LOCAL_URI, startLibvirt, virshRun } from "./libvirtRig.js";
 import { type Sshd, startSshd } from "./sshdRig.js";
@@ -258,6 +258,53 @@ describe("kiln launch libvirt over qemu+ssh:// (an sshd of the test's own on loo
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /KILN_ELIBVIRT_UNREACHABLE/);
     assert.match(r.stderr, /Connection refused/);
+  });
+});
+
+describe("kiln image libvirt", () => {
+  it("writes a domain XML that libvirt's schema accepts, pinned by a golden file, and that boots with virsh create", async () => {
+    const out = join(work, "hello-domain.xml");
+    const r = await kiln(["image", "libvirt", hello, "-o", out, "--name", `${run}-own`, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const xml = readFileSync(out, "utf8");
+    const v = spawnSync("virt-xml-validate", [out, "domain"], { encoding: "utf8" });
+    assert.equal(v.status, 0, `${v.stdout}${v.stderr}`);
+    const file = join(ROOT, "test", "fixtures", "libvirt", "hello-domain.xml");
+    const normal = xml
+      .replaceAll(work, "<WORK>")
+      .replaceAll(`${run}-own`, "<NAME>")
+      .replace(/<memory unit='MiB'>\d+<\/memory>/, "<memory unit='MiB'><MIB></memory>");
+    if (process.env.KILN_UPDATE_GOLDEN === "1") writeFileSync(file, normal);
+    assert.equal(normal, readFileSync(file, "utf8"), `differs from ${file}`);
+    // Someone managing libvirt boots it as it is, but for two things of this host: its KVM does not boot
+    // Linux (kiln's own probe says so), and the test reads the console from a file rather than a pty.
+    const consoleFile = "/var/lib/libvirt/kiln/" + `${run}-own.test-console`;
+    const local = join(work, "hello-local.xml");
+    writeFileSync(
+      local,
+      xml
+        .replace("<domain type='kvm'>", "<domain type='qemu'>")
+        .replace(
+          "<serial type='pty'><target port='0'/></serial>",
+          `<serial type='file'><source path='${consoleFile}'/><target port='0'/></serial>`,
+        ),
+    );
+    const made = virshRun(LOCAL_URI, ["create", local]);
+    assert.equal(made.code, 0, made.stderr);
+    try {
+      const text = await poll(
+        "hello's exit line on the domain's console",
+        () => {
+          const t = existsSync(consoleFile) ? readFileSync(consoleFile, "utf8") : "";
+          return /^kiln: exit 0\r?$/m.test(t) ? t : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 250 },
+      );
+      assert.match(text, /^Hello from kiln!\r?$/m);
+    } finally {
+      virshRun(LOCAL_URI, ["destroy", `${run}-own`]);
+      rmSync(consoleFile, { force: true });
+    }
   });
 });
 
