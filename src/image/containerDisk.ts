@@ -118,6 +118,7 @@ export const format: LaunchableFormat = {
         digest: a.digest,
         disk: DISK_FORMAT,
         diskBytes: (await stat(raw)).size,
+        layerDigest: layer.digest,
         layerBytes: layer.size,
       };
     });

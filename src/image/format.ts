@@ -33,6 +33,10 @@ export interface FormatOptions {
   hypervisorCmdline?: string;
   /** --net as given (src/image/launchableNet.ts): formats that describe a machine give it a NIC for dhcp. */
   net?: "dhcp" | "none";
+  /** Where `kiln push` puts the image (REGISTRY/NAME:TAG), for formats that tell an orchestrator to fetch it. */
+  ref?: string;
+  /** Guest TCP ports the machine serves, for formats that publish them (a Kubernetes Service, Nomad ports). */
+  ports?: number[];
 }
 
 export interface LaunchableResult {
@@ -66,6 +70,8 @@ export const FORMATS: Record<string, Loader> = {
   containerdisk: load("containerDisk"),
   deb: load("deb"),
   libvirt: load("libvirtXml"),
+  kubevirt: load("kubevirt"),
+  nomad: load("nomad"),
 };
 
 export async function getFormat(name: string): Promise<LaunchableFormat> {
