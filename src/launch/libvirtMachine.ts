@@ -61,3 +61,23 @@ export function notOursError(uri: string, domain: string, why: string): KilnErro
     { kind: "usage" },
   );
 }
+
+/** kiln's domains that run at `uri` (those with its mark; any other domain is not kiln's to show). */
+export async function kilnDomains(v: Virsh): Promise<{ domain: string; mark: KilnMark }[]> {
+  const names = (await v.run(["list", "--name"]))
+    .split("\n")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0) return [];
+  const r = await v.batch(names.map((n) => ["metadata", n, "--uri", KILN_LIBVIRT_NS]));
+  const out: { domain: string; mark: KilnMark }[] = [];
+  names.forEach((domain, i) => {
+    const md = r.outputs[i] ?? "";
+    const attr = (n: string) => new RegExp(`\\b${n}=["']([^"']*)["']`).exec(md)?.[1];
+    const machine = attr("name");
+    const id = attr("id");
+    if (machine !== undefined && id !== undefined)
+      out.push({ domain, mark: { machine, id, image: attr("image") ?? "" } });
+  });
+  return out;
+}

@@ -128,6 +128,8 @@ export interface MachineStatus {
   ports?: string[];
   /** QMP socket (QEMU) for `kiln stop`. */
   control?: string;
+  /** The libvirt URI whose host runs it (`kiln ps --connect`). */
+  host?: string;
 }
 
 export interface ProbeResult {

@@ -158,6 +158,16 @@ describe("kiln launch libvirt (qemu:///system)", () => {
       assert.equal(me?.backend, "libvirt");
       assert.equal(me?.state, "running");
       assert.ok(domains().includes(`kiln-${name}`));
+      // Which host runs what: this kiln's machine gets its host; another kiln (another KILN_HOME) sees the
+      // domain through its mark.
+      type Listed = { name: string; host?: string; state: string; image: string };
+      const fleet = JSON.parse((await kiln(["ps", "--json", "--connect", LOCAL_URI])).stdout) as Listed[];
+      assert.equal(fleet.find((m) => m.name === name)?.host, LOCAL_URI);
+      const other = await runKiln(["ps", "--json", "--connect", LOCAL_URI], {
+        home: join(work, "other-home"),
+      });
+      const seen = (JSON.parse(other.stdout) as Listed[]).find((m) => m.name === name);
+      assert.deepEqual(seen && [seen.state, seen.image, seen.host], ["running", "httpd", LOCAL_URI]);
       const logs = await kiln(["logs", name]);
       assert.match(logs.stdout, new RegExp(`^kiln: net eth0 ${addr.replaceAll(".", "\\.")}/24 up\\r?$`, "m"));
       assert.match(logs.stdout, /^httpd: serving \/srv\/www on port 8080\r?$/m);
@@ -204,11 +214,10 @@ describe("kiln launch libvirt (qemu:///system)", () => {
       const stop = await kiln(["stop", name]);
       assert.match(stop.stderr, /KILN_EMACHINE_NOT_FOUND/);
       assert.match(virshRun(LOCAL_URI, ["domstate", domain]).stdout, /running/);
-      assert.ok(
-        !(JSON.parse((await kiln(["ps", "--json"])).stdout) as { name: string }[]).some(
-          (m) => m.name === name,
-        ),
-      );
+      const listed = JSON.parse((await kiln(["ps", "--json", "--connect", LOCAL_URI])).stdout) as {
+        name: string;
+      }[];
+      assert.ok(!listed.some((m) => m.name === name), "a domain without kiln's mark is not listed");
     } finally {
       virshRun(LOCAL_URI, ["destroy", domain]);
     }
