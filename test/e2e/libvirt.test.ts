@@ -115,12 +115,17 @@ describe("kiln launch libvirt (qemu:///system)", () => {
       "PROBE_EXIT=7",
       "-e",
       "PROBE_CAT=/data/f",
+      // Too big for the kernel command line: the configuration goes in an initrd segment, a volume of its own.
+      "-e",
+      `BIG=${"x".repeat(1800)}`,
       "-b",
       `${img},/data,ro`,
       probe,
     ]);
     assert.equal(r.code, 7, r.stderr);
     assert.match(r.stdout, /^probe: \/data\/f = from the disk\r?$/m);
+    assert.match(r.stdout, /^probe: BIG has 1800 bytes\r?$/m);
+    assert.doesNotMatch(virshRun(LOCAL_URI, ["vol-list", "kiln"]).stdout, new RegExp(`kiln-${run}-seven`));
     assert.match(r.stdout, /^kiln: exit 7\r?$/m);
   });
 
@@ -255,6 +260,40 @@ describe("kiln launch libvirt over qemu+ssh:// (an sshd of the test's own on loo
     assert.ok(readFileSync(back).equals(readFileSync(join(image, "initrd"))));
     // Its console volume went with it.
     assert.doesNotMatch(virshRun(LOCAL_URI, ["vol-list", "kiln"]).stdout, new RegExp(`kiln-${name}`));
+  });
+
+  it("-d, ps --connect, logs, stop and rm on the remote host", async () => {
+    const name = `${run}-rweb`;
+    const opts = { home, env: { HOME: join(work, "ssh-home") }, timeoutMs: 240_000 };
+    const d = await runKiln(["launch", "libvirt", "-d", "--connect", sshd!.uri, "--name", name, httpd], opts);
+    assert.equal(d.code, 0, d.stderr);
+    try {
+      // The console comes back through libvirt's stream into the machine's log.
+      const logs = await poll(
+        "httpd's line in kiln logs",
+        async () => {
+          const l = await runKiln(["logs", name], opts);
+          return /^httpd: serving \/srv\/www on port 8080\r?$/m.test(l.stdout) ? l.stdout : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 1000 },
+      );
+      assert.match(logs, /httpd: serving/);
+      const ps = JSON.parse((await runKiln(["ps", "--json", "--connect", sshd!.uri], opts)).stdout) as {
+        name: string;
+        host?: string;
+        state: string;
+      }[];
+      assert.deepEqual(
+        ps.filter((m) => m.name === name).map((m) => [m.state, m.host]),
+        [["running", sshd!.uri]],
+      );
+      const stop = await runKiln(["stop", name], opts);
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.ok(!domains().includes(`kiln-${name}`), "kiln stop destroyed the domain through ssh");
+      assert.equal((await runKiln(["rm", name], opts)).code, 0);
+    } finally {
+      virshRun(LOCAL_URI, ["destroy", `kiln-${name}`]);
+    }
   });
 
   it("a host that does not answer ssh is KILN_ELIBVIRT_UNREACHABLE", async () => {
