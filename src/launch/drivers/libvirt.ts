@@ -121,6 +121,13 @@ export const libvirtDriver: Driver = {
         "Attach the domain to a libvirt network or bridge and reach the guest's own address: --net network:NAME,ip=10.0.0.2/24,gw=10.0.0.1 (or launch it with kiln launch qemu -p).",
       );
     }
+    if (spec.interactive) {
+      throw usageError(
+        "KILN_EINTERACTIVE_UNSUPPORTED",
+        `Cannot pass this terminal's input to a libvirt domain at ${q(uri)}: kiln follows its console from a file, which only goes one way`,
+        "Drop -i, or attach to the domain's console with virsh console (after kiln image libvirt), or launch it with kiln launch qemu -i.",
+      );
+    }
     if (spec.disks.length > 0 && !isLocalUri(uri)) {
       throw usageError(
         "KILN_EDISK_REMOTE",
