@@ -32,6 +32,9 @@ const FORMATS = [
   "oci",
   "containerdisk",
   "deb",
+  "libvirt",
+  "kubevirt",
+  "nomad",
 ];
 
 const tmp = tmpDir("kiln-integrity-");
