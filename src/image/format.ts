@@ -35,6 +35,8 @@ export interface FormatOptions {
   net?: "dhcp" | "none";
   /** Where `kiln push` puts the image (REGISTRY/NAME:TAG), for formats that tell an orchestrator to fetch it. */
   ref?: string;
+  /** kubevirt: boot the kernel from a container (KubeVirt's kernel boot, the default) or the containerDisk. */
+  boot?: "kernel" | "disk";
   /** Guest TCP ports the machine serves, for formats that publish them (a Kubernetes Service, Nomad ports). */
   ports?: number[];
 }
@@ -68,6 +70,7 @@ export const FORMATS: Record<string, Loader> = {
   gce: load("gce"),
   oci: load("oci"),
   containerdisk: load("containerDisk"),
+  kernelboot: load("kernelBoot"),
   deb: load("deb"),
   libvirt: load("libvirtXml"),
   kubevirt: load("kubevirt"),

@@ -44,6 +44,38 @@ export function requireRef(format: string, ref: string | undefined): Reference {
   return parsed;
 }
 
+/**
+ * The kernel boot container instead (src/image/kernelBoot.ts): the kernel and initrd as they are, so the
+ * orchestrator gives the command line. Same digests and commands as pushedDisk.
+ */
+export async function pushedKernel(
+  image: Image,
+  ref: Reference,
+  refText: string,
+  opts: FormatOptions,
+): Promise<PushedDisk> {
+  const work = await mkdtemp(join(tmpdir(), "kiln-pushed-kernel-"));
+  try {
+    const r = await (await getFormat("kernelboot")).make(image, join(work, "kernel.tar"), {
+      scratch: true,
+      ...(opts.env ? { env: opts.env } : {}),
+    });
+    const d = r.details as { digest: string; layerDigest: string; layerBytes: number };
+    return {
+      ref,
+      manifestDigest: d.digest,
+      layerDigest: d.layerDigest,
+      layerBytes: d.layerBytes,
+      pushCommands: [
+        `kiln image kernelboot ${image.dir} -o ${image.manifest.name}-kernel.tar`,
+        `kiln push ${image.manifest.name}-kernel.tar ${refText}`,
+      ],
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 export async function pushedDisk(
   image: Image,
   ref: Reference,

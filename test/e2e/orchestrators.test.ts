@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Ajv } from "ajv";
-import { ROOT, runKiln } from "../helpers.js";
+import { ROOT, run, runKiln } from "../helpers.js";
 import { bakeImage } from "./launchFixture.js";
 import { type Registry, startRegistry } from "./ociFixture.js";
 
@@ -63,10 +63,86 @@ async function pushAsTold(push: string[]): Promise<void> {
 }
 
 describe("kiln image kubevirt", () => {
-  it("a VirtualMachine and a Service that follow the API; the containerDisk it pins is what kiln pushes", async () => {
+  it("kernel boot: the container it pins is what kiln pushes; its kernel and initrd boot with its kernelArgs", async () => {
+    const ref = `${registry.host}/kiln/hello-kernel:1`;
+    const out = join(work, "hello-vm.json");
+    const r = await kiln(["image", "kubevirt", hello, "--ref", ref, "-o", out, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = readFileSync(out, "utf8");
+    const validate = schema("kubevirt");
+    const m = JSON.parse(text);
+    assert.ok(validate(m), JSON.stringify(validate.errors, null, 2));
+    golden("kubevirt/hello-vm.json", normalise(text));
+    const kb = m.items[0].spec.template.spec.domain.firmware.kernelBoot;
+    assert.ok(kb.container.image.startsWith(`${ref}@sha256:`), kb.container.image);
+    await pushAsTold((JSON.parse(r.stdout) as { details: { push: string[] } }).details.push);
+    // What virt-launcher does: pull the pinned image, take the two files out of its layer, boot them
+    // directly (libvirt's direct kernel boot on q35; QEMU's own here) with kernelArgs and the pod network's
+    // DHCP (QEMU's user networking answers DHCP as KubeVirt's masquerade binding does).
+    const digest = kb.container.image.split("@")[1];
+    const man = await fetch(`http://${registry.host}/v2/kiln/hello-kernel/manifests/${digest}`, {
+      headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+    });
+    assert.equal(man.status, 200);
+    const layer = ((await man.json()) as { layers: { digest: string }[] }).layers[0]!.digest;
+    const blob = Buffer.from(
+      await (await fetch(`http://${registry.host}/v2/kiln/hello-kernel/blobs/${layer}`)).arrayBuffer(),
+    );
+    const root = join(work, "launcher");
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(work, "kernel-layer.tar.gz"), blob);
+    execFileSync("tar", ["-xzf", join(work, "kernel-layer.tar.gz"), "-C", root]);
+    assert.ok(readFileSync(join(root, kb.container.kernelPath)).equals(readFileSync(join(hello, "kernel"))));
+    assert.ok(readFileSync(join(root, kb.container.initrdPath)).equals(readFileSync(join(hello, "initrd"))));
+    const boot = await run(
+      "qemu-system-x86_64",
+      [
+        "-M",
+        "q35",
+        "-accel",
+        "tcg",
+        "-m",
+        "256",
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+        "-nic",
+        "user,model=virtio-net-pci",
+        "-kernel",
+        join(root, kb.container.kernelPath),
+        "-initrd",
+        join(root, kb.container.initrdPath),
+        "-append",
+        kb.kernelArgs,
+      ],
+      { timeoutMs: 180_000 },
+    );
+    assert.match(boot.stdout, /^kiln: net eth0 10\.0\.2\.15\/24 up \(dhcp\)\r?$/m);
+    assert.match(boot.stdout, /^Hello from kiln!\r?$/m);
+    assert.match(boot.stdout, /^kiln: exit 0\r?$/m);
+  });
+
+  it("--boot disk: a VirtualMachine and a Service that follow the API; the containerDisk it pins is what kiln pushes", async () => {
     const ref = `${registry.host}/kiln/httpd:1`;
     const out = join(work, "httpd-vm.json");
-    const r = await kiln(["image", "kubevirt", httpd, "--ref", ref, "-p", "8080", "-o", out, "--json"]);
+    const r = await kiln([
+      "image",
+      "kubevirt",
+      httpd,
+      "--boot",
+      "disk",
+      "--ref",
+      ref,
+      "-p",
+      "8080",
+      "-o",
+      out,
+      "--json",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const text = readFileSync(out, "utf8");
     const validate = schema("kubevirt");

@@ -13,6 +13,7 @@ interface ImageCliOpts extends CommonOpts {
   force?: boolean;
   ref?: string;
   publish?: string[];
+  boot?: string;
 }
 
 function collect(value: string, prev: string[] = []): string[] {
@@ -56,6 +57,10 @@ export function register(program: Command): void {
         "kubevirt, nomad: where `kiln push` puts the machine's disk (the output pins its digest)",
       )
       .option("-p, --publish <PORT>", "kubevirt, nomad: a guest TCP port to publish (repeatable)", collect)
+      .option(
+        "--boot <kernel|disk>",
+        "kubevirt: boot the kernel from a container (KubeVirt's kernel boot, default) or the containerDisk",
+      )
       .option("--list", "list the formats")
       .addHelpText(
         "after",
@@ -98,6 +103,8 @@ export function register(program: Command): void {
         );
       return Number(p);
     });
+    if (opts.boot !== undefined && opts.boot !== "kernel" && opts.boot !== "disk")
+      throw usageError("KILN_EBAD_BOOT", `Cannot boot ${q(opts.boot)}`, "Give --boot kernel or --boot disk.");
     const { makeLaunchable } = await import("../../image/makeLaunchable.js");
     const r = await makeLaunchable({
       format,
@@ -111,6 +118,7 @@ export function register(program: Command): void {
       ...(opts.force ? { force: true } : {}),
       ...(opts.ref !== undefined ? { ref: opts.ref } : {}),
       ...(ports.length > 0 ? { ports } : {}),
+      ...(opts.boot ? { boot: opts.boot as "kernel" | "disk" } : {}),
       progress: await progressFor(opts),
     });
     report(opts, r, (x) => {
