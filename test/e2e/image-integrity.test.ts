@@ -34,6 +34,7 @@ const FORMATS = [
   "deb",
   "libvirt",
   "kubevirt",
+  "kernelboot",
   "nomad",
 ];
 

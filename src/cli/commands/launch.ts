@@ -205,7 +205,7 @@ export function register(program: Command): void {
         throw usageError(
           "KILN_EBACKEND_MISSING",
           "Cannot launch without a backend",
-          "Name one: kiln launch qemu IMAGE (or xen, firecracker).",
+          "Name one: kiln launch qemu IMAGE (or xen, firecracker, libvirt).",
         );
       }
       driverFor(backend); // throws KILN_EBACKEND_UNKNOWN
