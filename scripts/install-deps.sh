@@ -15,6 +15,10 @@ PKGS+=(xen-utils-4.17 xenstore-utils qemu-system-xen curl)
 PKGS+=(redis-tools)
 # Test-only: the PostgreSQL test asks the guest's server with psql.
 PKGS+=(postgresql-client)
+# Test-only: the libvirt tests run a real libvirtd and virtlogd (libvirt-daemon-system makes the
+# libvirt-qemu user), reach it remotely through an sshd of their own (qemu+ssh://), and check domain XML
+# with virt-xml-validate against libvirt's own schemas (it needs xmllint).
+PKGS+=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system openssh-server openssh-client libxml2-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

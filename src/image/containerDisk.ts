@@ -15,7 +15,7 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { silentProgress } from "../core/progress.js";
 import { ANNOTATION, type ImageManifest, MEDIA } from "../core/registry/ociTypes.js";
-import { tarStream } from "../core/tarWriter.js";
+import { type TarEntry, tarStream } from "../core/tarWriter.js";
 import { KILN_VERSION } from "../core/version.js";
 import type { Image } from "../manifest/imageManifest.js";
 import { type FormatOptions, getFormat, type LaunchableFormat, type LaunchableResult } from "./format.js";
@@ -34,6 +34,20 @@ export async function diskLayer(
   layerOut: string,
 ): Promise<{ digest: string; diffId: string; size: number }> {
   const { size } = await stat(raw);
+  return gzipLayer(
+    [
+      { name: "disk", type: "directory", mode: 0o755 },
+      { name: DISK_PATH, path: raw, size, mode: 0o440, uid: QEMU_UID, gid: QEMU_UID },
+    ],
+    layerOut,
+  );
+}
+
+/** A container image layer (tar+gzip of `entries`): its digest, its diff_id (the tar's), its size. */
+export async function gzipLayer(
+  entries: TarEntry[],
+  layerOut: string,
+): Promise<{ digest: string; diffId: string; size: number }> {
   const tarHash = createHash("sha256");
   const gzHash = createHash("sha256");
   let gzSize = 0;
@@ -46,10 +60,7 @@ export async function diskLayer(
       },
     });
   await pipeline(
-    tarStream([
-      { name: "disk", type: "directory", mode: 0o755 },
-      { name: DISK_PATH, path: raw, size, mode: 0o440, uid: QEMU_UID, gid: QEMU_UID },
-    ]),
+    tarStream(entries),
     tap(tarHash),
     createGzip({ level: 6 }),
     tap(gzHash, (n) => {
@@ -69,6 +80,7 @@ export function containerDiskArtifact(
   image: Image,
   layer: { path: string; digest: string; diffId: string; size: number },
   name?: string,
+  madeBy = "image containerdisk",
 ): OciArtifact {
   const config = memoryBlob(
     Buffer.from(
@@ -82,7 +94,7 @@ export function containerDiskArtifact(
           },
         },
         rootfs: { type: "layers", diff_ids: [layer.diffId] },
-        history: [{ created_by: `kiln ${KILN_VERSION} image containerdisk` }],
+        history: [{ created_by: `kiln ${KILN_VERSION} ${madeBy}` }],
       }),
     ),
   );
@@ -118,6 +130,7 @@ export const format: LaunchableFormat = {
         digest: a.digest,
         disk: DISK_FORMAT,
         diskBytes: (await stat(raw)).size,
+        layerDigest: layer.digest,
         layerBytes: layer.size,
       };
     });

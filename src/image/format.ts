@@ -31,6 +31,14 @@ export interface FormatOptions {
   scratch?: boolean;
   /** Extra words for the hypervisor's command line, for an image that boots under one (a Xen host). */
   hypervisorCmdline?: string;
+  /** --net as given (src/image/launchableNet.ts): formats that describe a machine give it a NIC for dhcp. */
+  net?: "dhcp" | "none";
+  /** Where `kiln push` puts the image (REGISTRY/NAME:TAG), for formats that tell an orchestrator to fetch it. */
+  ref?: string;
+  /** kubevirt: boot the kernel from a container (KubeVirt's kernel boot, the default) or the containerDisk. */
+  boot?: "kernel" | "disk";
+  /** Guest TCP ports the machine serves, for formats that publish them (a Kubernetes Service, Nomad ports). */
+  ports?: number[];
 }
 
 export interface LaunchableResult {
@@ -62,7 +70,11 @@ export const FORMATS: Record<string, Loader> = {
   gce: load("gce"),
   oci: load("oci"),
   containerdisk: load("containerDisk"),
+  kernelboot: load("kernelBoot"),
   deb: load("deb"),
+  libvirt: load("libvirtXml"),
+  kubevirt: load("kubevirt"),
+  nomad: load("nomad"),
 };
 
 export async function getFormat(name: string): Promise<LaunchableFormat> {

@@ -26,7 +26,11 @@ export async function makeLaunchable(opts: MakeLaunchableOptions): Promise<Launc
     .join(" ")
     .trim();
   opts.progress?.step(`${format.name} from ${image.manifest.name}`);
-  const r = await format.make(image, out, { ...rest, ...(cmdline ? { cmdline } : {}) });
+  const r = await format.make(image, out, {
+    ...rest,
+    ...(cmdline ? { cmdline } : {}),
+    ...(net ? { net } : {}),
+  });
   opts.progress?.done(`${format.name}: ${r.out}`);
   return r;
 }

@@ -204,6 +204,23 @@ async function pickAccel(
   return choice.accel;
 }
 
+/**
+ * QEMU's accelerator, also for a libvirt domain on this host (its type: kvm or qemu); a remote host's domain
+ * is emulated unless --accel kvm says that host has KVM.
+ */
+async function backendAccel(
+  driver: Driver,
+  spec: MachineSpec,
+  kernel: string,
+  opts: LaunchOptions,
+): Promise<Accel | undefined> {
+  if (driver.name === "qemu") return pickAccel(spec, kernel, opts);
+  if (driver.name !== "libvirt") return undefined;
+  const { isLocalUri, DEFAULT_LIBVIRT_URI } = await import("./virsh.js");
+  if (isLocalUri(spec.connect ?? DEFAULT_LIBVIRT_URI)) return pickAccel(spec, kernel, opts);
+  return spec.accel === "kvm" ? "kvm" : "tcg";
+}
+
 async function prepare(
   driver: Driver,
   spec: MachineSpec,
@@ -217,13 +234,15 @@ async function prepare(
   const image = direct ? { ...baked, direct } : baked;
   const memory = await imageMemory(baked.kernel, baked.manifest.initrd.size);
   spec = withImageDefaults(spec, image.manifest, memory);
+  spec = driver.adjust?.(spec) ?? spec;
   if (!spec.defaulted?.memory) checkKernelFits(spec.memoryMB, memory);
   await checkHostFiles(spec);
-  if (!dryRun) await checkHostNet(spec);
+  // libvirt attaches its domains on the host it manages, which may be another: it checks for itself.
+  if (!dryRun && driver.name !== "libvirt") await checkHostNet(spec);
   const warnings = driver.check(spec, image, dryRun);
   const name = spec.name ?? generateName(image.manifest.name);
   const dir = machineDir(name, opts.env);
-  const accel = driver.name === "qemu" ? await pickAccel(spec, image.kernel, opts) : undefined;
+  const accel = await backendAccel(driver, spec, image.kernel, opts);
   const parts = driver.cmdlineFor(spec, image, accel);
   const base = composeCmdline(
     image.manifest.cmdline,

@@ -11,7 +11,7 @@
 import type { Image } from "../manifest/imageManifest.js";
 import type { CmdlineParts } from "./cmdline.js";
 
-export const BACKENDS = ["qemu", "xen", "firecracker"] as const;
+export const BACKENDS = ["qemu", "xen", "firecracker", "libvirt"] as const;
 export type Backend = (typeof BACKENDS)[number];
 
 export const MACHINE_TYPES = ["microvm", "q35", "pc"] as const;
@@ -37,7 +37,9 @@ export type NetSpec =
   | { kind: "none" }
   | { kind: "user"; forwards: PortForward[] }
   | ({ kind: "tap"; ifname: string } & GuestAddr)
-  | ({ kind: "bridge"; bridge: string } & GuestAddr);
+  | ({ kind: "bridge"; bridge: string } & GuestAddr)
+  /** A libvirt virtual network by name (libvirt only). */
+  | ({ kind: "network"; network: string } & GuestAddr);
 
 export interface DiskSpec {
   /** Host path of a raw disk image. */
@@ -102,6 +104,8 @@ export interface MachineSpec {
   accel: "auto" | "kvm" | "tcg";
   /** Delete the machine's state directory when an attached machine ends (unless --keep; never detached). */
   rm: boolean;
+  /** The libvirt connection URI (libvirt only; qemu:///system when absent). */
+  connect?: string;
   /** Which settings the user left to kiln: the image may then choose (a Xen host needs pc and more memory). */
   defaulted?: { memory?: boolean; machine?: boolean };
 }
@@ -126,6 +130,8 @@ export interface MachineStatus {
   ports?: string[];
   /** QMP socket (QEMU) for `kiln stop`. */
   control?: string;
+  /** The libvirt URI whose host runs it (`kiln ps --connect`). */
+  host?: string;
 }
 
 export interface ProbeResult {
@@ -218,6 +224,8 @@ export interface Driver {
   cmdlineFor(spec: MachineSpec, image: Image, accel: "kvm" | "tcg" | undefined): CmdlineParts;
   /** Guest device name of the n-th disk (0-based), as the guest kernel will call it. */
   diskDevice(index: number): string;
+  /** Settings the user left to kiln that this backend chooses otherwise (libvirt: q35 for microvm). */
+  adjust?(spec: MachineSpec): MachineSpec;
   /** Refuse (with a KilnError) what this backend cannot do, before anything runs; returns warnings. */
   check(spec: MachineSpec, image: Image, dryRun: boolean): string[];
   /** Room (bytes) the hypervisor itself takes on the kernel command line. */

@@ -5,13 +5,59 @@ import { join } from "node:path";
 import { KilnError, q } from "../core/errors.js";
 import { DRIVERS } from "./drivers/index.js";
 import type { MachineStatus } from "./machine.js";
-import { FILES, getMachine, isOurProcess, listMachines, liveStatus, removeMachineDir } from "./state.js";
+import {
+  FILES,
+  getMachine,
+  isOurProcess,
+  listMachines,
+  liveStatus,
+  machineDir,
+  removeMachineDir,
+} from "./state.js";
 
 export async function psMachines(
-  opts: { all?: boolean; env?: NodeJS.ProcessEnv } = {},
+  opts: { all?: boolean; env?: NodeJS.ProcessEnv; connect?: string[] } = {},
 ): Promise<MachineStatus[]> {
-  const all = await listMachines(opts.env);
+  let all = await listMachines(opts.env);
+  if (opts.connect && opts.connect.length > 0) all = await withLibvirtHosts(all, opts.connect, opts.env);
   return opts.all === false ? all.filter((m) => m.state === "running") : all;
+}
+
+/**
+ * Which host runs what: kiln's domains on each libvirt URI (found by kiln's mark, whoever launched them),
+ * merged with this kiln's machines. A machine of this kiln that runs there gets its host; a domain another
+ * kiln launched is listed from its mark alone. Domains without the mark are not kiln's, and not listed.
+ */
+async function withLibvirtHosts(
+  local: MachineStatus[],
+  uris: string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<MachineStatus[]> {
+  const { kilnDomains, readLibvirtMachine } = await import("./libvirtMachine.js");
+  const { virsh } = await import("./virsh.js");
+  const out = [...local];
+  for (const uri of uris) {
+    for (const d of await kilnDomains(virsh(uri, env))) {
+      const mine = out.findIndex((m) => m.backend === "libvirt" && m.name === d.mark.machine);
+      const lm =
+        mine >= 0
+          ? await readLibvirtMachine(machineDir(d.mark.machine, env)).catch(() => undefined)
+          : undefined;
+      if (mine >= 0 && lm?.mark.id === d.mark.id) {
+        out[mine] = { ...out[mine]!, host: uri };
+        continue;
+      }
+      out.push({
+        name: d.mark.machine,
+        backend: "libvirt",
+        state: "running",
+        image: d.mark.image,
+        logFile: "",
+        host: uri,
+      });
+    }
+  }
+  return out;
 }
 
 export async function stopMachine(

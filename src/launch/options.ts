@@ -42,6 +42,8 @@ export interface LaunchOptionValues {
   timeline?: boolean;
   /** Run the main program as this user: NAME or UID, optionally :GROUP or :GID. */
   user?: string;
+  /** The libvirt connection URI (kiln launch libvirt --connect). */
+  connect?: string;
 }
 
 /** For what says nothing of its needs (a launchable, a kernel older than boot protocol 2.10); see imageMemory.ts. */
@@ -166,16 +168,17 @@ export function parseShare(s: string, cwd = process.cwd()): ShareSpec {
   };
 }
 
-/** user | none | tap:NAME[,ip=CIDR][,gw=IP][,mac=MAC] | bridge:NAME[,...] */
+/** user | none | tap:NAME[,ip=CIDR][,gw=IP][,mac=MAC] | bridge:NAME[,...] | network:NAME[,...] (libvirt) */
 export function parseNet(s: string): NetSpec {
   if (s === "user") return { kind: "user", forwards: [] };
   if (s === "none") return { kind: "none" };
-  const m = /^(tap|bridge):([^,]+)((?:,[^,]+)*)$/.exec(s);
-  if (!m || !/^[A-Za-z0-9_.-]{1,15}$/.test(m[2]!)) {
+  const m = /^(tap|bridge|network):([^,]+)((?:,[^,]+)*)$/.exec(s);
+  // Interface names are at most 15 bytes (IFNAMSIZ); a libvirt network's name is longer at will.
+  if (!m || !(m[1] === "network" ? /^[A-Za-z0-9_.-]{1,64}$/ : /^[A-Za-z0-9_.-]{1,15}$/).test(m[2]!)) {
     throw usageError(
       "KILN_EBAD_NET",
       `Cannot parse network ${q(s)}`,
-      "Use --net user, --net none, --net tap:tap0 or --net bridge:br0 (add ,ip=10.0.0.2/24,gw=10.0.0.1 for a static address).",
+      "Use --net user, --net none, --net tap:tap0, --net bridge:br0 or (libvirt) --net network:NAME (add ,ip=10.0.0.2/24,gw=10.0.0.1 for a static address).",
     );
   }
   const extra: { addr?: string; gw?: string; mac?: string } = {};
@@ -192,6 +195,7 @@ export function parseNet(s: string): NetSpec {
       );
     }
   }
+  if (m[1] === "network") return { kind: "network", network: m[2]!, ...extra };
   return m[1] === "tap"
     ? { kind: "tap", ifname: m[2]!, ...extra }
     : { kind: "bridge", bridge: m[2]!, ...extra };
@@ -300,6 +304,7 @@ export function specFromOptions(
     accel: accelRequest(o.accel ?? env.KILN_ACCEL),
     // A foreground run leaves nothing behind unless asked to; a detached machine stays until `kiln rm`.
     rm: !o.detach && !o.keep,
+    ...(o.connect !== undefined ? { connect: o.connect } : {}),
   };
 }
 

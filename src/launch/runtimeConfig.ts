@@ -48,7 +48,7 @@ export function runtimeConfig(
   const net = spec.net;
   if (net.kind === "user")
     delta.net = [{ if: "eth0", addr: USER_NET.addr, gw: USER_NET.gw, dns: [...USER_NET.dns] }];
-  else if (net.kind === "tap" || net.kind === "bridge") {
+  else if (net.kind === "tap" || net.kind === "bridge" || net.kind === "network") {
     delta.net = [
       {
         if: "eth0",

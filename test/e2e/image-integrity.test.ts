@@ -32,6 +32,10 @@ const FORMATS = [
   "oci",
   "containerdisk",
   "deb",
+  "libvirt",
+  "kubevirt",
+  "kernelboot",
+  "nomad",
 ];
 
 const tmp = tmpDir("kiln-integrity-");

@@ -11,6 +11,8 @@ const BACKEND_HELP: Record<string, string> = {
   qemu: "boot an image under QEMU (microvm by default; KVM when it works here, else software emulation)",
   xen: "boot an image as a Xen PVH guest with `xl create` (or print its xl configuration with --dry-run)",
   firecracker: "boot an image under Firecracker (or print its JSON configuration with --dry-run)",
+  libvirt:
+    "run an image as a libvirt domain, on this host or any libvirt reaches (--connect qemu+ssh://HOST/system)",
 };
 
 function collect(value: string, prev: string[] = []): string[] {
@@ -193,7 +195,7 @@ export function register(program: Command): void {
     .command("launch")
     .description("boot an image as a machine: kiln launch BACKEND [options] IMAGE [-- ARGS]")
     .enablePositionalOptions()
-    .argument("[backend]", "qemu, xen or firecracker")
+    .argument("[backend]", "qemu, xen, firecracker or libvirt")
     .allowUnknownOption()
     .allowExcessArguments()
     .addHelpText(
@@ -207,12 +209,12 @@ export function register(program: Command): void {
         throw usageError(
           "KILN_EBACKEND_MISSING",
           "Cannot launch without a backend",
-          "Name one: kiln launch qemu IMAGE (or xen, firecracker).",
+          "Name one: kiln launch qemu IMAGE (or xen, firecracker, libvirt).",
         );
       }
       driverFor(backend); // throws KILN_EBACKEND_UNKNOWN
     });
-  for (const backend of ["qemu", "xen", "firecracker"]) {
+  for (const backend of ["qemu", "xen", "firecracker", "libvirt"]) {
     const sub = launchCmd
       .command(backend)
       .description(BACKEND_HELP[backend]!)
@@ -225,6 +227,12 @@ export function register(program: Command): void {
       .argument("[args...]", "after --: arguments for the program (replace the baked ones)")
       .usage("[options] IMAGE [-- ARGS...]")
       .option("--dry-run", "print the configuration and command instead of running them");
+    if (backend === "libvirt") {
+      sub.option(
+        "--connect <URI>",
+        "libvirt connection URI: qemu:///system (default), qemu+ssh://root@HOST/system, ...",
+      );
+    }
     if (backend === "qemu") {
       sub.option(
         "--uefi",

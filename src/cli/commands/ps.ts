@@ -14,18 +14,24 @@ export function register(program: Command): void {
       .command("ps")
       .description("list machines (running and exited)")
       .option("--running", "only running machines")
+      .option(
+        "--connect <URI>",
+        "also list kiln's domains on this libvirt host, whoever launched them (repeatable)",
+        (v: string, prev: string[] = []) => [...prev, v],
+      )
       .addHelpText(
         "after",
-        "\nExample:\n  kiln ps\n  kiln ps --json | jq '.[] | select(.state == \"running\") | .name'",
+        "\nExample:\n  kiln ps\n  kiln ps --connect qemu:///system --connect qemu+ssh://root@web2/system\n  kiln ps --json | jq '.[] | select(.state == \"running\") | .name'",
       ),
-  ).action(async (opts: CommonOpts & { running?: boolean }) => {
+  ).action(async (opts: CommonOpts & { running?: boolean; connect?: string[] }) => {
     const { psMachines } = await import("../../launch/machines.js");
-    const list = await psMachines({ all: !opts.running });
+    const list = await psMachines({ all: !opts.running, ...(opts.connect ? { connect: opts.connect } : {}) });
+    const hosts = (opts.connect ?? []).length > 0;
     report(opts, list, (ms) =>
       ms.length === 0
         ? "no machines"
         : table([
-            ["NAME", "BACKEND", "STATE", "PID", "PORTS", "IMAGE"],
+            ["NAME", "BACKEND", "STATE", "PID", "PORTS", "IMAGE", ...(hosts ? ["HOST"] : [])],
             ...ms.map((m) => [
               m.name,
               m.backend,
@@ -33,6 +39,7 @@ export function register(program: Command): void {
               m.state === "running" && m.pid ? String(m.pid) : "-",
               m.ports?.join(",") ?? "-",
               m.image,
+              ...(hosts ? [m.host ?? "-"] : []),
             ]),
           ]),
     );

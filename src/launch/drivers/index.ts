@@ -2,6 +2,7 @@
 import { q, usageError } from "../../core/errors.js";
 import { BACKENDS, type Backend, type Driver } from "../machine.js";
 import { firecrackerDriver } from "./firecracker.js";
+import { libvirtDriver } from "./libvirt.js";
 import { qemuDriver } from "./qemu.js";
 import { xenDriver } from "./xen.js";
 
@@ -9,6 +10,7 @@ export const DRIVERS: Record<Backend, Driver> = {
   qemu: qemuDriver,
   xen: xenDriver,
   firecracker: firecrackerDriver,
+  libvirt: libvirtDriver,
 };
 
 export function isBackend(name: string): name is Backend {

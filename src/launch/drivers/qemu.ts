@@ -23,6 +23,7 @@ import type {
 } from "../machine.js";
 import { qmpCommand } from "../qmp.js";
 import { FILES, isOurProcess } from "../state.js";
+import { refuseLibvirtNetwork } from "./refuseLibvirtNetwork.js";
 import { terminate, waitGone } from "./waitGone.js";
 
 export function qemuBinary(env: NodeJS.ProcessEnv = process.env): string {
@@ -210,8 +211,10 @@ function machineArgs(
         netdev += `,hostfwd=${f.proto}:${f.hostAddr ?? "127.0.0.1"}:${f.host}-:${f.guest}`;
     } else if (net.kind === "tap") {
       netdev = `tap,id=n0,ifname=${v(net.ifname)},script=no,downscript=no`;
-    } else {
+    } else if (net.kind === "bridge") {
       netdev = `bridge,id=n0,br=${v(net.bridge)}`;
+    } else {
+      throw new Error(`unreachable: ${net.kind} (check() refuses it)`);
     }
     const mac = net.kind === "tap" || net.kind === "bridge" ? net.mac : undefined;
     a.push("-netdev", netdev, "-device", `${bus("virtio-net")},netdev=n0${mac ? `,mac=${mac}` : ""}`);
@@ -294,6 +297,7 @@ export const qemuDriver: Driver = {
   },
 
   check(spec, image) {
+    refuseLibvirtNetwork(spec, "QEMU");
     if (image.manifest.hypervisor && spec.machine === "microvm") {
       throw usageError(
         "KILN_EMACHINE_UNSUPPORTED",

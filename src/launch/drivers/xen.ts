@@ -15,6 +15,7 @@ import type { Image } from "../../manifest/imageManifest.js";
 import type { CmdlineParts } from "../cmdline.js";
 import type { Driver, LaunchPlan, MachineSpec, PlanContext, ProbeResult } from "../machine.js";
 import { xenstoreConfig } from "../xenstoreConfig.js";
+import { refuseLibvirtNetwork } from "./refuseLibvirtNetwork.js";
 import { terminate } from "./waitGone.js";
 import { hotplugScript } from "./xenHotplug.js";
 
@@ -296,6 +297,7 @@ export const xenDriver: Driver = {
 
 /** What neither Xen nor Firecracker offers through kiln. */
 export function unsupportedCommon(spec: MachineSpec, what: string): void {
+  refuseLibvirtNetwork(spec, what);
   if (spec.gdbPort !== undefined) {
     throw usageError(
       "KILN_EGDB_UNSUPPORTED",
