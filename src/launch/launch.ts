@@ -34,9 +34,11 @@ import type {
   LaunchPlan,
   MachineSpec,
   MachineStatus,
+  NetSpec,
   PlanContext,
   StartedContext,
 } from "./machine.js";
+import { machineNets } from "./machine.js";
 import { checkPortsFree, type PortUse } from "./ports.js";
 import { runtimeConfig } from "./runtimeConfig.js";
 import {
@@ -159,8 +161,12 @@ function withImageDefaults(spec: MachineSpec, m: ImageManifest, needs?: ImageMem
  * new tap that leads nowhere, and the guest would wait half a minute for a DHCP answer that cannot come.
  */
 async function checkHostNet(spec: MachineSpec): Promise<void> {
-  const net = spec.net;
-  if (net.kind !== "tap" && net.kind !== "bridge") return;
+  for (const net of machineNets(spec)) {
+    if (net.kind === "tap" || net.kind === "bridge") await checkHostIf(net);
+  }
+}
+
+async function checkHostIf(net: Extract<NetSpec, { kind: "tap" | "bridge" }>): Promise<void> {
   const name = net.kind === "tap" ? net.ifname : net.bridge;
   const has = (p: string) =>
     stat(join("/sys/class/net", name, p)).then(
@@ -296,9 +302,10 @@ function checkLaunchable(driver: Driver, spec: MachineSpec): void {
   const mounted = spec.disks.find((d) => d.mount !== undefined);
   if (mounted) throw refuse(`a mount point for disk ${q(mounted.file)} (-b FILE,${mounted.mount})`);
   if (spec.shares.length > 0) throw refuse(`a shared directory ${q(spec.shares[0]!.host)} (--share)`);
-  const net = spec.net;
-  if ((net.kind === "tap" || net.kind === "bridge") && (net.addr || net.gw)) {
-    throw refuse(`a network address ${q(net.addr ?? net.gw)} (--net ...,ip=,gw=)`);
+  for (const net of machineNets(spec)) {
+    if (net.kind !== "user" && net.kind !== "none" && (net.addr || net.gw || net.mtu)) {
+      throw refuse(`a network setting ${q(net.addr ?? net.gw ?? `mtu=${net.mtu}`)} (--net ...,ip=,gw=,mtu=)`);
+    }
   }
 }
 
@@ -374,8 +381,9 @@ export async function dryRun(spec: MachineSpec, opts: LaunchOptions = {}): Promi
 
 function portUses(spec: MachineSpec): PortUse[] {
   const uses: PortUse[] = [];
-  if (spec.net.kind === "user") {
-    for (const f of spec.net.forwards) {
+  for (const net of machineNets(spec)) {
+    if (net.kind !== "user") continue;
+    for (const f of net.forwards) {
       uses.push({
         proto: f.proto,
         port: f.host,
@@ -390,8 +398,9 @@ function portUses(spec: MachineSpec): PortUse[] {
 }
 
 function portsOf(spec: MachineSpec): string[] | undefined {
-  if (spec.net.kind !== "user" || spec.net.forwards.length === 0) return undefined;
-  return spec.net.forwards.map((f) => `${f.hostAddr ?? "127.0.0.1"}:${f.host}->${f.guest}/${f.proto}`);
+  const net = machineNets(spec).find((n) => n.kind === "user");
+  if (net?.kind !== "user" || net.forwards.length === 0) return undefined;
+  return net.forwards.map((f) => `${f.hostAddr ?? "127.0.0.1"}:${f.host}->${f.guest}/${f.proto}`);
 }
 
 /** Turn a hypervisor's start-up complaint into a KilnError a user can act on. */

@@ -60,6 +60,45 @@ describe("run-time boot configuration", () => {
     assert.deepEqual(b?.net, [{ if: "eth0", dhcp: true }]);
   });
 
+  it("names several NICs eth0, eth1... and keeps what the image bakes for an interface the launch leaves alone", () => {
+    const router: BootConfig = {
+      v: 1,
+      net: [
+        { if: "eth0", addr: "10.1.0.1/24" },
+        { if: "eth1", addr: "10.2.0.1/24", mtu: 1400 },
+        { if: "eth2", dhcp: true },
+      ],
+    };
+    const link = (mode: "listen" | "connect", port: number) => ({ mode, addr: `127.0.0.1:${port}` });
+    const c = runtimeConfig(
+      spec({
+        net: { kind: "socket", link: link("listen", 9000) },
+        moreNets: [
+          { kind: "socket", link: link("listen", 9001), mtu: 1300 },
+          { kind: "user", forwards: [] },
+        ],
+      }),
+      manifest(router),
+      vd,
+    );
+    assert.deepEqual(c?.net, [
+      { if: "eth0", addr: "10.1.0.1/24" },
+      { if: "eth1", addr: "10.2.0.1/24", mtu: 1300 },
+      { if: "eth2", addr: "10.0.2.15/24", gw: "10.0.2.2", dns: ["10.0.2.3"] },
+    ]);
+    const given = runtimeConfig(
+      spec({
+        net: { kind: "socket", link: link("connect", 9000), addr: "none" },
+        moreNets: [{ kind: "socket", link: link("connect", 9001), addr: "dhcp" }],
+      }),
+      manifest(router),
+      vd,
+    );
+    // Interfaces the machine lacks are left out: kiln-init would wait for them.
+    assert.deepEqual(given?.net, [{ if: "eth0" }, { if: "eth1", dhcp: true }]);
+    assert.equal(bootConfigProblem(c), undefined);
+  });
+
   it("produces configurations the boot configuration schema accepts, and refuses bad mount points", () => {
     const c = runtimeConfig(
       spec({

@@ -41,7 +41,11 @@ export function addLaunchOptions(cmd: Command): Command {
       "share a host directory (needs a kernel with 9p); :cache lets the guest cache it (fast; blind to host changes meanwhile)",
       collect,
     )
-    .option("--net <SPEC>", "network: user, none, tap:NAME or bridge:NAME[,ip=CIDR,gw=IP,mac=MAC]")
+    .option(
+      "--net <SPEC>",
+      "a NIC (repeatable: eth0, eth1... in order): user, none, tap:NAME, bridge:NAME, socket:listen=ADDR:PORT, socket:connect=ADDR:PORT or socket:mcast=GROUP:PORT (VM-to-VM links), each with [,ip=CIDR|dhcp|none,gw=IP,mac=MAC,mtu=N]",
+      collect,
+    )
     .option("--machine <TYPE>", "QEMU machine type: microvm (default), q35 or pc")
     .option("--accel <ACCEL>", "QEMU accelerator: auto (default), kvm or tcg")
     .option("-d, --detach", "run in the background (see kiln ps, logs, stop, rm)")
