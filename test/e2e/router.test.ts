@@ -4,7 +4,7 @@
 // failures of rulesets and setup steps. Real QEMU, Debian's stock kernel and Debian's nft.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -102,5 +102,157 @@ describe("machines on VM-to-VM links", () => {
     } finally {
       await stop("link-srv");
     }
+  });
+
+  it("routes through examples/router: web out behind its address, port 23 dropped, a port forward back in", async () => {
+    const ex = join(ROOT, "examples", "router");
+    const router = await bake("router", [
+      "--config",
+      join(ex, "router.json"),
+      "--firewall",
+      join(ex, "rules.nft"),
+      "--name",
+      "router",
+    ]);
+    const manifest = JSON.parse(readFileSync(join(router, "manifest.json"), "utf8"));
+    assert.equal(manifest.firewall.path, "/kiln/firewall.nft");
+    assert.deepEqual(manifest.config.rc, [
+      { bin: "/usr/sbin/nft", argv: ["nft", "-f", "/kiln/firewall.nft"], mode: "setup" },
+    ]);
+    for (const c of ["nf.tables", "nf.conntrack", "nf.nat"])
+      assert.ok(
+        manifest.components.some((x: { name: string }) => x.name === c),
+        c,
+      );
+    const [a, b] = [linkPort(), linkPort()];
+    // The router listens on both links; the others connect, so it starts first.
+    await detached("rt-router", [
+      "--net",
+      `socket:listen=127.0.0.1:${a}`,
+      "--net",
+      `socket:listen=127.0.0.1:${b}`,
+      router,
+    ]);
+    try {
+      await consoleLine("rt-router", /^kiln: ready \(no program\)$/m);
+      const rlog = await logs("rt-router");
+      // Ready comes after both legs and the ruleset (nft ran as a setup step without an error).
+      assert.ok(rlog.indexOf("kiln: net eth0 10.1.0.1/24 up") < rlog.indexOf("kiln: ready"), rlog);
+      assert.ok(rlog.indexOf("kiln: net eth1 10.2.0.1/24 up") < rlog.indexOf("kiln: ready"), rlog);
+      assert.doesNotMatch(rlog, /Error|kiln: error/);
+      // The server has no route to the inside network: only the router's masquerade gets its answers home.
+      await detached("rt-server", [
+        "--net",
+        `socket:connect=127.0.0.1:${b},ip=10.2.0.2/24`,
+        netprobe,
+        "--",
+        "serve",
+        "80",
+        "serve",
+        "23",
+        "reach",
+        "10.2.0.1:8080",
+        "wait",
+      ]);
+      const c = await kiln(
+        [
+          "launch",
+          "qemu",
+          "--net",
+          `socket:connect=127.0.0.1:${a},ip=10.1.0.2/24,gw=10.1.0.1`,
+          netprobe,
+          "--",
+          "serve",
+          "80",
+          "reach",
+          "10.2.0.2:80",
+          "drop",
+          "10.2.0.2:23",
+          "served",
+          "1",
+        ],
+        180_000,
+      );
+      const out = `${c.stdout}\n--- server:\n${await logs("rt-server")}\n--- router:\n${await logs("rt-router")}`;
+      assert.equal(c.code, 0, out);
+      // Through the router to TCP 80, and the server saw the router's outside address (masquerade).
+      assert.match(c.stdout, /netprobe: reach 10\.2\.0\.2:80: peer 10\.2\.0\.1:\d+/, out);
+      assert.match(await logs("rt-server"), /netprobe: served 80 to 10\.2\.0\.1:\d+/, out);
+      // Port 23 listens on the server, but the router drops the way there: no answer, not a refusal.
+      assert.match(c.stdout, /netprobe: drop 10\.2\.0\.2:23: no answer within 4 s/, out);
+      assert.doesNotMatch(await logs("rt-server"), /served 23/, out);
+      // The port forward: the server reached the router's 8080 and got the client's service, which saw the
+      // server's own address (destination NAT only).
+      assert.match(await logs("rt-server"), /netprobe: reach 10\.2\.0\.1:8080: peer 10\.2\.0\.2:\d+/, out);
+      assert.match(c.stdout, /netprobe: served 80 to 10\.2\.0\.2:\d+/, out);
+    } finally {
+      await stop("rt-server", "rt-router");
+    }
+  });
+});
+
+describe("failures a kernel-plane image reports", () => {
+  it("refuses a broken ruleset at bake, with its line", async () => {
+    const bad = join(work, "bad.nft");
+    writeFileSync(
+      bad,
+      "table inet filter {\n  chain input {\n    type filter hook input priority 0;\n    tcp dport 22 acept\n  }\n}\n",
+    );
+    const r = await runKiln([
+      "bake",
+      "qemu",
+      join(work, "badfw"),
+      "--firewall",
+      bad,
+      "--kernel",
+      "stock",
+      "--quiet",
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /KILN_EFIREWALL_INVALID/);
+    assert.match(r.stderr, /line 4, column \d+: syntax error/);
+    assert.match(r.stderr, /tcp dport 22 acept/);
+    const j = await runKiln(["bake", "qemu", join(work, "badfw"), "--firewall", bad, "--json", "--quiet"]);
+    assert.equal(j.code, 2, j.stderr);
+    assert.equal(JSON.parse(j.stdout).error.details.line, 4);
+    // A ruleset nft accepts, but whose interface index it must resolve, is refused with a hint to use names.
+    const iif = join(work, "iif.nft");
+    writeFileSync(
+      iif,
+      'table ip t {\n  chain c {\n    type filter hook forward priority 0;\n    iif "eth1" drop\n  }\n}\n',
+    );
+    const i = await runKiln([
+      "bake",
+      "qemu",
+      join(work, "iiffw"),
+      "--firewall",
+      iif,
+      "--kernel",
+      "stock",
+      "--quiet",
+    ]);
+    assert.equal(i.code, 2, i.stderr);
+    assert.match(i.stderr, /line 4/);
+    assert.match(i.stderr, /iifname/);
+  });
+
+  it("stops the boot when a setup step exits 1: kiln: error: and a non-zero status, main never runs", async () => {
+    const cfg = join(work, "setup-fails.json");
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        v: 1,
+        rc: [
+          { bin: "/bin/netprobe", argv: ["netprobe", "drop", "127.0.0.1:1"], mode: "setup" },
+          { bin: "/bin/netprobe", argv: ["netprobe", "serve", "80", "wait"] },
+        ],
+      }),
+    );
+    const img = await bake("setup-fails", [join(work, "build", "netprobe"), "--config", cfg]);
+    const r = await kiln(["launch", "qemu", img], 120_000);
+    assert.equal(r.code, 126, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /netprobe: drop 127\.0\.0\.1:1: FAILED: Connection refused/);
+    assert.match(r.stdout, /^kiln: error: setup \/bin\/netprobe exited with status 1$/m);
+    assert.doesNotMatch(r.stdout, /served|kiln: ready/);
   });
 });

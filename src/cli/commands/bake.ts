@@ -6,6 +6,7 @@ interface BakeCliOpts extends CommonOpts {
   kernel?: string;
   add: string[];
   config?: string;
+  firewall?: string;
   cmdline?: string;
   catalogue: string[];
   component: string[];
@@ -43,6 +44,10 @@ export function register(program: Command): void {
       )
       .option("--add <src:dest>", "add a file or directory to the image (repeatable)", collect, [])
       .option("--config <file>", "boot configuration (JSON) baked into the image")
+      .option(
+        "--firewall <rules.nft>",
+        "an nftables ruleset, checked now with Debian's nft and loaded by it at boot before anything runs (adds the nf.* components)",
+      )
       .option("--cmdline <args>", "extra kernel command line")
       .option(
         "-c, --catalogue <file>",
@@ -62,7 +67,7 @@ export function register(program: Command): void {
       .option("--describe <platform>", "show what a platform's components resolve to on the kernel in use")
       .addHelpText(
         "after",
-        "\nExamples:\n  kiln bake qemu out/hello examples/hello/hello\n  kiln bake qemu out/web httpd --add ./site:/srv/www --config web.json\n  kiln bake --describe qemu\n  kiln bake qemu out/router   # kernel plane: no program",
+        "\nExamples:\n  kiln bake qemu out/hello examples/hello/hello\n  kiln bake qemu out/web httpd --add ./site:/srv/www --config web.json\n  kiln bake --describe qemu\n  kiln bake qemu out/router   # kernel plane: no program\n  kiln bake qemu out/router --config router.json --firewall rules.nft",
       ),
   ).action(
     async (platform: string | undefined, out: string | undefined, programs: string[], opts: BakeCliOpts) => {
@@ -79,7 +84,13 @@ export function register(program: Command): void {
       }
       if (opts.describe) {
         const { describePlatform } = await import("../../components/resolve.js");
-        const d = await describePlatform(opts.describe, catalogueOpts);
+        // With --component or --firewall: what those add (the netfilter modules, in load order).
+        const { FIREWALL_COMPONENTS } = await import("../../bake/bake.js");
+        const extra = [...opts.component, ...(opts.firewall ? FIREWALL_COMPONENTS : [])];
+        const d = await describePlatform(opts.describe, {
+          ...catalogueOpts,
+          ...(extra.length ? { components: [...new Set(extra)] } : {}),
+        });
         return report(opts, d, describeText);
       }
       if (!platform || !out) {
@@ -104,13 +115,26 @@ export function register(program: Command): void {
         catalogues: opts.catalogue,
         progress,
       });
+      let firewall: { file: string; program: import("../../bake/bake.js").ProgramInput } | undefined;
+      if (opts.firewall) {
+        const { checkRuleset, resolveNft } = await import("../../run/firewall.js");
+        const nft = await resolveNft({ progress });
+        progress.step(`checking firewall ruleset ${opts.firewall}`);
+        await checkRuleset(opts.firewall, nft);
+        progress.done();
+        firewall = { file: opts.firewall, program: nft };
+      }
+      const { FIREWALL_COMPONENTS } = await import("../../bake/bake.js");
+      const components = firewall
+        ? [...opts.component, ...FIREWALL_COMPONENTS.filter((c) => !opts.component.includes(c))]
+        : opts.component;
       const { chooseKernel, kernelNotice } = await import("../../components/kernelChoice.js");
       // A platform or catalogue that cannot be read is bake's to report, in the order of its own checks.
       const kernel = await chooseKernel({
         platform,
         ...(opts.kernel ? { requested: opts.kernel } : {}),
         catalogues: opts.catalogue,
-        components: opts.component,
+        components,
       }).catch(() => ({
         kind: "stock" as const,
         chosen: "default" as const,
@@ -132,6 +156,7 @@ export function register(program: Command): void {
         kernel: kernel.kind,
         add: opts.add.map(parseAdd),
         ...(opts.config ? { configFile: opts.config } : {}),
+        ...(firewall ? { firewall } : {}),
         ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
         catalogues: opts.catalogue,
         components: opts.component,
@@ -153,6 +178,11 @@ export function register(program: Command): void {
           `  kernel  ${x.manifest.kernel.kind}${x.manifest.kernel.flavour ? ` (${x.manifest.kernel.flavour})` : ""} ${x.manifest.kernel.release} (${mb(x.sizes.kernel)})`,
           `  initrd  ${x.manifest.initrd.entries} entries, ${x.manifest.modules.length} modules (${mb(x.sizes.initrd)})`,
           `  programs ${x.manifest.programs.map((p) => p.path).join(", ") || "(none: kernel plane)"}`,
+          ...(x.manifest.firewall
+            ? [
+                `  firewall ${x.manifest.firewall.path} (loaded by ${x.manifest.firewall.nft} before anything runs)`,
+              ]
+            : []),
         ].join("\n"),
       );
     },
