@@ -39,7 +39,7 @@ export function parseNftErrors(stderr: string, file: string): NftProblem | undef
       line: Number(m[1]),
       column: Number(m[2]),
       message: m[3]!,
-      ...(source !== undefined && source.trim() ? { source } : {}),
+      ...(source?.trim() ? { source } : {}),
     };
   }
   const any = lines.find((l) => /Error: /.test(l));
