@@ -71,7 +71,13 @@ function background(args, line) {
       out += b;
       if (line.test(out)) {
         clearTimeout(timer);
-        res(() => new Promise((done) => (child.kill("SIGTERM"), child.on("close", done))));
+        res(
+          () =>
+            new Promise((done) => {
+              child.on("close", done);
+              child.kill("SIGTERM");
+            }),
+        );
       }
     });
   });

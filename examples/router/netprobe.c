@@ -9,6 +9,8 @@
  *   drop HOST:PORT  connect once and expect no answer within 4 s (a firewall that drops); a connection or a
  *                   refusal fails the step.
  *   send HOST:PORT MB  send MB mebibytes and print the throughput.
+ *   resolve NAME    look NAME up through /etc/resolv.conf (what DHCP gave), retrying for up to 30 s, and print
+ *                   its IPv4 address.
  *   served N        wait (up to 120 s) until this program's listeners have served N connections in all.
  *   wait            sleep until the machine is stopped.
  */
@@ -16,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -188,6 +191,25 @@ static int send_mb(const char *target, int mb) {
   return 0;
 }
 
+static int resolve_name(const char *name) {
+  double t0 = now();
+  int e = 0;
+  while (now() - t0 < 30) {
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+    e = getaddrinfo(name, NULL, &hints, &res);
+    if (!e) {
+      char addr[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, addr, sizeof addr);
+      freeaddrinfo(res);
+      printf("netprobe: resolve %s: %s\n", name, addr);
+      return 0;
+    }
+    sleep(1);
+  }
+  printf("netprobe: resolve %s: FAILED: %s\n", name, gai_strerror(e));
+  return 1;
+}
+
 static int served(int n) {
   double t0 = now();
   for (int got = 0; got < n;) {
@@ -223,6 +245,8 @@ int main(int argc, char **argv) {
       rc = reach(arg);
     } else if (!strcmp(step, "drop")) {
       rc = drop(arg);
+    } else if (!strcmp(step, "resolve")) {
+      rc = resolve_name(arg);
     } else if (!strcmp(step, "served")) {
       rc = served(atoi(arg));
     } else if (!strcmp(step, "send") && i + 2 < argc) {

@@ -191,6 +191,41 @@ describe("machines on VM-to-VM links", () => {
   });
 });
 
+describe("examples/dhcp-dns", () => {
+  it("leases the inside network's client its address and answers the names it serves", async () => {
+    const ex = join(ROOT, "examples", "dhcp-dns");
+    const dns = await bake("dhcp-dns", [
+      "deb:dnsmasq-base:/usr/sbin/dnsmasq",
+      "--add",
+      `${join(ex, "dnsmasq.conf")}:/etc/dnsmasq.conf`,
+      "--config",
+      join(ex, "dhcp-dns.json"),
+      "--name",
+      "dhcp-dns",
+    ]);
+    // Network A as a multicast hub: any number of machines, no start order.
+    const hub = `socket:mcast=230.0.0.1:${linkPort()}`;
+    await detached("dd-dns", ["--net", hub, dns]);
+    try {
+      await consoleLine("dd-dns", /dnsmasq-dhcp\[\d+\]: DHCP, IP range 10\.1\.0\.100 -- 10\.1\.0\.199/);
+      const c = await kiln(
+        ["launch", "qemu", "--net", `${hub},ip=dhcp`, netprobe, "--", "resolve", "server.lan"],
+        120_000,
+      );
+      const out = `${c.stdout}\n--- dhcp-dns:\n${await logs("dd-dns")}`;
+      assert.equal(c.code, 0, out);
+      assert.match(c.stdout, /^kiln: net eth0 (10\.1\.0\.1\d\d)\/24 up \(dhcp\)$/m, out);
+      const leased = /kiln: net eth0 (10\.1\.0\.1\d\d)\//.exec(c.stdout)![1]!;
+      assert.match(c.stdout, /^netprobe: resolve server\.lan: 10\.2\.0\.2$/m, out);
+      const dlog = await logs("dd-dns");
+      assert.match(dlog, new RegExp(`DHCPACK\\(eth0\\) ${leased.replaceAll(".", "\\.")} `), out);
+      assert.match(dlog, new RegExp(`query\\[A\\] server\\.lan from ${leased.replaceAll(".", "\\.")}`), out);
+    } finally {
+      await stop("dd-dns");
+    }
+  });
+});
+
 describe("failures a kernel-plane image reports", () => {
   it("refuses a broken ruleset at bake, with its line", async () => {
     const bad = join(work, "bad.nft");
