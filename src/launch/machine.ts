@@ -107,6 +107,11 @@ export interface MachineSpec {
   net: NetSpec;
   /** More NICs, eth1, eth2... in this order (QEMU only; never "none"). */
   moreNets?: NetSpec[];
+  /**
+   * A host file: the nftables ruleset the image's nft loads instead of its baked one (QEMU only; it travels in
+   * an initrd segment over /kiln/firewall.nft).
+   */
+  firewall?: string;
   disks: DiskSpec[];
   shares: ShareSpec[];
   /** Merged over the baked environment. */

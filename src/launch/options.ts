@@ -41,6 +41,8 @@ export interface LaunchOptionValues {
   keep?: boolean;
   /** Boot a launchable that can boot either way with UEFI (OVMF). */
   uefi?: boolean;
+  /** An nftables ruleset to load instead of the image's (QEMU; the image must carry nft). */
+  firewall?: string;
   /** After an attached run, where its time went (kiln-init's timings and the console's arrival times). */
   timeline?: boolean;
 }
@@ -316,6 +318,7 @@ export function specFromOptions(
       : {}),
     net,
     ...(moreNets.length > 0 ? { moreNets } : {}),
+    ...(o.firewall !== undefined ? { firewall: resolve(o.firewall) } : {}),
     disks: (o.disk ?? []).map((d) => parseDisk(d)),
     shares: (o.share ?? []).map((s) => parseShare(s)),
     env: envVars,

@@ -5,7 +5,7 @@ import type { KilnError } from "../core/errors.js";
 import { type BootConfig, bootConfigProblem, encodeCmdlineConfig } from "../manifest/bootConfig.js";
 import type { ImageManifest } from "../manifest/imageManifest.js";
 import { X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
-import { configSegment, encodeConfig, placeConfig } from "./configPlacement.js";
+import { configSegment, encodeConfig, firewallSegment, placeConfig } from "./configPlacement.js";
 import type { MachineSpec } from "./machine.js";
 import { testSpec } from "./machineSpecFixture.js";
 import { runtimeConfig } from "./runtimeConfig.js";
@@ -198,5 +198,15 @@ describe("configuration placement", () => {
     assert.deepEqual(list.stdout.trim().split("\n"), ["kiln", "kiln/config.json"]);
     const out = spawnSync("cpio", ["-i", "--quiet", "--to-stdout", "kiln/config.json"], { input: seg });
     assert.deepEqual(JSON.parse(out.stdout.toString()), big);
+  });
+
+  it("writes a launch-time ruleset Debian's cpio reads over the baked /kiln/firewall.nft", () => {
+    const rules = Buffer.from("flush ruleset\n");
+    const seg = firewallSegment(rules, "/kiln/firewall.nft");
+    assert.equal(seg.length % 4, 0);
+    const list = spawnSync("cpio", ["-it", "--quiet"], { input: seg, encoding: "utf8" });
+    assert.deepEqual(list.stdout.trim().split("\n"), ["kiln", "kiln/firewall.nft"]);
+    const out = spawnSync("cpio", ["-i", "--quiet", "--to-stdout", "kiln/firewall.nft"], { input: seg });
+    assert.deepEqual(out.stdout, rules);
   });
 });

@@ -15,11 +15,21 @@ const work = mkdtempSync(join(tmpdir(), "kiln-router-"));
 // Machine state (detached machines, their logs) apart from the shared home; images are baked in the shared one.
 const home = join(work, "home");
 let netprobe = "";
+let router = "";
 before(async () => {
   mkdirSync(join(work, "build"), { recursive: true });
   const program = join(work, "build", "netprobe");
   execFileSync(kilnCc(), ["-Os", "-o", program, join(ROOT, "examples", "router", "netprobe.c")]);
   netprobe = await bake("netprobe", [program]);
+  const ex = join(ROOT, "examples", "router");
+  router = await bake("router", [
+    "--config",
+    join(ex, "router.json"),
+    "--firewall",
+    join(ex, "rules.nft"),
+    "--name",
+    "router",
+  ]);
 });
 after(() => {
   for (const p of qemuProcesses(work)) process.kill(p.pid, "SIGKILL");
@@ -105,15 +115,6 @@ describe("machines on VM-to-VM links", () => {
   });
 
   it("routes through examples/router: web out behind its address, port 23 dropped, a port forward back in", async () => {
-    const ex = join(ROOT, "examples", "router");
-    const router = await bake("router", [
-      "--config",
-      join(ex, "router.json"),
-      "--firewall",
-      join(ex, "rules.nft"),
-      "--name",
-      "router",
-    ]);
     const manifest = JSON.parse(readFileSync(join(router, "manifest.json"), "utf8"));
     assert.equal(manifest.firewall.path, "/kiln/firewall.nft");
     assert.deepEqual(manifest.config.rc, [
@@ -188,6 +189,71 @@ describe("machines on VM-to-VM links", () => {
     } finally {
       await stop("rt-server", "rt-router");
     }
+  });
+});
+
+describe("a ruleset given at launch", () => {
+  it("replaces the baked one: port 23 opened for this machine only; refused when bad or when the image has no nft", async () => {
+    const open23 = join(work, "open23.nft");
+    const rules = readFileSync(join(ROOT, "examples", "router", "rules.nft"), "utf8");
+    writeFileSync(
+      open23,
+      rules.replace(
+        'iifname "eth0" oifname "eth1" tcp dport 80 accept',
+        'iifname "eth0" oifname "eth1" tcp dport { 23, 80 } accept',
+      ),
+    );
+    assert.notEqual(readFileSync(open23, "utf8"), rules);
+    const [a, b] = [linkPort(), linkPort()];
+    await detached("fw-router", [
+      "--net",
+      `socket:listen=127.0.0.1:${a}`,
+      "--net",
+      `socket:listen=127.0.0.1:${b}`,
+      "--firewall",
+      open23,
+      router,
+    ]);
+    try {
+      await consoleLine("fw-router", /^kiln: ready \(no program\)$/m);
+      await detached("fw-server", [
+        "--net",
+        `socket:connect=127.0.0.1:${b},ip=10.2.0.2/24`,
+        netprobe,
+        "--",
+        "serve",
+        "23",
+        "wait",
+      ]);
+      const c = await kiln(
+        [
+          "launch",
+          "qemu",
+          "--net",
+          `socket:connect=127.0.0.1:${a},ip=10.1.0.2/24,gw=10.1.0.1`,
+          netprobe,
+          "--",
+          "reach",
+          "10.2.0.2:23",
+        ],
+        180_000,
+      );
+      assert.equal(c.code, 0, `${c.stdout}\n--- router:\n${await logs("fw-router")}`);
+      assert.match(c.stdout, /netprobe: reach 10\.2\.0\.2:23: peer 10\.2\.0\.1:\d+/);
+    } finally {
+      await stop("fw-server", "fw-router");
+    }
+    const bad = join(work, "bad-launch.nft");
+    writeFileSync(
+      bad,
+      "table ip t {\n  chain c {\n    type filter hook fwd priority 0;\n    counter drop\n  }\n}\n",
+    );
+    const r = await kiln(["launch", "qemu", "--firewall", bad, router]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /KILN_EFIREWALL_INVALID.*line 3/);
+    const none = await kiln(["launch", "qemu", "--firewall", open23, netprobe]);
+    assert.equal(none.code, 2, none.stderr);
+    assert.match(none.stderr, /KILN_EFIREWALL_NO_NFT/);
   });
 });
 

@@ -108,10 +108,19 @@ export function interruptOnSignals(ac: AbortController): { dispose(): void; stat
   };
 }
 
-type Opts = LaunchOptionValues & CommonOpts & { dryRun?: boolean };
+type Opts = LaunchOptionValues & CommonOpts & { dryRun?: boolean; firewall?: string };
 
 async function action(backend: string, image: string, args: string[] | undefined, opts: Opts): Promise<void> {
   const spec = await machineSpec(image, args, opts);
+  if (opts.firewall) {
+    // Checked with Debian's nft, as bake does, before anything boots (src/run sits above launch).
+    const { checkRuleset, resolveNft } = await import("../../run/firewall.js");
+    const progress = await progressFor(opts);
+    const nft = await resolveNft({ progress });
+    progress.step(`checking firewall ruleset ${opts.firewall}`);
+    await checkRuleset(opts.firewall, nft);
+    progress.done();
+  }
   const { dryRun } = await import("../../launch/launch.js");
   if (opts.dryRun) {
     const r = await dryRun(spec, { backend });
@@ -229,6 +238,10 @@ export function register(program: Command): void {
       sub.option(
         "--uefi",
         "boot a launchable that boots both ways (raw, qcow2, vmdk, vhd, iso) with UEFI (OVMF)",
+      );
+      sub.option(
+        "--firewall <rules.nft>",
+        "load this nftables ruleset instead of the baked one (the image must be baked with --firewall, which brings nft); checked first",
       );
     }
     sub.addHelpText(
