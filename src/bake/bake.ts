@@ -37,6 +37,8 @@ export interface BakeOptions {
   links?: { dest: string; target: string }[];
   /** A boot configuration file (JSON) merged over the defaults bake derives from the programs. */
   configFile?: string;
+  /** Boot configuration keys (a project's [image] net, sysctl, routes) under configFile's, over the defaults. */
+  config?: Partial<BootConfig>;
   /** Extra kernel command line. */
   cmdline?: string;
   /** Extra platform/component catalogue files (-c). */
@@ -232,7 +234,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       })),
     ]),
     opts.configFile ? loadConfigFile(opts.configFile) : Promise.resolve({} as Partial<BootConfig>),
-  ]);
+  ]).then(([p, a, file]) => [p, a, { ...(opts.config ?? {}), ...file }] as const);
   const dests = programPaths(
     programs,
     inputs.map((i) => (i.dest ? i : ({} as ProgramInput))),
@@ -500,6 +502,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       kind,
       ...(opts.components ?? []).flatMap((c) => ["--component", c]),
       ...(opts.cmdline ? ["--cmdline", opts.cmdline] : []),
+      ...(opts.firewall ? ["--firewall=…"] : []),
       ...manifest.files.map((f) => `--add=…:${f.path}`),
       ...added.flatMap((a) => (a.symlink !== undefined ? [`--add=…:${a.dest}`] : [])),
     ],

@@ -85,12 +85,28 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
     defaults = built.projectDir ? await readImageDefaults(built.projectDir) : undefined;
   }
   const platform = inputs.platform ?? defaults?.platform ?? "qemu";
+  // [image] firewall: checked with Debian's nft before anything is baked, as `kiln bake --firewall`.
+  let firewall: { file: string; program: ProgramInput } | undefined;
+  if (defaults?.firewall) {
+    const { checkRuleset, resolveNft } = await import("./firewall.js");
+    const nft = await resolveNft({ env, progress });
+    await checkRuleset(defaults.firewall, nft, { env });
+    firewall = { file: defaults.firewall, program: nft };
+  }
+  const { FIREWALL_COMPONENTS } = await import("../bake/bake.js");
   const { chooseKernel } = await import("../components/kernelChoice.js");
   const choice = await chooseKernel({
     platform,
     ...(inputs.kernel ? { requested: inputs.kernel } : {}),
+    ...(firewall ? { components: FIREWALL_COMPONENTS } : {}),
     env,
   });
+  // [image] net, sysctl, routes: the boot configuration's keys, under --config's.
+  const config = {
+    ...(defaults?.net ? { net: defaults.net } : {}),
+    ...(defaults?.sysctl ? { sysctl: defaults.sysctl } : {}),
+    ...(defaults?.routes ? { routes: defaults.routes } : {}),
+  };
   const kernel = choice.kind;
   // The command line wins over the project's [image] files for the same destination (a documented
   // precedence, not two files at one path: bake refuses those).
@@ -126,6 +142,8 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       platformPrograms,
       add: await Promise.all(add.map(async (a) => [a.dest, await addDigest(a.src)])),
       config: inputs.configFile ? sha256(await readFile(inputs.configFile)) : null,
+      imageConfig: config,
+      firewall: firewall ? [await sha256File(firewall.file), firewall.program] : null,
       cmdline: inputs.cmdline ?? null,
       sourceDateEpoch: env.SOURCE_DATE_EPOCH ?? null,
       toolchain: [tc.backing.path, tc.backing.version],
@@ -149,6 +167,8 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       kernel,
       add,
       ...(inputs.configFile ? { configFile: inputs.configFile } : {}),
+      ...(Object.keys(config).length ? { config } : {}),
+      ...(firewall ? { firewall } : {}),
       ...(inputs.cmdline ? { cmdline: inputs.cmdline } : {}),
       // The cache's own directory: whatever is left there is kiln's to replace.
       force: true,

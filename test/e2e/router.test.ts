@@ -125,6 +125,9 @@ describe("machines on VM-to-VM links", () => {
         manifest.components.some((x: { name: string }) => x.name === c),
         c,
       );
+    // The same inputs bake the same bytes: kiln verify rebuilds it from what the image records.
+    const v = await runKiln(["verify", router]);
+    assert.equal(v.code, 0, `${v.stdout}\n${v.stderr}`);
     const [a, b] = [linkPort(), linkPort()];
     // The router listens on both links; the others connect, so it starts first.
     await detached("rt-router", [
@@ -254,6 +257,39 @@ describe("a ruleset given at launch", () => {
     const none = await kiln(["launch", "qemu", "--firewall", open23, netprobe]);
     assert.equal(none.code, 2, none.stderr);
     assert.match(none.stderr, /KILN_EFIREWALL_NO_NFT/);
+  });
+});
+
+describe("a project's kiln.toml [image]", () => {
+  it("describes the interfaces and the firewall: kiln run DIR bakes them, a --net without ip= keeps them", async () => {
+    const dir = join(work, "project");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "netprobe.c"), readFileSync(join(ROOT, "examples", "router", "netprobe.c")));
+    writeFileSync(join(dir, "Makefile"), "netprobe: netprobe.c\n\t$(CC) -Os -o $@ netprobe.c\n");
+    // Its own port 23 is dropped on the way out: without the ruleset, the connection to itself would succeed.
+    writeFileSync(
+      join(dir, "out.nft"),
+      "table inet filter {\n  chain output {\n    type filter hook output priority filter;\n    tcp dport 23 drop\n  }\n}\n",
+    );
+    writeFileSync(
+      join(dir, "kiln.toml"),
+      [
+        "[image]",
+        'args = ["serve", "23", "serve", "80", "reach", "10.78.0.2:80", "drop", "10.78.0.2:23"]',
+        'net = [{ if = "eth0", addr = "10.78.0.2/24", mtu = 1400 }]',
+        'firewall = "out.nft"',
+        "",
+      ].join("\n"),
+    );
+    // A NIC on a hub of its own: its address comes from [image] net.
+    const r = await kiln(
+      ["run", dir, "--kernel", "stock", "--net", `socket:mcast=230.0.0.1:${linkPort()}`],
+      180_000,
+    );
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /kiln: net eth0 10\.78\.0\.2\/24 up/);
+    assert.match(r.stdout, /netprobe: reach 10\.78\.0\.2:80: peer 10\.78\.0\.2:\d+/);
+    assert.match(r.stdout, /netprobe: drop 10\.78\.0\.2:23: no answer within 4 s/);
   });
 });
 
