@@ -5,8 +5,9 @@
 //  3. TCP throughput: the client sends MIB mebibytes to the server's netprobe, once over a direct socket link
 //     and once through the router (two links, forwarding, conntrack, masquerade), interleaved; the figure is
 //     what netprobe measures in the client (connect to the last byte acknowledged by the server's close).
-// Stock kernel only: the specialized kernels built here have no netfilter (a build for the nf.* components
-// takes about 7 minutes of 2 cores: `kiln components build qemu --component nf.tables ...`).
+// When the bench home has a specialized kernel for the router platform (`kiln components build router`:
+// qemu plus netfilter, minutes once), the router is also baked with it and measured beside the stock one in
+// every part; without one, stock only (kiln never builds a kernel implicitly here).
 // Usage: node bench/router.mjs [runs] [MiB]
 import { spawn } from "node:child_process";
 import { mkdirSync, statSync } from "node:fs";
@@ -28,17 +29,37 @@ await new Promise((res, rej) =>
   ),
 );
 const ex = join(ROOT, "examples", "router");
-const bake = (out, args) =>
-  kiln(["bake", "qemu", join(work, out), ...args, "--kernel", "stock", "--force", "-q"]);
-bake("router", ["--config", join(ex, "router.json"), "--firewall", join(ex, "rules.nft")]);
+const bake = (out, args, kernel = "stock") =>
+  JSON.parse(
+    kiln([
+      "bake",
+      "qemu",
+      join(work, out),
+      ...args,
+      ...(kernel ? ["--kernel", kernel] : []),
+      "--force",
+      "-q",
+      "--json",
+    ]),
+  );
+const routerArgs = ["--config", join(ex, "router.json"), "--firewall", join(ex, "rules.nft")];
+bake("router", routerArgs);
 bake("plane", ["--config", join(ex, "router.json")]);
 bake("netprobe-img", [netprobe]);
+// The default kernel choice: the specialized one when it is built for what the image needs, else stock.
+const special = bake("router-spec", routerArgs, undefined).kernel?.kind === "specialized";
+if (!special) console.log("note: no specialized kernel for the router platform in this home: stock only");
+const routers = special ? ["router", "router-spec"] : ["router"];
+const label = { router: "router, stock kernel", "router-spec": "router, specialized kernel" };
 const img = (n) => join(work, n);
 const bytes = (n) => statSync(join(img(n), "kernel")).size + statSync(join(img(n), "initrd")).size;
 const mb = (n) => `${(n / 1024 / 1024).toFixed(2)} MB`;
-console.log(
-  `sizes (kernel + initrd): router ${mb(bytes("router"))} (initrd ${mb(statSync(join(img("router"), "initrd")).size)}), plane without firewall ${mb(bytes("plane"))}: ${(bytes("router") / bytes("plane")).toFixed(2)}x`,
-);
+console.log("sizes (kernel + initrd):");
+console.log(`  baseline: kernel plane without firewall, stock ${mb(bytes("plane"))}`);
+for (const r of routers)
+  console.log(
+    `  ${label[r]} ${mb(bytes(r))} (initrd ${mb(statSync(join(img(r), "initrd")).size)}): ${(bytes(r) / bytes("plane")).toFixed(2)}x`,
+  );
 
 let port = 21000 + (process.pid % 1000) * 8;
 const legs = () => {
@@ -47,16 +68,19 @@ const legs = () => {
   return ["--net", `socket:listen=127.0.0.1:${a}`, "--net", `socket:listen=127.0.0.1:${b}`];
 };
 const ready = /kiln: ready \(no program\)/;
-const boot = { router: [], plane: [] };
+const boot = Object.fromEntries(["plane", ...routers].map((n) => [n, []]));
+const order = Object.keys(boot);
 await repeat(runs, async (i) => {
-  for (const name of i % 2 ? ["plane", "router"] : ["router", "plane"])
+  for (let k = 0; k < order.length; k++) {
+    const name = order[(i + k) % order.length];
     boot[name].push(
       await timeToLine(process.execPath, [KILN, "launch", "qemu", ...legs(), img(name)], ready),
     );
+  }
 });
 console.log(`\nboot: kiln launch -> "kiln: ready (no program)", ${runs} runs each, interleaved`);
-const base = row("baseline: kernel plane, no firewall", boot.plane);
-row("router (nft loads the ruleset first)", boot.router, base);
+const base = row("baseline: kernel plane, no firewall (stock)", boot.plane);
+for (const r of routers) row(label[r], boot[r], base);
 
 /** Start kiln launch ARGS in the background; resolves once `line` shows, with a stop function. */
 function background(args, line) {
@@ -103,9 +127,11 @@ function send(net, target) {
   return Number(m[1]);
 }
 
-const tput = { direct: [], routed: [] };
+const tput = Object.fromEntries(["direct", ...routers].map((n) => [n, []]));
+const ways = Object.keys(tput);
 await repeat(runs, async (i) => {
-  for (const how of i % 2 ? ["routed", "direct"] : ["direct", "routed"]) {
+  for (let k = 0; k < ways.length; k++) {
+    const how = ways[(i + k) % ways.length];
     const a = port++;
     const b = port++;
     if (how === "direct") {
@@ -125,7 +151,7 @@ await repeat(runs, async (i) => {
       await stopServer();
     } else {
       const stopRouter = await background(
-        ["--net", `socket:listen=127.0.0.1:${a}`, "--net", `socket:listen=127.0.0.1:${b}`, img("router")],
+        ["--net", `socket:listen=127.0.0.1:${a}`, "--net", `socket:listen=127.0.0.1:${b}`, img(how)],
         ready,
       );
       const stopServer = await background(
@@ -140,7 +166,7 @@ await repeat(runs, async (i) => {
         ],
         /kiln: net eth0/,
       );
-      tput.routed.push(
+      tput[how].push(
         send(["--net", `socket:connect=127.0.0.1:${a},ip=10.1.0.2/24,gw=10.1.0.1`], "10.2.0.2:80"),
       );
       await stopServer();
@@ -149,11 +175,12 @@ await repeat(runs, async (i) => {
   }
 });
 console.log(
-  `\nTCP throughput, client -> server, ${mib} MiB, ${runs} runs each, interleaved (Mbit/s; higher is better)`,
+  `\nTCP throughput, client -> server, ${mib} MiB, ${runs} runs each, interleaved (Mbit/s; higher is better; client and server on the stock kernel)`,
 );
 const fmt = (xs) =>
   `median ${median(xs).toFixed(1).padStart(7)} Mbit/s (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`;
 console.log(`${"baseline: direct link".padEnd(44)} ${fmt(tput.direct)}`);
-console.log(
-  `${"through the router".padEnd(44)} ${fmt(tput.routed)}  ${(median(tput.routed) / median(tput.direct)).toFixed(2)}x baseline`,
-);
+for (const r of routers)
+  console.log(
+    `${`through the ${label[r]}`.padEnd(44)} ${fmt(tput[r])}  ${(median(tput[r]) / median(tput.direct)).toFixed(2)}x baseline`,
+  );

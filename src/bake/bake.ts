@@ -110,8 +110,12 @@ export const FIREWALL_PATH = "/kiln/firewall.nft";
 /**
  * What a ruleset may use on the stock kernel, whose modules nothing loads on demand (no modprobe in the
  * image): tables and chains, conntrack (ct state), NAT (masquerade, snat, dnat, redirect), reject, limit, log.
+ * The `router` platform (data/platforms.toml) is qemu with these: `kiln components build router` makes the
+ * specialized kernel a firewalled qemu image then takes.
  */
 export const FIREWALL_COMPONENTS = [
+  // nf.tables' inet and ip6 families need IPv6 (built into the stock kernel; a specialized one gets it).
+  "net.ipv6",
   "nf.tables",
   "nf.conntrack",
   "nf.nat",

@@ -31,7 +31,7 @@ export function register(program: Command): void {
       .description("put a platform's kernel components together with programs: a bootable image directory")
       .argument(
         "[platform]",
-        "platform (component set): qemu, microvm, firecracker, xen, xen-host, ec2, hw, or one from -c",
+        "platform (component set): qemu, microvm, router, firecracker, xen, xen-host, ec2, hw, or one from -c",
       )
       .argument("[out]", "image directory to write (kernel, initrd, manifest.json)")
       .argument(
