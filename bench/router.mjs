@@ -29,7 +29,7 @@ await new Promise((res, rej) =>
   ),
 );
 const ex = join(ROOT, "examples", "router");
-const bake = (out, args, kernel = "stock") =>
+const bake = (out, args, kernel) =>
   JSON.parse(
     kiln([
       "bake",
@@ -43,11 +43,11 @@ const bake = (out, args, kernel = "stock") =>
     ]),
   );
 const routerArgs = ["--config", join(ex, "router.json"), "--firewall", join(ex, "rules.nft")];
-bake("router", routerArgs);
-bake("plane", ["--config", join(ex, "router.json")]);
-bake("netprobe-img", [netprobe]);
+bake("router", routerArgs, "stock");
+bake("plane", ["--config", join(ex, "router.json")], "stock");
+bake("netprobe-img", [netprobe], "stock");
 // The default kernel choice: the specialized one when it is built for what the image needs, else stock.
-const special = bake("router-spec", routerArgs, undefined).kernel?.kind === "specialized";
+const special = bake("router-spec", routerArgs).kernel?.kind === "specialized";
 if (!special) console.log("note: no specialized kernel for the router platform in this home: stock only");
 const routers = special ? ["router", "router-spec"] : ["router"];
 const label = { router: "router, stock kernel", "router-spec": "router, specialized kernel" };

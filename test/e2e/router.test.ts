@@ -128,70 +128,31 @@ describe("machines on VM-to-VM links", () => {
     // The same inputs bake the same bytes: kiln verify rebuilds it from what the image records.
     const v = await runKiln(["verify", router]);
     assert.equal(v.code, 0, `${v.stdout}\n${v.stderr}`);
-    const [a, b] = [linkPort(), linkPort()];
-    // The router listens on both links; the others connect, so it starts first.
-    await detached("rt-router", [
-      "--net",
-      `socket:listen=127.0.0.1:${a}`,
-      "--net",
-      `socket:listen=127.0.0.1:${b}`,
-      router,
+    await topology(router, "rt");
+  });
+
+  it("routes the same with the specialized kernel built for the router platform, where one is built", async (t) => {
+    // kiln components build router: minutes, once; bake then takes that kernel by default for --firewall.
+    const out = join(work, "router-spec");
+    const r = await runKiln([
+      "bake",
+      "qemu",
+      out,
+      "--config",
+      join(ROOT, "examples", "router", "router.json"),
+      "--firewall",
+      join(ROOT, "examples", "router", "rules.nft"),
+      "--json",
+      "--quiet",
     ]);
-    try {
-      await consoleLine("rt-router", /^kiln: ready \(no program\)$/m);
-      const rlog = await logs("rt-router");
-      // Ready comes after both legs and the ruleset (nft ran as a setup step without an error).
-      assert.ok(rlog.indexOf("kiln: net eth0 10.1.0.1/24 up") < rlog.indexOf("kiln: ready"), rlog);
-      assert.ok(rlog.indexOf("kiln: net eth1 10.2.0.1/24 up") < rlog.indexOf("kiln: ready"), rlog);
-      assert.doesNotMatch(rlog, /Error|kiln: error/);
-      // The server has no route to the inside network: only the router's masquerade gets its answers home.
-      await detached("rt-server", [
-        "--net",
-        `socket:connect=127.0.0.1:${b},ip=10.2.0.2/24`,
-        netprobe,
-        "--",
-        "serve",
-        "80",
-        "serve",
-        "23",
-        "reach",
-        "10.2.0.1:8080",
-        "wait",
-      ]);
-      const c = await kiln(
-        [
-          "launch",
-          "qemu",
-          "--net",
-          `socket:connect=127.0.0.1:${a},ip=10.1.0.2/24,gw=10.1.0.1`,
-          netprobe,
-          "--",
-          "serve",
-          "80",
-          "reach",
-          "10.2.0.2:80",
-          "drop",
-          "10.2.0.2:23",
-          "served",
-          "1",
-        ],
-        180_000,
+    assert.equal(r.code, 0, r.stderr);
+    if (JSON.parse(r.stdout).kernel.kind !== "specialized") {
+      t.skip(
+        "no specialized kernel for the router platform in this KILN_HOME (kiln components build router)",
       );
-      const out = `${c.stdout}\n--- server:\n${await logs("rt-server")}\n--- router:\n${await logs("rt-router")}`;
-      assert.equal(c.code, 0, out);
-      // Through the router to TCP 80, and the server saw the router's outside address (masquerade).
-      assert.match(c.stdout, /netprobe: reach 10\.2\.0\.2:80: peer 10\.2\.0\.1:\d+/, out);
-      assert.match(await logs("rt-server"), /netprobe: served 80 to 10\.2\.0\.1:\d+/, out);
-      // Port 23 listens on the server, but the router drops the way there: no answer, not a refusal.
-      assert.match(c.stdout, /netprobe: drop 10\.2\.0\.2:23: no answer within 4 s/, out);
-      assert.doesNotMatch(await logs("rt-server"), /served 23/, out);
-      // The port forward: the server reached the router's 8080 and got the client's service, which saw the
-      // server's own address (destination NAT only).
-      assert.match(await logs("rt-server"), /netprobe: reach 10\.2\.0\.1:8080: peer 10\.2\.0\.2:\d+/, out);
-      assert.match(c.stdout, /netprobe: served 80 to 10\.2\.0\.2:\d+/, out);
-    } finally {
-      await stop("rt-server", "rt-router");
+      return;
     }
+    await topology(out, "sp");
   });
 });
 
@@ -393,3 +354,74 @@ describe("failures a kernel-plane image reports", () => {
     assert.doesNotMatch(r.stdout, /served|kiln: ready/);
   });
 });
+
+/**
+ * examples/router's three machines: the router (IMAGE) on links A and B, a server on B, the client on A in the
+ * foreground; every check of the example, then all stopped. P prefixes the machine names.
+ */
+async function topology(image: string, p: string): Promise<void> {
+  const [a, b] = [linkPort(), linkPort()];
+  // The router listens on both links; the others connect, so it starts first.
+  await detached(`${p}-router`, [
+    "--net",
+    `socket:listen=127.0.0.1:${a}`,
+    "--net",
+    `socket:listen=127.0.0.1:${b}`,
+    image,
+  ]);
+  try {
+    await consoleLine(`${p}-router`, /^kiln: ready \(no program\)$/m);
+    const rlog = await logs(`${p}-router`);
+    // Ready comes after both legs and the ruleset (nft ran as a setup step without an error).
+    assert.ok(rlog.indexOf("kiln: net eth0 10.1.0.1/24 up") < rlog.indexOf("kiln: ready"), rlog);
+    assert.ok(rlog.indexOf("kiln: net eth1 10.2.0.1/24 up") < rlog.indexOf("kiln: ready"), rlog);
+    assert.doesNotMatch(rlog, /Error|kiln: error/);
+    // The server has no route to the inside network: only the router's masquerade gets its answers home.
+    await detached(`${p}-server`, [
+      "--net",
+      `socket:connect=127.0.0.1:${b},ip=10.2.0.2/24`,
+      netprobe,
+      "--",
+      "serve",
+      "80",
+      "serve",
+      "23",
+      "reach",
+      "10.2.0.1:8080",
+      "wait",
+    ]);
+    const c = await kiln(
+      [
+        "launch",
+        "qemu",
+        "--net",
+        `socket:connect=127.0.0.1:${a},ip=10.1.0.2/24,gw=10.1.0.1`,
+        netprobe,
+        "--",
+        "serve",
+        "80",
+        "reach",
+        "10.2.0.2:80",
+        "drop",
+        "10.2.0.2:23",
+        "served",
+        "1",
+      ],
+      180_000,
+    );
+    const out = `${c.stdout}\n--- server:\n${await logs(`${p}-server`)}\n--- router:\n${await logs(`${p}-router`)}`;
+    assert.equal(c.code, 0, out);
+    // Through the router to TCP 80, and the server saw the router's outside address (masquerade).
+    assert.match(c.stdout, /netprobe: reach 10\.2\.0\.2:80: peer 10\.2\.0\.1:\d+/, out);
+    assert.match(await logs(`${p}-server`), /netprobe: served 80 to 10\.2\.0\.1:\d+/, out);
+    // Port 23 listens on the server, but the router drops the way there: no answer, not a refusal.
+    assert.match(c.stdout, /netprobe: drop 10\.2\.0\.2:23: no answer within 4 s/, out);
+    assert.doesNotMatch(await logs(`${p}-server`), /served 23/, out);
+    // The port forward: the server reached the router's 8080 and got the client's service, which saw the
+    // server's own address (destination NAT only).
+    assert.match(await logs(`${p}-server`), /netprobe: reach 10\.2\.0\.1:8080: peer 10\.2\.0\.2:\d+/, out);
+    assert.match(c.stdout, /netprobe: served 80 to 10\.2\.0\.2:\d+/, out);
+  } finally {
+    await stop(`${p}-server`, `${p}-router`);
+  }
+}
