@@ -105,11 +105,11 @@ export async function checkRuleset(
     r = await exec(nftArgs[0]!, nftArgs.slice(1), { check: false, env, timeoutMs: 30_000 });
   if (r.code === 0) return;
   const p = parseNftErrors(r.stderr, path);
-  if (!p) {
+  if (!p || /Operation not permitted/.test(p.message)) {
     throw new KilnError(
       "KILN_EFIREWALL_CHECK",
       `Cannot check firewall ruleset ${q(file)}: nft -c failed with status ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`,
-      "nft checks a ruleset against this host's kernel (nf_tables): see its message.",
+      "nft checks a ruleset against this host's kernel (nf_tables), which needs user namespaces (unshare -rn) or CAP_NET_ADMIN: bake as root, or where unprivileged user namespaces are allowed.",
     );
   }
   const where = p.line > 0 ? `line ${p.line}, column ${p.column}: ` : "";
