@@ -956,7 +956,10 @@ static _Noreturn void run(void) {
     if (cfg.rc[i].mode != KILN_MAIN) start_and_await(&cfg.rc[i], &chld);
   const struct kiln_rc *m = config_main(&cfg);
   pid_t main_pid = m ? spawn(m) : -1;
-  if (!m) say(cfg.n_rc ? "kiln: ready (no main program)\n" : "kiln: ready (no program)\n");
+  /* A kernel plane's setup steps (its firewall) have finished by now: it runs no program, as one without them. */
+  int bg = 0;
+  for (int i = 0; i < cfg.n_rc; i++) bg |= cfg.rc[i].mode == KILN_BG;
+  if (!m) say(bg ? "kiln: ready (no main program)\n" : "kiln: ready (no program)\n");
   for (;;) {
     int st;
     pid_t pid;

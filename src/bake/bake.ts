@@ -41,6 +41,8 @@ export interface BakeOptions {
   links?: { dest: string; target: string }[];
   /** A boot configuration file (JSON) merged over the defaults bake derives from the programs. */
   configFile?: string;
+  /** Boot configuration keys (a project's [image] net, sysctl, routes) under configFile's, over the defaults. */
+  config?: Partial<BootConfig>;
   /** Extra kernel command line. */
   cmdline?: string;
   /** Extra platform/component catalogue files (-c). */
@@ -52,6 +54,12 @@ export interface BakeOptions {
    */
   platformPrograms?: ProgramInput[];
   name?: string;
+  /**
+   * An nftables ruleset (checked by the caller with the same nft: src/run/firewall.ts) and Debian's nft to
+   * load it: the ruleset goes to FIREWALL_PATH, nft runs as the first setup step, the netfilter components
+   * join the platform's.
+   */
+  firewall?: { file: string; program: ProgramInput };
   /** A kiln.toml whose [policy] table (allow/deny SPDX expressions) every part's licence must meet. */
   policyFile?: string;
   /** Bake despite policy violations, recording them in the manifest. */
@@ -107,6 +115,27 @@ export interface BakeResult {
   manifest: ImageManifest;
   sizes: { kernel: number; initrd: number; total: number };
 }
+
+/** Where a baked ruleset lives in the image: kiln's own directory, which nothing else may write. */
+export const FIREWALL_PATH = "/kiln/firewall.nft";
+
+/**
+ * What a ruleset may use on the stock kernel, whose modules nothing loads on demand (no modprobe in the
+ * image): tables and chains, conntrack (ct state), NAT (masquerade, snat, dnat, redirect), reject, limit, log.
+ * The `router` platform (data/platforms.toml) is qemu with these: `kiln components build router` makes the
+ * specialized kernel a firewalled qemu image then takes.
+ */
+export const FIREWALL_COMPONENTS = [
+  // nf.tables' inet and ip6 families need IPv6 (built into the stock kernel; a specialized one gets it).
+  "net.ipv6",
+  "nf.tables",
+  "nf.conntrack",
+  "nf.nat",
+  "nf.redirect",
+  "nf.reject",
+  "nf.limit",
+  "nf.log",
+];
 
 const BASE_CMDLINE = "console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests=1";
 
@@ -197,7 +226,15 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     });
   // Checked before any work, and again with the platform's own part once it is known.
   checkCmdline([BASE_CMDLINE, opts.cmdline].filter(Boolean).join(" "));
-  const own = opts.platformPrograms ?? [];
+  const platformOwn = opts.platformPrograms ?? [];
+  // The firewall's nft is the first setup step: nothing runs, not even the platform's daemons, unfiltered.
+  const own = [
+    ...(opts.firewall
+      ? [{ ...opts.firewall.program, mode: "setup" as const, args: ["-f", FIREWALL_PATH] }]
+      : []),
+    ...platformOwn,
+  ];
+  const firewallText = opts.firewall ? await readUserFile(opts.firewall.file, "firewall ruleset") : undefined;
   const inputs = [
     ...own,
     ...opts.programs.map((p) => (typeof p === "string" ? { src: p, dest: "" } : p)),
@@ -218,7 +255,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       })),
     ]),
     opts.configFile ? loadConfigFile(opts.configFile) : Promise.resolve({} as Partial<BootConfig>),
-  ]);
+  ]).then(([p, a, file]) => [p, a, { ...(opts.config ?? {}), ...file }] as const);
   const dests = programPaths(
     programs,
     inputs.map((i) => (i.dest ? i : ({} as ProgramInput))),
@@ -234,14 +271,14 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const { resolvePlatform } = await import("../components/resolve.js");
   const platform = await resolvePlatform(opts.platform, {
     extraFiles: opts.catalogues,
-    components: opts.components,
+    components: withFirewall(opts.components, opts.firewall !== undefined),
     env,
     kernel: kind,
   });
-  if (platform.extras.programs.length !== own.length) {
+  if (platform.extras.programs.length !== platformOwn.length) {
     throw new KilnError(
       "KILN_EPLATFORM_PROGRAMS",
-      `Platform ${q(opts.platform)} brings ${platform.extras.programs.length} programs of its own, and ${own.length} were resolved`,
+      `Platform ${q(opts.platform)} brings ${platform.extras.programs.length} programs of its own, and ${platformOwn.length} were resolved`,
       "Bake it with `kiln bake` or `kiln run`, which fetch the platform's programs from Debian.",
     );
   }
@@ -348,12 +385,16 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     ...configOverride,
   };
   if (mounts.length && configOverride.blk) config.blk = [...mounts, ...configOverride.blk];
+  // A configuration's own rc replaces the programs' entries, but not the firewall: it still loads first.
+  if (opts.firewall && configOverride.rc && !configOverride.rc.some((e) => e.bin === dests[0]))
+    config.rc = [rc[0]!, ...configOverride.rc];
   checkConfig(config, "the image's boot configuration (the programs' and --config's together)");
 
   checkInitrdPaths([
     { path: "/init", from: "kiln-init", kiln: true },
     { path: "/kiln/image.json", from: "the boot configuration", kiln: true },
     { path: "/kiln/modules", from: "the module list", kiln: true },
+    ...(firewallText ? [{ path: FIREWALL_PATH, from: "the firewall ruleset", kiln: true }] : []),
     ...programs.map((p, i) => ({ path: dests[i]!, from: `program ${q(p.path)}` })),
     ...modules.map((m) => ({ path: `/${m.relPath}`, from: `kernel module ${q(m.name)}` })),
     ...added.map((a) => ({ path: a.dest, from: `--add ${q(a.src)}` })),
@@ -369,6 +410,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       path: "/kiln/modules",
       data: Buffer.from(moduleList(platform.components, modules, platform.extras.moduleParams)),
     },
+    ...(firewallText ? [{ path: FIREWALL_PATH, data: firewallText }] : []),
     ...programs.map((p, i) => ({ path: dests[i]!, mode: 0o755, data: p.data })),
     ...(await Promise.all(
       modules.map(async (m) => ({ path: `/${m.relPath}`, data: await readFile(m.path) })),
@@ -395,9 +437,11 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       ...added.map((a) => a.mtime),
       ...closure.map((f) => f.mtime),
       ...(await Promise.all(
-        [...programs.map((p) => p.path), ...(opts.configFile ? [opts.configFile] : [])].map(async (f) =>
-          Math.floor((await stat(f)).mtimeMs / 1000),
-        ),
+        [
+          ...programs.map((p) => p.path),
+          ...(opts.configFile ? [opts.configFile] : []),
+          ...(opts.firewall ? [opts.firewall.file] : []),
+        ].map(async (f) => Math.floor((await stat(f)).mtimeMs / 1000)),
       )),
     );
   const initrd = cpioChunks(entries, mtime);
@@ -415,7 +459,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const manifest: ImageManifest = {
     v: 1,
     kiln: KILN_VERSION,
-    name: opts.name ?? imageName(opts.platform, dests[own.length], own.length > 0),
+    name: opts.name ?? imageName(opts.platform, dests[own.length], platformOwn.length > 0),
     platform: opts.platform,
     kernel: kernelInfo,
     ...(hypervisor
@@ -430,6 +474,16 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
             sha256: hypervisor.sha256,
             size: hypervisor.size,
             cmdline: platform.extras.hypervisor!.cmdline,
+          },
+        }
+      : {}),
+    ...(firewallText
+      ? {
+          firewall: {
+            path: FIREWALL_PATH,
+            sha256: sha256(firewallText),
+            size: firewallText.length,
+            nft: dests[0]!,
           },
         }
       : {}),
@@ -503,6 +557,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       kind,
       ...(opts.components ?? []).flatMap((c) => ["--component", c]),
       ...(opts.cmdline ? ["--cmdline", opts.cmdline] : []),
+      ...(opts.firewall ? ["--firewall=…"] : []),
       ...manifest.files.map((f) => `--add=…:${f.path}`),
       ...added.flatMap((a) => (a.symlink !== undefined ? [`--add=…:${a.dest}`] : [])),
     ],
@@ -577,6 +632,12 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     manifest,
     sizes: { kernel: kernelInfo.size, initrd: initrdSize, total: kernelInfo.size + initrdSize },
   };
+}
+
+/** The platform's components (and --component's), with the netfilter ones when a ruleset is baked. */
+function withFirewall(components: string[] | undefined, firewall: boolean): string[] | undefined {
+  if (!firewall) return components;
+  return [...(components ?? []), ...FIREWALL_COMPONENTS.filter((c) => !components?.includes(c))];
 }
 
 /** The main program's name; without one, the platform's (with its own programs) or a kernel plane's. */

@@ -90,8 +90,13 @@ export async function verifyImage(
     const ownSpecs = platformSpec?.programs ?? [];
     const platformPrograms: ProgramInput[] = [];
     const programs: (string | ProgramInput)[] = [];
-    for (const [i, p] of m.programs.entries()) {
-      const to = join(work, "programs", String(i), p.source);
+    // A baked firewall: its ruleset, and Debian's nft as the first program (bake puts it before the platform's).
+    let firewall: { file: string; program: ProgramInput } | undefined;
+    const firewallFile = join(work, "firewall.nft");
+    if (m.firewall) await take(m.firewall.path, firewallFile);
+    for (const [n, p] of m.programs.entries()) {
+      const i = m.firewall ? n - 1 : n;
+      const to = join(work, "programs", String(n), p.source);
       await take(p.path, to);
       const pkg = owner(p.path);
       if (!pkg) {
@@ -107,7 +112,8 @@ export async function verifyImage(
         packages: [...packages].sort((x, y) => Number(y.name === pkg) - Number(x.name === pkg)),
       };
       const spec = ownSpecs[i];
-      if (i < ownSpecs.length && spec)
+      if (i < 0) firewall = { file: firewallFile, program: input };
+      else if (i < ownSpecs.length && spec)
         platformPrograms.push({
           ...input,
           args: spec.args,
@@ -133,6 +139,7 @@ export async function verifyImage(
         out,
         programs,
         ...(platformPrograms.length ? { platformPrograms } : {}),
+        ...(firewall ? { firewall } : {}),
         kernel: m.kernel.kind,
         add,
         links,

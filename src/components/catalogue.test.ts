@@ -199,7 +199,10 @@ test("unknown platforms and components are usage errors that say what exists", a
     (e: Error & { code?: string; exitCode?: number }) => {
       assert.equal(e.code, "KILN_EPLATFORM_UNKNOWN");
       assert.equal(e.exitCode, 2);
-      assert.match((e as unknown as { hint: string }).hint, /ec2, firecracker, hw, microvm, qemu, xen/);
+      assert.match(
+        (e as unknown as { hint: string }).hint,
+        /ec2, firecracker, hw, microvm, qemu, router, xen/,
+      );
       return true;
     },
   );

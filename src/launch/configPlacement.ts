@@ -46,3 +46,15 @@ export function configSegment(cfg: BootConfig): Buffer {
     { path: "kiln/config.json", mode: 0o644, data: Buffer.from(`${JSON.stringify(cfg)}\n`) },
   ]);
 }
+
+/**
+ * A launch-time firewall ruleset over the baked one (/kiln/firewall.nft, which the image's nft loads as its
+ * first setup step): a later archive's file replaces an earlier one's as the kernel unpacks them.
+ */
+export function firewallSegment(ruleset: Buffer, path: string): Buffer {
+  const rel = path.replace(/^\/+/, "");
+  return writeCpio([
+    { path: rel.split("/")[0]!, type: "dir", mode: 0o755 },
+    { path: rel, mode: 0o644, data: ruleset },
+  ]);
+}

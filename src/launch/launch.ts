@@ -11,12 +11,13 @@ import { KilnError, q, usageError } from "../core/errors.js";
 import { fsError, missingOr } from "../core/fsError.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { spawnChild } from "../core/spawnChild.js";
+import { readUserFile } from "../core/userFile.js";
 import type { BootConfig } from "../manifest/bootConfig.js";
-import { type ImageManifest, openImage } from "../manifest/imageManifest.js";
+import { type Image, type ImageManifest, openImage } from "../manifest/imageManifest.js";
 import { checkKernelCmdline, X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
 import { type Accel, chooseAccel } from "./accel.js";
 import { composeCmdline } from "./cmdline.js";
-import { placeConfig } from "./configPlacement.js";
+import { firewallSegment, placeConfig } from "./configPlacement.js";
 import { ConsoleWatch } from "./consoleWatch.js";
 import { directKernel } from "./directKernel.js";
 import { chooseDriver, driverFor } from "./drivers/index.js";
@@ -34,9 +35,11 @@ import type {
   LaunchPlan,
   MachineSpec,
   MachineStatus,
+  NetSpec,
   PlanContext,
   StartedContext,
 } from "./machine.js";
+import { machineNets } from "./machine.js";
 import { checkPortsFree, type PortUse } from "./ports.js";
 import { runtimeConfig } from "./runtimeConfig.js";
 import {
@@ -159,8 +162,12 @@ function withImageDefaults(spec: MachineSpec, m: ImageManifest, needs?: ImageMem
  * new tap that leads nowhere, and the guest would wait half a minute for a DHCP answer that cannot come.
  */
 async function checkHostNet(spec: MachineSpec): Promise<void> {
-  const net = spec.net;
-  if (net.kind !== "tap" && net.kind !== "bridge") return;
+  for (const net of machineNets(spec)) {
+    if (net.kind === "tap" || net.kind === "bridge") await checkHostIf(net);
+  }
+}
+
+async function checkHostIf(net: Extract<NetSpec, { kind: "tap" | "bridge" }>): Promise<void> {
   const name = net.kind === "tap" ? net.ifname : net.bridge;
   const has = (p: string) =>
     stat(join("/sys/class/net", name, p)).then(
@@ -260,13 +267,18 @@ async function prepare(
     driver.configVia === "xenstore"
       ? { via: cfg ? "xenstore" : "none", cmdline: [] }
       : placeConfig(base, cfg, { reserve });
+  const firewall = spec.firewall ? await launchFirewall(spec.firewall, driver, image) : undefined;
+  const segment =
+    placed.segment || firewall
+      ? Buffer.concat([placed.segment ?? Buffer.alloc(0), firewall ?? Buffer.alloc(0)])
+      : undefined;
   const cmdline = [base, ...placed.cmdline].join(" ");
   const ctx: PlanContext = {
     spec: { ...spec, name },
     image,
     dir,
     cmdline,
-    initrd: placed.segment ? join(dir, FILES.initrd) : image.initrd,
+    initrd: segment ? join(dir, FILES.initrd) : image.initrd,
     ...(accel ? { accel } : {}),
     ...(spec.console === "detached" && driver.name === "qemu"
       ? { consoleFile: join(dir, FILES.console) }
@@ -283,12 +295,32 @@ async function prepare(
     plan,
     ...(accel ? { accel } : {}),
     cmdline,
-    ...(placed.segment ? { segment: { baked: image.initrd, out: ctx.initrd, data: placed.segment } } : {}),
+    ...(segment ? { segment: { baked: image.initrd, out: ctx.initrd, data: segment } } : {}),
     warnings: [...warnings, ...plan.warnings],
     configVia: placed.via,
     ...(cfg ? { config: cfg } : {}),
     ...(memory ? { memory } : {}),
   };
+}
+
+/** --firewall FILE at launch: only where the image has nft to load it, and an initrd to carry it (QEMU). */
+async function launchFirewall(file: string, driver: Driver, image: Image): Promise<Buffer> {
+  const baked = image.manifest.firewall;
+  if (driver.name !== "qemu") {
+    throw usageError(
+      "KILN_EFIREWALL_UNSUPPORTED",
+      `Cannot give ${driver.name} machines a firewall ruleset at launch (${q(file)})`,
+      "Bake it into the image instead: kiln bake ... --firewall FILE.",
+    );
+  }
+  if (!baked) {
+    throw usageError(
+      "KILN_EFIREWALL_NO_NFT",
+      `Cannot load firewall ruleset ${q(file)} in image ${q(image.manifest.name)}: it was baked without a firewall, so it has no nft to load one`,
+      "Bake the image with --firewall (any ruleset: the one given at launch replaces it).",
+    );
+  }
+  return firewallSegment(await readUserFile(file, "firewall ruleset"), baked.path);
 }
 
 /**
@@ -315,9 +347,11 @@ function checkLaunchable(driver: Driver, spec: MachineSpec): void {
   const mounted = spec.disks.find((d) => d.mount !== undefined);
   if (mounted) throw refuse(`a mount point for disk ${q(mounted.file)} (-b FILE,${mounted.mount})`);
   if (spec.shares.length > 0) throw refuse(`a shared directory ${q(spec.shares[0]!.host)} (--share)`);
-  const net = spec.net;
-  if ((net.kind === "tap" || net.kind === "bridge") && (net.addr || net.gw)) {
-    throw refuse(`a network address ${q(net.addr ?? net.gw)} (--net ...,ip=,gw=)`);
+  if (spec.firewall) throw refuse(`a firewall ruleset ${q(spec.firewall)} (--firewall)`);
+  for (const net of machineNets(spec)) {
+    if (net.kind !== "user" && net.kind !== "none" && (net.addr || net.gw || net.mtu)) {
+      throw refuse(`a network setting ${q(net.addr ?? net.gw ?? `mtu=${net.mtu}`)} (--net ...,ip=,gw=,mtu=)`);
+    }
   }
 }
 
@@ -393,8 +427,9 @@ export async function dryRun(spec: MachineSpec, opts: LaunchOptions = {}): Promi
 
 function portUses(spec: MachineSpec): PortUse[] {
   const uses: PortUse[] = [];
-  if (spec.net.kind === "user") {
-    for (const f of spec.net.forwards) {
+  for (const net of machineNets(spec)) {
+    if (net.kind !== "user") continue;
+    for (const f of net.forwards) {
       uses.push({
         proto: f.proto,
         port: f.host,
@@ -409,8 +444,9 @@ function portUses(spec: MachineSpec): PortUse[] {
 }
 
 function portsOf(spec: MachineSpec): string[] | undefined {
-  if (spec.net.kind !== "user" || spec.net.forwards.length === 0) return undefined;
-  return spec.net.forwards.map((f) => `${f.hostAddr ?? "127.0.0.1"}:${f.host}->${f.guest}/${f.proto}`);
+  const net = machineNets(spec).find((n) => n.kind === "user");
+  if (net?.kind !== "user" || net.forwards.length === 0) return undefined;
+  return net.forwards.map((f) => `${f.hostAddr ?? "127.0.0.1"}:${f.host}->${f.guest}/${f.proto}`);
 }
 
 /** Turn a hypervisor's start-up complaint into a KilnError a user can act on. */

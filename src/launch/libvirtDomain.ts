@@ -145,6 +145,7 @@ function interfaceXml(net: Exclude<DomainXmlInput["net"], { kind: "none" }>): st
       model,
       "    </interface>",
     ];
+  if (net.kind === "socket") throw new Error("unreachable: a socket link (the driver's check refuses it)");
   // A tap kiln does not make: libvirt opens the existing device by name (managed='no').
   return [
     "    <interface type='ethernet'>",

@@ -25,12 +25,29 @@ export interface PortForward {
   hostAddr?: string;
 }
 
-/** Guest-side address settings for a NIC on a tap or bridge (user networking has fixed ones). */
+/** Guest-side settings for a NIC on a tap, bridge or socket link (user networking has fixed ones). */
 export interface GuestAddr {
-  /** CIDR, like 10.0.0.2/24; absent means kiln-init's default (DHCP). */
+  /**
+   * CIDR (10.0.0.2/24), "dhcp" (kiln-init's client) or "none" (the interface comes up without an address:
+   * a bridge port, or a firewall's outside leg addressed by a setup step). Absent: the image's own setting
+   * for that interface when it bakes one, else DHCP.
+   */
   addr?: string;
   gw?: string;
   mac?: string;
+  mtu?: number;
+}
+
+/**
+ * A VM-to-VM link through QEMU's socket netdev, no root needed: one side listens on a TCP port and the other
+ * connects to it (a cable between two machines), or every side joins one UDP multicast group (a hub: any
+ * number of machines on one L2 segment; `local` is the host address it goes through, 127.0.0.1 by default).
+ */
+export interface SocketLink {
+  mode: "listen" | "connect" | "mcast";
+  /** ADDR:PORT (listen, connect) or GROUP:PORT (mcast). */
+  addr: string;
+  local?: string;
 }
 
 export type NetSpec =
@@ -39,7 +56,8 @@ export type NetSpec =
   | ({ kind: "tap"; ifname: string } & GuestAddr)
   | ({ kind: "bridge"; bridge: string } & GuestAddr)
   /** A libvirt virtual network by name (libvirt only). */
-  | ({ kind: "network"; network: string } & GuestAddr);
+  | ({ kind: "network"; network: string } & GuestAddr)
+  | ({ kind: "socket"; link: SocketLink } & GuestAddr);
 
 export interface DiskSpec {
   /** Host path of a raw disk image. */
@@ -87,7 +105,15 @@ export interface MachineSpec {
   memoryMB: number;
   cpus: number;
   machine: MachineType;
+  /** The first NIC (eth0), or none. */
   net: NetSpec;
+  /** More NICs, eth1, eth2... in this order (QEMU only; never "none"). */
+  moreNets?: NetSpec[];
+  /**
+   * A host file: the nftables ruleset the image's nft loads instead of its baked one (QEMU only; it travels in
+   * an initrd segment over /kiln/firewall.nft).
+   */
+  firewall?: string;
   disks: DiskSpec[];
   shares: ShareSpec[];
   /** Merged over the baked environment. */
@@ -108,6 +134,11 @@ export interface MachineSpec {
   connect?: string;
   /** Which settings the user left to kiln: the image may then choose (a Xen host needs pc and more memory). */
   defaulted?: { memory?: boolean; machine?: boolean };
+}
+
+/** Every NIC of a machine, in guest interface order (eth0 first). */
+export function machineNets(spec: Pick<MachineSpec, "net" | "moreNets">): NetSpec[] {
+  return [spec.net, ...(spec.moreNets ?? [])].filter((n) => n.kind !== "none");
 }
 
 export type MachineState = "created" | "running" | "exited";

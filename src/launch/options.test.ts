@@ -124,6 +124,57 @@ describe("launch options", () => {
     );
   });
 
+  it("parses VM-to-VM socket links and per-interface settings", () => {
+    assert.deepEqual(parseNet("socket:listen=127.0.0.1:9000,ip=10.1.0.1/24,mtu=1400"), {
+      kind: "socket",
+      link: { mode: "listen", addr: "127.0.0.1:9000" },
+      addr: "10.1.0.1/24",
+      mtu: 1400,
+    });
+    assert.deepEqual(parseNet("socket:mcast=230.0.0.1:9001,local=127.0.0.1,ip=dhcp"), {
+      kind: "socket",
+      link: { mode: "mcast", addr: "230.0.0.1:9001", local: "127.0.0.1" },
+      addr: "dhcp",
+    });
+    assert.deepEqual(parseNet("tap:tap0,ip=none"), { kind: "tap", ifname: "tap0", addr: "none" });
+    for (const bad of [
+      "socket:listen=9000",
+      "socket:bind=127.0.0.1:9000",
+      "socket:connect=127.0.0.1:9000,local=127.0.0.1",
+      "socket:connect=127.0.0.1:9000,mtu=20",
+      "tap:tap0,ip=dhcp,gw=10.0.0.1",
+      "tap:tap0,gw=10.0.0.1",
+    ])
+      assert.equal(
+        code(() => parseNet(bad)),
+        "KILN_EBAD_NET/usage",
+        bad,
+      );
+    assert.equal(
+      code(() => parseNet("socket:connect=127.0.0.1:70000")),
+      "KILN_EBAD_PORT/usage",
+    );
+  });
+
+  it("attaches several NICs in the order given; -p goes to the user-mode one", () => {
+    const s = specFromOptions(
+      "img",
+      undefined,
+      { net: ["socket:connect=127.0.0.1:9000", "user"], publish: ["8080:80"] },
+      {},
+    );
+    assert.equal(s.net.kind, "socket");
+    assert.equal(s.moreNets?.length, 1);
+    assert.deepEqual(s.moreNets?.[0], {
+      kind: "user",
+      forwards: [{ proto: "tcp", host: 8080, guest: 80, hostAddr: "127.0.0.1" }],
+    });
+    assert.equal(
+      code(() => specFromOptions("i", undefined, { net: ["none", "user"] })),
+      "KILN_EOPTION_CONFLICT/usage",
+    );
+  });
+
   it("builds a spec: -p implies user networking, defaults are small", () => {
     const s = specFromOptions("img", ["a"], { publish: ["8080:80"], env: ["K=V"] }, {});
     assert.equal(s.net.kind, "user");
@@ -158,7 +209,7 @@ describe("launch options", () => {
     // The same number on TCP and UDP is two different ports.
     assert.doesNotThrow(() => specFromOptions("i", undefined, { publish: ["53:53", "53:53/udp"] }));
     assert.equal(
-      code(() => specFromOptions("i", undefined, { publish: ["8080:80"], net: "tap:tap0" })),
+      code(() => specFromOptions("i", undefined, { publish: ["8080:80"], net: ["tap:tap0"] })),
       "KILN_EOPTION_CONFLICT/usage",
     );
     assert.equal(

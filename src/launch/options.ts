@@ -8,6 +8,7 @@ import { q, usageError } from "../core/errors.js";
 import { accelRequest } from "./accel.js";
 import {
   type DiskSpec,
+  type GuestAddr,
   type LaunchableMedium,
   MACHINE_TYPES,
   type MachineSpec,
@@ -15,6 +16,7 @@ import {
   type NetSpec,
   type PortForward,
   type ShareSpec,
+  type SocketLink,
 } from "./machine.js";
 import { checkName } from "./state.js";
 
@@ -26,7 +28,8 @@ export interface LaunchOptionValues {
   disk?: string[];
   publish?: string[];
   share?: string[];
-  net?: string;
+  /** One a NIC, in order: eth0, eth1... */
+  net?: string[];
   machine?: string;
   detach?: boolean;
   interactive?: boolean;
@@ -38,6 +41,8 @@ export interface LaunchOptionValues {
   keep?: boolean;
   /** Boot a launchable that can boot either way with UEFI (OVMF). */
   uefi?: boolean;
+  /** An nftables ruleset to load instead of the image's (QEMU; the image must carry nft). */
+  firewall?: string;
   /** After an attached run, where its time went (kiln-init's timings and the console's arrival times). */
   timeline?: boolean;
   /** Run the main program as this user: NAME or UID, optionally :GROUP or :GID. */
@@ -168,33 +173,53 @@ export function parseShare(s: string, cwd = process.cwd()): ShareSpec {
   };
 }
 
-/** user | none | tap:NAME[,ip=CIDR][,gw=IP][,mac=MAC] | bridge:NAME[,...] | network:NAME[,...] (libvirt) */
+const NET_HINT =
+  "Use --net user, --net none, --net tap:tap0, --net bridge:br0, (libvirt) --net network:NAME, or a link between machines: --net socket:listen=127.0.0.1:9000 (and socket:connect=127.0.0.1:9000 on the other), or --net socket:mcast=230.0.0.1:9000 on each; add ,ip=10.0.0.2/24|dhcp|none,gw=10.0.0.1,mtu=1400,mac=52:54:00:12:34:56. Repeat --net for eth1, eth2...";
+
+/**
+ * One NIC: user | none | tap:NAME[,OPTS] | bridge:NAME[,OPTS] | network:NAME[,OPTS] (libvirt) | socket:(listen|connect|mcast)=ADDR:PORT[,local=ADDR][,OPTS],
+ * OPTS being ip=CIDR|dhcp|none, gw=IP, mac=MAC, mtu=N.
+ */
 export function parseNet(s: string): NetSpec {
   if (s === "user") return { kind: "user", forwards: [] };
   if (s === "none") return { kind: "none" };
-  const m = /^(tap|bridge|network):([^,]+)((?:,[^,]+)*)$/.exec(s);
-  // Interface names are at most 15 bytes (IFNAMSIZ); a libvirt network's name is longer at will.
-  if (!m || !(m[1] === "network" ? /^[A-Za-z0-9_.-]{1,64}$/ : /^[A-Za-z0-9_.-]{1,15}$/).test(m[2]!)) {
-    throw usageError(
-      "KILN_EBAD_NET",
-      `Cannot parse network ${q(s)}`,
-      "Use --net user, --net none, --net tap:tap0, --net bridge:br0 or (libvirt) --net network:NAME (add ,ip=10.0.0.2/24,gw=10.0.0.1 for a static address).",
-    );
+  const m = /^(tap|bridge|socket|network):([^,]+)((?:,[^,]+)*)$/.exec(s);
+  const bad = (what: string) => usageError("KILN_EBAD_NET", what, NET_HINT);
+  if (!m) throw bad(`Cannot parse network ${q(s)}`);
+  let link: SocketLink | undefined;
+  if (m[1] === "socket") {
+    const l = /^(listen|connect|mcast)=(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(m[2]!);
+    if (!l) throw bad(`Cannot parse socket link ${q(m[2])} in network ${q(s)}`);
+    parsePort(l[3]!, "link", s);
+    link = { mode: l[1] as SocketLink["mode"], addr: `${l[2]}:${l[3]}` };
+  } else if (
+    // Interface names are at most 15 bytes (IFNAMSIZ); a libvirt network's name is longer at will.
+    !(m[1] === "network" ? /^[A-Za-z0-9_.-]{1,64}$/ : /^[A-Za-z0-9_.-]{1,15}$/).test(m[2]!)
+  ) {
+    throw bad(`Cannot parse network ${q(s)}`);
   }
-  const extra: { addr?: string; gw?: string; mac?: string } = {};
+  const extra: GuestAddr = {};
   for (const part of (m[3] ?? "").split(",").filter(Boolean)) {
     const [k, val = ""] = part.split("=", 2) as [string, string?];
-    if (k === "ip" && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(val)) extra.addr = val;
+    if (k === "ip" && (/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(val) || val === "dhcp" || val === "none"))
+      extra.addr = val;
     else if (k === "gw" && /^\d+\.\d+\.\d+\.\d+$/.test(val)) extra.gw = val;
     else if (k === "mac" && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(val)) extra.mac = val;
+    else if (k === "mtu" && /^\d+$/.test(val) && Number(val) >= 68 && Number(val) <= 65535)
+      extra.mtu = Number(val);
+    else if (k === "local" && link?.mode === "mcast" && /^\d+\.\d+\.\d+\.\d+$/.test(val)) link.local = val;
     else {
       throw usageError(
         "KILN_EBAD_NET",
         `Cannot parse ${q(part)} in network ${q(s)}`,
-        "Options are ip=CIDR (10.0.0.2/24), gw=ADDRESS and mac=52:54:00:12:34:56.",
+        "Options are ip=CIDR (10.0.0.2/24) or ip=dhcp or ip=none, gw=ADDRESS, mac=52:54:00:12:34:56, mtu=68..65535 (and local=ADDRESS for socket:mcast=).",
       );
     }
   }
+  if (extra.gw && !extra.addr?.includes("/")) {
+    throw bad(`Cannot use gw=${extra.gw} without a static address in network ${q(s)}: add ip=CIDR`);
+  }
+  if (link) return { kind: "socket", link, ...extra };
   if (m[1] === "network") return { kind: "network", network: m[2]!, ...extra };
   return m[1] === "tap"
     ? { kind: "tap", ifname: m[2]!, ...extra }
@@ -242,21 +267,28 @@ export function specFromOptions(
     }
     seen.set(key, o.publish![n]!);
   }
-  let net: NetSpec = o.net
-    ? parseNet(o.net)
-    : forwards.length > 0
-      ? { kind: "user", forwards: [] }
-      : { kind: "none" };
+  const nets = (o.net ?? []).map(parseNet);
+  if (nets.length > 1 && nets.some((n) => n.kind === "none")) {
+    throw usageError(
+      "KILN_EOPTION_CONFLICT",
+      `Cannot use --net none with other networks (${(o.net ?? []).map((n) => q(n)).join(", ")})`,
+      "Drop --net none: a machine with other --net options has those NICs and no others.",
+    );
+  }
+  if (nets.length === 0) nets.push(forwards.length > 0 ? { kind: "user", forwards: [] } : { kind: "none" });
   if (forwards.length > 0) {
-    if (net.kind !== "user") {
+    // Forwards go to the first user-mode network: the only one the host reaches through QEMU.
+    const user = nets.findIndex((n) => n.kind === "user");
+    if (user < 0) {
       throw usageError(
         "KILN_EOPTION_CONFLICT",
-        `Cannot use -p with --net ${q(o.net)}: port forwards are a feature of user-mode networking`,
-        "Drop --net (or use --net user) to forward ports; on a tap or bridge, reach the guest's own address.",
+        `Cannot use -p with --net ${(o.net ?? []).map((n) => q(n)).join(" --net ")}: port forwards are a feature of user-mode networking`,
+        "Drop --net (or add --net user) to forward ports; on a tap or bridge, reach the guest's own address.",
       );
     }
-    net = { kind: "user", forwards };
+    nets[user] = { kind: "user", forwards };
   }
+  const [net, ...moreNets] = nets as [NetSpec, ...NetSpec[]];
   const gdbPort = o.gdb !== undefined ? parsePort(o.gdb, "gdb", o.gdb) : undefined;
   if (gdbPort !== undefined && forwards.some((f) => f.proto === "tcp" && f.host === gdbPort)) {
     throw usageError(
@@ -293,6 +325,8 @@ export function specFromOptions(
         }
       : {}),
     net,
+    ...(moreNets.length > 0 ? { moreNets } : {}),
+    ...(o.firewall !== undefined ? { firewall: resolve(o.firewall) } : {}),
     disks: (o.disk ?? []).map((d) => parseDisk(d)),
     shares: (o.share ?? []).map((s) => parseShare(s)),
     env: envVars,

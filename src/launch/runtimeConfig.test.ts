@@ -5,7 +5,7 @@ import type { KilnError } from "../core/errors.js";
 import { type BootConfig, bootConfigProblem, encodeCmdlineConfig } from "../manifest/bootConfig.js";
 import type { ImageManifest } from "../manifest/imageManifest.js";
 import { X86_CMDLINE_MAX } from "../manifest/kernelCmdline.js";
-import { configSegment, encodeConfig, placeConfig } from "./configPlacement.js";
+import { configSegment, encodeConfig, firewallSegment, placeConfig } from "./configPlacement.js";
 import type { MachineSpec } from "./machine.js";
 import { testSpec } from "./machineSpecFixture.js";
 import { runtimeConfig } from "./runtimeConfig.js";
@@ -58,6 +58,45 @@ describe("run-time boot configuration", () => {
     // Without an address, kiln-init asks the network's DHCP server.
     const b = runtimeConfig(spec({ net: { kind: "bridge", bridge: "br0" } }), manifest(baked), vd);
     assert.deepEqual(b?.net, [{ if: "eth0", dhcp: true }]);
+  });
+
+  it("names several NICs eth0, eth1... and keeps what the image bakes for an interface the launch leaves alone", () => {
+    const router: BootConfig = {
+      v: 1,
+      net: [
+        { if: "eth0", addr: "10.1.0.1/24" },
+        { if: "eth1", addr: "10.2.0.1/24", mtu: 1400 },
+        { if: "eth2", dhcp: true },
+      ],
+    };
+    const link = (mode: "listen" | "connect", port: number) => ({ mode, addr: `127.0.0.1:${port}` });
+    const c = runtimeConfig(
+      spec({
+        net: { kind: "socket", link: link("listen", 9000) },
+        moreNets: [
+          { kind: "socket", link: link("listen", 9001), mtu: 1300 },
+          { kind: "user", forwards: [] },
+        ],
+      }),
+      manifest(router),
+      vd,
+    );
+    assert.deepEqual(c?.net, [
+      { if: "eth0", addr: "10.1.0.1/24" },
+      { if: "eth1", addr: "10.2.0.1/24", mtu: 1300 },
+      { if: "eth2", addr: "10.0.2.15/24", gw: "10.0.2.2", dns: ["10.0.2.3"] },
+    ]);
+    const given = runtimeConfig(
+      spec({
+        net: { kind: "socket", link: link("connect", 9000), addr: "none" },
+        moreNets: [{ kind: "socket", link: link("connect", 9001), addr: "dhcp" }],
+      }),
+      manifest(router),
+      vd,
+    );
+    // Interfaces the machine lacks are left out: kiln-init would wait for them.
+    assert.deepEqual(given?.net, [{ if: "eth0" }, { if: "eth1", dhcp: true }]);
+    assert.equal(bootConfigProblem(c), undefined);
   });
 
   it("produces configurations the boot configuration schema accepts, and refuses bad mount points", () => {
@@ -159,5 +198,15 @@ describe("configuration placement", () => {
     assert.deepEqual(list.stdout.trim().split("\n"), ["kiln", "kiln/config.json"]);
     const out = spawnSync("cpio", ["-i", "--quiet", "--to-stdout", "kiln/config.json"], { input: seg });
     assert.deepEqual(JSON.parse(out.stdout.toString()), big);
+  });
+
+  it("writes a launch-time ruleset Debian's cpio reads over the baked /kiln/firewall.nft", () => {
+    const rules = Buffer.from("flush ruleset\n");
+    const seg = firewallSegment(rules, "/kiln/firewall.nft");
+    assert.equal(seg.length % 4, 0);
+    const list = spawnSync("cpio", ["-it", "--quiet"], { input: seg, encoding: "utf8" });
+    assert.deepEqual(list.stdout.trim().split("\n"), ["kiln", "kiln/firewall.nft"]);
+    const out = spawnSync("cpio", ["-i", "--quiet", "--to-stdout", "kiln/firewall.nft"], { input: seg });
+    assert.deepEqual(out.stdout, rules);
   });
 });

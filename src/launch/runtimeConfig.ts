@@ -6,9 +6,10 @@
 import { posix } from "node:path";
 import { q, usageError } from "../core/errors.js";
 import { initAccounts, resolveUser } from "../manifest/accounts.js";
+import type { NetEntry } from "../manifest/bootConfig.js";
 import { type BootConfig, bootConfigProblem, describeProblem } from "../manifest/bootConfig.js";
 import type { ImageManifest } from "../manifest/imageManifest.js";
-import type { MachineSpec } from "./machine.js";
+import { type MachineSpec, machineNets, type NetSpec } from "./machine.js";
 
 /** QEMU user networking's fixed addresses (slirp): guest 10.0.2.15, gateway 10.0.2.2, DNS 10.0.2.3. */
 export const USER_NET = { addr: "10.0.2.15/24", gw: "10.0.2.2", dns: ["10.0.2.3"] } as const;
@@ -45,19 +46,8 @@ export function runtimeConfig(
       };
     });
   }
-  const net = spec.net;
-  if (net.kind === "user")
-    delta.net = [{ if: "eth0", addr: USER_NET.addr, gw: USER_NET.gw, dns: [...USER_NET.dns] }];
-  else if (net.kind === "tap" || net.kind === "bridge" || net.kind === "network") {
-    delta.net = [
-      {
-        if: "eth0",
-        // Without an address the guest asks the network's DHCP server for one.
-        ...(net.addr ? { addr: net.addr } : { dhcp: true }),
-        ...(net.gw ? { gw: net.gw } : {}),
-      },
-    ];
-  }
+  const nets = machineNets(spec);
+  if (nets.length > 0) delta.net = nets.map((n, i) => netEntry(n, `eth${i}`, baked.net));
   const blk: NonNullable<BootConfig["blk"]> = [];
   spec.disks.forEach((d, i) => {
     if (d.mount) blk.push({ dev: diskDevice(i), fs: d.fs ?? "ext4", mount: d.mount, ro: d.ro });
@@ -74,6 +64,22 @@ export function runtimeConfig(
   const cfg = { v: 1, ...delta } as BootConfig;
   checkDelta(cfg);
   return cfg;
+}
+
+/**
+ * The guest's side of NIC `ifname`: user networking's fixed addresses; else what --net says (ip=CIDR, dhcp,
+ * none); without ip=, what the image bakes for that interface (a router's legs), else DHCP. mtu= wins over
+ * either. Baked entries for interfaces this machine does not have are left out: kiln-init would wait for them.
+ */
+function netEntry(n: NetSpec, ifname: string, baked: NetEntry[] = []): NetEntry {
+  if (n.kind === "user") return { if: ifname, addr: USER_NET.addr, gw: USER_NET.gw, dns: [...USER_NET.dns] };
+  if (n.kind === "none") return { if: ifname };
+  let e: NetEntry;
+  if (n.addr === "none") e = { if: ifname };
+  else if (n.addr === "dhcp") e = { if: ifname, dhcp: true };
+  else if (n.addr) e = { if: ifname, addr: n.addr, ...(n.gw ? { gw: n.gw } : {}) };
+  else e = baked.find((b) => b.if === ifname) ?? { if: ifname, dhcp: true };
+  return n.mtu ? { ...e, mtu: n.mtu } : e;
 }
 
 /**

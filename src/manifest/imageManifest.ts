@@ -45,6 +45,11 @@ export interface ImageManifest {
     /** The hypervisor's own command line; a launcher adds what depends on the machine (memory). */
     cmdline: string;
   };
+  /**
+   * The nftables ruleset baked with --firewall: kiln-init's first setup step loads it with Debian's nft
+   * (an rc entry of the configuration) before anything else runs and before the image reports ready.
+   */
+  firewall?: { path: string; sha256: string; size: number; nft: string };
   /** `mtime`: the time every entry carries, in seconds since 1970 (absent: 0, as in images from before). */
   initrd: ImagePart & { entries: number; mtime?: number };
   /** The smallest memory the image boots in, in MiB, when its platform says (launchers default to it). */

@@ -123,6 +123,29 @@ export const Image = z
     shell: z.boolean().optional(),
     /** Kernel components the program needs beyond the platform's (PostgreSQL: ipc.sysv). */
     components: z.array(z.string().min(1)).optional(),
+    /**
+     * The machine's interfaces, as the boot configuration's `net` (eth0, eth1... in launch order): static
+     * `addr` (CIDR) with `gw`, `dhcp`, or neither (up without an address); `dns`, `mtu`. A `--net` without
+     * `ip=` keeps these; kiln-init's own checks apply at bake.
+     */
+    net: z
+      .array(
+        z
+          .object({
+            if: z.string(),
+            addr: z.string().optional(),
+            dhcp: z.boolean().optional(),
+            gw: z.string().optional(),
+            dns: z.array(z.string()).optional(),
+            mtu: z.number().int().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    sysctl: z.record(z.string(), z.string()).optional(),
+    routes: z.array(z.object({ dst: z.string(), via: z.string() }).strict()).optional(),
+    /** An nftables ruleset (path relative to the kiln.toml's directory), as `kiln bake --firewall`. */
+    firewall: relPath.optional(),
   })
   .strict();
 export type Image = z.infer<typeof Image>;

@@ -41,12 +41,14 @@ export async function readImageDefaults(dir: string): Promise<ImageDefaults | un
     throw usageError(
       "KILN_ETOML_INVALID",
       `Cannot use ${q(file)}: key ${q(["image", ...issue.path].join("."))}: ${issue.message}`,
-      "Keys of [image]: platform, program, memory, args, env, files, ports.",
+      "Keys of [image]: platform, program, memory, args, env, files, ports, net, sysctl, routes, firewall.",
     );
   }
   const { imageFiles } = await import("../pkg/imageFiles.js");
   const files = r.data.files
     ? Object.fromEntries((await imageFiles(dir, r.data.files, file)).map((f) => [f.dest, f.src]))
     : undefined;
-  return { ...r.data, ...(files ? { files } : {}) };
+  // The ruleset as a host path: bake and the run's cache key read it from there.
+  const firewall = r.data.firewall ? join(dir, r.data.firewall) : undefined;
+  return { ...r.data, ...(files ? { files } : {}), ...(firewall ? { firewall } : {}) };
 }

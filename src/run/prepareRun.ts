@@ -98,14 +98,32 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
     defaults = built.projectDir ? await readImageDefaults(built.projectDir) : undefined;
   }
   const platform = inputs.platform ?? defaults?.platform ?? "qemu";
+  // [image] firewall: checked with Debian's nft before anything is baked, as `kiln bake --firewall`.
+  let firewall: { file: string; program: ProgramInput } | undefined;
+  if (defaults?.firewall) {
+    const { checkRuleset, resolveNft } = await import("./firewall.js");
+    const nft = await resolveNft({ env, progress });
+    await checkRuleset(defaults.firewall, nft, { env });
+    firewall = { file: defaults.firewall, program: nft };
+  }
+  const { FIREWALL_COMPONENTS } = await import("../bake/bake.js");
   const { chooseKernel } = await import("../components/kernelChoice.js");
-  const components = defaults?.components ?? [];
+  // A recipe's components (PostgreSQL's ipc.sysv) and a firewall's.
+  const components = [
+    ...new Set([...(defaults?.components ?? []), ...(firewall ? FIREWALL_COMPONENTS : [])]),
+  ];
   const choice = await chooseKernel({
     platform,
     ...(inputs.kernel ? { requested: inputs.kernel } : {}),
     ...(components.length ? { components } : {}),
     env,
   });
+  // [image] net, sysctl, routes: the boot configuration's keys, under --config's.
+  const config = {
+    ...(defaults?.net ? { net: defaults.net } : {}),
+    ...(defaults?.sysctl ? { sysctl: defaults.sysctl } : {}),
+    ...(defaults?.routes ? { routes: defaults.routes } : {}),
+  };
   const kernel = choice.kind;
   // The command line wins over the project's [image] files for the same destination (a documented
   // precedence, not two files at one path: bake refuses those).
@@ -147,6 +165,8 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       components,
       add: await Promise.all(add.map(async (a) => [a.dest, await addDigest(a.src)])),
       config: inputs.configFile ? sha256(await readFile(inputs.configFile)) : null,
+      imageConfig: config,
+      firewall: firewall ? [await sha256File(firewall.file), firewall.program] : null,
       cmdline: inputs.cmdline ?? null,
       sourceDateEpoch: env.SOURCE_DATE_EPOCH ?? null,
       toolchain: [tc.backing.path, tc.backing.version],
@@ -172,6 +192,8 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
       kernel,
       add,
       ...(inputs.configFile ? { configFile: inputs.configFile } : {}),
+      ...(Object.keys(config).length ? { config } : {}),
+      ...(firewall ? { firewall } : {}),
       ...(inputs.cmdline ? { cmdline: inputs.cmdline } : {}),
       // The cache's own directory: whatever is left there is kiln's to replace.
       force: true,

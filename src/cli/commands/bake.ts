@@ -6,6 +6,7 @@ interface BakeCliOpts extends CommonOpts {
   kernel?: string;
   add: string[];
   config?: string;
+  firewall?: string;
   cmdline?: string;
   catalogue: string[];
   component: string[];
@@ -32,7 +33,7 @@ export function register(program: Command): void {
       .description("put a platform's kernel components together with programs: a bootable image directory")
       .argument(
         "[platform]",
-        "platform (component set): qemu, microvm, firecracker, xen, xen-host, ec2, hw, or one from -c",
+        "platform (component set): qemu, microvm, router, firecracker, xen, xen-host, ec2, hw, or one from -c",
       )
       .argument("[out]", "image directory to write (kernel, initrd, manifest.json)")
       .argument(
@@ -45,6 +46,10 @@ export function register(program: Command): void {
       )
       .option("--add <src:dest>", "add a file or directory to the image (repeatable)", collect, [])
       .option("--config <file>", "boot configuration (JSON) baked into the image")
+      .option(
+        "--firewall <rules.nft>",
+        "an nftables ruleset, checked now with Debian's nft and loaded by it at boot before anything runs (adds the nf.* components)",
+      )
       .option("--cmdline <args>", "extra kernel command line")
       .option(
         "-c, --catalogue <file>",
@@ -74,7 +79,7 @@ export function register(program: Command): void {
       .option("--describe <platform>", "show what a platform's components resolve to on the kernel in use")
       .addHelpText(
         "after",
-        "\nExamples:\n  kiln bake qemu out/hello examples/hello/hello\n  kiln bake qemu out/web httpd --add ./site:/srv/www --config web.json\n  kiln bake --describe qemu\n  kiln bake qemu out/router   # kernel plane: no program",
+        "\nExamples:\n  kiln bake qemu out/hello examples/hello/hello\n  kiln bake qemu out/web httpd --add ./site:/srv/www --config web.json\n  kiln bake --describe qemu\n  kiln bake qemu out/router   # kernel plane: no program\n  kiln bake qemu out/router --config router.json --firewall rules.nft",
       ),
   ).action(
     async (platform: string | undefined, out: string | undefined, programs: string[], opts: BakeCliOpts) => {
@@ -91,7 +96,13 @@ export function register(program: Command): void {
       }
       if (opts.describe) {
         const { describePlatform } = await import("../../components/resolve.js");
-        const d = await describePlatform(opts.describe, catalogueOpts);
+        // With --component or --firewall: what those add (the netfilter modules, in load order).
+        const { FIREWALL_COMPONENTS } = await import("../../bake/bake.js");
+        const extra = [...opts.component, ...(opts.firewall ? FIREWALL_COMPONENTS : [])];
+        const d = await describePlatform(opts.describe, {
+          ...catalogueOpts,
+          ...(extra.length ? { components: [...new Set(extra)] } : {}),
+        });
         return report(opts, d, describeText);
       }
       if (!platform || !out) {
@@ -127,11 +138,22 @@ export function register(program: Command): void {
             : p,
         ),
       );
-      // A recipe's components (PostgreSQL's ipc.sysv) join the command line's.
+      let firewall: { file: string; program: import("../../bake/bake.js").ProgramInput } | undefined;
+      if (opts.firewall) {
+        const { checkRuleset, resolveNft } = await import("../../run/firewall.js");
+        const nft = await resolveNft({ progress });
+        progress.step(`checking firewall ruleset ${opts.firewall}`);
+        await checkRuleset(opts.firewall, nft);
+        progress.done();
+        firewall = { file: opts.firewall, program: nft };
+      }
+      const { FIREWALL_COMPONENTS } = await import("../../bake/bake.js");
+      // A recipe's components (PostgreSQL's ipc.sysv) and a firewall's join the command line's.
       const components = [
         ...new Set([
           ...opts.component,
           ...resolved.flatMap((r) => (typeof r === "string" ? [] : (r.defaults?.components ?? []))),
+          ...(firewall ? FIREWALL_COMPONENTS : []),
         ]),
       ];
       const { chooseKernel, kernelNotice } = await import("../../components/kernelChoice.js");
@@ -160,6 +182,7 @@ export function register(program: Command): void {
         kernel: kernel.kind,
         add: opts.add.map(parseAdd),
         ...(opts.config ? { configFile: opts.config } : {}),
+        ...(firewall ? { firewall } : {}),
         ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
         catalogues: opts.catalogue,
         components,
@@ -181,6 +204,11 @@ export function register(program: Command): void {
           `  kernel  ${x.manifest.kernel.kind}${x.manifest.kernel.flavour ? ` (${x.manifest.kernel.flavour})` : ""} ${x.manifest.kernel.release} (${mb(x.sizes.kernel)})`,
           `  initrd  ${x.manifest.initrd.entries} entries, ${x.manifest.modules.length} modules (${mb(x.sizes.initrd)})`,
           `  programs ${x.manifest.programs.map((p) => p.path).join(", ") || "(none: kernel plane)"}`,
+          ...(x.manifest.firewall
+            ? [
+                `  firewall ${x.manifest.firewall.path} (loaded by ${x.manifest.firewall.nft} before anything runs)`,
+              ]
+            : []),
         ].join("\n"),
       );
     },

@@ -47,7 +47,11 @@ export function addLaunchOptions(cmd: Command): Command {
       "share a host directory (needs a kernel with 9p); :cache lets the guest cache it (fast; blind to host changes meanwhile)",
       collect,
     )
-    .option("--net <SPEC>", "network: user, none, tap:NAME or bridge:NAME[,ip=CIDR,gw=IP,mac=MAC]")
+    .option(
+      "--net <SPEC>",
+      "a NIC (repeatable: eth0, eth1... in order): user, none, tap:NAME, bridge:NAME, socket:listen=ADDR:PORT, socket:connect=ADDR:PORT or socket:mcast=GROUP:PORT (VM-to-VM links), each with [,ip=CIDR|dhcp|none,gw=IP,mac=MAC,mtu=N]",
+      collect,
+    )
     .option("--machine <TYPE>", "QEMU machine type: microvm (default), q35 or pc")
     .option("--accel <ACCEL>", "QEMU accelerator: auto (default), kvm or tcg")
     .option("-d, --detach", "run in the background (see kiln ps, logs, stop, rm)")
@@ -110,10 +114,19 @@ export function interruptOnSignals(ac: AbortController): { dispose(): void; stat
   };
 }
 
-type Opts = LaunchOptionValues & CommonOpts & { dryRun?: boolean };
+type Opts = LaunchOptionValues & CommonOpts & { dryRun?: boolean; firewall?: string };
 
 async function action(backend: string, image: string, args: string[] | undefined, opts: Opts): Promise<void> {
   const spec = await machineSpec(image, args, opts);
+  if (opts.firewall) {
+    // Checked with Debian's nft, as bake does, before anything boots (src/run sits above launch).
+    const { checkRuleset, resolveNft } = await import("../../run/firewall.js");
+    const progress = await progressFor(opts);
+    const nft = await resolveNft({ progress });
+    progress.step(`checking firewall ruleset ${opts.firewall}`);
+    await checkRuleset(opts.firewall, nft);
+    progress.done();
+  }
   const { dryRun } = await import("../../launch/launch.js");
   if (opts.dryRun) {
     const r = await dryRun(spec, { backend });
@@ -237,6 +250,10 @@ export function register(program: Command): void {
       sub.option(
         "--uefi",
         "boot a launchable that boots both ways (raw, qcow2, vmdk, vhd, iso) with UEFI (OVMF)",
+      );
+      sub.option(
+        "--firewall <rules.nft>",
+        "load this nftables ruleset instead of the baked one (the image must be baked with --firewall, which brings nft); checked first",
       );
     }
     sub.addHelpText(

@@ -4,7 +4,7 @@ import type { KilnError } from "../../core/errors.js";
 import type { Image } from "../../manifest/imageManifest.js";
 import type { LaunchableMedium, MachineSpec } from "../machine.js";
 import { namedTestSpec } from "../machineSpecFixture.js";
-import { launchableQemuArgs, qemuArgs, qemuDriver, tscKhz } from "./qemu.js";
+import { launchableQemuArgs, linkMac, qemuArgs, qemuDriver, tscKhz } from "./qemu.js";
 
 const spec = (over: Partial<MachineSpec> = {}) => namedTestSpec("m1", { ...over });
 const image = (acpi = true, components: string[] = [], kernel: "stock" | "specialized" = "stock") =>
@@ -99,6 +99,37 @@ describe("qemu arguments", () => {
     assert.deepEqual(values(args({ net: { kind: "bridge", bridge: "br0" } }), "-netdev"), [
       "bridge,id=n0,br=br0",
     ]);
+  });
+
+  it("attaches several NICs in order, socket links with a MAC of the machine's own", () => {
+    const a = args({
+      net: { kind: "socket", link: { mode: "listen", addr: "127.0.0.1:9001" } },
+      moreNets: [
+        { kind: "socket", link: { mode: "mcast", addr: "230.0.0.1:9002" } },
+        { kind: "socket", link: { mode: "connect", addr: "127.0.0.1:9003" }, mac: "52:54:00:00:00:09" },
+        { kind: "user", forwards: [] },
+      ],
+    });
+    assert.deepEqual(values(a, "-netdev"), [
+      "socket,id=n0,listen=127.0.0.1:9001",
+      "socket,id=n1,mcast=230.0.0.1:9002,localaddr=127.0.0.1",
+      "socket,id=n2,connect=127.0.0.1:9003",
+      "user,id=n3",
+    ]);
+    const nics = values(a, "-device").filter((d) => d.startsWith("virtio-net"));
+    assert.equal(nics.length, 4);
+    const macs = nics.map((d) => /mac=([0-9a-f:]+)/.exec(d)?.[1]);
+    assert.match(macs[0]!, /^52:54:00(:[0-9a-f]{2}){3}$/);
+    assert.notEqual(macs[0], macs[1]);
+    assert.equal(macs[2], "52:54:00:00:00:09");
+    // User networking keeps QEMU's own address; the same machine name and place give the same MAC again.
+    assert.equal(macs[3], undefined);
+    const again = args({ net: { kind: "socket", link: { mode: "listen", addr: "127.0.0.1:9001" } } });
+    assert.equal(
+      values(again, "-device").find((d) => d.startsWith("virtio-net")),
+      nics[0],
+    );
+    assert.notEqual(linkMac("m2", 0), linkMac("m1", 0));
   });
 
   it("detaches with the console in a file, and adds gdb and 9p shares when asked", () => {

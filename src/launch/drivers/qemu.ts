@@ -5,6 +5,7 @@
  * QEMU through isa-debug-exit (status (N<<1)|1); the console line stays authoritative. A launchable file
  * (kiln image's disk or ISO) boots through its firmware instead, on the machine its medium names.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KilnError, q, usageError } from "../../core/errors.js";
@@ -21,6 +22,7 @@ import type {
   PlanContext,
   ProbeResult,
 } from "../machine.js";
+import { machineNets } from "../machine.js";
 import { qmpCommand } from "../qmp.js";
 import { FILES, isOurProcess } from "../state.js";
 import { refuseLibvirtNetwork } from "./refuseLibvirtNetwork.js";
@@ -46,6 +48,12 @@ export function tscKhz(cpuinfo?: string): number {
 }
 
 /** QEMU option values are comma-separated: a comma inside a value is written twice. */
+/** A locally administered unicast address, stable for a machine name and NIC index. */
+export function linkMac(name: string, index: number): string {
+  const h = createHash("sha256").update(`${name}\0${index}`).digest();
+  return ["52", "54", "00", ...[h[0]!, h[1]!, h[2]!].map((b) => b.toString(16).padStart(2, "0"))].join(":");
+}
+
 function v(value: string): string {
   return value.replaceAll(",", ",,");
 }
@@ -202,23 +210,30 @@ function machineArgs(
   a.push("-serial", "chardev:con0");
   a.push("-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
   a.push(...m.boot);
-  const net = spec.net;
-  if (net.kind !== "none") {
+  machineNets(spec).forEach((net, n) => {
     let netdev: string;
     if (net.kind === "user") {
-      netdev = "user,id=n0";
+      netdev = `user,id=n${n}`;
       for (const f of net.forwards)
         netdev += `,hostfwd=${f.proto}:${f.hostAddr ?? "127.0.0.1"}:${f.host}-:${f.guest}`;
     } else if (net.kind === "tap") {
-      netdev = `tap,id=n0,ifname=${v(net.ifname)},script=no,downscript=no`;
+      netdev = `tap,id=n${n},ifname=${v(net.ifname)},script=no,downscript=no`;
     } else if (net.kind === "bridge") {
-      netdev = `bridge,id=n0,br=${v(net.bridge)}`;
+      netdev = `bridge,id=n${n},br=${v(net.bridge)}`;
+    } else if (net.kind === "socket") {
+      const l = net.link;
+      netdev = `socket,id=n${n},${l.mode}=${l.addr}${l.mode === "mcast" ? `,localaddr=${l.local ?? "127.0.0.1"}` : ""}`;
     } else {
-      throw new Error(`unreachable: ${net.kind} (check() refuses it)`);
+      return;
     }
-    const mac = net.kind === "tap" || net.kind === "bridge" ? net.mac : undefined;
-    a.push("-netdev", netdev, "-device", `${bus("virtio-net")},netdev=n0${mac ? `,mac=${mac}` : ""}`);
-  }
+    // QEMU gives every process's first NIC the same address (52:54:00:12:34:56): machines on one link need
+    // their own, so a link's NIC gets one derived from the machine's name and the NIC's place.
+    const mac =
+      net.kind === "user"
+        ? undefined
+        : (net.mac ?? (net.kind === "socket" ? linkMac(spec.name ?? "", n) : undefined));
+    a.push("-netdev", netdev, "-device", `${bus("virtio-net")},netdev=n${n}${mac ? `,mac=${mac}` : ""}`);
+  });
   spec.disks.forEach((d, n) => {
     a.push(
       "-drive",
@@ -261,7 +276,7 @@ export const qemuDriver: Driver = {
   cmdlineFor(spec: MachineSpec, image: Image, accel): CmdlineParts {
     // The devices this machine has: kiln-init loads only the modules that serve them (guest/README.md).
     const dev = [
-      ...(spec.net.kind === "none" ? [] : ["net"]),
+      ...(machineNets(spec).length === 0 ? [] : ["net"]),
       ...(spec.disks.length + spec.shares.length > 0 ? ["blk"] : []),
     ];
     // Under a hypervisor the kernel is its first domain: its console is the hypervisor's (hvc0), which the
@@ -288,7 +303,7 @@ export const qemuDriver: Driver = {
   cmdlineReserve(spec, image) {
     // microvm without ACPI announces each virtio-mmio device on the command line itself (~60 bytes each).
     if (spec.machine !== "microvm" || image.manifest.acpi !== false) return 0;
-    const devices = (spec.net.kind === "none" ? 0 : 1) + spec.disks.length + spec.shares.length;
+    const devices = machineNets(spec).length + spec.disks.length + spec.shares.length;
     return 64 * devices;
   },
 

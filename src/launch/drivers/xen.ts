@@ -313,4 +313,18 @@ export function unsupportedCommon(spec: MachineSpec, what: string): void {
       { kind: "usage" },
     );
   }
+  if ((spec.moreNets?.length ?? 0) > 0) {
+    throw usageError(
+      "KILN_ENET_UNSUPPORTED",
+      `Cannot attach ${1 + spec.moreNets!.length} networks with ${what}: kiln attaches one`,
+      "Give one --net, or launch the image under QEMU (kiln launch qemu), which attaches several.",
+    );
+  }
+  if (spec.net.kind === "socket") {
+    throw usageError(
+      "KILN_ENET_UNSUPPORTED",
+      `Cannot use a socket link (--net socket:${spec.net.link.mode}=${spec.net.link.addr}) with ${what}: it is a QEMU feature`,
+      "Launch the image under QEMU (kiln launch qemu), or join machines through a bridge or tap.",
+    );
+  }
 }
