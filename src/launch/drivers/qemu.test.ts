@@ -216,6 +216,7 @@ describe("qemu arguments", () => {
     assert.deepEqual(values(tcg, "-cpu"), ["max,-rdtscp,-smap"]);
     assert.deepEqual(values(tcg, "-m"), ["1280"]);
     assert.deepEqual(values(run("kvm"), "-cpu"), ["host"]);
-    assert.deepEqual(values(run("tcg", plain), "-cpu"), [], "without a hypervisor, QEMU's own CPU model");
+    assert.deepEqual(values(run("tcg", plain), "-cpu"), ["max"], "without a hypervisor, all TCG emulates");
+    assert.deepEqual(values(run("kvm", plain), "-cpu"), ["host"]);
   });
 });

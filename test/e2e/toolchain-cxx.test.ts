@@ -1,0 +1,175 @@
+// C++ through the kiln toolchain, end to end, over gcc and over clang: the C++ runtime (libstdc++ built for
+// musl from Debian's gcc-12-source) comes from the shared test KILN_HOME, where scripts/test.mjs builds it
+// once (`kiln toolchain --cxx`) before the tests run; a test file run alone builds it in before() (minutes).
+// Real CMake, Meson and autotools build a C++17 program with a C file in it, which runs on the host and in
+// a VM; a C program unwinds its own stack through libgcc_eh.a and kiln's _dl_find_object.
+import assert from "node:assert/strict";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { readElf, readKilnNote } from "../../src/core/elf.js";
+import { FIXTURES, must } from "../fixtures/toolchain/helpers.js";
+import { runKiln, sharedHome, tmpDir } from "../helpers.js";
+
+const BACKINGS = ["gcc", "clang"] as const;
+type Backing = (typeof BACKINGS)[number];
+
+interface CxxToolchain {
+  dir: string;
+  bin: string;
+  tuple: string;
+  cmakeToolchainFile: string;
+  mesonCrossFile: string;
+  note: { tuple: string; libc: string; toolchain: string };
+  cxx: {
+    state: string;
+    compiler: string;
+    runtime: string;
+    license: string;
+    note: { tuple: string; libc: string; toolchain: string; cxx: string };
+  };
+}
+
+/** What the fixture prints for argument `1.2.3`, on the host and in a VM alike. */
+const EXPECTED = [
+  "caught: size 7 is too big",
+  "threads: 4 counted 4000",
+  "filesystem: 11 bytes in sub",
+  "filesystem: removed yes",
+  "regex: major 1 minor 2",
+  "c says: hello from C (8)",
+  "",
+].join("\n");
+
+const tmp = tmpDir("kiln-cxx-");
+const tcs = {} as Record<Backing, CxxToolchain>;
+const envFor = (b: Backing) => ({ ...process.env, PATH: `${tcs[b].bin}:${process.env.PATH}` });
+const tool = (b: Backing, name: string) => join(tcs[b].bin, `${tcs[b].tuple}-${name}`);
+
+before(async () => {
+  for (const b of BACKINGS) {
+    const r = await runKiln(["toolchain", "--cxx", "--cc", b, "--dir", join(tmp.path, `tc-${b}`), "--json"], {
+      home: sharedHome(),
+      timeoutMs: 30 * 60_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    tcs[b] = JSON.parse(r.stdout) as CxxToolchain;
+  }
+});
+after(() => tmp.cleanup());
+
+/** Static, without INTERP or DYNAMIC, carrying the C++ note. */
+async function assertCxxProgram(b: Backing, path: string): Promise<void> {
+  const info = await readElf(path);
+  assert.equal(info.isStatic, true);
+  assert.deepEqual(info.needed, []);
+  assert.deepEqual(readKilnNote(info), tcs[b].cxx.note);
+  assert.doesNotMatch((await must("readelf", ["-lW", path])).stdout, /\b(INTERP|DYNAMIC)\b/);
+  assert.match((await must("file", ["-b", path])).stdout, /statically linked/);
+}
+
+function copyProject(name: string, into: string): string {
+  const dest = join(tmp.path, into);
+  cpSync(join(FIXTURES, name), dest, { recursive: true });
+  return dest;
+}
+
+describe("C++ through the kiln toolchain", () => {
+  test("both toolchains have C++ with the runtime built from gcc-12-source, and say so in the note", () => {
+    for (const b of BACKINGS) {
+      const c = tcs[b].cxx;
+      assert.equal(c.state, "ready");
+      assert.match(c.runtime, /^libstdc\+\+ 12\.\d+\.\d+ \(gcc-12-source 12\.[^)]+\)$/);
+      assert.equal(c.license, "GPL-3.0-or-later WITH GCC-exception-3.1");
+      assert.deepEqual(c.note, { ...tcs[b].note, cxx: c.runtime });
+    }
+  });
+
+  test("a C program calling _Unwind_Backtrace links and runs (kiln's _dl_find_object)", async () => {
+    const src = join(tmp.path, "backtrace.c");
+    writeFileSync(
+      src,
+      `#include <stdio.h>
+#include <unwind.h>
+static _Unwind_Reason_Code count(struct _Unwind_Context *ctx, void *arg) {
+  (void)ctx;
+  ++*(int *)arg;
+  return _URC_NO_REASON;
+}
+__attribute__((noinline)) static int depth(int k) {
+  if (k > 0) return depth(k - 1) + 0 * k;
+  int n = 0;
+  _Unwind_Backtrace(count, &n);
+  return n;
+}
+int main(void) { int n = depth(5); printf("frames %s\\n", n >= 7 ? "ok" : "missing"); return n >= 7 ? 0 : 1; }
+`,
+    );
+    for (const b of BACKINGS) {
+      const exe = join(tmp.path, `backtrace-${b}`);
+      await must(tool(b, "gcc"), ["-O1", src, "-o", exe], { env: envFor(b) });
+      assert.equal((await must(exe, [])).stdout, "frames ok\n");
+      assert.match((await must("nm", [exe])).stdout, / T _dl_find_object\n/);
+    }
+  });
+
+  for (const b of BACKINGS) {
+    test(`CMake builds a C++17 project with a C file (over ${b}); it runs on the host`, async () => {
+      const src = copyProject("cxx", `cmake-${b}`);
+      const build = join(src, "b");
+      await must("cmake", ["-S", src, "-B", build, `-DCMAKE_TOOLCHAIN_FILE=${tcs[b].cmakeToolchainFile}`], {
+        env: envFor(b),
+      });
+      await must("cmake", ["--build", build, "-j", "2"], { env: envFor(b), timeoutMs: 300_000 });
+      const prog = join(build, "kiln-cxx");
+      assert.equal((await must(prog, ["1.2.3"])).stdout, EXPECTED);
+      await assertCxxProgram(b, prog);
+    });
+
+    test(`Meson builds the same C and C++ project (over ${b})`, async () => {
+      const src = copyProject("cxx", `meson-${b}`);
+      const build = join(src, "b");
+      await must("meson", ["setup", "--cross-file", tcs[b].mesonCrossFile, build, src], { env: envFor(b) });
+      await must("meson", ["compile", "-C", build], { env: envFor(b), timeoutMs: 300_000 });
+      const prog = join(build, "kiln-cxx");
+      assert.equal((await must(prog, ["1.2.3"])).stdout, EXPECTED);
+      await assertCxxProgram(b, prog);
+    });
+
+    test(`g++ -E finds libstdc++'s headers before musl's, as configure and ccache run it (over ${b})`, async () => {
+      const src = join(tmp.path, `pp-${b}.cc`);
+      writeFileSync(src, "#include <cstdlib>\n#include <cmath>\nint x = EXIT_SUCCESS;\n");
+      const pp = await must(tool(b, "g++"), ["-E", src], { env: envFor(b) });
+      assert.match(pp.stdout, /include\/c\+\+\/12\/cstdlib/);
+      assert.match(pp.stdout, /x86_64-linux-musl\/stdlib\.h/);
+    });
+  }
+
+  test("an autotools project with AC_PROG_CXX configures with --host=x86_64-kiln-linux-musl and builds", async () => {
+    const src = copyProject("cxx-autotools", "autotools");
+    for (const f of ["main.cpp", "cgreet.c"]) cpSync(join(FIXTURES, "cxx", f), join(src, f));
+    const env = envFor("gcc");
+    await must("autoreconf", ["-fi"], { cwd: src, env });
+    const conf = await must("./configure", ["--host=x86_64-kiln-linux-musl"], { cwd: src, env });
+    assert.match(
+      conf.stdout,
+      /checking for x86_64-kiln-linux-musl-g\+\+\.\.\. x86_64-kiln-linux-musl-g\+\+\n/,
+    );
+    assert.match(conf.stdout, /checking whether the compiler supports GNU C\+\+\.\.\. yes/);
+    assert.match(conf.stdout, /checking for filesystem\.\.\. yes/);
+    await must("make", ["-j2"], { cwd: src, env, timeoutMs: 300_000 });
+    assert.equal((await must(join(src, "kiln-cxx"), ["1.2.3"])).stdout, EXPECTED);
+    await assertCxxProgram("gcc", join(src, "kiln-cxx"));
+  });
+
+  test("kiln run of the C++ program prints the same lines from inside a VM", async () => {
+    const prog = join(tmp.path, "cmake-clang", "b", "kiln-cxx");
+    const copy = join(tmp.path, "vm", "kiln-cxx");
+    mkdirSync(join(tmp.path, "vm"));
+    cpSync(prog, copy);
+    const r = await runKiln(["run", copy, "-q", "--", "1.2.3"], { timeoutMs: 180_000 });
+    assert.equal(r.code, 0, r.stderr);
+    // The serial console ends lines with CR LF.
+    assert.ok(r.stdout.replaceAll("\r\n", "\n").includes(EXPECTED), r.stdout);
+  });
+});
