@@ -43,6 +43,8 @@ describe("qemu arguments", () => {
     const a = args({});
     assert.deepEqual(values(a, "-M"), ["microvm"]);
     assert.deepEqual(values(a, "-accel"), ["tcg"]);
+    // All TCG emulates, so that -march=native programs find AVX2 (QEMU's default qemu64 has no SSE4.2).
+    assert.deepEqual(values(a, "-cpu"), ["max"]);
     assert.deepEqual(values(a, "-m"), ["256"]);
     assert.deepEqual(values(a, "-smp"), ["2"]);
     assert.deepEqual(values(a, "-kernel"), ["/img/kernel"]);
