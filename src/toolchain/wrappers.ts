@@ -118,12 +118,20 @@ function cDrivers(
 ): { driver: (tool: string) => string; cpp: string } {
   const { layout, backing, musl } = ctx;
   const cc = shQuote(compiler);
+  // What the link searches, for tools that ask instead of linking (Meson's find_library reads the
+  // "libraries:" line, and would otherwise find the host's glibc libraries in gcc's own directories).
+  const libSearch = [...(cxx ? [cxx.lib] : []), musl.lib, `${ctx.prefix}/lib`].join(":");
+  const searchDirs = (flags: string) => `    -print-search-dirs|--print-search-dirs)
+      ${cc} ${flags} -print-search-dirs | grep -v '^libraries:'
+      echo ${shQuote(`libraries: =${libSearch}`)}
+      exit 0 ;;`;
   if (backing.kind === "gcc") {
     const specs = `-specs=${shQuote(cxx ? layout.cxxSpecs : layout.specs)}`;
     return {
       driver: (tool) => `for a in "$@"; do
   case $a in
 ${sharedRefusal(tool)}
+${searchDirs(specs)}
   esac
 done
 exec ${cc} ${specs} -static "$@"
@@ -153,6 +161,7 @@ exec ${cc} ${specs} -static "$@"
     driver: (tool) => `link=0 nostart=0 nolibs=0
 for a in "$@"; do
   case $a in
+${searchDirs(common)}
     -c|-S|-E|-M|-MM|-r|-fsyntax-only|--version|-dumpversion|-dumpmachine|-print-*|--print-*) link=no ;;
 ${sharedRefusal(tool)}
     -nostdlib) nostart=1 nolibs=1 ;;

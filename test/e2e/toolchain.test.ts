@@ -157,6 +157,34 @@ describe("toolchain over gcc", () => {
     );
   });
 
+  test("a library in kiln's prefix is found by plain cc -lfoo, CMake's find_library and Meson's find_library", async () => {
+    const src = copyFixture(tc, "prefix-find");
+    const exe = join(tc.tmp, "prefix-cc");
+    // No -I, no -L: the wrappers search the prefix after everything the user names.
+    await must(tc.tool("cc"), [join(src, "hello.c"), "-lkilngreet", "-o", exe], { env: tc.env });
+    const want = "found in the prefix: greetings from the kiln prefix\n";
+    assert.equal((await run(exe, [])).stdout, want);
+    await assertKilnProgram(exe);
+
+    await must(
+      "cmake",
+      ["-S", src, "-B", join(src, "b"), `-DCMAKE_TOOLCHAIN_FILE=${tc.info.cmakeToolchainFile}`],
+      {
+        env: tc.env,
+      },
+    );
+    const cache = readFileSync(join(src, "b", "CMakeCache.txt"), "utf8");
+    assert.ok(cache.includes(`GREET_LIB:FILEPATH=${tc.info.prefix}/lib/libkilngreet.a`), cache);
+    await must("cmake", ["--build", join(src, "b")], { env: tc.env });
+    assert.equal((await run(join(src, "b", "hello"), [])).stdout, want);
+
+    await must("meson", ["setup", "--cross-file", tc.info.mesonCrossFile, join(src, "m"), src], {
+      env: tc.env,
+    });
+    await must("meson", ["compile", "-C", join(src, "m")], { env: tc.env });
+    assert.equal((await run(join(src, "m", "hello"), [])).stdout, want);
+  });
+
   test("-shared is refused by the wrapper that was asked, with a hint for each kind of build", async () => {
     const src = join(ROOT, "examples", "hello", "hello.c");
     for (const tool of ["gcc", "cc"]) {
