@@ -25,6 +25,7 @@ import { withLock } from "../core/lockFile.js";
 import { paths } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { runMake } from "../core/runMake.js";
+import { CXX_BUNDLED, CXX_LICENSE } from "./cxxLicense.js";
 import { gccSpecs } from "./gccSpecs.js";
 import type { Musl } from "./musl.js";
 
@@ -58,14 +59,6 @@ const CONFIGURE_ARGS = [
 const MEMBERS =
   /^gcc-12\.2\.0\/([^/]+|libstdc\+\+-v3\/.+|libgcc\/.+|config\/.+|include\/.+|libiberty\/.+|gcc\/(BASE-VER|DATESTAMP|DEV-PHASE))$/;
 const MEMBERS_SKIPPED = /^gcc-12\.2\.0\/libstdc\+\+-v3\/(testsuite\/.+\/|doc\/.*[^n]$)/;
-
-/** The licence of libstdc++ and of the code it bundles (field notes, "C++ for musl"; COPYING.RUNTIME). */
-export const CXX_LICENSE = "GPL-3.0-or-later WITH GCC-exception-3.1";
-export const CXX_BUNDLED: { name: string; license: string; path: string }[] = [
-  { name: "ryu", license: "Apache-2.0 OR BSL-1.0", path: "libstdc++-v3/src/c++17/ryu" },
-  { name: "fast_float", license: "Apache-2.0 OR MIT", path: "libstdc++-v3/src/c++17/fast_float" },
-  { name: "pstl", license: "Apache-2.0 WITH LLVM-exception", path: "libstdc++-v3/include/pstl" },
-];
 
 export interface CxxRuntime {
   /** The runtime's directory (absolute): include/c++/12 and lib/. */

@@ -172,4 +172,36 @@ int main(void) { int n = depth(5); printf("frames %s\\n", n >= 7 ? "ok" : "missi
     // The serial console ends lines with CR LF.
     assert.ok(r.stdout.replaceAll("\r\n", "\n").includes(EXPECTED), r.stdout);
   });
+
+  test("the SBOM lists libstdc++ with its licence and the parts it bundles, linked into the program", async () => {
+    const img = join(tmp.path, "cxx-image");
+    const bake = await runKiln(["bake", "qemu", img, join(tmp.path, "vm", "kiln-cxx"), "-q"]);
+    assert.equal(bake.code, 0, bake.stderr);
+    const r = await runKiln(["sbom", img, "--format", "spdx"]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as {
+      packages: { SPDXID: string; name: string; versionInfo?: string; licenseDeclared: string }[];
+      relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[];
+    };
+    const pkg = (name: string) => doc.packages.find((p) => p.name === name);
+    const std = pkg("libstdc++");
+    assert.ok(std, JSON.stringify(doc.packages.map((p) => p.name)));
+    assert.equal(std.versionInfo, /^libstdc\+\+ (\S+)/.exec(tcs.clang.cxx.runtime)![1]);
+    assert.equal(std.licenseDeclared, "GPL-3.0-or-later WITH GCC-exception-3.1");
+    const rel = (from: string, type: string, to: string) =>
+      doc.relationships.some(
+        (x) => x.spdxElementId === from && x.relationshipType === type && x.relatedSpdxElement === to,
+      );
+    const prog = doc.packages.find((p) => p.SPDXID.includes("program"))!;
+    assert.ok(rel(prog.SPDXID, "STATIC_LINK", std.SPDXID));
+    for (const [name, license] of [
+      ["ryu", "Apache-2.0 OR BSL-1.0"],
+      ["fast_float", "Apache-2.0 OR MIT"],
+      ["pstl", "Apache-2.0 WITH LLVM-exception"],
+    ] as const) {
+      const part = pkg(name);
+      assert.equal(part?.licenseDeclared, license, name);
+      assert.ok(rel(std.SPDXID, "CONTAINS", part.SPDXID), name);
+    }
+  });
 });
