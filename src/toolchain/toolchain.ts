@@ -74,11 +74,15 @@ export interface WriteToolchainOptions {
  * The current case is a read of toolchain.json and two stats.
  */
 export async function ensureToolchain(
-  opts: { cc?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { cc?: string; env?: NodeJS.ProcessEnv; system?: boolean } = {},
 ): Promise<ToolchainInfo> {
   const env = opts.env ?? process.env;
   const dir = paths.defaultToolchain(env);
   const wanted = opts.cc ?? (env.CC || undefined);
+  if (!wanted && opts.system !== false && !(await exists(dir))) {
+    const sys = await systemToolchain();
+    if (sys) return sys;
+  }
   const current = async () => {
     const rec = await readRecord(dir);
     if (!rec || rec.kilnVersion !== KILN_VERSION || rec.prefix !== prefixFor(env)) return { rec, ok: false };
@@ -103,6 +107,26 @@ export async function ensureToolchain(
     }
     throw e;
   }
+}
+
+/** Where the toolchain package (`kiln toolchain --deb`) installs the toolchain. */
+export const SYSTEM_TOOLCHAIN_DIR = "/usr/lib/kiln/toolchain";
+
+/**
+ * The toolchain a distribution installed (kiln's toolchain .deb), when it was made by this kiln version and
+ * over the compiler and musl this host has now: then kiln uses it, and writes none of its own. A user's
+ * KILN_HOME toolchain, when there is one, or $CC, takes precedence.
+ */
+export async function systemToolchain(): Promise<ToolchainInfo | undefined> {
+  const rec = await readRecord(SYSTEM_TOOLCHAIN_DIR);
+  if (!rec || rec.dir !== SYSTEM_TOOLCHAIN_DIR || rec.kilnVersion !== KILN_VERSION) return undefined;
+  if ((await fingerprint(rec.backing.path)) !== rec.fingerprint) return undefined;
+  if (
+    rec.cxx?.state === "ready" &&
+    !(await exists(join(rec.cxx.runtimeDir ?? "/nonexistent", "lib", "libstdc++.a")))
+  )
+    return undefined;
+  return publicInfo(rec);
 }
 
 /**
@@ -150,8 +174,8 @@ export async function writeToolchainDetailed(
   const runtime = await findCxxRuntime({ musl, env });
   const parts = await toolchainParts(backing, musl, prefix, fp, env, { runtime, home: kilnHome(env) });
   const record = (root: string) => recordFor(root, parts);
-  const fill = (target: string, root: string) =>
-    fillDir(target, ctxFor(root, parts), parts.note, record(root));
+  const fill = async (target: string, root: string) =>
+    fillDir(target, await ctxFor(root, parts), parts.note, record(root));
   const note = parts.note;
 
   try {
@@ -231,7 +255,15 @@ interface ToolchainParts {
   pkgConfig?: string;
   /** C++: the runtime's directories when built; the driver and KILN_HOME to build it with otherwise. */
   cxx:
-    | { state: "ready"; driver: string; runtime: CxxRuntime; include: string[]; lib: string }
+    | {
+        state: "ready";
+        driver: string;
+        runtime: CxxRuntime;
+        include: string[];
+        lib: string;
+        /** A copy inside the toolchain directory (c++/), at each rendering's own root. */
+        packaged?: boolean;
+      }
     | { state: "on-first-use"; driver: string; home: string }
     | { state: "unavailable"; why: string; hint: string };
   cxxNote?: KilnNote;
@@ -243,7 +275,7 @@ async function toolchainParts(
   prefix: string,
   fingerprint: string,
   env: NodeJS.ProcessEnv,
-  c: { runtime?: CxxRuntime; runtimeDirs?: { include: string[]; lib: string }; home?: string },
+  c: { runtime?: CxxRuntime; packaged?: boolean; home?: string },
 ): Promise<ToolchainParts> {
   const note: KilnNote = {
     tuple: TUPLE,
@@ -283,7 +315,7 @@ async function cxxDriverFor(backing: BackingCompiler, env: NodeJS.ProcessEnv): P
 async function cxxParts(
   backing: BackingCompiler,
   env: NodeJS.ProcessEnv,
-  c: { runtime?: CxxRuntime; runtimeDirs?: { include: string[]; lib: string }; home?: string },
+  c: { runtime?: CxxRuntime; packaged?: boolean; home?: string },
 ): Promise<ToolchainParts["cxx"]> {
   const driver = await cxxDriverFor(backing, env);
   if (!driver) {
@@ -295,8 +327,14 @@ async function cxxParts(
     };
   }
   if (c.runtime) {
-    const dirs = c.runtimeDirs ?? c.runtime;
-    return { state: "ready", driver, runtime: c.runtime, include: dirs.include, lib: dirs.lib };
+    return {
+      state: "ready",
+      driver,
+      runtime: c.runtime,
+      include: c.runtime.include,
+      lib: c.runtime.lib,
+      ...(c.packaged ? { packaged: true } : {}),
+    };
   }
   const { findCxxBuilder } = await import("./cxxRuntime.js");
   if (c.home && (await findCxxBuilder(env))) return { state: "on-first-use", driver, home: c.home };
@@ -356,17 +394,29 @@ function cxxInfo(l: ToolchainLayout, p: ToolchainParts): ToolchainCxx {
     compiler,
     driver: c.driver,
     runtime: c.runtime.label,
-    runtimeDir: c.include[0]!.replace(/\/include\/c\+\+\/12$/, ""),
+    runtimeDir: c.packaged ? l.cxxRuntime : c.runtime.dir,
     license: c.runtime.license,
     ...(p.cxxNote ? { note: p.cxxNote } : {}),
   };
 }
 
-function ctxFor(root: string, p: ToolchainParts): FillContext {
+/** The C++ runtime's header and library directories as a toolchain rendered at `root` names them. */
+async function cxxDirsAt(
+  root: string,
+  c: ToolchainParts["cxx"],
+): Promise<{ include: string[]; lib: string }> {
+  if (c.state !== "ready") return { include: [], lib: "" };
+  if (!c.packaged) return { include: c.include, lib: c.lib };
+  const { runtimeDirs } = await import("./cxxRuntime.js");
+  return runtimeDirs(toolchainLayout(root).cxxRuntime);
+}
+
+async function ctxFor(root: string, p: ToolchainParts): Promise<FillContext> {
   const c = p.cxx;
+  const dirs = await cxxDirsAt(root, c);
   const cxx: CxxSupport =
     c.state === "ready"
-      ? { state: "ready", driver: c.driver, include: c.include, lib: c.lib }
+      ? { state: "ready", driver: c.driver, include: dirs.include, lib: dirs.lib }
       : c.state === "on-first-use"
         ? {
             state: "on-first-use",
@@ -412,6 +462,9 @@ export async function stageToolchain(opts: {
   prefix: string;
   cc?: string;
   env?: NodeJS.ProcessEnv;
+  /** Build (or take) the C++ runtime and copy it into the toolchain (c++/), for a self-contained package. */
+  cxx?: boolean;
+  progress?: import("../core/progress.js").Progress;
 }): Promise<StagedToolchain> {
   const env = opts.env ?? process.env;
   checkDirPath(opts.dir);
@@ -420,11 +473,22 @@ export async function stageToolchain(opts: {
   const { findMusl } = await import("./musl.js");
   const backing = await detectCompiler(opts.cc ?? (env.CC || "gcc"), env);
   const musl = await findMusl(env);
-  const parts = await toolchainParts(backing, musl, opts.prefix, await fingerprint(backing.path), env, {});
   const stage = resolve(opts.stage);
-  await fillDir(stage, ctxFor(stage, parts), parts.note, recordFor(stage, parts));
+  let runtime: CxxRuntime | undefined;
+  if (opts.cxx) {
+    const { ensureCxxRuntime } = await import("./cxxRuntime.js");
+    runtime = await ensureCxxRuntime({ musl, env, ...(opts.progress ? { progress: opts.progress } : {}) });
+    const { cp } = await import("node:fs/promises");
+    const to = toolchainLayout(stage).cxxRuntime;
+    for (const part of ["include", "lib", "share"])
+      await cp(join(runtime.dir, part), join(to, part), { recursive: true });
+  }
+  const parts = await toolchainParts(backing, musl, opts.prefix, await fingerprint(backing.path), env, {
+    ...(runtime ? { runtime, packaged: true } : {}),
+  });
+  await fillDir(stage, await ctxFor(stage, parts), parts.note, recordFor(stage, parts));
   await selfTest(toolchainLayout(stage), parts.note, env);
-  await fillDir(stage, ctxFor(opts.dir, parts), parts.note, recordFor(opts.dir, parts));
+  await fillDir(stage, await ctxFor(opts.dir, parts), parts.note, recordFor(opts.dir, parts));
   const c = parts.clang;
   const hostFiles = [
     backing.path,
@@ -432,6 +496,7 @@ export async function stageToolchain(opts: {
     join(musl.include, "stdio.h"),
     join(musl.lib, "libc.a"),
     ...(parts.pkgConfig ? [parts.pkgConfig] : []),
+    ...(parts.cxx.state === "ready" ? [parts.cxx.driver] : []),
     ...(c
       ? [
           join(c.resourceInclude, "stddef.h"),

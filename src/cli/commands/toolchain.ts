@@ -114,6 +114,7 @@ async function packageAction(opts: ToolchainOpts): Promise<void> {
     r = await writeToolchainDeb(opts.out, {
       ...(opts.cc ? { cc: opts.cc } : {}),
       ...(opts.force ? { force: true } : {}),
+      ...(opts.cxx ? { cxx: true } : {}),
       progress,
     });
   } catch (e) {
