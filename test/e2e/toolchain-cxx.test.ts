@@ -204,4 +204,27 @@ int main(void) { int n = depth(5); printf("frames %s\\n", n >= 7 ? "ok" : "missi
       assert.ok(rel(std.SPDXID, "CONTAINS", part.SPDXID), name);
     }
   });
+
+  test("a toolchain written before the runtime existed gets it on g++'s first use (two at once, as make -j)", async () => {
+    const home = join(tmp.path, "first-use-home");
+    const dir = join(tmp.path, "first-use-tc");
+    const w = await runKiln(["toolchain", "--dir", dir, "--json"], { home });
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(JSON.parse(w.stdout).cxx.state, "on-first-use");
+    // The shared home's runtime, as if built meanwhile: first use then only rewrites the toolchain.
+    cpSync(join(sharedHome(), "toolchains", "c++-runtime"), join(home, "toolchains", "c++-runtime"), {
+      recursive: true,
+    });
+    const src = join(tmp.path, "first.cc");
+    writeFileSync(src, '#include <iostream>\nint main() { std::cout << "first use" << std::endl; }\n');
+    const gxx = join(dir, "bin", "x86_64-kiln-linux-musl-g++");
+    const [a, b] = await Promise.all(
+      ["a", "b"].map((n) => must(gxx, [src, "-o", join(tmp.path, `first-${n}`)], { timeoutMs: 600_000 })),
+    );
+    assert.match(a.stderr + b.stderr, /building the C\+\+ runtime \(libstdc\+\+ for musl\) once/);
+    for (const n of ["a", "b"])
+      assert.equal((await must(join(tmp.path, `first-${n}`), [])).stdout, "first use\n");
+    const after = await runKiln(["toolchain", "--dir", dir, "--json"], { home });
+    assert.equal(JSON.parse(after.stdout).cxx.state, "ready");
+  });
 });
