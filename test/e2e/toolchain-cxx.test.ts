@@ -4,7 +4,7 @@
 // Real CMake, Meson and autotools build a C++17 program with a C file in it, which runs on the host and in
 // a VM; a C program unwinds its own stack through libgcc_eh.a and kiln's _dl_find_object.
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readElf, readKilnNote } from "../../src/core/elf.js";
@@ -163,12 +163,9 @@ int main(void) { int n = depth(5); printf("frames %s\\n", n >= 7 ? "ok" : "missi
     await assertCxxProgram("gcc", join(src, "kiln-cxx"));
   });
 
-  test("kiln run of the C++ program prints the same lines from inside a VM", async () => {
-    const prog = join(tmp.path, "cmake-clang", "b", "kiln-cxx");
-    const copy = join(tmp.path, "vm", "kiln-cxx");
-    mkdirSync(join(tmp.path, "vm"));
-    cpSync(prog, copy);
-    const r = await runKiln(["run", copy, "-q", "--", "1.2.3"], { timeoutMs: 180_000 });
+  test("kiln run of the C++ project directory builds it (CMake) and prints the same lines from inside a VM", async () => {
+    const src = copyProject("cxx", "run-project");
+    const r = await runKiln(["run", src, "-q", "--", "1.2.3"], { timeoutMs: 300_000 });
     assert.equal(r.code, 0, r.stderr);
     // The serial console ends lines with CR LF.
     assert.ok(r.stdout.replaceAll("\r\n", "\n").includes(EXPECTED), r.stdout);
@@ -176,7 +173,7 @@ int main(void) { int n = depth(5); printf("frames %s\\n", n >= 7 ? "ok" : "missi
 
   test("the SBOM lists libstdc++ with its licence and the parts it bundles, linked into the program", async () => {
     const img = join(tmp.path, "cxx-image");
-    const bake = await runKiln(["bake", "qemu", img, join(tmp.path, "vm", "kiln-cxx"), "-q"]);
+    const bake = await runKiln(["bake", "qemu", img, join(tmp.path, "cmake-clang", "b", "kiln-cxx"), "-q"]);
     assert.equal(bake.code, 0, bake.stderr);
     // Both formats valid against their official schemas, with the new parts in them.
     const { spdx } = await checkSboms(img, []);
