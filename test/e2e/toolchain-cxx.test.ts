@@ -125,6 +125,11 @@ int main(void) { int n = depth(5); printf("frames %s\\n", n >= 7 ? "ok" : "missi
       const prog = join(build, "kiln-cxx");
       assert.equal((await must(prog, ["1.2.3"])).stdout, EXPECTED);
       await assertCxxProgram(b, prog);
+      const inspect = await runKiln(["inspect", prog]);
+      assert.match(
+        inspect.stdout,
+        new RegExp(`^c\\+\\+ runtime\\s+${tcs[b].cxx.runtime.replace(/[.+()]/g, "\\$&")}$`, "m"),
+      );
     });
 
     test(`Meson builds the same C and C++ project (over ${b})`, async () => {
