@@ -1,7 +1,7 @@
 // The kiln toolchain over the host gcc, end to end: the real CLI writes it, real build systems (make,
 // autotools, CMake, Meson) use it, and what they make is checked with kiln's ELF reader and Debian's tools.
 import assert from "node:assert/strict";
-import { cpSync, readFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readElf, readKilnNote } from "../../src/core/elf.js";
@@ -183,6 +183,18 @@ describe("toolchain over gcc", () => {
     });
     await must("meson", ["compile", "-C", join(src, "m")], { env: tc.env });
     assert.equal((await run(join(src, "m", "hello"), [])).stdout, want);
+  });
+
+  test("a C program calling _Unwind_Backtrace links and runs: kiln's _dl_find_object stands in for glibc's", async () => {
+    const src = join(tc.tmp, "unwind.c");
+    writeFileSync(
+      src,
+      '#include <stdio.h>\n#include <unwind.h>\nstatic _Unwind_Reason_Code f(struct _Unwind_Context *c, void *n) { (void)c; ++*(int *)n; return _URC_NO_REASON; }\nint main(void) { int n = 0; _Unwind_Backtrace(f, &n); printf("%s\\n", n >= 2 ? "unwound" : "no frames"); return 0; }\n',
+    );
+    const exe = join(tc.tmp, "unwind");
+    await must(tc.tool("gcc"), [src, "-o", exe], { env: tc.env });
+    assert.equal((await run(exe, [])).stdout, "unwound\n");
+    await assertKilnProgram(exe);
   });
 
   test("-shared is refused by the wrapper that was asked, with a hint for each kind of build", async () => {
