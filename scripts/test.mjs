@@ -30,12 +30,13 @@ if (files.length === 0) {
 }
 const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
-// Expensive shared state, made once before the tests run in parallel: the default toolchain and the
-// stock kernel components in the shared test KILN_HOME (test/helpers.ts sharedHome()).
+// Expensive shared state, made once before the tests run in parallel: the default toolchain with its C++
+// runtime (libstdc++ for musl, built from gcc-12-source: ~3 min on 2 cores the first time, then cached) and
+// the stock kernel components in the shared test KILN_HOME (test/helpers.ts sharedHome()).
 const home = process.env.KILN_TEST_HOME ?? join(process.cwd(), ".kiln-test", "home");
 const env = { ...process.env, KILN_HOME: home, KILN_TEST_HOME: home };
 for (const args of [
-  ["toolchain", "--quiet"],
+  ["toolchain", "--cxx", "--quiet"],
   ["components", "fetch", "--quiet"],
 ]) {
   const s = spawnSync(process.execPath, ["bin/kiln.js", ...args], { stdio: "inherit", env });

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { type CpioReadEntry, readCpio } from "../core/cpioRead.js";
 import { parseElf, readKilnNote } from "../core/elf.js";
 import { type Image, type ImageManifest, readImagePart } from "../manifest/imageManifest.js";
+import { CXX_BUNDLED, CXX_LICENSE } from "../toolchain/cxxLicense.js";
 import type { DebPackageFacts } from "./debianFacts.js";
 import { debianPackageLicense } from "./dep5.js";
 import { NOASSERTION, NONE, parseLicenseExpression } from "./licenseExpression.js";
@@ -115,7 +116,19 @@ export function parseLibc(libc: string): { name: string; version: string } | und
   return m ? { name: m[1]!, version: m[2]! } : undefined;
 }
 
-function kilnNoteOf(data: Buffer): { libc: string; toolchain: string } | undefined {
+/**
+ * "libstdc++ 12.2.0 (gcc-12-source 12.2.0-14+deb12u1)" (the cxx field of a C++ program's kiln note) → the
+ * runtime's name and version, and the Debian source package kiln built it from.
+ */
+export function parseCxxRuntime(
+  label: string,
+): { name: string; version: string; source?: { name: string; version: string } } | undefined {
+  const m = /^(\S+)\s+(\S+)(?:\s+\((\S+)\s+(\S+)\))?$/.exec(label.trim());
+  if (!m) return undefined;
+  return { name: m[1]!, version: m[2]!, ...(m[3] ? { source: { name: m[3], version: m[4]! } } : {}) };
+}
+
+function kilnNoteOf(data: Buffer): { libc: string; toolchain: string; cxx?: string } | undefined {
   if (data.length < 64 || data[0] !== 0x7f || data.toString("latin1", 1, 4) !== "ELF") return undefined;
   try {
     return readKilnNote(parseElf(data, "initrd entry"));
@@ -280,6 +293,44 @@ export async function partsFrom(
     return id;
   };
 
+  // The C++ runtime (and what it bundles), once per runtime named in the programs' notes.
+  const cxxParts = new Map<string, Part[]>();
+  const cxxFor = (label: string | undefined): string | undefined => {
+    const rt = label ? parseCxxRuntime(label) : undefined;
+    if (!rt) return undefined;
+    const id = `library:${rt.name}@${rt.version}`;
+    if (!cxxParts.has(id)) {
+      const known = rt.name === "libstdc++";
+      const from = rt.source ? ` from Debian's ${rt.source.name} ${rt.source.version}` : "";
+      cxxParts.set(id, [
+        {
+          id,
+          kind: "library",
+          name: rt.name,
+          version: rt.version,
+          purl: genericPurl(rt.name, rt.version),
+          license: known ? CXX_LICENSE : NOASSERTION,
+          supplier: "kiln",
+          note: `C++ runtime built by the kiln toolchain${from} and linked statically into C++ programs`,
+        },
+        ...(known
+          ? CXX_BUNDLED.map(
+              (b): Part => ({
+                id: `library:${rt.name}@${rt.version}/${b.name}`,
+                kind: "library",
+                name: b.name,
+                purl: genericPurl(b.name),
+                license: b.license,
+                containedIn: id,
+                note: `bundled in ${rt.name} (${b.path})`,
+              }),
+            )
+          : []),
+      ]);
+    }
+    return id;
+  };
+
   const programs = new Map(m.programs.map((p) => [p.path, p]));
   const modules = new Map(m.modules.map((x) => [x.path, x]));
   const added = new Set(m.files.map((f) => f.path));
@@ -353,6 +404,8 @@ export async function partsFrom(
       }
       const note = kilnNoteOf(e.data);
       const libc = await libcFor(note?.libc ?? prog.note?.libc, path);
+      const cxx = cxxFor(note?.cxx);
+      const links = [...(libc ? [libc] : []), ...(cxx ? [cxx] : [])];
       parts.push({
         id: `program:${path}`,
         kind: "program",
@@ -362,7 +415,7 @@ export async function partsFrom(
         purl: facts?.purl ?? genericPurl(facts?.name ?? name, facts?.version, d.sha256),
         license: checkedLicense(facts?.license, path),
         ...(facts?.supplier ? { supplier: facts.supplier } : {}),
-        ...(libc ? { links: [libc] } : {}),
+        ...(links.length ? { links } : {}),
       });
       continue;
     }
@@ -430,7 +483,7 @@ export async function partsFrom(
   for (const p of [m.init.path, ...programs.keys(), ...modules.keys(), ...added]) {
     if (!seen.has(p)) warnings.push(`${p}: named by the manifest but not in the initrd`);
   }
-  parts.push(...libcParts.values(), ...debPackageParts.values());
+  parts.push(...libcParts.values(), ...[...cxxParts.values()].flat(), ...debPackageParts.values());
   parts.sort(
     (a, b) =>
       KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),

@@ -15,7 +15,7 @@
 // Booting under TCG (bench/specialized-boot.mjs): the local APIC timer cannot be calibrated there and the
 // kernel spends ~0.2 s finding that out; `noapictimer no_timer_check` on the command line takes QEMU start
 // -> /init's first line from 0.41 s to 0.18 s (PVH vmlinux, microvm,acpi=off). Under KVM leave them off.
-import { createWriteStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -26,8 +26,8 @@ import { exec, which } from "../core/exec.js";
 import { withLock } from "../core/lockFile.js";
 import { paths } from "../core/paths.js";
 import { type Progress, silentProgress } from "../core/progress.js";
+import { runMake } from "../core/runMake.js";
 import { scratchBeside } from "../core/scratchName.js";
-import { spawnChild } from "../core/spawnChild.js";
 import {
   BASE_DISABLED,
   BASE_SYMBOLS,
@@ -330,51 +330,6 @@ async function remember(symbols: string[], configHash: string, env?: NodeJS.Proc
 
 /** Line counts of earlier builds, to turn make's output into a rough percentage. */
 const DEFAULT_MAKE_LINES = 1750;
-
-/** Run make, counting output lines for progress; the whole log goes to `log`. */
-function runMake(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  log: string,
-  onLine: (n: number) => void,
-): Promise<{ code: number; tail: string[]; lines: number }> {
-  return new Promise((resolve, reject) => {
-    const out = createWriteStream(log);
-    const child = spawnChild("make", args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    const tail: string[] = [];
-    let lines = 0;
-    let partial = "";
-    const feed = (b: Buffer) => {
-      out.write(b);
-      const parts = (partial + b.toString("utf8")).split("\n");
-      partial = parts.pop() ?? "";
-      for (const p of parts) {
-        lines++;
-        tail.push(p);
-        if (tail.length > 30) tail.shift();
-      }
-      onLine(lines);
-    };
-    child.stdout.on("data", feed);
-    child.stderr.on("data", feed);
-    child.on("error", (e: NodeJS.ErrnoException) => {
-      out.end();
-      reject(
-        e.code === "ENOENT"
-          ? new KilnError(
-              "KILN_ETOOL_MISSING",
-              `Cannot run ${q("make")}: not found`,
-              "Install it: apt-get install make.",
-            )
-          : e,
-      );
-    });
-    child.on("close", (code) => {
-      if (partial) tail.push(partial);
-      out.end(() => resolve({ code: code ?? 128, tail, lines }));
-    });
-  });
-}
 
 async function expectedMakeLines(env?: NodeJS.ProcessEnv): Promise<number> {
   try {

@@ -57,6 +57,8 @@ export interface KilnNote {
   tuple: string;
   libc: string;
   toolchain: string;
+  /** The C++ runtime a C++ program carries: "libstdc++ 12.2.0 (gcc-12-source 12.2.0-14+deb12u1)". */
+  cxx?: string;
 }
 
 /** Owner name and note type of the note the kiln toolchain links into every program ("kiln" in ASCII). */
@@ -458,7 +460,8 @@ export function parseElf(buf: Buffer, label: string): ElfInfo {
 
 /** The kiln note's desc: NUL-terminated `key=value` strings (readable with `readelf -p .note.kiln`). */
 export function encodeKilnNote(note: KilnNote): Buffer {
-  return Buffer.from(`tuple=${note.tuple}\0libc=${note.libc}\0toolchain=${note.toolchain}\0`, "utf8");
+  const cxx = note.cxx === undefined ? "" : `cxx=${note.cxx}\0`;
+  return Buffer.from(`tuple=${note.tuple}\0libc=${note.libc}\0toolchain=${note.toolchain}\0${cxx}`, "utf8");
 }
 
 export function readKilnNote(info: Pick<ElfInfo, "notes">): KilnNote | undefined {
@@ -473,5 +476,6 @@ export function readKilnNote(info: Pick<ElfInfo, "notes">): KilnNote | undefined
   const libc = fields.get("libc");
   const toolchain = fields.get("toolchain");
   if (tuple === undefined || libc === undefined || toolchain === undefined) return undefined;
-  return { tuple, libc, toolchain };
+  const cxx = fields.get("cxx");
+  return { tuple, libc, toolchain, ...(cxx === undefined ? {} : { cxx }) };
 }

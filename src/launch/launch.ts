@@ -804,9 +804,16 @@ const ILLEGAL_INSTRUCTION_STATUS = 132;
 
 /**
  * A bare 132 says nothing to most people. The usual cause is code built for the build machine's CPU
- * (-march=native, as lua's makefile does) running on the VM's, which under software emulation is QEMU's
- * default model, without the build machine's newer instructions.
+ * (-march=native, as lua's makefile does) running on the VM's. Under KVM the VM has the host's CPU (-cpu
+ * host), so that is a program built on another machine; under software emulation it has QEMU's "max" model,
+ * which emulates AVX2 but not AVX-512 (QEMU 7.2), so -march=native on an AVX-512 host still fails there.
  */
 function illegalInstructionWarning(accel: string | undefined): string {
-  return `status 132 is a program killed by SIGILL (an illegal instruction): it was probably built for a CPU with instructions the VM's CPU lacks (the VM's CPU is ${accel === "kvm" ? "QEMU's default model under KVM" : accel === "tcg" ? "QEMU's default model under software emulation" : "the hypervisor's"}). Build it without -march=native (or for -march=x86-64), and rebake.`;
+  const cpu =
+    accel === "kvm"
+      ? "the VM's CPU is this host's (KVM), so it was built for another machine's"
+      : accel === "tcg"
+        ? "the VM's CPU is QEMU's software emulation of the most it can (\"max\": AVX2, but no AVX-512)"
+        : "the VM's CPU is the hypervisor's";
+  return `status 132 is a program killed by SIGILL (an illegal instruction): it was probably built for a CPU with instructions the VM's CPU lacks (${cpu}). Build it for a CPU the VM has (-march=x86-64-v3, or -march=native -mno-avx512f under software emulation; -march=x86-64 anywhere), and rebake.`;
 }

@@ -168,7 +168,8 @@ export async function installProject(opts: InstallOptions): Promise<InstallRepor
   const toolchain = async () => {
     if (!tc) {
       const { ensureToolchain } = await import("../toolchain/toolchain.js");
-      tc = await ensureToolchain({ env });
+      // Not the system toolchain: its prefix (/usr/lib/kiln/prefix) is not the user's to install into.
+      tc = await ensureToolchain({ env, system: false });
     }
     return tc;
   };

@@ -28,8 +28,18 @@ export function toolchainLayout(root: string) {
     tool: (name: string) => join(bin, `${TUPLE}-${name}`),
     lib: join(root, "lib"),
     specs: join(root, "lib", "musl.specs"),
+    /** The g++ wrapper's specs: musl.specs plus the C++ runtime's headers and libraries. */
+    cxxSpecs: join(root, "lib", "musl-c++.specs"),
     noteSource: join(root, "lib", "kiln-note.s"),
     noteObject: join(root, "lib", "kiln-note.o"),
+    /** The note of C++ programs: also names the C++ runtime they carry. */
+    cxxNoteSource: join(root, "lib", "kiln-note-c++.s"),
+    cxxNoteObject: join(root, "lib", "kiln-note-c++.o"),
+    /** kiln's libc-neutral helpers for libgcc (`_dl_find_object`), and their source. */
+    runtimeLib: join(root, "lib", "libkilnrt.a"),
+    runtimeSource: join(root, "lib", "kiln-dl-find-object.c"),
+    /** A copy of the C++ runtime, in a packaged toolchain (a KILN_HOME toolchain names the shared one). */
+    cxxRuntime: join(root, "c++"),
     sysroot: join(root, "sysroot"),
     cmake: join(root, `${TUPLE}.cmake`),
     meson: join(root, `${TUPLE}.meson-cross.ini`),

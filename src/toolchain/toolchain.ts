@@ -1,5 +1,6 @@
 import { readFile, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { buildDirAtomic } from "../core/atomic.js";
 import type { KilnNote } from "../core/elf.js";
 import { isKilnError, KilnError, q, usageError } from "../core/errors.js";
@@ -7,10 +8,11 @@ import { exec, which } from "../core/exec.js";
 import { kilnHome, paths } from "../core/paths.js";
 import { openStore } from "../core/store.js";
 import { KILN_VERSION, TUPLE } from "../core/version.js";
+import type { CxxRuntime } from "./cxxRuntime.js";
 import type { BackingCompiler } from "./detectCompiler.js";
 import { BINUTILS, type Binutil, type ToolchainLayout, toolchainLayout } from "./layout.js";
 import type { Musl } from "./musl.js";
-import type { ClangParts, WrapperContext } from "./wrappers.js";
+import type { ClangParts, CxxSupport, WrapperContext } from "./wrappers.js";
 
 export interface ToolchainInfo {
   dir: string;
@@ -30,6 +32,25 @@ export interface ToolchainInfo {
   cmakeToolchainFile: string;
   mesonCrossFile: string;
   kilnVersion: string;
+  /** C++: the x86_64-kiln-linux-musl-g++ wrapper and how it stands. */
+  cxx: ToolchainCxx;
+}
+
+export interface ToolchainCxx {
+  /** ready: the runtime is built; on-first-use: the g++ wrapper builds it when first run; unavailable: refuses. */
+  state: CxxSupport["state"];
+  /** Path to x86_64-kiln-linux-musl-g++. */
+  compiler: string;
+  /** g++ or clang++ beside the backing compiler. */
+  driver?: string;
+  /** "libstdc++ 12.2.0 (gcc-12-source 12.2.0-14+deb12u1)", when ready. */
+  runtime?: string;
+  runtimeDir?: string;
+  license?: string;
+  /** What the note in C++ programs says, when ready. */
+  note?: KilnNote;
+  /** Why not, when unavailable. */
+  why?: string;
 }
 
 /** toolchain.json: the ToolchainInfo plus what tells whether the directory is still current. */
@@ -53,11 +74,15 @@ export interface WriteToolchainOptions {
  * The current case is a read of toolchain.json and two stats.
  */
 export async function ensureToolchain(
-  opts: { cc?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { cc?: string; env?: NodeJS.ProcessEnv; system?: boolean } = {},
 ): Promise<ToolchainInfo> {
   const env = opts.env ?? process.env;
   const dir = paths.defaultToolchain(env);
   const wanted = opts.cc ?? (env.CC || undefined);
+  if (!wanted && opts.system !== false && !(await exists(dir))) {
+    const sys = await systemToolchain();
+    if (sys) return sys;
+  }
   const current = async () => {
     const rec = await readRecord(dir);
     if (!rec || rec.kilnVersion !== KILN_VERSION || rec.prefix !== prefixFor(env)) return { rec, ok: false };
@@ -65,6 +90,7 @@ export async function ensureToolchain(
       const path = await which(wanted, env.PATH ?? "");
       if (path !== rec.backing.path) return { rec, ok: false };
     }
+    if (!(await cxxCurrent(rec, env))) return { rec, ok: false };
     return { rec, ok: (await fingerprint(rec.backing.path)) === rec.fingerprint };
   };
   const first = await current();
@@ -81,6 +107,26 @@ export async function ensureToolchain(
     }
     throw e;
   }
+}
+
+/** Where the toolchain package (`kiln toolchain --deb`) installs the toolchain. */
+export const SYSTEM_TOOLCHAIN_DIR = "/usr/lib/kiln/toolchain";
+
+/**
+ * The toolchain a distribution installed (kiln's toolchain .deb), when it was made by this kiln version and
+ * over the compiler and musl this host has now: then kiln uses it, and writes none of its own. A user's
+ * KILN_HOME toolchain, when there is one, or $CC, takes precedence.
+ */
+export async function systemToolchain(): Promise<ToolchainInfo | undefined> {
+  const rec = await readRecord(SYSTEM_TOOLCHAIN_DIR);
+  if (!rec || rec.dir !== SYSTEM_TOOLCHAIN_DIR || rec.kilnVersion !== KILN_VERSION) return undefined;
+  if ((await fingerprint(rec.backing.path)) !== rec.fingerprint) return undefined;
+  if (
+    rec.cxx?.state === "ready" &&
+    !(await exists(join(rec.cxx.runtimeDir ?? "/nonexistent", "lib", "libstdc++.a")))
+  )
+    return undefined;
+  return publicInfo(rec);
 }
 
 /**
@@ -116,17 +162,20 @@ export async function writeToolchainDetailed(
       existing.kilnVersion === KILN_VERSION &&
       existing.backing.path === backing.path &&
       existing.fingerprint === fp &&
-      existing.prefix === prefix
+      existing.prefix === prefix &&
+      (await cxxCurrent(existing, env))
     ) {
       return { info: publicInfo(existing), written: false };
     }
     throw existsError(dir);
   }
 
-  const parts = await toolchainParts(backing, musl, prefix, fp, env);
+  const { findCxxRuntime } = await import("./cxxRuntime.js");
+  const runtime = await findCxxRuntime({ musl, env });
+  const parts = await toolchainParts(backing, musl, prefix, fp, env, { runtime, home: kilnHome(env) });
   const record = (root: string) => recordFor(root, parts);
-  const fill = (target: string, root: string) =>
-    fillDir(target, ctxFor(root, parts), parts.note, record(root));
+  const fill = async (target: string, root: string) =>
+    fillDir(target, await ctxFor(root, parts), parts.note, record(root));
   const note = parts.note;
 
   try {
@@ -136,7 +185,7 @@ export async function writeToolchainDetailed(
         // Files name their own absolute paths. Render them for the temporary place to test the toolchain
         // there, then again for the final place just before the rename.
         await fill(tmp, tmp);
-        await selfTest(toolchainLayout(tmp), note, env);
+        await selfTest(toolchainLayout(tmp), note, env, parts.cxxNote);
         await fill(tmp, dir);
       },
       { replace: opts.force === true },
@@ -155,6 +204,45 @@ export async function writeToolchainDetailed(
   return { info: publicInfo(record(dir)), written: true };
 }
 
+/**
+ * `kiln toolchain --cxx`: build the C++ runtime if it is not built (minutes, once per KILN_HOME), then write
+ * the toolchain at `dir` (default: the default toolchain) with C++, over the compiler it was made with
+ * unless `cc` names another. The g++ wrapper of a toolchain without the runtime runs this on first use;
+ * concurrent ones (make -j) wait for one build and one rewrite.
+ */
+export async function writeToolchainWithCxx(
+  opts: WriteToolchainOptions & { progress?: import("../core/progress.js").Progress },
+): Promise<{ info: ToolchainInfo; written: boolean; runtime: CxxRuntime }> {
+  const env = opts.env ?? process.env;
+  const dir = resolve(opts.dir ?? paths.defaultToolchain(env));
+  checkDirPath(dir);
+  const { findMusl } = await import("./musl.js");
+  const { ensureCxxRuntime } = await import("./cxxRuntime.js");
+  const runtime = await ensureCxxRuntime({
+    musl: await findMusl(env),
+    env,
+    ...(opts.progress ? { progress: opts.progress } : {}),
+  });
+  const { withLock } = await import("../core/lockFile.js");
+  return withLock(
+    `${dir}.lock`,
+    async () => {
+      const rec = await readRecord(dir);
+      const cc = opts.cc ?? (env.CC || undefined) ?? rec?.backing.path;
+      const r = await writeToolchainDetailed({
+        ...opts,
+        dir,
+        env,
+        ...(cc ? { cc } : {}),
+        force:
+          opts.force || (rec !== undefined && !(rec.cxx?.state === "ready" && (await cxxCurrent(rec, env)))),
+      });
+      return { ...r, runtime };
+    },
+    { timeoutMs: 10 * 60_000, what: `toolchain ${dir}` },
+  );
+}
+
 /** Everything a toolchain directory is made of, found once on the host. */
 interface ToolchainParts {
   backing: BackingCompiler;
@@ -165,6 +253,20 @@ interface ToolchainParts {
   clang?: ClangParts;
   tools: Partial<Record<Binutil, string>>;
   pkgConfig?: string;
+  /** C++: the runtime's directories when built; the driver and KILN_HOME to build it with otherwise. */
+  cxx:
+    | {
+        state: "ready";
+        driver: string;
+        runtime: CxxRuntime;
+        include: string[];
+        lib: string;
+        /** A copy inside the toolchain directory (c++/), at each rendering's own root. */
+        packaged?: boolean;
+      }
+    | { state: "on-first-use"; driver: string; home: string }
+    | { state: "unavailable"; why: string; hint: string };
+  cxxNote?: KilnNote;
 }
 
 async function toolchainParts(
@@ -173,6 +275,7 @@ async function toolchainParts(
   prefix: string,
   fingerprint: string,
   env: NodeJS.ProcessEnv,
+  c: { runtime?: CxxRuntime; packaged?: boolean; home?: string },
 ): Promise<ToolchainParts> {
   const note: KilnNote = {
     tuple: TUPLE,
@@ -182,6 +285,7 @@ async function toolchainParts(
   const clang = backing.kind === "clang" ? await clangParts(backing, env) : undefined;
   const tools = await findBinutils(backing, clang?.lld, env);
   const pkgConfig = await which("pkg-config", env.PATH ?? "");
+  const cxx = await cxxParts(backing, env, c);
   return {
     backing,
     musl,
@@ -191,7 +295,72 @@ async function toolchainParts(
     ...(clang ? { clang } : {}),
     tools,
     ...(pkgConfig ? { pkgConfig } : {}),
+    cxx,
+    ...(cxx.state === "ready" ? { cxxNote: { ...note, cxx: cxx.runtime.label } } : {}),
   };
+}
+
+/** g++ beside gcc (gcc-12: g++-12), clang++ beside clang. */
+async function cxxDriverFor(backing: BackingCompiler, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const dir = backing.path.slice(0, backing.path.lastIndexOf("/") + 1);
+  const base = backing.path.slice(dir.length);
+  const name =
+    backing.kind === "gcc"
+      ? base.replace(/gcc(?=[^/]*$)/, "g++")
+      : base.replace(/clang(?=[^/]*$)/, "clang++");
+  if (name === base) return undefined;
+  return which(`${dir}${name}`, env.PATH ?? "");
+}
+
+async function cxxParts(
+  backing: BackingCompiler,
+  env: NodeJS.ProcessEnv,
+  c: { runtime?: CxxRuntime; packaged?: boolean; home?: string },
+): Promise<ToolchainParts["cxx"]> {
+  const driver = await cxxDriverFor(backing, env);
+  if (!driver) {
+    const pkg = backing.kind === "gcc" ? backing.path.replace(/^.*\/(?:[^/]*-)?gcc/, "g++") : "clang";
+    return {
+      state: "unavailable",
+      why: `C++ needs ${backing.kind === "gcc" ? "g++" : "clang++"} beside ${backing.path}, and there is none`,
+      hint: `install it (\`apt-get install ${pkg}\`), then run \`kiln toolchain --cxx --force\``,
+    };
+  }
+  if (c.runtime) {
+    return {
+      state: "ready",
+      driver,
+      runtime: c.runtime,
+      include: c.runtime.include,
+      lib: c.runtime.lib,
+      ...(c.packaged ? { packaged: true } : {}),
+    };
+  }
+  const { findCxxBuilder } = await import("./cxxRuntime.js");
+  if (c.home && (await findCxxBuilder(env))) return { state: "on-first-use", driver, home: c.home };
+  return {
+    state: "unavailable",
+    why: "the C++ runtime (libstdc++ for musl) is not built, and no g++ 12 is installed to build it",
+    hint: "install g++ 12 (`apt-get install g++-12`), then run `kiln toolchain --cxx`",
+  };
+}
+
+/** The command line of this kiln (node and bin/kiln.js), for wrappers that call back into it. */
+function kilnCommand(): string[] {
+  return [process.execPath, fileURLToPath(new URL("../../bin/kiln.js", import.meta.url))];
+}
+
+/** A recorded toolchain is current for C++ when its runtime is still there, or none was built since. */
+async function cxxCurrent(rec: ToolchainRecord, env: NodeJS.ProcessEnv): Promise<boolean> {
+  if (!rec.cxx) return false;
+  if (rec.cxx.state === "ready")
+    return exists(join(rec.cxx.runtimeDir ?? "/nonexistent", "lib", "libstdc++.a"));
+  if (rec.cxx.state === "unavailable" && rec.cxx.why?.includes("beside")) return true;
+  // Built meanwhile (by `kiln toolchain --cxx` for another toolchain directory)?
+  if (!(await exists(join(paths.toolchains(env), "c++-runtime", "requests")))) return true;
+  const { findCxxRuntime } = await import("./cxxRuntime.js");
+  const { findMusl } = await import("./musl.js");
+  return (await findCxxRuntime({ musl: await findMusl(env), env })) === undefined;
 }
 
 function recordFor(root: string, p: ToolchainParts): ToolchainRecord {
@@ -210,14 +379,52 @@ function recordFor(root: string, p: ToolchainParts): ToolchainRecord {
     cmakeToolchainFile: l.cmake,
     mesonCrossFile: l.meson,
     kilnVersion: KILN_VERSION,
+    cxx: cxxInfo(l, p),
     fingerprint: p.fingerprint,
   };
 }
 
-function ctxFor(
+function cxxInfo(l: ToolchainLayout, p: ToolchainParts): ToolchainCxx {
+  const compiler = l.tool("g++");
+  const c = p.cxx;
+  if (c.state === "unavailable") return { state: c.state, compiler, why: c.why };
+  if (c.state === "on-first-use") return { state: c.state, compiler, driver: c.driver };
+  return {
+    state: c.state,
+    compiler,
+    driver: c.driver,
+    runtime: c.runtime.label,
+    runtimeDir: c.packaged ? l.cxxRuntime : c.runtime.dir,
+    license: c.runtime.license,
+    ...(p.cxxNote ? { note: p.cxxNote } : {}),
+  };
+}
+
+/** The C++ runtime's header and library directories as a toolchain rendered at `root` names them. */
+async function cxxDirsAt(
   root: string,
-  p: ToolchainParts,
-): WrapperContext & { tools: Partial<Record<Binutil, string>> } {
+  c: ToolchainParts["cxx"],
+): Promise<{ include: string[]; lib: string }> {
+  if (c.state !== "ready") return { include: [], lib: "" };
+  if (!c.packaged) return { include: c.include, lib: c.lib };
+  const { runtimeDirs } = await import("./cxxRuntime.js");
+  return runtimeDirs(toolchainLayout(root).cxxRuntime);
+}
+
+async function ctxFor(root: string, p: ToolchainParts): Promise<FillContext> {
+  const c = p.cxx;
+  const dirs = await cxxDirsAt(root, c);
+  const cxx: CxxSupport =
+    c.state === "ready"
+      ? { state: "ready", driver: c.driver, include: dirs.include, lib: dirs.lib }
+      : c.state === "on-first-use"
+        ? {
+            state: "on-first-use",
+            driver: c.driver,
+            build: [...kilnCommand(), "toolchain", "--cxx", "--dir", root],
+            env: { KILN_HOME: c.home },
+          }
+        : c;
   return {
     layout: toolchainLayout(root),
     backing: p.backing,
@@ -226,8 +433,16 @@ function ctxFor(
     ...(p.pkgConfig ? { pkgConfig: p.pkgConfig } : {}),
     ...(p.clang ? { clang: p.clang } : {}),
     tools: p.tools,
+    cxx,
+    ...(p.cxxNote ? { cxxNote: p.cxxNote } : {}),
   };
 }
+
+type FillContext = WrapperContext & {
+  tools: Partial<Record<Binutil, string>>;
+  cxx: CxxSupport;
+  cxxNote?: KilnNote;
+};
 
 export interface StagedToolchain {
   /** The toolchain as it will be at `dir`. */
@@ -247,6 +462,9 @@ export async function stageToolchain(opts: {
   prefix: string;
   cc?: string;
   env?: NodeJS.ProcessEnv;
+  /** Build (or take) the C++ runtime and copy it into the toolchain (c++/), for a self-contained package. */
+  cxx?: boolean;
+  progress?: import("../core/progress.js").Progress;
 }): Promise<StagedToolchain> {
   const env = opts.env ?? process.env;
   checkDirPath(opts.dir);
@@ -255,11 +473,22 @@ export async function stageToolchain(opts: {
   const { findMusl } = await import("./musl.js");
   const backing = await detectCompiler(opts.cc ?? (env.CC || "gcc"), env);
   const musl = await findMusl(env);
-  const parts = await toolchainParts(backing, musl, opts.prefix, await fingerprint(backing.path), env);
   const stage = resolve(opts.stage);
-  await fillDir(stage, ctxFor(stage, parts), parts.note, recordFor(stage, parts));
+  let runtime: CxxRuntime | undefined;
+  if (opts.cxx) {
+    const { ensureCxxRuntime } = await import("./cxxRuntime.js");
+    runtime = await ensureCxxRuntime({ musl, env, ...(opts.progress ? { progress: opts.progress } : {}) });
+    const { cp } = await import("node:fs/promises");
+    const to = toolchainLayout(stage).cxxRuntime;
+    for (const part of ["include", "lib", "share"])
+      await cp(join(runtime.dir, part), join(to, part), { recursive: true });
+  }
+  const parts = await toolchainParts(backing, musl, opts.prefix, await fingerprint(backing.path), env, {
+    ...(runtime ? { runtime, packaged: true } : {}),
+  });
+  await fillDir(stage, await ctxFor(stage, parts), parts.note, recordFor(stage, parts));
   await selfTest(toolchainLayout(stage), parts.note, env);
-  await fillDir(stage, ctxFor(opts.dir, parts), parts.note, recordFor(opts.dir, parts));
+  await fillDir(stage, await ctxFor(opts.dir, parts), parts.note, recordFor(opts.dir, parts));
   const c = parts.clang;
   const hostFiles = [
     backing.path,
@@ -267,6 +496,7 @@ export async function stageToolchain(opts: {
     join(musl.include, "stdio.h"),
     join(musl.lib, "libc.a"),
     ...(parts.pkgConfig ? [parts.pkgConfig] : []),
+    ...(parts.cxx.state === "ready" ? [parts.cxx.driver] : []),
     ...(c
       ? [
           join(c.resourceInclude, "stddef.h"),
@@ -415,9 +645,7 @@ async function findBinutils(
 
 async function fillDir(
   target: string,
-  ctx: WrapperContext & {
-    tools: Partial<Record<Binutil, string>>;
-  },
+  ctx: FillContext,
   note: KilnNote,
   record: ToolchainRecord,
 ): Promise<void> {
@@ -433,25 +661,70 @@ async function fillDir(
   await mkdir(at.lib, { recursive: true });
   await mkdir(join(at.sysroot, "usr"), { recursive: true });
 
-  if (!(await exists(at.noteObject))) {
-    await writeFile(at.noteSource, kilnNoteAsm(note));
-    const args =
-      ctx.backing.kind === "clang"
-        ? ["--target=x86_64-linux-musl", "-c", at.noteSource]
-        : ["-c", at.noteSource];
-    const r = await exec(ctx.backing.path, [...args, "-o", at.noteObject], {
-      check: false,
-      timeoutMs: 60_000,
-    });
-    if (r.code !== 0) {
-      throw new KilnError(
-        "KILN_ETOOLCHAIN_BROKEN",
-        `Cannot assemble the kiln note with ${q(ctx.backing.path)}: status ${r.code}\n${r.stderr.trim().split("\n").slice(-6).join("\n")}`,
-        "Check that the compiler works (compile a small C file with it); `kiln doctor` lists what kiln needs.",
+  const { DL_FIND_OBJECT_C } = await import("./dlFindObject.js");
+  const L = ctx.layout;
+  if (ctx.backing.kind === "gcc") {
+    await writeFile(
+      at.specs,
+      gccSpecs(ctx.musl, { noteObject: L.noteObject, runtimeLib: L.runtimeLib, prefix: ctx.prefix }),
+    );
+    if (ctx.cxx.state === "ready") {
+      const cxx = { include: ctx.cxx.include, lib: ctx.cxx.lib };
+      await writeFile(
+        at.cxxSpecs,
+        gccSpecs(ctx.musl, {
+          noteObject: L.cxxNoteObject,
+          runtimeLib: L.runtimeLib,
+          prefix: ctx.prefix,
+          cxx,
+        }),
       );
     }
   }
-  if (ctx.backing.kind === "gcc") await writeFile(at.specs, gccSpecs(ctx.musl, ctx.layout.noteObject));
+  // Built once, with the backing compiler itself (the wrappers may not be at their final place yet).
+  const compile = async (args: string[], what: string) => {
+    const flags =
+      ctx.backing.kind === "clang"
+        ? [
+            "--target=x86_64-linux-musl",
+            "-nostdinc",
+            "-isystem",
+            ctx.musl.include,
+            "-isystem",
+            ctx.clang!.resourceInclude,
+          ]
+        : [`-specs=${at.specs}`];
+    const r = await exec(ctx.backing.path, [...flags, ...args], { check: false, timeoutMs: 60_000 });
+    if (r.code !== 0) {
+      throw new KilnError(
+        "KILN_ETOOLCHAIN_BROKEN",
+        `Cannot build ${what} with ${q(ctx.backing.path)}: status ${r.code}\n${r.stderr.trim().split("\n").slice(-6).join("\n")}`,
+        "Check that the compiler works (compile a small C file with it); `kiln doctor` lists what kiln needs.",
+      );
+    }
+  };
+  const assemble = async (n: KilnNote, source: string, object: string) => {
+    if (await exists(object)) return;
+    await writeFile(source, kilnNoteAsm(n));
+    await compile(["-c", source, "-o", object], "the kiln note");
+  };
+  await assemble(note, at.noteSource, at.noteObject);
+  if (ctx.cxxNote) await assemble(ctx.cxxNote, at.cxxNoteSource, at.cxxNoteObject);
+  if (!(await exists(at.runtimeLib))) {
+    const obj = join(at.lib, "kiln-dl-find-object.o");
+    await writeFile(at.runtimeSource, DL_FIND_OBJECT_C);
+    await compile(["-O2", "-fno-ident", "-c", at.runtimeSource, "-o", obj], "kiln's _dl_find_object");
+    const ar = ctx.tools.ar ?? "ar";
+    const r = await exec(ar, ["rcsD", at.runtimeLib, obj], { check: false, timeoutMs: 60_000 });
+    if (r.code !== 0) {
+      throw new KilnError(
+        "KILN_ETOOLCHAIN_BROKEN",
+        `Cannot make ${q(at.runtimeLib)} with ${q(ar)}: status ${r.code}\n${r.stderr.trim()}`,
+        "Check that binutils are installed (`apt-get install binutils`).",
+      );
+    }
+    await rm(obj);
+  }
 
   const replaceLink = async (linkTarget: string, path: string) => {
     await rm(path, { force: true });
@@ -486,33 +759,58 @@ async function fillDir(
   await writeFile(at.json, `${JSON.stringify(record, null, 2)}\n`);
 }
 
-/** Compile, link (with --gc-sections) and run a program with the new toolchain before it goes in place. */
-async function selfTest(layout: ToolchainLayout, note: KilnNote, env: NodeJS.ProcessEnv): Promise<void> {
+/**
+ * Compile, link (with --gc-sections) and run a program with the new toolchain before it goes in place;
+ * with C++, also one that throws an exception through a function and catches it (libstdc++, the unwinder
+ * and kiln's `_dl_find_object` together).
+ */
+async function selfTest(
+  layout: ToolchainLayout,
+  note: KilnNote,
+  env: NodeJS.ProcessEnv,
+  cxxNote?: KilnNote,
+): Promise<void> {
   const { readElf, readKilnNote } = await import("../core/elf.js");
   return openStore(env).withTmpDir(async (work) => {
-    const src = join(work, "check.c");
-    const exe = join(work, "check");
-    await writeFile(src, '#include <stdio.h>\nint main(void) { puts("kiln toolchain check"); return 0; }\n');
     const fail = (why: string) =>
       new KilnError(
         "KILN_ETOOLCHAIN_BROKEN",
         `The new toolchain cannot build a program: ${why}`,
         "Check that the backing compiler works and that musl-dev is installed (`apt-get install musl-tools musl-dev`).",
       );
-    const cc = await exec(layout.tool("gcc"), ["-O2", "-Wl,--gc-sections", src, "-o", exe], {
-      check: false,
-      env,
-      timeoutMs: 60_000,
-    });
-    if (cc.code !== 0)
-      throw fail(`compiling exited with ${cc.code}:\n${cc.stderr.trim().split("\n").slice(-6).join("\n")}`);
-    const run = await exec(exe, [], { check: false, timeoutMs: 30_000 });
-    if (run.code !== 0 || run.stdout !== "kiln toolchain check\n")
-      throw fail(`the program printed ${q(run.stdout)}`);
-    const info = await readElf(exe);
-    if (!info.isStatic) throw fail("the program is not static");
-    const got = readKilnNote(info);
-    if (JSON.stringify(got) !== JSON.stringify(note))
-      throw fail(`the program's kiln note is ${q(JSON.stringify(got))}`);
+    const check = async (tool: string, name: string, text: string, want: KilnNote) => {
+      const src = join(work, name);
+      const exe = join(work, "check");
+      await writeFile(src, text);
+      const cc = await exec(layout.tool(tool), ["-O2", "-Wl,--gc-sections", src, "-o", exe], {
+        check: false,
+        env,
+        timeoutMs: 120_000,
+      });
+      if (cc.code !== 0)
+        throw fail(`${tool} exited with ${cc.code}:\n${cc.stderr.trim().split("\n").slice(-6).join("\n")}`);
+      const run = await exec(exe, [], { check: false, timeoutMs: 30_000 });
+      if (run.code !== 0 || run.stdout !== "kiln toolchain check\n")
+        throw fail(`the ${tool} program printed ${q(run.stdout)}`);
+      const info = await readElf(exe);
+      if (!info.isStatic) throw fail(`the ${tool} program is not static`);
+      const got = readKilnNote(info);
+      if (JSON.stringify(got) !== JSON.stringify(want))
+        throw fail(`the ${tool} program's kiln note is ${q(JSON.stringify(got))}`);
+    };
+    await check(
+      "gcc",
+      "check.c",
+      '#include <stdio.h>\nint main(void) { puts("kiln toolchain check"); return 0; }\n',
+      note,
+    );
+    if (cxxNote) {
+      await check(
+        "g++",
+        "check.cc",
+        '#include <cstdio>\n#include <stdexcept>\nstatic void f(int x) { if (x) throw std::runtime_error("kiln toolchain check"); }\nint main(int argc, char **) { try { f(argc); } catch (const std::exception &e) { std::puts(e.what()); return 0; } return 1; }\n',
+        cxxNote,
+      );
+    }
   });
 }

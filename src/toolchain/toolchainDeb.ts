@@ -31,6 +31,7 @@ import { claimOutput, writeOutput } from "../core/outputPath.js";
 import { type Progress, silentProgress } from "../core/progress.js";
 import { openStore } from "../core/store.js";
 import { KILN_VERSION, TUPLE } from "../core/version.js";
+import { CXX_LICENSE } from "./cxxLicense.js";
 import { stageToolchain, type ToolchainInfo } from "./toolchain.js";
 
 /** Debian package names take no underscore. */
@@ -46,6 +47,8 @@ export interface ToolchainDebOptions {
   maintainer?: string;
   env?: NodeJS.ProcessEnv;
   progress?: Progress;
+  /** Include the C++ runtime (built first if need be) and C++ wrappers that use it. */
+  cxx?: boolean;
 }
 
 export interface ToolchainDeb {
@@ -124,6 +127,32 @@ export function ownersFromSearch(stdout: string, path: string): string[] {
   return out;
 }
 
+/** The C++ runtime's paragraphs: libstdc++ (GCC's runtime library exception) and what it bundles. */
+function cxxCopyright(dir: string, runtime: string): string {
+  return `
+Files: ${dir}/c++/*
+Copyright: Free Software Foundation, Inc.
+License: GPL-3+ with GCC-exception-3.1 exception
+Comment: ${runtime}, built for musl by kiln from Debian's gcc-12-source and linked statically into
+ C++ programs. The full texts are in ${dir}/c++/share/COPYING3 and COPYING.RUNTIME, and on Debian
+ systems GPL-3 is in /usr/share/common-licenses/GPL-3. SPDX: ${CXX_LICENSE}.
+
+Files: ${dir}/c++/include/c++/12/pstl/*
+Copyright: Intel Corporation
+License: Apache-2.0 with LLVM exception
+Comment: SPDX: Apache-2.0 WITH LLVM-exception. libstdc++ also bundles ryu (Apache-2.0 OR BSL-1.0) and
+ fast_float (Apache-2.0 OR MIT) in the compiled library.
+
+License: GPL-3+ with GCC-exception-3.1 exception
+ On Debian systems the full text of the GPL-3 is in /usr/share/common-licenses/GPL-3, and the GCC
+ Runtime Library Exception 3.1 is in ${dir}/c++/share/COPYING.RUNTIME.
+
+License: Apache-2.0 with LLVM exception
+ On Debian systems the full text of the Apache License 2.0 is in /usr/share/common-licenses/Apache-2.0;
+ the LLVM exception is in the headers' SPDX line.
+`;
+}
+
 function copyrightFile(info: ToolchainInfo): string {
   const dir = TOOLCHAIN_INSTALL_DIR.slice(1);
   return `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
@@ -136,12 +165,12 @@ Files: *
 Copyright: The kiln authors
 License: Apache-2.0
 
-Files: ${dir}/lib/musl.specs
+Files: ${dir}/lib/musl.specs${info.cxx.state === "ready" ? ` ${dir}/lib/musl-c++.specs` : ""}
 Copyright: The kiln authors
  2005-2020 Rich Felker, et al.
 License: Apache-2.0 and MIT
 Comment: Follows musl's musl-gcc.specs, as Debian's musl-tools ships it.
-
+${info.cxx.state === "ready" ? cxxCopyright(dir, info.cxx.runtime ?? "libstdc++") : ""}
 License: Apache-2.0
  On Debian systems the full text is in /usr/share/common-licenses/Apache-2.0.
 
@@ -182,6 +211,7 @@ export async function buildToolchainDeb(opts: ToolchainDebOptions = {}): Promise
       dir: TOOLCHAIN_INSTALL_DIR,
       prefix: SYSTEM_PREFIX,
       ...(opts.cc ? { cc: opts.cc } : {}),
+      ...(opts.cxx ? { cxx: true, progress } : {}),
       env,
     });
     const info = staged.info;
@@ -235,7 +265,7 @@ export async function buildToolchainDeb(opts: ToolchainDebOptions = {}): Promise
           "Description",
           `kiln's ${TUPLE} toolchain: static musl programs\n${deb822Block(
             wrapText(
-              `Compiler wrappers (${TUPLE}-gcc, -cc, -cpp and binutils), a CMake toolchain file and a Meson cross file that build static programs against musl with ${info.backing.kind} ${info.backing.version}. Every program they link carries an ELF note (.note.kiln) naming the toolchain and libc, which kiln bake checks. Installed in ${TOOLCHAIN_INSTALL_DIR}; the tools are on PATH as /usr/bin/${TUPLE}-*.`,
+              `Compiler wrappers (${TUPLE}-gcc, -cc, -cpp${info.cxx.state === "ready" ? ", -g++, -c++" : ""} and binutils), a CMake toolchain file and a Meson cross file that build static programs against musl with ${info.backing.kind} ${info.backing.version}.${info.cxx.state === "ready" ? ` C++ links with ${info.cxx.runtime}, built for musl, in ${TOOLCHAIN_INSTALL_DIR}/c++.` : ""} Every program they link carries an ELF note (.note.kiln) naming the toolchain and libc, which kiln bake checks. Installed in ${TOOLCHAIN_INSTALL_DIR}; the tools are on PATH as /usr/bin/${TUPLE}-*.`,
               78,
             ),
           )}`,

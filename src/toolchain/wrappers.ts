@@ -41,35 +41,129 @@ exit ${status}
 `;
 }
 
+/** How the toolchain does C++: with a built runtime, or by building it on first use, or not at all. */
+export type CxxSupport =
+  | {
+      state: "ready";
+      /** g++ or clang++ beside the backing compiler. */
+      driver: string;
+      include: string[];
+      lib: string;
+    }
+  | {
+      state: "on-first-use";
+      driver: string;
+      /** The command that builds the runtime and rewrites this toolchain with C++ (node, kiln, args). */
+      build: string[];
+      /** Environment it needs (KILN_HOME of the toolchain). */
+      env: Record<string, string>;
+    }
+  | { state: "unavailable"; why: string; hint: string };
+
+/**
+ * The refusal of -shared, from whichever wrapper was asked (gcc's own %e message would say "gcc: error"),
+ * with what to do in each kind of build.
+ */
+function sharedRefusal(tool: string): string {
+  return `    -shared) echo ${shQuote(`${TUPLE}-${tool}: error KILN_ESHARED_UNSUPPORTED: the kiln toolchain links statically and cannot make shared libraries (-shared)`)} >&2
+      echo ${shQuote(`  hint: build static libraries only: autotools: ./configure --host=${TUPLE} --disable-shared --enable-static; CMake: the kiln toolchain file sets BUILD_SHARED_LIBS=OFF, so change add_library(... SHARED) to STATIC; Meson: the kiln cross file sets default_library=static, so change shared_library() to static_library(); plain make: build the .a target and drop -shared from LDFLAGS`)} >&2
+      exit 1 ;;`;
+}
+
 /**
  * The compiler drivers. Each is a tiny /bin/sh script that execs the backing compiler with fixed arguments
  * (no node, no subprocess): gcc reads the specs file; clang is told the same things by flags, and the
  * script only scans its arguments to know whether this run links (so that crt files and libraries are
- * added only to links, in the right order around the user's objects).
+ * added only to links, in the right order around the user's objects). The C++ drivers do the same with
+ * g++ or clang++ and the C++ runtime; before the runtime is built, they build it first (once).
  */
-export function compilerScripts(ctx: WrapperContext): Map<string, string> {
-  const { layout, backing, musl } = ctx;
+export function compilerScripts(ctx: WrapperContext & { cxx: CxxSupport }): Map<string, string> {
+  const { backing } = ctx;
   const out = new Map<string, string>();
-  const cc = shQuote(backing.path);
   const what = `${backing.kind} ${backing.version} (${backing.path}) for static musl programs`;
-  let driver: string;
-  let cpp: string;
+  const c = cDrivers(ctx, backing.path);
+  for (const name of ["cc", "gcc"]) out.set(name, header(name, what) + c.driver(name));
+  out.set("cpp", header("cpp", `the C preprocessor of ${what}`) + c.cpp);
+  const cxx = ctx.cxx;
+  for (const name of ["c++", "g++"]) {
+    if (cxx.state === "unavailable") {
+      out.set(name, refusingScript(name, "KILN_ECXX_UNSUPPORTED", cxx.why, cxx.hint));
+    } else if (cxx.state === "on-first-use") {
+      const envWords = Object.entries(cxx.env).map(([k, v]) => `${k}=${shQuote(v)}`);
+      out.set(
+        name,
+        `${header(name, `C++ over ${cxx.driver}; builds the C++ runtime on first use`)}if [ -n "$KILN_CXX_FIRST_USE" ]; then
+  echo ${shQuote(`${TUPLE}-${name}: error KILN_ECXX_BUILD: the C++ runtime was built but this toolchain still lacks it`)} >&2
+  exit 1
+fi
+echo ${shQuote(`${TUPLE}-${name}: building the C++ runtime (libstdc++ for musl) once; later runs use it`)} >&2
+${envWords.join(" ")} ${cxx.build.map(shQuote).join(" ")} >&2 || exit $?
+KILN_CXX_FIRST_USE=1 exec ${shQuote(ctx.layout.tool(name))} "$@"
+`,
+      );
+    } else {
+      const d = cDrivers(ctx, cxx.driver, { include: cxx.include, lib: cxx.lib });
+      const whatCxx = `${ctx.backing.kind === "gcc" ? "g++" : "clang++"} ${backing.version} (${cxx.driver}) with libstdc++ for static musl programs`;
+      out.set(name, header(name, whatCxx) + d.driver(name));
+    }
+  }
+  return out;
+}
+
+/** The driver and preprocessor script bodies over `compiler` (gcc or g++, clang or clang++). */
+function cDrivers(
+  ctx: WrapperContext,
+  compiler: string,
+  cxx?: { include: string[]; lib: string },
+): { driver: (tool: string) => string; cpp: string } {
+  const { layout, backing, musl } = ctx;
+  const cc = shQuote(compiler);
+  // What the link searches, for tools that ask instead of linking (Meson's find_library reads the
+  // "libraries:" line, and would otherwise find the host's glibc libraries in gcc's own directories).
+  const libSearch = [...(cxx ? [cxx.lib] : []), musl.lib, `${ctx.prefix}/lib`].join(":");
+  const searchDirs = (flags: string) => `    -print-search-dirs|--print-search-dirs)
+      ${cc} ${flags} -print-search-dirs | grep -v '^libraries:'
+      echo ${shQuote(`libraries: =${libSearch}`)}
+      exit 0 ;;`;
   if (backing.kind === "gcc") {
-    const specs = `-specs=${shQuote(layout.specs)}`;
-    driver = `exec ${cc} ${specs} -static "$@"\n`;
-    cpp = `${stdinWhenNoInput}exec ${cc} ${specs} -E "$@"\n`;
-  } else {
-    const c = ctx.clang!;
-    const common = `--target=x86_64-linux-musl -nostdinc -isystem ${shQuote(musl.include)} -isystem ${shQuote(c.resourceInclude)} -Qunused-arguments`;
-    const libs = [`-lc`, shQuote(c.libgcc), ...(c.libgccEh ? [shQuote(c.libgccEh)] : [])].join(" ");
-    const fuseLd = c.lld ? " -fuse-ld=lld" : "";
-    driver = `link=0 nostart=0 nolibs=0
+    const specs = `-specs=${shQuote(cxx ? layout.cxxSpecs : layout.specs)}`;
+    return {
+      driver: (tool) => `for a in "$@"; do
+  case $a in
+${sharedRefusal(tool)}
+${searchDirs(specs)}
+  esac
+done
+exec ${cc} ${specs} -static "$@"
+`,
+      cpp: `${stdinWhenNoInput}exec ${cc} ${specs} -E "$@"
+`,
+    };
+  }
+  const c = ctx.clang!;
+  // C++ headers first: libstdc++'s <cstdlib> and friends #include_next musl's.
+  const cxxInc = cxx ? ` -nostdinc++ ${cxx.include.map((d) => `-isystem ${shQuote(d)}`).join(" ")}` : "";
+  const prefixInc = ` -idirafter ${shQuote(`${ctx.prefix}/include`)}`;
+  const common = `--target=x86_64-linux-musl -nostdinc${cxxInc} -isystem ${shQuote(musl.include)} -isystem ${shQuote(c.resourceInclude)}${prefixInc} -Qunused-arguments`;
+  const libs = [
+    ...(cxx ? ["-lstdc++", "-lm"] : []),
+    `-lc`,
+    shQuote(c.libgcc),
+    ...(c.libgccEh ? [shQuote(c.libgccEh)] : []),
+    shQuote(layout.runtimeLib),
+  ].join(" ");
+  const fuseLd = c.lld ? " -fuse-ld=lld" : "";
+  const libDirs = [...(cxx ? [cxx.lib] : []), musl.lib, `${ctx.prefix}/lib`].map((d) => `-L${shQuote(d)}`);
+  const note = cxx ? layout.cxxNoteObject : layout.noteObject;
+  // --no-export-dynamic last: lld gives a static program a DYNAMIC segment for -E/-rdynamic (lua's makefile
+  // says -Wl,-E), and `file` then calls it dynamically linked; nothing can use the exported symbols anyway.
+  return {
+    driver: (tool) => `link=0 nostart=0 nolibs=0
 for a in "$@"; do
   case $a in
+${searchDirs(common)}
     -c|-S|-E|-M|-MM|-r|-fsyntax-only|--version|-dumpversion|-dumpmachine|-print-*|--print-*) link=no ;;
-    -shared) echo ${shQuote(`${TUPLE}-gcc: error KILN_ESHARED_UNSUPPORTED: the kiln toolchain links statically; shared libraries are not supported`)} >&2
-      echo '  hint: configure with --disable-shared (or build a static library)' >&2
-      exit 1 ;;
+${sharedRefusal(tool)}
     -nostdlib) nostart=1 nolibs=1 ;;
     -nostartfiles) nostart=1 ;;
     -nodefaultlibs|-nolibc) nolibs=1 ;;
@@ -82,24 +176,11 @@ if [ "$link" != 1 ]; then
 fi
 [ $nolibs = 1 ] || set -- "$@" -Wl,--start-group ${libs} -Wl,--end-group
 [ $nostart = 1 ] || set -- ${shQuote(`${musl.lib}/crt1.o`)} ${shQuote(`${musl.lib}/crti.o`)} ${shQuote(c.crtbegin)} "$@" ${shQuote(c.crtend)} ${shQuote(`${musl.lib}/crtn.o`)}
-exec ${cc} ${common} -static -nostdlib${fuseLd} "$@" -L${shQuote(musl.lib)} ${shQuote(layout.noteObject)}
-`;
-    cpp = `${stdinWhenNoInput}exec ${cc} ${common} -E "$@"\n`;
-  }
-  for (const name of ["cc", "gcc"]) out.set(name, header(name, what) + driver);
-  out.set("cpp", header("cpp", `the C preprocessor of ${what}`) + cpp);
-  for (const name of ["c++", "g++"]) {
-    out.set(
-      name,
-      refusingScript(
-        name,
-        "KILN_ECXX_UNSUPPORTED",
-        "C++ is not supported: Debian ships no libstdc++ built for musl",
-        `build C sources with ${TUPLE}-gcc; C++ needs a musl libstdc++, which kiln does not provide yet`,
-      ),
-    );
-  }
-  return out;
+exec ${cc} ${common} -static -nostdlib${fuseLd} "$@" ${libDirs.join(" ")} ${shQuote(note)} -Wl,--no-export-dynamic
+`,
+    cpp: `${stdinWhenNoInput}exec ${cc} ${common} -E "$@"
+`,
+  };
 }
 
 // `cpp` with no input file reads standard input; the compiler drivers need `-` said explicitly.

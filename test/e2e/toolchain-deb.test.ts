@@ -4,7 +4,7 @@
 // so the installed wrappers, specs and note object are what compile hello.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import { join, posix } from "node:path";
 import { after, before, test } from "node:test";
 import { parseDep5 } from "../../src/compliance/dep5.js";
@@ -176,4 +176,62 @@ test("dpkg installs it into a scratch root; its gcc, at its installed path, make
   const remove = dpkg(["--purge", PKG]);
   assert.equal(remove.status, 0, remove.stderr);
   assert.ok(!existsSync(join(root, DIR)) && !existsSync(join(root, "usr/bin/x86_64-kiln-linux-musl-gcc")));
+});
+
+test("with --cxx the package carries the C++ runtime; installed, its g++ builds C++, and kiln uses it instead of writing its own", async () => {
+  // The runtime comes from the shared test KILN_HOME (scripts/test.mjs builds it once).
+  const cxxDeb = join(tmp.path, "toolchain-cxx.deb");
+  const r = await runKiln(["toolchain", "--deb", "--cxx", "-o", cxxDeb, "--json"], {
+    env,
+    timeoutMs: 30 * 60_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const made = JSON.parse(r.stdout) as {
+    depends: string[];
+    files: string[];
+    toolchain: { cxx: { state: string } };
+  };
+  assert.equal(made.toolchain.cxx.state, "ready");
+  assert.ok(made.depends.includes("g++-12") || made.depends.includes("g++"), made.depends.join(", "));
+  assert.ok(made.files.includes(`/${DIR}/c++/lib/libstdc++.a`));
+  assert.ok(made.files.includes(`/${DIR}/c++/include/c++/12/iostream`));
+  assert.ok(made.files.includes("/usr/bin/x86_64-kiln-linux-musl-g++"));
+  assert.match(sh("dpkg-deb", ["-I", cxxDeb]), /C\+\+ links with libstdc\+\+ 12/);
+
+  const { root, dpkg } = dpkgRoot(join(tmp.path, "root-cxx"));
+  const install = dpkg(["-i", cxxDeb]);
+  assert.equal(install.status, 0, install.stderr);
+  const src = join(tmp.path, "hello.cc");
+  writeFileSync(
+    src,
+    '#include <iostream>\n#include <stdexcept>\nint main() { try { throw std::runtime_error("from the package"); } catch (const std::exception &e) { std::cout << "C++ " << e.what() << std::endl; } }\n',
+  );
+  const exe = join(tmp.path, "hello-cxx");
+  const home = join(tmp.path, "fresh-home");
+  const unshare = process.getuid?.() === 0 ? ["--mount"] : ["--mount", "--map-root-user"];
+  // In the namespace: compile with the installed g++, then ask a kiln with an empty KILN_HOME for its toolchain.
+  const inNs = spawnSync(
+    "unshare",
+    [
+      ...unshare,
+      "sh",
+      "-c",
+      'mount -t overlay overlay -o "lowerdir=$1/usr:/usr" /usr && x86_64-kiln-linux-musl-g++ -O2 "$2" -o "$3" && exec "$4" "$5" toolchain env --json',
+      "sh",
+      root,
+      src,
+      exe,
+      process.execPath,
+      join(ROOT, "bin", "kiln.js"),
+    ],
+    { encoding: "utf8", env: { ...process.env, PATH: "/usr/bin:/bin", KILN_HOME: home, CC: "" } },
+  );
+  assert.equal(inNs.status, 0, inNs.stderr);
+  assert.equal(JSON.parse(inNs.stdout).dir, `/${DIR}`, "kiln uses the installed toolchain");
+  assert.ok(!existsSync(join(home, "toolchains", "default")), "and writes none of its own");
+  assert.ok(!existsSync("/usr/lib/kiln/toolchain"), "the host's /usr is untouched");
+  assert.equal(execFileSync(exe, { encoding: "utf8" }), "C++ from the package\n");
+  const toolchainJson = JSON.parse(readFileSync(join(root, DIR, "toolchain.json"), "utf8"));
+  assert.deepEqual(readKilnNote(await readElf(exe)), toolchainJson.cxx.note);
+  assert.equal(toolchainJson.cxx.runtimeDir, `/${DIR}/c++`);
 });

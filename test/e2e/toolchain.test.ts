@@ -1,7 +1,7 @@
 // The kiln toolchain over the host gcc, end to end: the real CLI writes it, real build systems (make,
 // autotools, CMake, Meson) use it, and what they make is checked with kiln's ELF reader and Debian's tools.
 import assert from "node:assert/strict";
-import { cpSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readElf, readKilnNote } from "../../src/core/elf.js";
@@ -157,19 +157,71 @@ describe("toolchain over gcc", () => {
     );
   });
 
-  test("C++ and shared libraries are refused with stable codes", async () => {
-    for (const cxx of ["c++", "g++"]) {
-      const r = await run(tc.tool(cxx), ["-c", "x.cc"], { env: tc.env });
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /error KILN_ECXX_UNSUPPORTED: C\+\+ is not supported/);
-      assert.match(r.stderr, /hint: /);
-    }
-    const src = join(ROOT, "examples", "hello", "hello.c");
-    const r = await run(tc.tool("gcc"), ["-shared", "-fPIC", src, "-o", join(tc.tmp, "x.so")], {
+  test("a library in kiln's prefix is found by plain cc -lfoo, CMake's find_library and Meson's find_library", async () => {
+    const src = copyFixture(tc, "prefix-find");
+    const exe = join(tc.tmp, "prefix-cc");
+    // No -I, no -L: the wrappers search the prefix after everything the user names.
+    await must(tc.tool("cc"), [join(src, "hello.c"), "-lkilngreet", "-o", exe], { env: tc.env });
+    const want = "found in the prefix: greetings from the kiln prefix\n";
+    assert.equal((await run(exe, [])).stdout, want);
+    await assertKilnProgram(exe);
+
+    await must(
+      "cmake",
+      ["-S", src, "-B", join(src, "b"), `-DCMAKE_TOOLCHAIN_FILE=${tc.info.cmakeToolchainFile}`],
+      {
+        env: tc.env,
+      },
+    );
+    const cache = readFileSync(join(src, "b", "CMakeCache.txt"), "utf8");
+    assert.ok(cache.includes(`GREET_LIB:FILEPATH=${tc.info.prefix}/lib/libkilngreet.a`), cache);
+    await must("cmake", ["--build", join(src, "b")], { env: tc.env });
+    assert.equal((await run(join(src, "b", "hello"), [])).stdout, want);
+
+    await must("meson", ["setup", "--cross-file", tc.info.mesonCrossFile, join(src, "m"), src], {
       env: tc.env,
     });
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /KILN_ESHARED_UNSUPPORTED/);
+    await must("meson", ["compile", "-C", join(src, "m")], { env: tc.env });
+    assert.equal((await run(join(src, "m", "hello"), [])).stdout, want);
+  });
+
+  test("a C program calling _Unwind_Backtrace links and runs: kiln's _dl_find_object stands in for glibc's", async () => {
+    const src = join(tc.tmp, "unwind.c");
+    writeFileSync(
+      src,
+      '#include <stdio.h>\n#include <unwind.h>\nstatic _Unwind_Reason_Code f(struct _Unwind_Context *c, void *n) { (void)c; ++*(int *)n; return _URC_NO_REASON; }\nint main(void) { int n = 0; _Unwind_Backtrace(f, &n); printf("%s\\n", n >= 2 ? "unwound" : "no frames"); return 0; }\n',
+    );
+    const exe = join(tc.tmp, "unwind");
+    await must(tc.tool("gcc"), [src, "-o", exe], { env: tc.env });
+    assert.equal((await run(exe, [])).stdout, "unwound\n");
+    await assertKilnProgram(exe);
+  });
+
+  test("-shared is refused by the wrapper that was asked, with a hint for each kind of build", async () => {
+    const src = join(ROOT, "examples", "hello", "hello.c");
+    for (const tool of ["gcc", "cc"]) {
+      const r = await run(tc.tool(tool), ["-shared", "-fPIC", src, "-o", join(tc.tmp, "x.so")], {
+        env: tc.env,
+      });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`^x86_64-kiln-linux-musl-${tool}: error KILN_ESHARED_UNSUPPORTED: `));
+      assert.doesNotMatch(r.stderr, /^gcc: /m);
+      for (const kind of ["autotools: ./configure", "CMake:", "Meson:", "plain make:"])
+        assert.ok(r.stderr.includes(kind), `${kind} in ${r.stderr}`);
+    }
+  });
+
+  test("without the C++ runtime, g++ and c++ say they build it on first use (kiln toolchain --cxx)", async () => {
+    // This toolchain's KILN_HOME is fresh: running g++ would build the runtime (minutes); the C++ tests
+    // (toolchain-cxx.test.ts) use the shared home's.
+    const info = tc.info as typeof tc.info & { cxx: { state: string; compiler: string } };
+    assert.equal(info.cxx.state, "on-first-use");
+    assert.equal(info.cxx.compiler, tc.tool("g++"));
+    for (const name of ["g++", "c++"]) {
+      const script = readFileSync(tc.tool(name), "utf8");
+      assert.ok(script.includes("'toolchain' '--cxx' '--dir'"), script);
+      assert.ok(script.includes(`KILN_HOME='${tc.home}'`), script);
+    }
   });
 
   test("kiln inspect shows the note of a built program, and a host program as dynamic", async () => {

@@ -52,8 +52,10 @@ function renderProgram(d: ProgramDescription): string {
   if (d.rpath.length) rows.push(["rpath", d.rpath.join(":")]);
   if (d.runpath.length) rows.push(["runpath", d.runpath.join(":")]);
   rows.push(["entry", `0x${d.entry.toString(16)}`], ["size", `${d.size} bytes`]);
-  if (d.kiln) rows.push(["tuple", d.kiln.tuple], ["libc", d.kiln.libc], ["toolchain", d.kiln.toolchain]);
-  else rows.push(["kiln note", "none (not made by the kiln toolchain)"]);
+  if (d.kiln) {
+    rows.push(["tuple", d.kiln.tuple], ["libc", d.kiln.libc], ["toolchain", d.kiln.toolchain]);
+    if (d.kiln.cxx) rows.push(["c++ runtime", d.kiln.cxx]);
+  } else rows.push(["kiln note", "none (not made by the kiln toolchain)"]);
   return table(rows);
 }
 

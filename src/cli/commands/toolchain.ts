@@ -8,6 +8,7 @@ interface ToolchainOpts extends CommonOpts {
   force?: boolean;
   deb?: boolean;
   out?: string;
+  cxx?: boolean;
 }
 
 export function register(program: Command): void {
@@ -21,21 +22,29 @@ export function register(program: Command): void {
       "--force",
       "replace an existing directory (with --deb: the -o file, even if kiln did not write it)",
     )
+    .option(
+      "--cxx",
+      "also build the C++ runtime (libstdc++ for musl from Debian's gcc-12-source; minutes, once) for the g++ wrapper",
+    )
     .option("--deb", "write a Debian package of the toolchain (installs in /usr/lib/kiln/toolchain) instead")
     .option("-o, --out <file>", "with --deb: the package file (default: PACKAGE_VERSION_amd64.deb here)")
     .enablePositionalOptions()
     .addHelpText(
       "after",
-      '\nExample:\n  kiln toolchain --cc clang\n  eval "$(kiln toolchain env)" && make CC=x86_64-kiln-linux-musl-gcc\n  kiln toolchain --deb -o kiln-toolchain.deb && dpkg -i kiln-toolchain.deb',
+      '\nExample:\n  kiln toolchain --cc clang\n  kiln toolchain --cxx && x86_64-kiln-linux-musl-g++ -O2 hello.cc -o hello\n  eval "$(kiln toolchain env)" && make CC=x86_64-kiln-linux-musl-gcc\n  kiln toolchain --deb -o kiln-toolchain.deb && dpkg -i kiln-toolchain.deb',
     )
     .action(async (opts: ToolchainOpts) => {
       if (opts.deb || opts.out !== undefined) return packageAction(opts);
-      const { writeToolchainDetailed } = await import("../../toolchain/toolchain.js");
+      const { writeToolchainDetailed, writeToolchainWithCxx } = await import("../../toolchain/toolchain.js");
       const progress = await progressFor(opts);
-      progress.step(`preparing the ${opts.dir ? "" : "default "}toolchain`);
       let res: { info: ToolchainInfo; written: boolean };
       try {
-        res = await writeToolchainDetailed({ cc: opts.cc, dir: opts.dir, force: opts.force });
+        if (opts.cxx) {
+          res = await writeToolchainWithCxx({ cc: opts.cc, dir: opts.dir, force: opts.force, progress });
+        } else {
+          progress.step(`preparing the ${opts.dir ? "" : "default "}toolchain`);
+          res = await writeToolchainDetailed({ cc: opts.cc, dir: opts.dir, force: opts.force });
+        }
       } catch (e) {
         progress.fail();
         throw e;
@@ -52,6 +61,14 @@ export function register(program: Command): void {
           ["cc", i.cc],
           ["backing", `${i.backing.kind} ${i.backing.version} (${i.backing.path})`],
           ["libc", i.libc],
+          [
+            "c++",
+            i.cxx.state === "ready"
+              ? `${i.cxx.compiler} (${i.cxx.runtime})`
+              : i.cxx.state === "on-first-use"
+                ? `${i.cxx.compiler} (builds the C++ runtime on first use, or now: kiln toolchain --cxx)`
+                : `not available: ${i.cxx.why}`,
+          ],
           ["cmake", i.cmakeToolchainFile],
           ["meson", i.mesonCrossFile],
           ["prefix", i.prefix],
@@ -97,6 +114,7 @@ async function packageAction(opts: ToolchainOpts): Promise<void> {
     r = await writeToolchainDeb(opts.out, {
       ...(opts.cc ? { cc: opts.cc } : {}),
       ...(opts.force ? { force: true } : {}),
+      ...(opts.cxx ? { cxx: true } : {}),
       progress,
     });
   } catch (e) {
