@@ -108,6 +108,8 @@ export async function verifyImage(
       const input: ProgramInput = {
         src: to,
         dest: p.path,
+        // A recipe's memory, recorded as the image's (bake takes the larger of it and the platform's).
+        ...(m.memory ? { memory: m.memory } : {}),
         files: closure,
         packages: [...packages].sort((x, y) => Number(y.name === pkg) - Number(x.name === pkg)),
       };

@@ -52,9 +52,11 @@ describe("debDataPaths", () => {
 
   test("the program's own source: plugins and data, not its other programs nor desktop files", () => {
     const got = debDataPaths(v, packages, ["qemu-system-x86"], ["/usr/bin/qemu-system-x86_64"]);
+    // SeaBIOS is another source's package, on QEMU's firmware path.
     assert.deepEqual(got, [
       "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so",
       "/usr/share/qemu/bios-256k.bin",
+      "/usr/share/seabios/bios.bin",
     ]);
   });
 });
