@@ -667,9 +667,13 @@ interface ClosureFile {
 
 async function readClosure(inputs: ProgramInput[]): Promise<ClosureFile[]> {
   const byDest = new Map<string, ClosureFile>();
+  // One package's data may hold another program of the same bake (xl's brings xen-init-dom0): the program
+  // is there already, from the same package.
+  const programs = new Set(inputs.filter((i) => i.dest && i.packages?.length).map((i) => i.dest));
   for (const i of inputs) {
     for (const f of i.files ?? []) {
       if (byDest.has(f.dest)) continue; // two programs from one package set share their libraries
+      if (f.package && programs.has(f.dest)) continue;
       const st = await (f.symlink !== undefined ? lstat(f.src) : stat(f.src)).catch(() => undefined);
       const common = {
         src: f.src,

@@ -22,6 +22,8 @@ export async function resolvePlatformPrograms(
       exclude: p.exclude,
       files: p.files,
       catalogue: false,
+      // The catalogue lists what a platform's programs need: its images stay as small as they were.
+      data: false,
       ...(opts.env ? { env: opts.env } : {}),
       ...(opts.progress ? { progress: opts.progress } : {}),
     });
