@@ -11,8 +11,12 @@
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 
-/** Send `send` on a fresh TCP connection; resolve with what came back once `until` matches (else false). */
-export function tcp(port, send, until, timeoutMs = 4000) {
+/**
+ * Send `send` on a fresh TCP connection; resolve with what came back once `until` matches (else false).
+ * Short: QEMU's port forward accepts a connection before the guest listens and then says nothing, so a long
+ * wait here would be counted as the server's ready time.
+ */
+export function tcp(port, send, until, timeoutMs = 500) {
   return new Promise((resolve) => {
     const s = connect(port, "127.0.0.1");
     let got = Buffer.alloc(0);
