@@ -25,6 +25,8 @@ export interface RunInputs {
   configFile?: string;
   cmdline?: string;
   program?: string;
+  /** An nftables ruleset to bake in (--firewall), over a project's [image] firewall. */
+  firewall?: string;
   /** Files or globs from a deb: program's packages, beyond what kiln finds (--include). */
   include?: string[];
   /** Debian's dash as /bin/sh (src/run/shellTool.ts); also a recipe's or project's [image] shell. */
@@ -100,11 +102,12 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
   const platform = inputs.platform ?? defaults?.platform ?? "qemu";
   // [image] firewall: checked with Debian's nft before anything is baked, as `kiln bake --firewall`.
   let firewall: { file: string; program: ProgramInput } | undefined;
-  if (defaults?.firewall) {
+  const rules = inputs.firewall ?? defaults?.firewall;
+  if (rules) {
     const { checkRuleset, resolveNft } = await import("./firewall.js");
     const nft = await resolveNft({ env, progress });
-    await checkRuleset(defaults.firewall, nft, { env });
-    firewall = { file: defaults.firewall, program: nft };
+    await checkRuleset(rules, nft, { env });
+    firewall = { file: rules, program: nft };
   }
   const { FIREWALL_COMPONENTS } = await import("../bake/bake.js");
   const { chooseKernel } = await import("../components/kernelChoice.js");

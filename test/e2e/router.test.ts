@@ -251,6 +251,39 @@ describe("a project's kiln.toml [image]", () => {
     assert.match(r.stdout, /kiln: net eth0 10\.78\.0\.2\/24 up/);
     assert.match(r.stdout, /netprobe: reach 10\.78\.0\.2:80: peer 10\.78\.0\.2:\d+/);
     assert.match(r.stdout, /netprobe: drop 10\.78\.0\.2:23: no answer within 4 s/);
+
+    // kiln run --firewall takes the place of [image] firewall: with a ruleset that drops nothing, port 23
+    // answers; a broken one is refused before anything is built or booted.
+    const open = join(dir, "open.nft");
+    writeFileSync(
+      open,
+      "table inet filter {\n  chain output {\n    type filter hook output priority filter;\n  }\n}\n",
+    );
+    const o = await kiln(
+      [
+        "run",
+        dir,
+        "--kernel",
+        "stock",
+        "--firewall",
+        open,
+        "--net",
+        `socket:mcast=230.0.0.1:${linkPort()}`,
+        "--",
+        "serve",
+        "23",
+        "reach",
+        "10.78.0.2:23",
+      ],
+      180_000,
+    );
+    assert.equal(o.code, 0, `${o.stdout}\n${o.stderr}`);
+    assert.match(o.stdout, /netprobe: reach 10\.78\.0\.2:23: peer 10\.78\.0\.2:\d+/);
+    const broken = join(dir, "broken.nft");
+    writeFileSync(broken, "table inet filter {\n  chain output {\n    tcp dport 23 dorp\n  }\n}\n");
+    const b = await kiln(["run", dir, "--kernel", "stock", "--firewall", broken]);
+    assert.equal(b.code, 2, b.stderr);
+    assert.match(b.stderr, /KILN_EFIREWALL_INVALID.*line 3/);
   });
 });
 

@@ -15,6 +15,7 @@ type Opts = LaunchOptionValues &
     backend?: string;
     shell?: boolean;
     include: string[];
+    firewall?: string;
   };
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -45,6 +46,10 @@ export function register(program: Command): void {
     .option(
       "--shell",
       "put Debian's dash in the image as /bin/sh, for programs that run commands through one",
+    )
+    .option(
+      "--firewall <rules.nft>",
+      "bake this nftables ruleset in, loaded before anything runs (as kiln bake --firewall; over [image] firewall)",
     )
     .option(
       "--include <path>",
@@ -88,6 +93,7 @@ export function register(program: Command): void {
         ...(opts.program ? { program: opts.program } : {}),
         ...(opts.shell ? { shell: true } : {}),
         ...(opts.include.length ? { include: opts.include } : {}),
+        ...(opts.firewall ? { firewall: opts.firewall } : {}),
         progress,
       });
       if (!opts.quiet && !opts.json) {
