@@ -453,6 +453,8 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   const cmdline = checkCmdline(
     [BASE_CMDLINE, platform.extras.cmdline, opts.cmdline].filter(Boolean).join(" "),
   );
+  // The platform's floor, or a recipe's memory (a database's cluster lives in the root file system).
+  const memory = Math.max(platform.extras.memory ?? 0, ...inputs.map((i) => i.memory ?? 0));
   const links = [...added, ...closure]
     .flatMap((f) => (f.symlink !== undefined ? [{ path: f.dest, target: f.symlink }] : []))
     .sort((a, b) => (a.path < b.path ? -1 : 1));
@@ -495,10 +497,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
       // Absent means 0, as in images from before the time was recorded (they verify as they were).
       ...(mtime ? { mtime } : {}),
     },
-    // The platform's floor, or a recipe's memory (a database's cluster lives in the root file system).
-    ...(Math.max(platform.extras.memory ?? 0, ...inputs.map((i) => i.memory ?? 0)) > 0
-      ? { memory: Math.max(platform.extras.memory ?? 0, ...inputs.map((i) => i.memory ?? 0)) }
-      : {}),
+    ...(memory > 0 ? { memory } : {}),
     cmdline,
     acpi,
     components: platform.components.map((c) => ({ name: c.name, how: c.how })),

@@ -48,35 +48,19 @@ export function requireRef(format: string, ref: string | undefined): Reference {
  * The kernel boot container instead (src/image/kernelBoot.ts): the kernel and initrd as they are, so the
  * orchestrator gives the command line. Same digests and commands as pushedDisk.
  */
-export async function pushedKernel(
+export function pushedKernel(
   image: Image,
   ref: Reference,
   refText: string,
   opts: FormatOptions,
 ): Promise<PushedDisk> {
-  const work = await mkdtemp(join(tmpdir(), "kiln-pushed-kernel-"));
-  try {
-    const r = await (await getFormat("kernelboot")).make(image, join(work, "kernel.tar"), {
-      scratch: true,
-      ...(opts.env ? { env: opts.env } : {}),
-    });
-    const d = r.details as { digest: string; layerDigest: string; layerBytes: number };
-    return {
-      ref,
-      manifestDigest: d.digest,
-      layerDigest: d.layerDigest,
-      layerBytes: d.layerBytes,
-      pushCommands: [
-        `kiln image kernelboot ${image.dir} -o ${image.manifest.name}-kernel.tar`,
-        `kiln push ${image.manifest.name}-kernel.tar ${refText}`,
-      ],
-    };
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  return pushedAs("kernelboot", "kernel", image, ref, opts, {}, [
+    `kiln image kernelboot ${image.dir} -o ${image.manifest.name}-kernel.tar`,
+    `kiln push ${image.manifest.name}-kernel.tar ${refText}`,
+  ]);
 }
 
-export async function pushedDisk(
+export function pushedDisk(
   image: Image,
   ref: Reference,
   refText: string,
@@ -85,10 +69,26 @@ export async function pushedDisk(
   const net = launchableNetCmdline(image.manifest, "containerdisk", "dhcp");
   // --net dhcp may have put the same words there already (makeLaunchable).
   const cmdline = [opts.cmdline ?? "", opts.cmdline?.includes(net) ? "" : net].join(" ").trim();
-  const work = await mkdtemp(join(tmpdir(), "kiln-pushed-disk-"));
+  return pushedAs("containerdisk", "disk", image, ref, opts, { cmdline }, [
+    `kiln image containerdisk ${image.dir} -o ${image.manifest.name}-disk.tar --net dhcp${opts.cmdline ? ` --cmdline '${opts.cmdline}'` : ""}`,
+    `kiln push ${image.manifest.name}-disk.tar ${refText}`,
+  ]);
+}
+
+/** Make the launchable in scratch space for its digests, and say how to push exactly those bytes. */
+async function pushedAs(
+  format: "kernelboot" | "containerdisk",
+  what: string,
+  image: Image,
+  ref: Reference,
+  opts: FormatOptions,
+  make: { cmdline?: string },
+  pushCommands: string[],
+): Promise<PushedDisk> {
+  const work = await mkdtemp(join(tmpdir(), `kiln-pushed-${what}-`));
   try {
-    const r = await (await getFormat("containerdisk")).make(image, join(work, "disk.tar"), {
-      cmdline,
+    const r = await (await getFormat(format)).make(image, join(work, `${what}.tar`), {
+      ...make,
       scratch: true,
       ...(opts.env ? { env: opts.env } : {}),
     });
@@ -98,10 +98,7 @@ export async function pushedDisk(
       manifestDigest: d.digest,
       layerDigest: d.layerDigest,
       layerBytes: d.layerBytes,
-      pushCommands: [
-        `kiln image containerdisk ${image.dir} -o ${image.manifest.name}-disk.tar --net dhcp${opts.cmdline ? ` --cmdline '${opts.cmdline}'` : ""}`,
-        `kiln push ${image.manifest.name}-disk.tar ${refText}`,
-      ],
+      pushCommands,
     };
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -268,21 +268,16 @@ export async function resolveDebProgram(spec: string, opts: DebProgramOptions = 
     if (dest !== programPath && !files.has(dest)) files.set(dest, f);
   };
   const programReal = prog.path;
-  for (const [path, f] of c.links) {
-    if (path === programPath) continue;
-    addFile(path, { src: f.host, dest: path, symlink: f.target!, package: f.pkg });
-  }
-  for (const o of c.objects.values()) {
-    if (o.path === programReal) continue;
-    addFile(o.path, { src: o.file.host, dest: o.path, mode: o.file.mode, package: o.file.pkg });
-  }
-  if (d) {
-    for (const [path, f] of d.links)
-      if (path !== programPath)
-        addFile(path, { src: f.host, dest: path, symlink: f.target!, package: f.pkg });
-    for (const o of d.objects.values())
-      if (o.path !== programReal)
-        addFile(o.path, { src: o.file.host, dest: o.path, mode: o.file.mode, package: o.file.pkg });
+  // The program's closure, then the data's (taken as found).
+  for (const closure of d ? [c, d] : [c]) {
+    for (const [path, f] of closure.links) {
+      if (path === programPath) continue;
+      addFile(path, { src: f.host, dest: path, symlink: f.target!, package: f.pkg });
+    }
+    for (const o of closure.objects.values()) {
+      if (o.path === programReal) continue;
+      addFile(o.path, { src: o.file.host, dest: o.path, mode: o.file.mode, package: o.file.pkg });
+    }
   }
   for (const { look } of listed) {
     for (const k of look.links)
@@ -439,26 +434,23 @@ export function globRegExp(glob: string): RegExp {
  */
 async function isLoadable(host: string, path: string, mode: number): Promise<boolean> {
   if (!/\.so(\.|$)/.test(path) && (mode & 0o111) === 0) return false;
-  const { open } = await import("node:fs/promises");
-  const fh = await open(host, "r").catch(() => undefined);
-  if (!fh) return false;
-  try {
-    const b = Buffer.alloc(20);
-    await fh.read(b, 0, 20, 0);
-    return b.toString("latin1", 0, 4) === "\x7fELF" && b[4] === 2 && b.readUInt16LE(18) === 62;
-  } finally {
-    await fh.close();
-  }
+  const b = await elfHeader(host);
+  return b !== undefined && b[4] === 2 && b.readUInt16LE(18) === 62;
 }
 
 async function isElf(path: string): Promise<boolean> {
+  return (await elfHeader(path)) !== undefined;
+}
+
+/** The first 20 bytes of an ELF file (ident, type, machine); undefined for anything else. */
+async function elfHeader(path: string): Promise<Buffer | undefined> {
   const { open } = await import("node:fs/promises");
   const fh = await open(path, "r").catch(() => undefined);
-  if (!fh) return false;
+  if (!fh) return undefined;
   try {
-    const b = Buffer.alloc(4);
-    await fh.read(b, 0, 4, 0);
-    return b.toString("latin1") === "\x7fELF";
+    const b = Buffer.alloc(20);
+    const { bytesRead } = await fh.read(b, 0, 20, 0);
+    return bytesRead >= 4 && b.toString("latin1", 0, 4) === "\x7fELF" ? b : undefined;
   } finally {
     await fh.close();
   }

@@ -168,25 +168,21 @@ export function maintainerAccounts(scripts: readonly MaintainerScript[], base: A
   for (const s of sorted) {
     for (const c of commands(s.text)) {
       const o = c.opts;
+      // adduser USER GROUP and addgroup USER GROUP add a member to an existing group.
+      if ((c.tool === "adduser" || c.tool === "addgroup") && c.args.length === 2) {
+        const [u, g] = c.args;
+        const grp = ok(g) ? group(g) : undefined;
+        if (grp && ok(u) && !grp.members.includes(u)) grp.members.push(u);
+        continue;
+      }
+      // One name makes a group (adduser --group without --system is addgroup's twin).
       if (
         c.tool === "groupadd" ||
         c.tool === "addgroup" ||
         (c.tool === "adduser" && o.has("--group") && !o.has("--system"))
       ) {
-        // addgroup USER GROUP (and adduser --group's twin) adds a member; one name makes a group.
-        if (c.args.length === 2 && c.tool !== "groupadd") {
-          const [u, g] = c.args;
-          const grp = ok(g) ? group(g) : undefined;
-          if (grp && ok(u) && !grp.members.includes(u)) grp.members.push(u);
-        } else if (c.args.length === 1 && ok(c.args[0])) {
+        if (c.args.length === 1 && ok(c.args[0]))
           addGroup(c.args[0], num(str(o.get("--gid") ?? o.get("-g"))));
-        }
-        continue;
-      }
-      if (c.tool === "adduser" && c.args.length === 2) {
-        const [u, g] = c.args;
-        const grp = ok(g) ? group(g) : undefined;
-        if (grp && ok(u) && !grp.members.includes(u)) grp.members.push(u);
         continue;
       }
       const name = c.args[0];
