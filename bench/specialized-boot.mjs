@@ -5,6 +5,8 @@
 // KILN_HOME (default: the test suite's shared home), or --bzimage/--vmlinux paths; the PVH rows boot the ELF
 // inside the bzImage unless --vmlinux names one.
 // A last row boots a 9 KB PVH ELF that only prints the line: the floor QEMU itself sets.
+// Its figures are the kernel's, on a QEMU line of its own and with no kiln-init: what a user sees from
+// `kiln launch` (kiln's QEMU command, CPU model, kiln-init and hello) is bench/rumprun.mjs's row.
 //   node bench/specialized-boot.mjs [--runs 5] [--mem] [--bzimage F] [--vmlinux F] [--append "..."]
 //        [--try "extra kernel args"]... (each adds a PVH row with those args appended)
 import { spawn, spawnSync } from "node:child_process";
