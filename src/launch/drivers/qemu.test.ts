@@ -177,8 +177,27 @@ describe("qemu arguments", () => {
     assert.ok(
       qemuDriver.cmdlineFor(spec(), image(), "tcg").ifAbsent.some((p) => p.startsWith("tsc_early_khz=")),
     );
-    // noapictimer: only for the specialized kernel (Redis hung on the stock kernel without the APIC timer).
-    assert.ok(!qemuDriver.cmdlineFor(spec(), image(), "tcg").ifAbsent.includes("noapictimer"));
+    // noapictimer: only for the specialized kernel (on microvm the stock kernel then has no timer at all).
+    const stockTcg = qemuDriver.cmdlineFor(spec(), image(), "tcg").ifAbsent;
+    assert.ok(!stockTcg.includes("noapictimer"));
+    // The stock kernel keeps its SMP code and skips ftrace's weak-function scan under TCG; its blacklist is
+    // one parameter with microvm's PCI probes in it.
+    assert.ok(stockTcg.includes("noreplace-smp"));
+    assert.deepEqual(
+      stockTcg.filter((p) => p.startsWith("initcall_blacklist=")),
+      ["initcall_blacklist=pci_arch_init,pci_subsys_init,ftrace_check_for_weak_functions,trace_eval_init"],
+    );
+    assert.deepEqual(
+      qemuDriver
+        .cmdlineFor(spec({ machine: "q35" }), image(), "tcg")
+        .ifAbsent.filter((p) => p.startsWith("initcall_blacklist=")),
+      ["initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init"],
+    );
+    assert.ok(
+      !qemuDriver
+        .cmdlineFor(spec(), image(false, [], "specialized"), "tcg")
+        .ifAbsent.includes("noreplace-smp"),
+    );
     assert.ok(
       qemuDriver.cmdlineFor(spec(), image(false, [], "specialized"), "tcg").ifAbsent.includes("noapictimer"),
     );

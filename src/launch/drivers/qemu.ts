@@ -66,6 +66,30 @@ const TCG_HINTS = (khz: number) => [
 ];
 
 /**
+ * Debian's kernel under software emulation, where patching kernel text is dear (each patch a TLB flush in
+ * QEMU's TCG), found by sampling the guest's instruction pointer through QMP during boots
+ * (bench/guest-profile.mjs). On one CPU the kernel rewrites every LOCK prefix of its text to UP code,
+ * thousands of patches: noreplace-smp keeps them (correct on one CPU; more CPUs never patch). ftrace's
+ * check for weak functions looks up every one of its ~37,700 call sites in kallsyms, and the trace event
+ * enum maps are rewritten into every event's format (~20 ms in the profile), both for tracing that a kiln
+ * guest never turns on. QEMU start -> hello's line 1250 -> 1029 ms (medians of 11, interleaved).
+ */
+const STOCK_TCG_HINTS = [
+  "noreplace-smp",
+  "initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init",
+];
+
+/** Every initcall_blacklist= of `parts` as one, where the first was: a user's own value then replaces all. */
+function oneBlacklist(parts: string[]): string[] {
+  const key = "initcall_blacklist=";
+  const names = parts.filter((p) => p.startsWith(key)).flatMap((p) => p.slice(key.length).split(","));
+  const first = parts.findIndex((p) => p.startsWith(key));
+  if (first < 0) return parts;
+  const rest = parts.filter((p, i) => i === first || !p.startsWith(key));
+  return rest.map((p) => (p.startsWith(key) ? `${key}${names.join(",")}` : p));
+}
+
+/**
  * microvm has no PCI host bridge (kiln never turns on its pcie=on), yet a kernel built with PCI probes for
  * one: x86's pci_arch_init then logs "PCI: Fatal: No config space access function found" (KERN_ERR) and
  * pcibios_init "PCI: System does not support PCI" (KERN_WARNING) on every boot. No pci= value stops that:
@@ -302,20 +326,22 @@ export const qemuDriver: Driver = {
     // hypervisor puts on the serial port; the TSC and APIC timer hints are for a kernel on QEMU's CPU.
     if (image.manifest.hypervisor)
       return { override: ["console=hvc0", "panic=-1", `kiln.dev=${dev.join(",") || "none"}`], ifAbsent: [] };
+    const stock = image.manifest.kernel.kind === "stock";
     return {
       override: ["console=ttyS0", "reboot=t", "panic=-1", `kiln.dev=${dev.join(",") || "none"}`],
-      ifAbsent: [
+      ifAbsent: oneBlacklist([
         ...(spec.machine === "microvm" ? microvmFacts(image) : []),
         ...(accel === "tcg"
           ? [
               ...TCG_HINTS(tscKhz()),
               // Under software emulation the local APIC timer's calibration fails after ~0.2 s of trying;
               // the specialized kernel then takes another clock event device at once (hello 0.58 -> 0.32 s).
-              // Not for the stock kernel: there Redis hung without the APIC timer.
-              ...(image.manifest.kernel.kind === "specialized" ? ["noapictimer"] : []),
+              // Not for the stock kernel: on microvm its ACPI is hardware-reduced, so it sets up no PIT, and
+              // without the APIC timer no timer fires at all (`sleep 2` never returns; Redis hung).
+              ...(stock ? STOCK_TCG_HINTS : ["noapictimer"]),
             ]
           : []),
-      ],
+      ]),
     };
   },
 
