@@ -5,6 +5,9 @@
 // it (Debian ships System.map only in its -dbg package); PVH boots have no KASLR, so the addresses hold.
 // Prints the hottest functions, the top three per 20 ms, and, for functions named with --stacks, the
 // kernel text addresses found on the stack (the "guess" unwinder's view, enough to name the callers).
+// Sampling has a cost: the boot takes ~20% longer, and when QEMU holds the vCPU to answer, one function can
+// collect a burst of samples inside a single 20 ms bucket without doing that much work. Trust what is spread
+// over several buckets (the per-20 ms list shows which), and check a cut with an A/B run of the boot.
 //
 //   node bench/guest-profile.mjs [IMAGE] [--kernel stock|specialized] [--append "ARGS"] [--line REGEX]
 //        [--stacks sym1,sym2] [--top 30]
