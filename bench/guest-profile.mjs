@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ENV, HOME, helloSetup, kiln, qemuCommand } from "./lib.mjs";
+import { HOME, helloSetup, kiln, kilnCompile, qemuCommand } from "./lib.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -49,24 +49,12 @@ function kernelSymbols() {
       '#include <stdio.h>\nint main(void) { FILE *f = fopen("/proc/kallsyms", "r"); char b[65536]; size_t n;\n' +
         "  if (!f) return 1; while ((n = fread(b, 1, sizeof b, f)) > 0) fwrite(b, 1, n, stdout); return 0; }\n",
     );
-    const cc = join(HOME, "toolchains", "default", "bin", "x86_64-kiln-linux-musl-gcc");
-    const prog = join(work, "kallsyms");
-    kiln(["toolchain", "--quiet"], { stdio: "ignore" });
-    const r = spawn(cc, ["-Os", "-o", prog, src], { env: ENV, stdio: "inherit" });
-    return new Promise((res, rej) =>
-      r.on("exit", (code) => {
-        if (code !== 0) return rej(new Error(`compiling ${src} failed`));
-        const img = join(work, `kallsyms-${kind}`);
-        const kernelArgs =
-          manifest.kernel.kind === "specialized" ? ["--kernel", "specialized"] : ["--kernel", "stock"];
-        kiln(["bake", "qemu", img, prog, ...kernelArgs, "--quiet", "--force"]);
-        const out = kiln(["launch", "qemu", "--rm", img], { maxBuffer: 64 << 20 });
-        writeFileSync(cache, out.replaceAll("\r", ""));
-        res(parseSymbols(out.replaceAll("\r", "")));
-      }),
-    );
+    const prog = kilnCompile(src, join(work, "kallsyms"));
+    const img = join(work, `kallsyms-${manifest.kernel.kind}`);
+    kiln(["bake", "qemu", img, prog, "--kernel", manifest.kernel.kind, "--quiet", "--force"]);
+    writeFileSync(cache, kiln(["launch", "qemu", "--rm", img], { maxBuffer: 64 << 20 }).replaceAll("\r", ""));
   }
-  return Promise.resolve(parseSymbols(readFileSync(cache, "utf8")));
+  return parseSymbols(readFileSync(cache, "utf8"));
 }
 
 function parseSymbols(text) {
@@ -79,7 +67,7 @@ function parseSymbols(text) {
   return syms.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-const syms = await kernelSymbols();
+const syms = kernelSymbols();
 const lo = syms[0][0];
 function symbol(addr) {
   if (addr < lo || addr >> 40n !== 0xffffffn) return "(user space or firmware)";

@@ -39,15 +39,17 @@ export function kiln(args, opts = {}) {
  */
 export function helloSetup(work) {
   mkdirSync(work, { recursive: true });
-  kiln(["toolchain", "--quiet"], { stdio: "ignore" });
   kiln(["components", "fetch", "--quiet"]);
+  return kilnCompile(join(ROOT, "examples", "hello", "hello.c"), join(work, "hello"));
+}
+
+/** Compile one C file with the bench home's default kiln toolchain (written if missing); returns `out`. */
+export function kilnCompile(src, out) {
+  kiln(["toolchain", "--quiet"], { stdio: "ignore" });
   const cc = join(HOME, "toolchains", "default", "bin", "x86_64-kiln-linux-musl-gcc");
-  const hello = join(work, "hello");
-  spawnSync(cc, ["-Os", "-o", hello, join(ROOT, "examples", "hello", "hello.c")], {
-    env: ENV,
-    stdio: "inherit",
-  });
-  return hello;
+  const r = spawnSync(cc, ["-Os", "-o", out, src], { env: ENV, stdio: "inherit" });
+  if (r.status !== 0) throw new Error(`compiling ${src} failed`);
+  return out;
 }
 
 /** Start a process and resolve with the ms until `pattern` appears on its stdout; the process is then killed. */

@@ -4,11 +4,11 @@
 // first HTTP 200, kiln launch -> hello's line (kiln's columns: what a user waits for, node and kiln included),
 // image size, smallest memory that boots hello. The QEMU rows run the very command `kiln launch` runs
 // (from --dry-run, without its QMP socket and pid file), kiln-init and all: bench/specialized-boot.mjs boots
-// a bare test /init on its own QEMU line, so its figure is the kernel's floor, not a user's. Runs are interleaved (one of each column,
-// then the next round), each round waits for a quiet host (1-minute load average below --load-below, at
-// most --load-wait seconds) and the load is printed; times are medians (min-max). Rumprun boots exactly as
-// its launcher starts it on QEMU (`rumprun qemu`: -kernel X.bin, serial console, no VGA), under the
-// accelerator kiln picks. Without --hello/--httpd, kiln's columns alone.
+// a bare test /init on its own QEMU line, so its figure is the kernel's floor, not a user's. Runs are
+// interleaved (one of each column, then the next round), each round waits for a quiet host (1-minute load
+// average below --load-below, at most --load-wait seconds) and the load is printed; times are medians
+// (min-max). Rumprun boots exactly as its launcher starts it on QEMU (`rumprun qemu`: -kernel X.bin, serial
+// console, no VGA), under the accelerator kiln picks. Without --hello/--httpd, kiln's columns alone.
 //
 //   node bench/rumprun.mjs [--hello hello.bin] [--httpd httpd.bin] [--runs 5]
 //     [--rumprun-bake "rumprun-bake hw_virtio /tmp/hello.bin hello"]  (timed as the Rumprun bake)

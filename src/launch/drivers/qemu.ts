@@ -82,11 +82,11 @@ const STOCK_TCG_HINTS = [
 /** Every initcall_blacklist= of `parts` as one, where the first was: a user's own value then replaces all. */
 function oneBlacklist(parts: string[]): string[] {
   const key = "initcall_blacklist=";
-  const names = parts.filter((p) => p.startsWith(key)).flatMap((p) => p.slice(key.length).split(","));
   const first = parts.findIndex((p) => p.startsWith(key));
-  if (first < 0) return parts;
-  const rest = parts.filter((p, i) => i === first || !p.startsWith(key));
-  return rest.map((p) => (p.startsWith(key) ? `${key}${names.join(",")}` : p));
+  const names = parts.filter((p) => p.startsWith(key)).map((p) => p.slice(key.length));
+  return parts.flatMap((p, i) =>
+    !p.startsWith(key) ? [p] : i === first ? [`${key}${names.join(",")}`] : [],
+  );
 }
 
 /**
