@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const KILN = join(ROOT, "bin", "kiln.js");
+/** kiln as users run it: from its startup snapshot when one is built (npm run build). Timed rows use it. */
+export const KILN_BIN = join(ROOT, "bin", "kiln");
 /** Benchmarks use their own KILN_HOME so that they never disturb a user's store. */
 export const HOME = process.env.KILN_BENCH_HOME ?? join(ROOT, ".kiln-test", "bench-home");
 export const ENV = { ...process.env, KILN_HOME: HOME };

@@ -24,6 +24,7 @@ import {
   HOME,
   helloSetup,
   KILN,
+  KILN_BIN,
   kiln,
   median,
   qemuCommand,
@@ -112,15 +113,13 @@ const columns = [
   },
   ...kinds.map((kind) => ({
     name: `kiln ${kind}`,
-    bake: () =>
-      timeSync(process.execPath, [KILN, "bake", "qemu", images[kind], hello, "--kernel", kind, "--quiet"]),
+    bake: () => timeSync(KILN_BIN, ["bake", "qemu", images[kind], hello, "--kernel", kind, "--quiet"]),
     hello: () => {
       const { cmd } = qemuCommand(images[kind]);
       return timeToLine(cmd[0], cmd.slice(1), /Hello from kiln!/);
     },
     // What a user waits for: node starting, kiln checking the image and starting QEMU, then the boot.
-    launch: () =>
-      timeToLine(process.execPath, [KILN, "launch", "qemu", "--rm", images[kind]], /Hello from kiln!/),
+    launch: () => timeToLine(KILN_BIN, ["launch", "qemu", "--rm", images[kind]], /Hello from kiln!/),
     http: async () => {
       const port = await freePort();
       const { cmd } = qemuCommand(httpd[kind], ["-p", `${port}:8080`]);

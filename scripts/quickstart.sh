@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 [ -d node_modules ] || npm ci
 [ -f dist/cli/main.js ] || npm run build
-node bin/kiln.js run examples/hello
+bin/kiln run examples/hello

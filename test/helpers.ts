@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const KILN = join(ROOT, "bin", "kiln.js");
+/** What users run: starts from the startup snapshot when one is built (test/e2e/snapshot.test.ts), else as KILN. */
+export const KILN_BIN = join(ROOT, "bin", "kiln");
 
 /**
  * A KILN_HOME shared by all tests of one run, so that the kernel package is fetched and the default
@@ -35,7 +37,7 @@ export function runKiln(
   args: readonly string[],
   opts: { home?: string; env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
-  return run(process.execPath, [KILN, ...args], {
+  return run(KILN_BIN, args, {
     ...opts,
     env: { ...process.env, KILN_HOME: opts.home ?? sharedHome(), ...opts.env },
   });

@@ -1,6 +1,7 @@
 import { constants } from "node:fs";
 import { access, readFile } from "node:fs/promises";
 import { which } from "./exec.js";
+import { type Startup, startup } from "./startup.js";
 
 export interface Check {
   kind: "cmd" | "file" | "dev";
@@ -19,6 +20,8 @@ export interface DoctorReport {
   /** The one command that installs everything missing (required and optional), or undefined. */
   install?: string;
   installRequired?: string;
+  /** Whether kiln itself started from its snapshot (about 40 ms sooner per command), and if not, why. */
+  startup: Startup;
 }
 
 const TABLE = new URL("../../data/prerequisites.tsv", import.meta.url);
@@ -73,5 +76,6 @@ export async function doctor(): Promise<DoctorReport> {
     checks,
     ...(all.length ? { install: `apt-get install -y ${all.join(" ")}` } : {}),
     ...(req.length ? { installRequired: `apt-get install -y ${req.join(" ")}` } : {}),
+    startup: startup(),
   };
 }

@@ -23,6 +23,11 @@ export function register(program: Command): void {
       if (d.install && d.install !== d.installRequired)
         out += `\n\nEverything missing (optional ones too):\n  ${d.install}`;
       if (d.ok) out += "\n\nAll required tools are present.";
+      const s = d.startup;
+      out +=
+        s.from === "snapshot"
+          ? `\nkiln starts from its snapshot (${s.snapshot}).`
+          : `\nkiln starts from its modules: ${s.why}.\n  hint: ${s.hint}`;
       return out;
     });
     cliState.exitCode = r.ok ? 0 : 1;
