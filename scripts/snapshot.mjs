@@ -11,7 +11,7 @@
 // blob of that name and starts from the modules. Usage: node scripts/snapshot.mjs (after tsc; `npm run
 // build` runs both).
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -87,6 +87,8 @@ const metaUrl = {
 };
 
 export async function buildSnapshot() {
+  // A snapshot of older modules must not outlive a build that fails: nothing is left but what this makes.
+  rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const script = join(OUT, "kiln.cjs");
   await build({
@@ -101,11 +103,16 @@ export async function buildSnapshot() {
     banner: { js: BANNER },
     outfile: script,
     plugins: [metaUrl],
-    logLevel: "error",
+    logLevel: "warning",
     legalComments: "none",
     minify: !process.env.KILN_SNAPSHOT_READABLE,
     keepNames: true,
   });
+  // An import() whose specifier is not a literal cannot be bundled: it would become a require() that finds
+  // nothing at run time (no dynamic import in a snapshot). Refuse to build rather than ship that.
+  const loose = readFileSync(script, "utf8").match(/.{0,80}\brequire\((?!["'])/s);
+  if (loose)
+    throw new Error(`a dynamic import that esbuild cannot bundle (use a literal specifier): ${loose[0]}`);
   const name = snapshotName(process.execPath);
   const tmp = join(OUT, `.${name}.tmp-${process.pid}`);
   // commander's module reaches child_process, which Node has not vetted for snapshots; kiln's use of it
@@ -114,7 +121,6 @@ export async function buildSnapshot() {
     cwd: OUT,
     stdio: "inherit",
   });
-  for (const f of readdirSync(OUT)) if (f.endsWith(".blob")) rmSync(join(OUT, f));
   const blob = join(OUT, name);
   renameSync(tmp, blob);
   return blob;

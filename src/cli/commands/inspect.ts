@@ -2,11 +2,6 @@ import type { Command } from "commander";
 import type { ProgramDescription } from "../../toolchain/describeProgram.js";
 import { type CommonOpts, report, table, withCommon } from "../context.js";
 
-/** The image side of `kiln inspect`, provided by src/bake/inspectImage.ts. */
-interface ImageInspector {
-  inspectImage(dir: string): Promise<unknown>;
-}
-
 export function register(program: Command): void {
   withCommon(program.command("inspect"))
     .description("show what a program (ELF file) or an image directory is made of")
@@ -16,25 +11,13 @@ export function register(program: Command): void {
       const { existsSync } = await import("node:fs");
       const { join } = await import("node:path");
       if (existsSync(join(path, "manifest.json"))) {
-        const inspector = await loadImageInspector(path);
-        report(opts, await inspector.inspectImage(path), (d) => renderGeneric(d));
+        const { inspectImage } = await import("../../bake/inspectImage.js");
+        report(opts, await inspectImage(path), (d) => renderGeneric(d));
         return;
       }
       const { describeProgram } = await import("../../toolchain/describeProgram.js");
       report(opts, await describeProgram(path), renderProgram);
     });
-}
-
-async function loadImageInspector(path: string): Promise<ImageInspector> {
-  // A variable specifier: the image side may be absent from a build, and then this is a clear error.
-  const spec = "../../bake/inspectImage.js";
-  try {
-    return (await import(spec)) as ImageInspector;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw e;
-    const { notElf } = await import("../../core/elf.js");
-    throw notElf(path, "it is an image directory, and this kiln cannot inspect images");
-  }
 }
 
 function renderProgram(d: ProgramDescription): string {
