@@ -55,7 +55,7 @@ export async function runCase(c, opts = {}) {
     const pkg = c.spec.slice(4).split(/[:=]/)[0];
     row.version = m.sbom?.debian?.packages?.[pkg]?.version ?? "";
     if (c.run) await runProgram(c, img, env, row);
-    else await runServer(c, img, env, row, kiln);
+    else await runServer(c, img, row, kiln);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -123,7 +123,7 @@ async function freePort() {
   });
 }
 
-async function runServer(c, img, env, row, kiln) {
+async function runServer(c, img, row, kiln) {
   const port = await freePort();
   const name = `compat-${process.pid}-${port}`;
   const proto = c.serve.proto === "udp" ? "/udp" : "";
