@@ -58,8 +58,8 @@ startupSnapshot.setDeserializeMainFunction(() => {
     if (e.code === "EPIPE") process.exit(0);
     throw e;
   });
-  // process.argv is [node, "--", ...words]: bin/kiln ends node's options with "--".
-  const words = process.argv.slice(process.argv[1] === "--" ? 2 : 1);
+  // bin/kiln ends node's options with "--", which node takes out: process.argv is [node, ...words].
+  const words = process.argv.slice(1);
   if (words.length === 1 && (words[0] === "--version" || words[0] === "-V")) {
     process.stdout.write(\`\${KILN_VERSION}\\n\`);
     return;

@@ -65,6 +65,7 @@ describe("startup snapshot", () => {
       ["bake", "no-such-platform", join(OUT, "y"), "/nonexistent/program"],
       ["no-such-verb"],
       ["--version"],
+      ["--", "--version"],
       ["bake", "--help"],
       ["components", "--json"],
     ]) {
