@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, realpath, rename, rm, stat } from "node:fs/promises";
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdir, readFile, realpath, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sha256 } from "../core/digest.js";
@@ -51,10 +52,13 @@ interface Sources {
   digest: string;
 }
 
-async function readSources(dir: string): Promise<Sources> {
+/** Synchronous: a dozen small files, each an asynchronous read's several thread-pool round trips. */
+function readSources(dir: string): Sources {
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((n) => n.endsWith(".c") || n.endsWith(".h")).sort();
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith(".c") || n.endsWith(".h"))
+      .sort();
   } catch (e) {
     throw new KilnError(
       "KILN_EKILN_INIT_SOURCES",
@@ -72,7 +76,7 @@ async function readSources(dir: string): Promise<Sources> {
     );
   }
   const parts: string[] = [];
-  for (const n of names) parts.push(n, sha256(await readFile(join(dir, n))));
+  for (const n of names) parts.push(n, sha256(readFileSync(join(dir, n))));
   return { dir, units, digest: sha256(parts.join("\n")) };
 }
 
@@ -91,7 +95,7 @@ export async function ensureKilnInit(opts: {
   sourceDir?: string;
 }): Promise<KilnInitBuild> {
   const progress = opts.progress ?? silentProgress;
-  const src = await readSources(opts.sourceDir ?? guestDir());
+  const src = readSources(opts.sourceDir ?? guestDir());
   const version = `${KILN_VERSION}+${src.digest.slice(0, 12)}`;
   const ccPath = await which(opts.cc);
   if (!ccPath) {
