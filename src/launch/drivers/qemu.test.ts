@@ -183,6 +183,9 @@ describe("qemu arguments", () => {
     // The stock kernel keeps its SMP code and skips ftrace's weak-function scan under TCG; its blacklist is
     // one parameter with microvm's PCI probes in it.
     assert.ok(stockTcg.includes("noreplace-smp"));
+    // ...and clears pages with its unrolled loops, not with rep stos, which TCG runs an iteration at a time.
+    assert.ok(stockTcg.includes("clearcpuid=rep_good"));
+    assert.ok(!qemuDriver.cmdlineFor(spec(), image(), "kvm").ifAbsent.includes("clearcpuid=rep_good"));
     assert.deepEqual(
       stockTcg.filter((p) => p.startsWith("initcall_blacklist=")),
       ["initcall_blacklist=pci_arch_init,pci_subsys_init,ftrace_check_for_weak_functions,trace_eval_init"],

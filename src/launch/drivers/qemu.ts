@@ -73,10 +73,16 @@ const TCG_HINTS = (khz: number) => [
  * check for weak functions looks up every one of its ~37,700 call sites in kallsyms, and the trace event
  * enum maps are rewritten into every event's format (~20 ms in the profile), both for tracing that a kiln
  * guest never turns on. QEMU start -> hello's line 1250 -> 1029 ms (medians of 11, interleaved).
+ * clearcpuid=rep_good: "rep stos is fast" is true of CPUs, not of TCG, which runs a rep-prefixed instruction
+ * one iteration at a time (clear_page_rep was the profile's hottest function, 83 ms); without the flag the
+ * kernel clears and fills pages with its unrolled loops. It changes which routine runs, nothing else, and
+ * the kernel records it as a taint (S, CPU out of spec). Hello 1150 -> 1050 ms (medians of 9, alternating);
+ * the specialized kernel, which clears far fewer pages, did not move (291 / 294 ms), so it does not get it.
  */
 const STOCK_TCG_HINTS = [
   "noreplace-smp",
   "initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init",
+  "clearcpuid=rep_good",
 ];
 
 /** Every initcall_blacklist= of `parts` as one, where the first was: a user's own value then replaces all. */
