@@ -50,20 +50,13 @@ var require = function (id) {
 };`;
 
 const ENTRY = `import { startupSnapshot } from "node:v8";
+import { answeredVersion, guardStdout } from "./dist/cli/entry.js";
 import { main } from "./dist/cli/main.js";
-import { KILN_VERSION } from "./dist/core/version.js";
 startupSnapshot.setDeserializeMainFunction(() => {
-  // As bin/kiln.js: a reader that closes early (\`kiln --help | head\`) is not an error.
-  process.stdout.on("error", (e) => {
-    if (e.code === "EPIPE") process.exit(0);
-    throw e;
-  });
+  guardStdout();
   // bin/kiln ends node's options with "--", which node takes out: process.argv is [node, ...words].
   const words = process.argv.slice(1);
-  if (words.length === 1 && (words[0] === "--version" || words[0] === "-V")) {
-    process.stdout.write(\`\${KILN_VERSION}\\n\`);
-    return;
-  }
+  if (answeredVersion(words)) return;
   main(words).then((code) => {
     process.exitCode = code;
   });

@@ -28,10 +28,9 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
-// The same build as `npm run build`: the modules, then the startup snapshot bin/kiln starts from.
-const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+// `npm run build`: the modules, then the startup snapshot bin/kiln starts from.
+const build = spawnSync("npm", ["run", "build"], { stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
-spawnSync(process.execPath, ["scripts/snapshot.mjs"], { stdio: "inherit" });
 // Expensive shared state, made once before the tests run in parallel: the default toolchain with its C++
 // runtime (libstdc++ for musl, built from gcc-12-source: ~3 min on 2 cores the first time, then cached) and
 // the stock kernel components in the shared test KILN_HOME (test/helpers.ts sharedHome()).

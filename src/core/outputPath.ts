@@ -122,7 +122,7 @@ export async function placeOutput(tmp: string, path: string, opts: OutputOptions
     await rm(old, { recursive: true, force: true });
   }
   if (opts.record === false) return;
-  const record = `${JSON.stringify({ path: abs, fp: await identity(abs) })}\n`;
+  const record = `${JSON.stringify({ path: abs, fp: identity(abs) })}\n`;
   // Only a record: without it, the next write there needs --force.
   await writeFileAtomic(ledgerFile(abs, opts.env), record).catch(() => {});
 }
@@ -132,7 +132,7 @@ async function madeByKiln(abs: string, opts: OutputOptions): Promise<boolean> {
   if (text) {
     try {
       const rec = JSON.parse(text) as { path?: string; fp?: string };
-      if (rec.path === abs && rec.fp === (await identity(abs))) return true;
+      if (rec.path === abs && rec.fp === identity(abs)) return true;
     } catch {
       // A damaged record proves nothing; fall through.
     }
@@ -148,7 +148,7 @@ function ledgerFile(abs: string, env?: NodeJS.ProcessEnv): string {
  * The identity of a file or a whole tree: any change to any file in it (even the same bytes rewritten) changes it.
  * Synchronous: a walk of metadata alone, where each asynchronous call would cost a thread-pool round trip.
  */
-async function identity(abs: string): Promise<string> {
+function identity(abs: string): string {
   const h = createHash("sha256");
   const walk = (p: string, rel: string): void => {
     const s: BigIntStats = lstatSync(p, { bigint: true });
