@@ -78,10 +78,14 @@ const TCG_HINTS = (khz: number) => [
  * kernel clears and fills pages with its unrolled loops. It changes which routine runs, nothing else, and
  * the kernel records it as a taint (S, CPU out of spec). Hello 1150 -> 1050 ms (medians of 9, alternating);
  * the specialized kernel, which clears far fewer pages, did not move (291 / 294 ms), so it does not get it.
+ * Three more initcalls, found with initcall_debug: tracer_init_tracefs fills tracefs with a directory per
+ * trace event (~2,000 of them, 77 ms); crypto_kdf108_init and blake2s_mod_init only run self-tests of code
+ * that works without them (25 and 4 ms). Hello 1060 -> 1003 ms (medians of 15, interleaved). A guest that
+ * wants tracefs passes its own initcall_blacklist=, which replaces kiln's.
  */
 const STOCK_TCG_HINTS = [
   "noreplace-smp",
-  "initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init",
+  "initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init,tracer_init_tracefs,crypto_kdf108_init,blake2s_mod_init",
   "clearcpuid=rep_good",
 ];
 
@@ -133,13 +137,27 @@ export interface QemuArgsInput {
 export function qemuArgs(i: QemuArgsInput): string[] {
   if (i.image.hypervisor) return multibootArgs(i, i.image.hypervisor);
   const mmio = i.spec.machine === "microvm";
-  const machine = mmio ? (i.image.manifest.acpi === false ? "microvm,acpi=off" : "microvm") : i.spec.machine;
+  const machine = mmio ? microvmMachine(i.image.manifest.acpi !== false, i.accel) : i.spec.machine;
   return machineArgs(i, {
     cpu: programCpu(i.accel),
     machine: ["-M", machine],
     boot: ["-kernel", i.image.direct ?? i.image.kernel, "-initrd", i.initrd, "-append", i.cmdline],
     mmio,
   });
+}
+
+/**
+ * microvm's machine string. With ACPI, a kernel on microvm finds hardware-reduced ACPI and sets up no PIT
+ * timer (its tick is the local APIC's), so the PIT serves only its early CPU-frequency calibration, which
+ * under software emulation reads the PIT until the result is precise enough (the "Fast TSC calibration"
+ * line). Without a PIT that calibration fails at once and the kernel takes tsc_early_khz's frequency
+ * instead (TCG_HINTS): QEMU start -> hello's line 1174 -> 1001 ms on the stock kernel (medians of 9,
+ * interleaved). Without ACPI (the specialized kernel) the PIT is the tick and stays, and under KVM the
+ * kernel calibrates from kvmclock and never reads it.
+ */
+function microvmMachine(acpi: boolean, accel: "kvm" | "tcg"): string {
+  if (!acpi) return "microvm,acpi=off";
+  return accel === "tcg" ? "microvm,pit=off" : "microvm";
 }
 
 /**
