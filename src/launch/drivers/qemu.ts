@@ -78,14 +78,13 @@ const TCG_HINTS = (khz: number) => [
  * kernel clears and fills pages with its unrolled loops. It changes which routine runs, nothing else, and
  * the kernel records it as a taint (S, CPU out of spec). Hello 1150 -> 1050 ms (medians of 9, alternating);
  * the specialized kernel, which clears far fewer pages, did not move (291 / 294 ms), so it does not get it.
- * Three more initcalls, found with initcall_debug: tracer_init_tracefs fills tracefs with a directory per
- * trace event (~2,000 of them, 77 ms); crypto_kdf108_init and blake2s_mod_init only run self-tests of code
- * that works without them (25 and 4 ms). Hello 1060 -> 1003 ms (medians of 15, interleaved). A guest that
- * wants tracefs passes its own initcall_blacklist=, which replaces kiln's.
+ * crypto_kdf108_init and blake2s_mod_init only run self-tests of code that works without them (25 and 4 ms
+ * by initcall_debug). tracer_init_tracefs (77 ms) is not skipped: without it a panicking kernel loops in
+ * ring_buffer_record_off instead of rebooting (launch-memory.test.ts's too-small -M hung in 6 of 8 boots).
  */
 const STOCK_TCG_HINTS = [
   "noreplace-smp",
-  "initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init,tracer_init_tracefs,crypto_kdf108_init,blake2s_mod_init",
+  "initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init,crypto_kdf108_init,blake2s_mod_init",
   "clearcpuid=rep_good",
 ];
 
