@@ -77,6 +77,8 @@ export function runScript(image: Image, name: string, extraCmdline?: string): st
   const m = image.manifest;
   const cmdline = withConsole([m.cmdline, extraCmdline ?? ""].join(" "), "ttyS0");
   const machine = m.acpi === false ? "microvm,acpi=off" : "microvm";
+  // As kiln launch: under TCG an ACPI kernel's microvm has no PIT (src/launch/drivers/qemu.ts, microvmMachine).
+  const noPit = m.acpi === false ? "" : `\n  machine="$machine,pit=off"`;
   return `#!/bin/sh
 # Boot the kiln image ${name} with QEMU (written by kiln ${KILN_VERSION}).
 # Environment: KILN_ACCEL=kvm|tcg (default: kvm when /dev/kvm opens), KILN_MEMORY=MiB (default 128),
@@ -88,14 +90,15 @@ if [ -z "$accel" ]; then
   if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then accel=kvm; else accel=tcg; fi
 fi
 append=${shq(cmdline)}
+machine=${machine}
 if [ "$accel" = tcg ]; then
   khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo 2>/dev/null || true)
-  append="$append tsc_early_khz=\${khz:-2000000} no_timer_check tsc=reliable"
+  append="$append tsc_early_khz=\${khz:-2000000} no_timer_check tsc=reliable"${noPit}
 fi
 log=$(mktemp "\${TMPDIR:-/tmp}/kiln-${name}.XXXXXX")
 trap 'rm -f "$log"' EXIT
 status=0
-"\${KILN_QEMU:-qemu-system-x86_64}" -name kiln-${name} -M ${machine} -accel "$accel" -m "\${KILN_MEMORY:-128}" \\
+"\${KILN_QEMU:-qemu-system-x86_64}" -name kiln-${name} -M "$machine" -accel "$accel" -m "\${KILN_MEMORY:-128}" \\
   -nodefaults -no-user-config -display none -no-reboot \\
   -chardev "stdio,id=con0,signal=on,logfile=$(printf '%s' "$log" | sed 's/,/,,/g')" -serial chardev:con0 \\
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 \\
