@@ -150,9 +150,9 @@ export function qemuArgs(i: QemuArgsInput): string[] {
  * timer (its tick is the local APIC's), so the PIT serves only its early CPU-frequency calibration, which
  * under software emulation reads the PIT until the result is precise enough (the "Fast TSC calibration"
  * line). Without a PIT that calibration fails at once and the kernel takes tsc_early_khz's frequency
- * instead (TCG_HINTS): QEMU start -> hello's line 1174 -> 1001 ms on the stock kernel (medians of 9,
- * interleaved). Without ACPI (the specialized kernel) the PIT is the tick and stays, and under KVM the
- * kernel calibrates from kvmclock and never reads it.
+ * instead (TCG_HINTS): QEMU start -> hello's line 1075 -> 1039 ms on the stock kernel (medians of 20, ABBA
+ * order). Without ACPI (the specialized kernel) the PIT is the tick and stays, and under KVM the kernel
+ * calibrates from kvmclock and never reads it.
  */
 function microvmMachine(acpi: boolean, accel: "kvm" | "tcg"): string {
   if (!acpi) return "microvm,acpi=off";
