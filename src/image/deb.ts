@@ -26,6 +26,7 @@ import {
 import { q, usageError } from "../core/errors.js";
 import { silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
+import { microvmMachine } from "../launch/drivers/qemu.js";
 import type { Image } from "../manifest/imageManifest.js";
 import type { FormatOptions, LaunchableFormat, LaunchableResult } from "./format.js";
 import { builtUsing, docPayload, imageCompliance } from "./imageDebDocs.js";
@@ -76,9 +77,11 @@ function withConsole(cmdline: string, console: string): string {
 export function runScript(image: Image, name: string, extraCmdline?: string): string {
   const m = image.manifest;
   const cmdline = withConsole([m.cmdline, extraCmdline ?? ""].join(" "), "ttyS0");
-  const machine = m.acpi === false ? "microvm,acpi=off" : "microvm";
-  // As kiln launch: under TCG an ACPI kernel's microvm has no PIT (src/launch/drivers/qemu.ts, microvmMachine).
-  const noPit = m.acpi === false ? "" : `\n  machine="$machine,pit=off"`;
+  // kiln launch's machine for each accelerator, which the script picks only when it runs.
+  const machine = {
+    kvm: microvmMachine(m.acpi !== false, "kvm"),
+    tcg: microvmMachine(m.acpi !== false, "tcg"),
+  };
   return `#!/bin/sh
 # Boot the kiln image ${name} with QEMU (written by kiln ${KILN_VERSION}).
 # Environment: KILN_ACCEL=kvm|tcg (default: kvm when /dev/kvm opens), KILN_MEMORY=MiB (default 128),
@@ -90,10 +93,11 @@ if [ -z "$accel" ]; then
   if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then accel=kvm; else accel=tcg; fi
 fi
 append=${shq(cmdline)}
-machine=${machine}
+machine=${machine.kvm}
 if [ "$accel" = tcg ]; then
+  machine=${machine.tcg}
   khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo 2>/dev/null || true)
-  append="$append tsc_early_khz=\${khz:-2000000} no_timer_check tsc=reliable"${noPit}
+  append="$append tsc_early_khz=\${khz:-2000000} no_timer_check tsc=reliable"
 fi
 log=$(mktemp "\${TMPDIR:-/tmp}/kiln-${name}.XXXXXX")
 trap 'rm -f "$log"' EXIT

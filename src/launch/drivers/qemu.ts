@@ -154,7 +154,7 @@ export function qemuArgs(i: QemuArgsInput): string[] {
  * order). Without ACPI (the specialized kernel) the PIT is the tick and stays, and under KVM the kernel
  * calibrates from kvmclock and never reads it.
  */
-function microvmMachine(acpi: boolean, accel: "kvm" | "tcg"): string {
+export function microvmMachine(acpi: boolean, accel: "kvm" | "tcg"): string {
   if (!acpi) return "microvm,acpi=off";
   return accel === "tcg" ? "microvm,pit=off" : "microvm";
 }
