@@ -17,7 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { freePort, poll, ROOT, runKiln } from "../helpers.js";
+import { poll, ROOT, runKiln } from "../helpers.js";
 import { bakeImage } from "./launchFixture.js";
 import { destroyDomains, LOCAL_URI, startLibvirt, virshRun } from "./libvirtRig.js";
 import { type Sshd, startSshd } from "./sshdRig.js";
@@ -297,7 +297,10 @@ describe("kiln launch libvirt over qemu+ssh:// (an sshd of the test's own on loo
   });
 
   it("a host that does not answer ssh is KILN_ELIBVIRT_UNREACHABLE", async () => {
-    const port = await freePort();
+    // Port 1: below the ephemeral range that every other test's listener (QEMU's forwards among them) draws
+    // from, so nothing can take it meanwhile. A free port picked from that range was once taken by a
+    // parallel test's listener before ssh connected, which closed the connection instead of refusing it.
+    const port = 1;
     const uri = `qemu+ssh://root@127.0.0.1:${port}/system?keyfile=${sshd!.key}&no_verify=1`;
     const r = await runKiln(["launch", "libvirt", "--connect", uri, hello], {
       home,
