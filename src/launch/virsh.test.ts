@@ -27,6 +27,16 @@ describe("virsh", () => {
     assert.equal(refused?.code, "KILN_ELIBVIRT_UNREACHABLE");
     assert.match(refused!.message, /Connection refused/);
     assert.match(refused!.hint, /ssh/);
+    const closed = connectionError(
+      "qemu+ssh://root@127.0.0.1:1/system",
+      "error: failed to connect to the hypervisor\nerror: internal error: client socket is closed\n",
+      "ssh to 127.0.0.1 port 1: connection refused",
+    );
+    assert.equal(closed?.code, "KILN_ELIBVIRT_UNREACHABLE");
+    assert.match(
+      closed!.message,
+      /client socket is closed \(ssh to 127\.0\.0\.1 port 1: connection refused\)$/,
+    );
     assert.equal(connectionError("qemu:///system", "error: failed to get domain 'x'\n"), undefined);
   });
 

@@ -6,6 +6,7 @@
  */
 import { KilnError, q } from "../core/errors.js";
 import { type ExecResult, exec } from "../core/exec.js";
+import { sshEndpoint, tcpFailure } from "./sshReach.js";
 
 export const DEFAULT_LIBVIRT_URI = "qemu:///system";
 
@@ -15,7 +16,7 @@ export function virshBinary(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** The connection-level failures virsh reports, as KilnErrors; undefined for anything else. */
-export function connectionError(uri: string, stderr: string): KilnError | undefined {
+export function connectionError(uri: string, stderr: string, network?: string): KilnError | undefined {
   const said = stderr
     .split("\n")
     .map((l) => l.replace(/^error: /, "").trim())
@@ -35,7 +36,7 @@ export function connectionError(uri: string, stderr: string): KilnError | undefi
   ) {
     return new KilnError(
       "KILN_ELIBVIRT_UNREACHABLE",
-      `Cannot reach libvirt at ${q(uri)}: ${said}`,
+      `Cannot reach libvirt at ${q(uri)}: ${said}${network ? ` (${network})` : ""}`,
       uri.includes("+ssh")
         ? "Check that the host answers ssh with a key (no password prompt: kiln runs virsh without a terminal) and runs libvirtd."
         : "Start libvirtd (and virtlogd) on this host, or --connect to a URI where one runs (virsh -c URI list tells).",
@@ -85,6 +86,11 @@ export function virsh(uri: string, env: NodeJS.ProcessEnv = process.env): Virsh 
     });
     if (r.code !== 0) {
       const conn = connectionError(uri, r.stderr);
+      if (conn?.code === "KILN_ELIBVIRT_UNREACHABLE") {
+        const ssh = sshEndpoint(uri);
+        const why = ssh && (await tcpFailure(ssh.host, ssh.port));
+        if (ssh && why) throw connectionError(uri, r.stderr, `ssh to ${ssh.host} port ${ssh.port}: ${why}`);
+      }
       if (conn) throw conn;
     }
     return r;
