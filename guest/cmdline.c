@@ -54,11 +54,49 @@ int cmdline_parameq(const char *a, const char *b) {
   return 1;
 }
 
+/* 64 hex digits, nothing else. */
+static int parse_seed(const char *v, unsigned char out[32]) {
+  if (!v || strlen(v) != 64) return 0;
+  for (int i = 0; i < 64; i++) {
+    char c = v[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return 0;
+    if (i % 2) out[i / 2] = (unsigned char)(out[i / 2] | d);
+    else out[i / 2] = (unsigned char)(d << 4);
+  }
+  return 1;
+}
+
+/* <seconds>.<nanoseconds>, 1 to 12 digits then exactly 9. */
+static int parse_time(const char *v, long long *s, long *ns) {
+  long long a = 0;
+  long b = 0;
+  int n = 0;
+  if (!v) return 0;
+  for (; *v >= '0' && *v <= '9'; v++, n++) {
+    if (n == 12) return 0;
+    a = a * 10 + (*v - '0');
+  }
+  if (!n || *v++ != '.') return 0;
+  for (n = 0; *v >= '0' && *v <= '9'; v++, n++) {
+    if (n == 9) return 0;
+    b = b * 10 + (*v - '0');
+  }
+  if (n != 9 || *v) return 0;
+  *s = a;
+  *ns = b;
+  return 1;
+}
+
 void cmdline_parse(char *line, struct kiln_cmdline *out) {
   out->config = NULL;
   out->debug = 0;
   out->dev = NULL;
   out->xs = 0;
+  out->hold = 0;
+  out->has_seed = 0;
+  out->time_s = -1;
+  out->time_ns = 0;
   char *args = skip_spaces(line);
   while (*args) {
     char *param, *val;
@@ -68,5 +106,9 @@ void cmdline_parse(char *line, struct kiln_cmdline *out) {
     else if (cmdline_parameq(param, "kiln.debug")) out->debug = !val || (strcmp(val, "0") && *val);
     else if (cmdline_parameq(param, "kiln.xs")) out->xs = val && !strcmp(val, "1");
     else if (cmdline_parameq(param, "kiln.dev")) out->dev = val ? val : "";
+    else if (cmdline_parameq(param, "kiln.hold")) out->hold = val && !strcmp(val, "1");
+    else if (cmdline_parameq(param, "kiln.seed")) out->has_seed = parse_seed(val, out->seed);
+    else if (cmdline_parameq(param, "kiln.time") && !parse_time(val, &out->time_s, &out->time_ns))
+      out->time_s = -1;
   }
 }

@@ -16,6 +16,11 @@ struct kiln_cmdline {
   int debug;          /* kiln.debug, kiln.debug=1 (anything but "0" and "") */
   const char *dev;    /* kiln.dev: the device classes the launcher attached ("net,blk", "none"), or NULL */
   int xs;             /* kiln.xs=1: read the configuration from xenstore too (kiln's Xen launcher sets it) */
+  int hold;           /* kiln.hold=1: wait for the launch's own parameters in fw_cfg (a saved boot state) */
+  int has_seed;       /* kiln.seed=<64 hex digits> was given and is well formed */
+  unsigned char seed[32];
+  long long time_s;   /* kiln.time=<seconds>.<nanoseconds>, the host's wall clock; time_s < 0 without one */
+  long time_ns;
 };
 
 /* Parse a whole command line (modified in place) for kiln.* parameters. */

@@ -41,6 +41,7 @@
 #include "cmdline.h"
 #include "config.h"
 #include "dhcp.h"
+#include "fwcfg.h"
 #include "json.h"
 #include "xenstore.h"
 
@@ -973,6 +974,39 @@ static _Noreturn void run(void) {
   }
 }
 
+/* Linux's <linux/random.h> ioctls, which musl's headers do not carry. */
+#define KILN_RNDADDENTROPY _IOW('R', 0x03, int[2])
+#define KILN_RNDRESEEDCRNG _IO('R', 0x07)
+
+/*
+ * Wait (polling fw_cfg, which only a new QEMU can change) for the launch's parameters, then make this guest
+ * its own: every guest restored from one saved state starts with the same random pool and a stale clock, so
+ * the host's seed is mixed in and the generator reseeded before any program runs, and the wall clock is set.
+ */
+static void hold(struct kiln_cmdline *own) {
+  static char boot[B64URL_ENCODED_LEN(JSON_MAX_INPUT) + 4096];
+  say("kiln: held\n");
+  long n;
+  while ((n = fwcfg_read("opt/kiln/boot", boot, sizeof boot - 1)) == -1)
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+  if (n == -2) fail_init("fw_cfg opt/kiln/boot is larger than %zu bytes", sizeof boot - 1);
+  boot[n] = 0;
+  cmdline_parse(boot, own);
+  if (!own->has_seed) fail_init("fw_cfg opt/kiln/boot has no kiln.seed of 64 hex digits");
+  int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+  struct {
+    int entropy_count, buf_size;
+    unsigned char buf[32];
+  } add = {256, 32, {0}};
+  memcpy(add.buf, own->seed, 32);
+  if (fd < 0 || ioctl(fd, KILN_RNDADDENTROPY, &add) || ioctl(fd, KILN_RNDRESEEDCRNG))
+    fail_init("reseeding the random generator: %s", strerror(errno));
+  close(fd);
+  if (own->time_s >= 0 &&
+      clock_settime(CLOCK_REALTIME, &(struct timespec){(time_t)own->time_s, own->time_ns}))
+    fail_init("setting the clock: %s", strerror(errno));
+}
+
 int main(void) {
   if (getpid() != 1) {
     /* Powering off is only right inside a kiln image. */
@@ -1002,17 +1036,30 @@ int main(void) {
   }
   mark("mounted /dev /proc /sys");
 
+  /* A boot state's template loads the modules for its devices, then is saved while it waits; each launch
+   * restored from it goes on from here with its own parameters. */
+  struct kiln_cmdline own = {0};
+  if (kc.hold) {
+    load_modules(kc.dev);
+    mark("modules loaded");
+    hold(&own);
+    mark("restored");
+  }
+
   /* The configuration is read before anything changes, so a bad one stops the boot at once. */
   config_init(&cfg);
   load_source_file("/kiln/image.json", &docs[0]);
-  if (kc.config) load_source_cmdline(kc.config, &docs[1]);
+  if (kc.hold && own.config) load_source_cmdline(own.config, &docs[1]);
+  else if (kc.config) load_source_cmdline(kc.config, &docs[1]);
   if (kc.xs) load_source_xenstore(&docs[2]);
   load_source_file("/kiln/config.json", &docs[3]);
   mark("configuration read");
   setup_xen();
 
-  load_modules(kc.dev);
-  mark("modules loaded");
+  if (!kc.hold) {
+    load_modules(kc.dev);
+    mark("modules loaded");
+  }
   stage_boot_files();
   if (cfg.hostname && sethostname(cfg.hostname, strlen(cfg.hostname)))
     fail_init("hostname %s: %s", q(cfg.hostname), strerror(errno));

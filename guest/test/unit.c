@@ -16,6 +16,7 @@
 #include "../cmdline.h"
 #include "../config.h"
 #include "../dhcp.h"
+#include "../fwcfg.h"
 #include "../json.h"
 #include "../xenstore.h"
 #include "jsondump.h"
@@ -529,6 +530,37 @@ static void test_cmdline(void) {
     off &= !kc.xs;
   }
   check(off, "cmdline: only kiln.xs=1 turns xenstore on (a read in dom0 would block)");
+
+  strcpy(line,
+         "kiln.hold=1 kiln.seed=00ff10aa00000000000000000000000000000000000000000000000000000001 "
+         "kiln.time=1796688000.123456789 kiln.config=e30");
+  cmdline_parse(line, &kc);
+  check(kc.hold && kc.has_seed && kc.seed[0] == 0 && kc.seed[1] == 0xff && kc.seed[2] == 0x10 &&
+            kc.seed[3] == 0xaa && kc.seed[31] == 1 && kc.time_s == 1796688000LL && kc.time_ns == 123456789 &&
+            kc.config && !strcmp(kc.config, "e30"),
+        "cmdline finds kiln.hold, kiln.seed, kiln.time (a restored boot state's parameters)");
+  const char *bad_seed[] = {"kiln.seed=00", "kiln.seed=" "00FF10aa00000000000000000000000000000000000000000000000000000001",
+                            "kiln.seed=00ff10aa000000000000000000000000000000000000000000000000000000011",
+                            "kiln.seed", "kiln.seed=00ff10aa0000000000000000000000000000000000000000000000000000000g"};
+  int refused = 1;
+  for (size_t k = 0; k < sizeof bad_seed / sizeof bad_seed[0]; k++) {
+    strcpy(line, bad_seed[k]);
+    cmdline_parse(line, &kc);
+    if (kc.has_seed) note("%s was taken as a seed", bad_seed[k]);
+    refused &= !kc.has_seed;
+  }
+  check(refused, "cmdline: a seed is exactly 64 lower-case hex digits");
+  const char *bad_time[] = {"kiln.time=1", "kiln.time=1.5", "kiln.time=.123456789", "kiln.time=1.1234567890",
+                            "kiln.time=1234567890123.000000000", "kiln.time=-1.000000000", "kiln.time=1.12345678x",
+                            "kiln.time=5.000000000 kiln.time=x"};
+  refused = 1;
+  for (size_t k = 0; k < sizeof bad_time / sizeof bad_time[0]; k++) {
+    strcpy(line, bad_time[k]);
+    cmdline_parse(line, &kc);
+    if (kc.time_s >= 0) note("%s was taken as a time", bad_time[k]);
+    refused &= kc.time_s < 0;
+  }
+  check(refused, "cmdline: a time is <seconds>.<9 digits>, and a bad last one leaves none");
 
   strcpy(line, "kiln.config=a -- kiln.config=b kiln.debug=1");
   cmdline_parse(line, &kc);
@@ -1224,10 +1256,42 @@ static void test_xen_stubdom(void) {
   check(x.r == XS_IO && strstr(x.why, "instead of 2"), "xen stubdom: a reply to another request");
 }
 
+/* ---- fw_cfg file directory ---- */
+
+static void dir_entry(unsigned char *e, uint32_t size, uint16_t key, const char *name) {
+  memset(e, 0, sizeof(struct fwcfg_file));
+  e[0] = (unsigned char)(size >> 24), e[1] = (unsigned char)(size >> 16), e[2] = (unsigned char)(size >> 8);
+  e[3] = (unsigned char)size, e[4] = (unsigned char)(key >> 8), e[5] = (unsigned char)key;
+  memcpy(e + 8, name, strlen(name));
+}
+
+static void test_fwcfg(void) {
+  static unsigned char dir[4 + 3 * sizeof(struct fwcfg_file)];
+  dir[3] = 3;
+  dir_entry(dir + 4, 10, 0x20, "etc/acpi/tables");
+  dir_entry(dir + 4 + 64, 300, 0x21, "opt/kiln/boot");
+  dir_entry(dir + 4 + 128, 1, 0x22, "opt/kiln/boot2");
+  uint32_t size = 0;
+  check(fwcfg_find(dir, sizeof dir, "opt/kiln/boot", &size) == 0x21 && size == 300,
+        "fw_cfg: finds an item's key and size by its whole name");
+  check(fwcfg_find(dir, sizeof dir, "opt/kiln", &size) == -1, "fw_cfg: a prefix is not a name");
+  check(fwcfg_find(dir, sizeof dir - 1, "opt/kiln/boot", &size) == -1,
+        "fw_cfg: a directory shorter than its count says is refused");
+  dir[0] = 1;
+  check(fwcfg_find(dir, sizeof dir, "opt/kiln/boot", &size) == -1, "fw_cfg: an absurd count is refused");
+  static unsigned char full[4 + sizeof(struct fwcfg_file)];
+  full[3] = 1;
+  dir_entry(full + 4, 5, 0x30, "0123456789012345678901234567890123456789012345678901234");
+  memset(full + 4 + 8, 'x', 56);
+  check(fwcfg_find(full, sizeof full, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", &size) == 0x30,
+        "fw_cfg: a name filling all 56 bytes, with no NUL, is read whole and no further");
+}
+
 int main(void) {
   test_json();
   test_config();
   test_cmdline();
+  test_fwcfg();
   test_base64url();
   test_dhcp();
   test_xenstore();

@@ -12,7 +12,7 @@ import { ROOT } from "../helpers.js";
 const GUEST = join(ROOT, "guest");
 const CLANG = process.env.KILN_TEST_CLANG ?? "clang";
 const SECONDS = Number(process.env.KILN_FUZZ_SECONDS ?? 20);
-const TARGETS = ["json", "config", "cmdline", "dhcp", "xenstore"] as const;
+const TARGETS = ["json", "config", "cmdline", "dhcp", "xenstore", "fwcfg"] as const;
 // The JSON tokens help the text parsers; DHCP and xenstore replies are binary.
 const BINARY: readonly string[] = ["dhcp", "xenstore"];
 
@@ -50,6 +50,7 @@ describe("kiln-init parsers under libFuzzer", () => {
           "base64url.c",
           "dhcp.c",
           "xenstore.c",
+          "fwcfg.c",
           "test/jsondump.c",
         ],
         { cwd: GUEST, encoding: "utf8" },

@@ -38,6 +38,7 @@ describe("kiln-init parsers (C, on the host)", () => {
         "base64url.c",
         "dhcp.c",
         "xenstore.c",
+        "fwcfg.c",
       ],
       { cwd: GUEST, encoding: "utf8" },
     );
