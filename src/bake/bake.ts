@@ -500,6 +500,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     ...(memory > 0 ? { memory } : {}),
     cmdline,
     acpi,
+    holds: true,
     components: platform.components.map((c) => ({ name: c.name, how: c.how })),
     modules: modules.map((m) => ({ name: m.name, path: `/${m.relPath}`, sha256: m.sha256, size: m.size })),
     programs: programs.map((p, i) => ({

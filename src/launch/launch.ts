@@ -86,7 +86,9 @@ export interface DryRunResult {
   files: { path: string; content: string }[];
   /** The kernel command line; absent for a launchable, which boots the one baked into it. */
   cmdline?: string;
-  configVia: "none" | "cmdline" | "initrd" | "xenstore";
+  configVia: "none" | "cmdline" | "initrd" | "xenstore" | "fw_cfg";
+  /** "restored" from a saved boot state, or "saved" by this launch (its shape's first); absent: a cold boot. */
+  bootState?: "saved" | "restored";
   /** The boot configuration delta the guest gets over the baked one. */
   config?: unknown;
   accel?: Accel;
@@ -107,6 +109,7 @@ interface Prepared {
   segment?: { baked: string; out: string; data: Buffer };
   warnings: string[];
   configVia: DryRunResult["configVia"];
+  bootState?: DryRunResult["bootState"];
   config?: BootConfig;
   /** What the image needs (src/launch/imageMemory.ts), for the error of a boot that ran out. */
   memory?: ImageMemory;
@@ -228,6 +231,39 @@ async function backendAccel(
   return spec.accel === "kvm" ? "kvm" : "tcg";
 }
 
+/**
+ * The saved boot state this launch restores (src/launch/bootState.ts), made now on the first launch of its
+ * shape; nothing for a machine that boots cold, with a warning when saving one failed.
+ */
+async function savedState(
+  driver: Driver,
+  spec: MachineSpec & { name: string },
+  image: Image,
+  accel: Accel | undefined,
+  base: string,
+  config: BootConfig | undefined,
+  opts: LaunchOptions,
+  dryRun: boolean,
+): Promise<{ use?: import("./bootState.js").BootStateUse; why?: string }> {
+  const { coldReason, bootState, HOLD } = await import("./bootState.js");
+  const why = coldReason(spec, image, { backend: driver.name, ...(opts.timeline ? { timeline: true } : {}) });
+  if (why || !accel || Buffer.byteLength(`${base} ${HOLD}`) > X86_CMDLINE_MAX) return {};
+  const progress = opts.progress ?? silentProgress;
+  let saving = false;
+  const r = await bootState(
+    { spec, image, accel, base, ...(config ? { config } : {}), ...(opts.env ? { env: opts.env } : {}) },
+    {
+      save: !dryRun,
+      onSaving: () => {
+        saving = true;
+        progress.step(`saving a boot state of ${image.manifest.name} for this machine shape (once)`);
+      },
+    },
+  );
+  if (saving) r.use ? progress.done("boot state saved") : progress.fail("boot state not saved: booting cold");
+  return r.why ? { why: `Booting cold: no boot state could be saved: ${r.why}` } : r;
+}
+
 async function prepare(
   driver: Driver,
   spec: MachineSpec,
@@ -263,8 +299,12 @@ async function prepare(
     ...(reserve ? { room: { bytes: reserve, why: `kept for the devices ${driver.name} announces` } } : {}),
   });
   const cfg = runtimeConfig(spec, image.manifest, (i) => driver.diskDevice(i));
-  const placed: ReturnType<typeof placeConfig> | { via: "xenstore"; cmdline: string[]; segment?: undefined } =
-    driver.configVia === "xenstore"
+  const saved = await savedState(driver, { ...spec, name }, image, accel, base, cfg, opts, dryRun);
+  const placed:
+    | ReturnType<typeof placeConfig>
+    | { via: "xenstore" | "fw_cfg" | "none"; cmdline: string[]; segment?: undefined } = saved.use
+    ? { via: cfg ? "fw_cfg" : "none", cmdline: [] }
+    : driver.configVia === "xenstore"
       ? { via: cfg ? "xenstore" : "none", cmdline: [] }
       : placeConfig(base, cfg, { reserve });
   const firewall = spec.firewall ? await launchFirewall(spec.firewall, driver, image) : undefined;
@@ -272,7 +312,7 @@ async function prepare(
     placed.segment || firewall
       ? Buffer.concat([placed.segment ?? Buffer.alloc(0), firewall ?? Buffer.alloc(0)])
       : undefined;
-  const cmdline = [base, ...placed.cmdline].join(" ");
+  const cmdline = saved.use ? saved.use.cmdline : [base, ...placed.cmdline].join(" ");
   const ctx: PlanContext = {
     spec: { ...spec, name },
     image,
@@ -286,7 +326,8 @@ async function prepare(
     control: controlSocketPath(dir),
     dryRun,
   };
-  const plan = await driver.plan(ctx);
+  const planned = await driver.plan(ctx);
+  const plan = saved.use ? { ...planned, command: [...planned.command, ...saved.use.args] } : planned;
   return {
     driver,
     spec: ctx.spec,
@@ -296,8 +337,9 @@ async function prepare(
     ...(accel ? { accel } : {}),
     cmdline,
     ...(segment ? { segment: { baked: image.initrd, out: ctx.initrd, data: segment } } : {}),
-    warnings: [...warnings, ...plan.warnings],
+    warnings: [...warnings, ...plan.warnings, ...(saved.why ? [saved.why] : [])],
     configVia: placed.via,
+    ...(saved.use ? { bootState: saved.use.saved ? "saved" : "restored" } : {}),
     ...(cfg ? { config: cfg } : {}),
     ...(memory ? { memory } : {}),
   };
@@ -419,6 +461,7 @@ export async function dryRun(spec: MachineSpec, opts: LaunchOptions = {}): Promi
     files,
     ...(p.cmdline !== undefined ? { cmdline: p.cmdline } : {}),
     configVia: p.configVia,
+    ...(p.bootState ? { bootState: p.bootState } : {}),
     ...(p.config ? { config: p.config } : {}),
     ...(p.accel ? { accel: p.accel } : {}),
     warnings: p.warnings,

@@ -126,6 +126,8 @@ export interface MachineSpec {
   /** Pass kiln's stdin to the guest console (attached only). */
   interactive: boolean;
   gdbPort?: number;
+  /** Boot from the kernel up, not from the image's saved boot state (src/launch/bootState.ts). */
+  cold?: boolean;
   /** QEMU accelerator; auto uses KVM when it really works here. */
   accel: "auto" | "kvm" | "tcg";
   /** Delete the machine's state directory when an attached machine ends (unless --keep; never detached). */

@@ -49,6 +49,8 @@ export interface LaunchOptionValues {
   user?: string;
   /** The libvirt connection URI (kiln launch libvirt --connect). */
   connect?: string;
+  /** Boot from the kernel up rather than from a saved boot state. */
+  cold?: boolean;
 }
 
 /** For what says nothing of its needs (a launchable, a kernel older than boot protocol 2.10); see imageMemory.ts. */
@@ -335,6 +337,7 @@ export function specFromOptions(
     console: o.detach ? "detached" : "attached",
     interactive: o.interactive ?? false,
     ...(gdbPort !== undefined ? { gdbPort } : {}),
+    ...(o.cold ? { cold: true } : {}),
     accel: accelRequest(o.accel ?? env.KILN_ACCEL),
     // A foreground run leaves nothing behind unless asked to; a detached machine stays until `kiln rm`.
     rm: !o.detach && !o.keep,

@@ -58,6 +58,11 @@ export interface ImageManifest {
   cmdline: string;
   /** Whether the kernel must see ACPI to find its devices (the stock kernel on microvm does). */
   acpi: boolean;
+  /**
+   * kiln-init here can wait at kiln.hold=1 for its launch's parameters, so a launcher may boot it once and
+   * restore every later launch from the saved state (src/launch/bootState.ts). Absent in older images.
+   */
+  holds?: true;
   components: { name: string; how: string }[];
   modules: { name: string; path: string; sha256: string; size: number }[];
   programs: { path: string; source: string; sha256: string; size: number; note?: Record<string, string> }[];

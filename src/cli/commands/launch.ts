@@ -59,6 +59,10 @@ export function addLaunchOptions(cmd: Command): Command {
     .option("--name <NAME>", "machine name (default: the image name and a random suffix)")
     .option("-D, --gdb <PORT>", "open a gdb stub on this TCP port of 127.0.0.1")
     .option(
+      "--cold",
+      "boot the kernel from the start instead of restoring the image's saved boot state (QEMU saves one on an image's first launch per machine shape)",
+    )
+    .option(
       "--keep",
       "keep a foreground machine's state when it ends (kiln ps, kiln logs) until kiln rm; detached machines are always kept",
     )
