@@ -52,6 +52,11 @@ interface Sources {
   digest: string;
 }
 
+/** The digest of kiln-init's sources: what a cache of baked images must key on besides kiln's version. */
+export function kilnInitSourceDigest(): string {
+  return readSources(guestDir()).digest;
+}
+
 /** Synchronous: a dozen small files, each an asynchronous read's several thread-pool round trips. */
 function readSources(dir: string): Sources {
   let names: string[];

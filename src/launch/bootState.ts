@@ -18,15 +18,17 @@
  * States live in cache/boot-states/<key>.state with <key>.json beside it (its sha256, checked through the
  * digest cache before each use, so a changed file is never restored); the most recently used few are kept.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
 import { sha256 } from "../core/digest.js";
 import { fileDigest } from "../core/digestCache.js";
 import { which } from "../core/exec.js";
 import { paths } from "../core/paths.js";
+import { scratchBeside } from "../core/scratchName.js";
+import { spawnChild } from "../core/spawnChild.js";
 import type { BootConfig } from "../manifest/bootConfig.js";
 import type { Image } from "../manifest/imageManifest.js";
 import { encodeConfig } from "./configPlacement.js";
@@ -107,7 +109,7 @@ function templateArgs(i: BootStateInput, dir: string): string[] {
  * kernel and initrd they load (by the manifest's digests, which opening the image checked; the direct
  * kernel's file is touched on every use, so its times say nothing).
  */
-async function stateKey(i: BootStateInput): Promise<string> {
+export async function stateKey(i: BootStateInput): Promise<string> {
   const args = templateArgs(i, "/boot-state").map((a) => a.replace(/,hostfwd=[^,]*(?:,,[^,]*)*/g, ""));
   const bin = (await which(qemuBinary(i.env))) ?? qemuBinary(i.env);
   const s = await stat(bin);
@@ -163,7 +165,7 @@ async function usable(state: string, env?: NodeJS.ProcessEnv): Promise<boolean> 
  */
 export async function bootState(
   i: BootStateInput,
-  opts: { save: boolean; onSaving?: () => void },
+  opts: { save: boolean; onSaving?: () => void; onConsole?: (chunk: Buffer) => void },
 ): Promise<{ use?: BootStateUse; why?: string }> {
   const dir = join(paths.cache(i.env), "boot-states");
   const key = await stateKey(i);
@@ -177,9 +179,11 @@ export async function bootState(
   if (!opts.save) return {};
   opts.onSaving?.();
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const work = await mkdtemp(join(dir, ".saving-"));
+  // A scratch name: what a killed kiln left here goes with the next save (or kiln gc).
+  const work = await scratchBeside(join(dir, "saving"));
+  await mkdir(work, { mode: 0o700 });
   try {
-    const why = await saveTemplate(i, work, join(work, "state"));
+    const why = await saveTemplate(i, work, join(work, "state"), opts.onConsole);
     if (why) return { why };
     // The guest's memory, its random pool among it: for this user only, as the state directory is.
     await chmod(join(work, "state"), 0o600);
@@ -194,10 +198,16 @@ export async function bootState(
 }
 
 /** Boot the template to kiln-init's hold and save it to `out`; a reason when that failed. */
-async function saveTemplate(i: BootStateInput, work: string, out: string): Promise<string | undefined> {
+async function saveTemplate(
+  i: BootStateInput,
+  work: string,
+  out: string,
+  onConsole?: (chunk: Buffer) => void,
+): Promise<string | undefined> {
   const args = templateArgs(i, work);
   const control = join(work, "qmp");
-  const child = spawn(qemuBinary(i.env), args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Tied to kiln, as an attached machine is: a killed kiln takes its template along.
+  const child = spawnChild(qemuBinary(i.env), args, { stdio: ["ignore", "pipe", "pipe"] });
   let console = "";
   let stderr = "";
   const exited = new Promise<number | null>((res) => {
@@ -208,9 +218,16 @@ async function saveTemplate(i: BootStateInput, work: string, out: string): Promi
     const held = await new Promise<boolean>((res) => {
       // Under software emulation the stock kernel takes ~1.2 s here; a guest that never holds is given up.
       const timer = setTimeout(() => res(false), i.accel === "kvm" ? 30_000 : 120_000);
+      // The template's boot is this launch's, so its console is shown as it comes, line by line, all but
+      // the hold's own line.
+      let partial = "";
       child.stdout?.setEncoding("utf8").on("data", (s: string) => {
         console = (console + s).slice(-65536);
-        if (/(^|\n)kiln: held\r?\n/.test(console)) {
+        const lines = (partial + s).split("\n");
+        partial = lines.pop() ?? "";
+        const shown = lines.filter((l) => l.replace(/\r$/, "") !== "kiln: held");
+        if (shown.length) onConsole?.(Buffer.from(`${shown.join("\n")}\n`));
+        if (shown.length < lines.length) {
           clearTimeout(timer);
           res(true);
         }
@@ -252,6 +269,12 @@ async function saveTemplate(i: BootStateInput, work: string, out: string): Promi
 
 function stop(child: ChildProcess): void {
   if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+}
+
+/** Remove a state (and its digest) that QEMU could not load. */
+export async function forgetBootState(state: string): Promise<void> {
+  await rm(state, { force: true });
+  await rm(`${state.replace(/\.state$/, "")}.json`, { force: true });
 }
 
 /** Keep the KEEP most recently used states (each holds the guest's memory: ~60 MB for the stock kernel). */

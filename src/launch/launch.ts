@@ -77,6 +77,8 @@ export interface LaunchResult {
   warnings: string[];
   /** With the timeline option: when QEMU started and when each console line arrived. */
   events?: TimelineEvents;
+  /** "restored" from a saved boot state, or "saved" (this launch made it); absent: a cold boot. */
+  bootState?: "saved" | "restored";
 }
 
 export interface DryRunResult {
@@ -110,6 +112,8 @@ interface Prepared {
   warnings: string[];
   configVia: DryRunResult["configVia"];
   bootState?: DryRunResult["bootState"];
+  /** The saved boot state QEMU restores, when it does. */
+  statePath?: string;
   config?: BootConfig;
   /** What the image needs (src/launch/imageMemory.ts), for the error of a boot that ran out. */
   memory?: ImageMemory;
@@ -254,6 +258,7 @@ async function savedState(
     { spec, image, accel, base, ...(config ? { config } : {}), ...(opts.env ? { env: opts.env } : {}) },
     {
       save: !dryRun,
+      ...(opts.onConsole ? { onConsole: opts.onConsole } : {}),
       onSaving: () => {
         saving = true;
         progress.step(`saving a boot state of ${image.manifest.name} for this machine shape (once)`);
@@ -270,6 +275,8 @@ async function prepare(
   opts: LaunchOptions,
   dryRun: boolean,
 ): Promise<Prepared> {
+  // Before anything starts: a saved boot state's template (below) listens on the same ports.
+  if (!dryRun) await checkPortsFree(portUses(spec));
   if (spec.launchable)
     return prepareLaunchable(driver, { ...spec, launchable: spec.launchable }, opts, dryRun);
   const baked = await openImage(resolve(spec.image), opts.env ? { env: opts.env } : {});
@@ -339,7 +346,7 @@ async function prepare(
     ...(segment ? { segment: { baked: image.initrd, out: ctx.initrd, data: segment } } : {}),
     warnings: [...warnings, ...plan.warnings, ...(saved.why ? [saved.why] : [])],
     configVia: placed.via,
-    ...(saved.use ? { bootState: saved.use.saved ? "saved" : "restored" } : {}),
+    ...(saved.use ? { bootState: saved.use.saved ? "saved" : "restored", statePath: saved.use.state } : {}),
     ...(cfg ? { config: cfg } : {}),
     ...(memory ? { memory } : {}),
   };
@@ -522,7 +529,6 @@ export async function launch(spec: MachineSpec, opts: LaunchOptions = {}): Promi
     );
   }
   const p = await prepare(driver, spec, opts, false);
-  await checkPortsFree(portUses(spec));
   const name = p.spec.name;
   const dir = await claimMachine(name, opts.env);
   const logFile = join(dir, FILES.console);
@@ -605,6 +611,7 @@ async function startDaemon(p: Prepared, status: MachineStatus): Promise<LaunchRe
     machine: running,
     interrupted: false,
     warnings: p.warnings,
+    ...(p.bootState ? { bootState: p.bootState } : {}),
   };
 }
 
@@ -708,6 +715,7 @@ async function startDetached(p: Prepared, status: MachineStatus): Promise<Launch
     machine: running,
     interrupted: false,
     warnings: p.warnings,
+    ...(p.bootState ? { bootState: p.bootState } : {}),
   };
 }
 
@@ -810,6 +818,8 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
   else await writeStatus(dir, final).catch(() => {});
   if (reason === "crashed") {
     if (outOfMemory) throw outOfMemoryError(p.spec.memoryMB, outOfMemory, p.memory);
+    if (p.statePath && !facts.output && /load of migration failed|Failed to load/i.test(stderr))
+      throw await unrestorable(p.statePath, stderr);
     if (!facts.output) throw startFailure(p.driver.name, stderr, outcome.code);
     const tail = stderr.trim().split("\n").slice(-4).join("\n");
     throw new KilnError(
@@ -839,7 +849,23 @@ async function runAttached(p: Prepared, status: MachineStatus, opts: LaunchOptio
         : []),
     ],
     ...(opts.timeline ? { events: { spawnedAt, lines } } : {}),
+    ...(p.bootState ? { bootState: p.bootState } : {}),
   };
+}
+
+/**
+ * A saved boot state QEMU could not load (damaged in a way its digest did not show, or from a QEMU that
+ * differs in what its binary's identity does not cover): removed, so that the next launch saves it again.
+ */
+async function unrestorable(state: string, stderr: string): Promise<KilnError> {
+  const { forgetBootState } = await import("./bootState.js");
+  await forgetBootState(state);
+  const said = stderr.trim().split("\n").slice(-3).join("; ");
+  return new KilnError(
+    "KILN_EBOOT_STATE",
+    `QEMU could not restore the saved boot state ${q(state)}: ${said}`,
+    "kiln removed it: launch again (it boots cold once and saves a new one), or give --cold.",
+  );
 }
 
 /** 128 + SIGILL: how kiln-init reports a program killed for an instruction the CPU does not have. */

@@ -154,6 +154,8 @@ export async function prepareRun(inputs: RunInputs): Promise<PreparedRun> {
   const key = sha256(
     JSON.stringify({
       kiln: KILN_VERSION,
+      // A development kiln changes its PID 1 without changing its version.
+      init: (await import("../bake/kilnInit.js")).kilnInitSourceDigest(),
       program: await sha256File(built.program),
       name: basename(built.program),
       // A package's program: where it goes and what comes with it (store paths carry their digests).

@@ -69,7 +69,7 @@ describe("the default kernel", { timeout: 60 * 60_000 }, () => {
     const lines = (out: string) =>
       out.split(/\r?\n/).filter((l) => l !== "" && !/^kiln: /.test(l) && l !== "Hello from kiln!");
     for (const extra of [[], ["--net", "user"]]) {
-      const r = await runKiln(["run", HELLO, "-q", "--cmdline", "loglevel=5", ...extra], {
+      const r = await runKiln(["run", HELLO, "-q", "--cold", "--cmdline", "loglevel=5", ...extra], {
         timeoutMs: 180_000,
       });
       assert.equal(r.code, 0, r.stderr);
@@ -78,7 +78,7 @@ describe("the default kernel", { timeout: 60 * 60_000 }, () => {
     }
     // The specialized kernel stamps no time on its lines: the check must see them all the same.
     const control = await runKiln(
-      ["run", HELLO, "-q", "--cmdline", "loglevel=5 initcall_blacklist=kiln_none"],
+      ["run", HELLO, "-q", "--cold", "--cmdline", "loglevel=5 initcall_blacklist=kiln_none"],
       {
         timeoutMs: 180_000,
       },
