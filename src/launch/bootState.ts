@@ -153,10 +153,10 @@ async function usable(state: string, env?: NodeJS.ProcessEnv): Promise<boolean> 
     .then((t) => JSON.parse(t) as { sha256?: string })
     .catch(() => undefined);
   if (!meta?.sha256) return false;
+  // One that does not match is left for the next save to replace: removing it here could remove the state
+  // another kiln has just put in place (its digest follows it by a moment).
   const d = await fileDigest(state, env ? { env } : {}).catch(() => undefined);
-  if (d?.sha256 === meta.sha256) return true;
-  await rm(state, { force: true });
-  return false;
+  return d?.sha256 === meta.sha256;
 }
 
 /**

@@ -64,18 +64,24 @@ async function warm(g: HvmGuest): Promise<void> {
   assert.equal(r.code, 0, r.output.slice(-2000));
 }
 
-/** Create an HVM guest with the stub domain and wait for hello's exit line; "rig down" if the rig died. */
-async function bootHello(t: { diagnostic(m: string): void }, name: string): Promise<"ok" | "rig down"> {
+/**
+ * Create an HVM guest with the stub domain and wait for hello's exit line; "rig down" if the rig died, the
+ * stub domain's log if its QEMU was killed by a signal (kiln-init's `kiln: exit` of 128 or more).
+ */
+async function bootHello(
+  t: { diagnostic(m: string): void },
+  name: string,
+): Promise<"ok" | "rig down" | { dmKilled: string }> {
   const serial = join(work, `${name}-serial.log`);
   const g = guest(name, { serial });
+  const dmLog = async () => (await rig.run(["sh", "-c", `cat /var/log/xen/qemu-dm-${name}.log`])).output;
   await warm(g);
   const t0 = Date.now();
   const create = await rig.run(["xl", "create", g.cfg], { timeoutS: 400 });
   t.diagnostic(`xl create returned after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (create.code !== 0) {
     if (!(await rigAlive(rig))) return "rig down";
-    const log = await rig.run(["sh", "-c", `cat /var/log/xen/qemu-dm-${name}.log`]);
-    assert.fail(`xl create: ${create.output}\nstub domain log:\n${log.output}`);
+    assert.fail(`xl create: ${create.output}\nstub domain log:\n${await dmLog()}`);
   }
   const list = await rig.run(["xl", "list"]);
   // libxl names the stub domain after its guest.
@@ -88,9 +94,18 @@ async function bootHello(t: { diagnostic(m: string): void }, name: string): Prom
       out = readFileSync(serial, "utf8");
     } catch {}
     if (i % 15 === 14 && !(await rigAlive(rig))) return "rig down";
+    // A device model that died leaves the guest waiting for ever: seen at once, not after 600 s.
+    if (i % 5 === 4 && !/kiln: exit \d+/.test(out)) {
+      const log = await dmLog();
+      const status = Number(/kiln: exit (\d+)/.exec(log)?.[1] ?? -1);
+      if (status >= 128) {
+        await rig.run(["xl", "destroy", name]);
+        return { dmKilled: log };
+      }
+    }
   }
   t.diagnostic(`the guest's exit line after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const log = await rig.run(["sh", "-c", `cat /var/log/xen/qemu-dm-${name}.log`]);
+  const log = { output: await dmLog() };
   assert.match(out, /Hello from kiln!/, `serial:\n${out}\nstub domain log:\n${log.output}`);
   assert.match(out, /kiln: exit 0/);
   // The stub domain's own log: kiln-init read libxl's arguments from xenstore.
@@ -105,13 +120,25 @@ describe("QEMU as a Xen stub domain (Xen 4.17's libxl, kiln's xen-stubdom image)
     // Xen nested under software emulation has gone down mid-test (its QEMU and the agent with it). That is
     // the rig's failure, not the stub domain's: it is reported with the rig's console, and the case runs
     // once more on a new rig. Anything the stub domain or the guest does wrong fails at once.
+    // Debian's QEMU in the stub domain has also died of a corrupted heap once in a few runs (a general
+    // protection fault in glibc's malloc, from the same arguments that work every other time): that case
+    // too runs once more, and fails if it happens again.
     let r = await bootHello(t, "hvm-stub");
     if (r === "rig down") {
       t.diagnostic(`the Xen rig went down; its console's last lines:\n${await rigConsoleTail()}`);
       rig = await replaceRig();
       r = await bootHello(t, "hvm-stub2");
+    } else if (typeof r === "object") {
+      const fault = r.dmKilled.split("\n").filter((l) => /fault|segfault|kiln: exit/.test(l));
+      t.diagnostic(`the stub domain's QEMU was killed; once more:\n${fault.join("\n")}`);
+      r = await bootHello(t, "hvm-stub3");
     }
     assert.notEqual(r, "rig down", `the Xen rig went down again:\n${await rigConsoleTail()}`);
+    assert.equal(
+      typeof r,
+      "string",
+      `the stub domain's QEMU was killed again:\n${typeof r === "object" ? r.dmKilled : ""}`,
+    );
   });
 
   it("a stub domain whose QEMU cannot start fails xl create with QEMU's own error, not a hang", async () => {
