@@ -147,9 +147,13 @@ function restoreArgs(state: string, i: BootStateInput): string[] {
   ];
 }
 
+function metaPath(state: string): string {
+  return `${state.replace(/\.state$/, "")}.json`;
+}
+
 /** A saved state whose bytes are those it was saved with, or undefined. */
 async function usable(state: string, env?: NodeJS.ProcessEnv): Promise<boolean> {
-  const meta = await readFile(`${state.replace(/\.state$/, "")}.json`, "utf8")
+  const meta = await readFile(metaPath(state), "utf8")
     .then((t) => JSON.parse(t) as { sha256?: string })
     .catch(() => undefined);
   if (!meta?.sha256) return false;
@@ -172,8 +176,10 @@ export async function bootState(
   const state = join(dir, `${key}.state`);
   const cmdline = `${i.base} ${HOLD}`;
   if (await usable(state, i.env)) {
+    // Use is marked on the digest file: touching the state would change its ctime, and the digest cache
+    // would then read all of it again on the next launch.
     const now = new Date();
-    await utimes(state, now, now).catch(() => {});
+    await utimes(metaPath(state), now, now).catch(() => {});
     return { use: { cmdline, args: restoreArgs(state, i), state, saved: false } };
   }
   if (!opts.save) return {};
@@ -271,26 +277,21 @@ function stop(child: ChildProcess): void {
   if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 
-/** Remove a state (and its digest) that QEMU could not load. */
+/** Remove a state and its digest file (one QEMU could not load, or one pruned). */
 export async function forgetBootState(state: string): Promise<void> {
   await rm(state, { force: true });
-  await rm(`${state.replace(/\.state$/, "")}.json`, { force: true });
+  await rm(metaPath(state), { force: true });
 }
 
-/** Keep the KEEP most recently used states (each holds the guest's memory: ~60 MB for the stock kernel). */
+/**
+ * Keep the KEEP most recently used states (each holds the guest's memory: ~60 MB for the stock kernel),
+ * by their digest files' times.
+ */
 async function prune(dir: string): Promise<void> {
   const names = (await readdir(dir)).filter((n) => n.endsWith(".state"));
   if (names.length <= KEEP) return;
-  const aged = await Promise.all(
-    names.map(async (n) => ({ n, t: (await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })),
-  );
+  const used = async (n: string) => (await stat(metaPath(join(dir, n))).catch(() => undefined))?.mtimeMs ?? 0;
+  const aged = await Promise.all(names.map(async (n) => ({ n, t: await used(n) })));
   aged.sort((a, b) => b.t - a.t);
-  await Promise.all(
-    aged
-      .slice(KEEP)
-      .flatMap((a) => [
-        rm(join(dir, a.n), { force: true }),
-        rm(join(dir, a.n.replace(/\.state$/, ".json")), { force: true }),
-      ]),
-  );
+  await Promise.all(aged.slice(KEEP).map((a) => forgetBootState(join(dir, a.n))));
 }

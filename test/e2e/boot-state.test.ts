@@ -2,7 +2,7 @@
 // launches restore it, and each restored guest is its own: its configuration, a random generator reseeded
 // from the host and the host's wall clock. A state that changed on disk is never restored.
 import assert from "node:assert/strict";
-import { readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { freePort, runKiln, tmpDir } from "../helpers.js";
@@ -66,6 +66,8 @@ describe("saved boot states", { timeout: 10 * 60_000 }, () => {
     assert.equal(states().length, 1);
     // Long enough that a restored guest still on the template's clock would be seconds behind.
     await new Promise((r) => setTimeout(r, 3000));
+    const file = join(home, "cache", "boot-states", states()[0]!);
+    const ctime = statSync(file).ctimeMs;
     const seen: Said[] = [];
     for (const [greeting, status] of [
       ["two", 0],
@@ -93,6 +95,8 @@ describe("saved boot states", { timeout: 10 * 60_000 }, () => {
     }
     assert.notEqual(seen[0]!.random, seen[1]!.random, "two restored guests draw different random bytes");
     assert.equal(states().length, 1, "one state for one shape");
+    // An unchanged ctime keeps the state's digest cached: a restore must not read 60 MB to check it.
+    assert.equal(statSync(file).ctimeMs, ctime, "restoring leaves the state file untouched");
   });
 
   it("a dry run shows the restore; --cold boots from the kernel up", async () => {
