@@ -28,6 +28,7 @@ import { silentProgress } from "../core/progress.js";
 import { KILN_VERSION } from "../core/version.js";
 import { microvmMachine } from "../launch/drivers/qemu.js";
 import type { Image } from "../manifest/imageManifest.js";
+import { shQuote } from "../toolchain/quote.js";
 import type { FormatOptions, LaunchableFormat, LaunchableResult } from "./format.js";
 import { builtUsing, docPayload, imageCompliance } from "./imageDebDocs.js";
 import { writeLaunchable } from "./launchableOutput.js";
@@ -55,11 +56,6 @@ export function debPaths(name: string): DebPaths {
     unit: `lib/systemd/system/kiln-${name}.service`,
     doc: `usr/share/doc/kiln-image-${name}`,
   };
-}
-
-/** Single-quote for sh: the value comes back exactly. */
-function shq(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 /** The image's kernel command line with the console a backend needs in place of the image's own. */
@@ -92,7 +88,7 @@ accel=\${KILN_ACCEL:-}
 if [ -z "$accel" ]; then
   if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then accel=kvm; else accel=tcg; fi
 fi
-append=${shq(cmdline)}
+append=${shQuote(cmdline)}
 machine=${machine.kvm}
 if [ "$accel" = tcg ]; then
   machine=${machine.tcg}

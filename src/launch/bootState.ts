@@ -31,6 +31,7 @@ import { scratchBeside } from "../core/scratchName.js";
 import { spawnChild } from "../core/spawnChild.js";
 import type { BootConfig } from "../manifest/bootConfig.js";
 import type { Image } from "../manifest/imageManifest.js";
+import { shQuote } from "../toolchain/quote.js";
 import { encodeConfig } from "./configPlacement.js";
 import { qemuArgs, qemuBinary } from "./drivers/qemu.js";
 import { type MachineSpec, machineNets } from "./machine.js";
@@ -79,11 +80,6 @@ export function coldReason(
   if (spec.firewall) return "--firewall";
   if (machineNets(spec).some((n) => n.kind !== "user")) return "a network other than user";
   return undefined;
-}
-
-/** A path as one word of /bin/sh, which QEMU's exec: migration runs. */
-function shellWord(s: string): string {
-  return `'${s.replaceAll("'", "'\\''")}'`;
 }
 
 function templateArgs(i: BootStateInput, dir: string): string[] {
@@ -143,7 +139,7 @@ function restoreArgs(state: string, i: BootStateInput): string[] {
     "-fw_cfg",
     `name=opt/kiln/boot,string=${bootParameters(i.config)}`,
     "-incoming",
-    `exec:cat ${shellWord(state)}`,
+    `exec:cat ${shQuote(state)}`,
   ];
 }
 
@@ -256,7 +252,7 @@ async function saveTemplate(
       return r.return as Record<string, unknown> | undefined;
     };
     await ask("stop");
-    await ask("migrate", { uri: `exec:cat > ${shellWord(out)}` });
+    await ask("migrate", { uri: `exec:cat > ${shQuote(out)}` });
     for (const t0 = Date.now(); ; ) {
       const s = (await ask("query-migrate"))?.status;
       if (s === "completed") break;
