@@ -4,7 +4,7 @@
  * refused" or just "client socket is closed", depending on whether libvirt read ssh's stderr before the
  * pipe closed. kiln asks the network itself so that the user reads the cause every time.
  */
-import { connect } from "node:net";
+import { tcpConnect } from "../core/tcpConnect.js";
 
 /** host and port that ssh would connect to for a qemu+ssh:// (or +libssh/+libssh2) URI; undefined otherwise. */
 export function sshEndpoint(uri: string): { host: string; port: number } | undefined {
@@ -17,30 +17,22 @@ export function sshEndpoint(uri: string): { host: string; port: number } | undef
   return { host: m[1].replace(/^\[|\]$/g, ""), port };
 }
 
+const WORDS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "no such host",
+  EAI_AGAIN: "the host name could not be resolved",
+  EHOSTUNREACH: "no route to host",
+  ENETUNREACH: "network unreachable",
+  ETIMEDOUT: "connection timed out",
+};
+
 /**
  * Why a TCP connection to host:port fails, in words a user reads ("connection refused"), or undefined when it
  * is made (then the trouble is ssh's login or libvirtd, not the network).
  */
-export function tcpFailure(host: string, port: number, ms = 3000): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    const end = (why: string | undefined) => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(why);
-    };
-    const timer = setTimeout(() => end(`no answer within ${ms / 1000} s`), ms);
-    s.once("connect", () => end(undefined));
-    s.once("error", (e: NodeJS.ErrnoException) => {
-      const words: Record<string, string> = {
-        ECONNREFUSED: "connection refused",
-        ENOTFOUND: "no such host",
-        EAI_AGAIN: "the host name could not be resolved",
-        EHOSTUNREACH: "no route to host",
-        ENETUNREACH: "network unreachable",
-        ETIMEDOUT: "connection timed out",
-      };
-      end(words[e.code ?? ""] ?? e.message);
-    });
-  });
+export async function tcpFailure(host: string, port: number, ms = 3000): Promise<string | undefined> {
+  const r = await tcpConnect(host, port, ms);
+  if (r.kind === "connected") return undefined;
+  if (r.kind === "timeout") return `no answer within ${ms / 1000} s`;
+  return WORDS[r.code] ?? r.message;
 }

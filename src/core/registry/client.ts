@@ -14,6 +14,7 @@ import { Readable } from "node:stream";
 import { sha256 } from "../digest.js";
 import { KilnError, q } from "../errors.js";
 import { fsError, isFsError } from "../fsError.js";
+import { tcpConnect } from "../tcpConnect.js";
 import { testPause } from "../testPause.js";
 import { KILN_VERSION } from "../version.js";
 import {
@@ -30,7 +31,6 @@ import { registryEndpoint, registryScheme } from "./reference.js";
 import { registryError, registryIoError } from "./registryError.js";
 import {
   DEFAULT_TIMEOUTS,
-  probeConnect,
   type RegistryTimeouts,
   registryTimeoutError,
   type TimeoutPhase,
@@ -189,7 +189,8 @@ export class RegistryClient {
       const u = new URL(this.base);
       const port = Number(u.port) || (u.protocol === "https:" ? 443 : 80);
       if (
-        (await probeConnect(u.hostname.replace(/^\[|\]$/g, ""), port, this.timeouts.connectMs)) === "timeout"
+        (await tcpConnect(u.hostname.replace(/^\[|\]$/g, ""), port, this.timeouts.connectMs)).kind ===
+        "timeout"
       )
         throw registryTimeoutError(this.registry, "connect", this.timeouts.connectMs, what);
     })();

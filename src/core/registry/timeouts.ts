@@ -4,7 +4,6 @@
  * registry that accepts the connection and never answers holds a pull for fetch's 5 minutes, and a stalled
  * download forever; with them the error says which registry, which phase, and how long kiln waited.
  */
-import { connect } from "node:net";
 import { KilnError, q, usageError } from "../errors.js";
 
 export type TimeoutPhase = "connect" | "headers" | "stall";
@@ -62,19 +61,4 @@ export function registryTimeoutError(
     `The registry or the network to it is stuck; nothing was kept. Try again later, check the host and port, or allow more time with ${TIMEOUT_OPTIONS[phase]} SECONDS.`,
     { details: { registry, phase, timeoutMs: ms } },
   );
-}
-
-/** Whether a TCP connection to host:port is made within `ms`: "timeout", or "done" (made, or refused). */
-export function probeConnect(host: string, port: number, ms: number): Promise<"done" | "timeout"> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    const end = (how: "done" | "timeout") => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(how);
-    };
-    const timer = setTimeout(() => end("timeout"), ms);
-    s.once("connect", () => end("done"));
-    s.once("error", () => end("done"));
-  });
 }
