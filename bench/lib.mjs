@@ -45,6 +45,22 @@ export function helloSetup(work) {
   return kilnCompile(join(ROOT, "examples", "hello", "hello.c"), join(work, "hello"));
 }
 
+/**
+ * examples/httpd built and baked by `kiln run` with `kernel`, started detached as NAME with a forward from
+ * PORT to its 8080 once, then removed; returns its image directory. That launch has the machine shape a
+ * bench's HTTP runs have (a NIC with a port forward; which port is not part of it), so it also saves the
+ * boot state they restore (src/launch/bootState.ts).
+ */
+export function httpdImage(kernel, name, port) {
+  // A machine left by an interrupted run.
+  spawnSync(process.execPath, [KILN, "rm", "-f", name], { env: ENV, stdio: "ignore" });
+  const httpd = join(ROOT, "examples", "httpd");
+  const args = ["run", httpd, "--kernel", kernel, "-d", "--json", "--name", name, "-p", `${port}:8080`];
+  const started = JSON.parse(kiln(args, { stdio: ["ignore", "pipe", "inherit"] }));
+  kiln(["rm", "-f", name]);
+  return started.image;
+}
+
 /** Compile one C file with the bench home's default kiln toolchain (written if missing); returns `out`. */
 export function kilnCompile(src, out) {
   kiln(["toolchain", "--quiet"], { stdio: "ignore" });

@@ -4,7 +4,7 @@
 // starts on these machines (field notes). Usage: node bench/net.mjs [runs] [--specialized]
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, HOME, kiln, ROOT, repeat, row, timeToAnswer } from "./lib.mjs";
+import { freePort, HOME, httpdImage, kiln, repeat, row, timeToAnswer } from "./lib.mjs";
 
 const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 5);
 const kinds = ["stock", ...(process.argv.includes("--specialized") ? ["specialized"] : [])];
@@ -12,31 +12,9 @@ const kinds = ["stock", ...(process.argv.includes("--specialized") ? ["specializ
 for (const kernel of kinds) {
   const port = await freePort();
   const name = `bench-net-${kernel}`;
-  try {
-    kiln(["rm", "-f", name], { stdio: "ignore" }); // a machine left by an interrupted run
-  } catch {}
-  const started = JSON.parse(
-    kiln(
-      [
-        "run",
-        join(ROOT, "examples", "httpd"),
-        "--kernel",
-        kernel,
-        "-d",
-        "--json",
-        "--name",
-        name,
-        "-p",
-        `${port}:8080`,
-      ],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    ),
-  );
-  kiln(["rm", "-f", name]);
+  const image = httpdImage(kernel, name, port);
   const plan = JSON.parse(
-    kiln(["launch", "qemu", "--dry-run", "--json", "--name", name, "-p", `${port}:8080`, started.image]),
+    kiln(["launch", "qemu", "--dry-run", "--json", "--name", name, "-p", `${port}:8080`, image]),
   );
   const dir = join(HOME, "machines", name);
   const xs = await repeat(runs, async () => {

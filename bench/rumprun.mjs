@@ -25,13 +25,13 @@ import {
   freePort,
   HOME,
   helloSetup,
+  httpdImage,
   KILN,
   KILN_BIN,
   kiln,
   median,
   qemuCommand,
   quietHost,
-  ROOT,
   smallestMemory,
   spread,
   timeSync,
@@ -63,41 +63,10 @@ for (const kind of kinds) {
   kiln(["bake", "qemu", images[kind], hello, "--kernel", kind, "--quiet", "--force"], {
     stdio: ["ignore", "pipe", "inherit"],
   });
-  httpd[kind] = httpdImage(kind, await freePort());
+  httpd[kind] = httpdImage(kind, `bench-rumprun-${kind}`, await freePort());
   // The first launch of an image saves its boot state (src/launch/bootState.ts); the timed rows restore it,
   // as every later launch of a user's does. The --cold rows boot from the kernel up.
   kiln(["launch", "qemu", "--rm", images[kind]], { stdio: ["ignore", "ignore", "inherit"] });
-}
-
-/**
- * examples/httpd built and baked by `kiln run` (started detached once, then removed): its image directory.
- * That launch has the timed rows' machine shape (a NIC with a port forward; the port is not part of it), so
- * it saves the state they restore.
- */
-function httpdImage(kind, port) {
-  const name = `bench-rumprun-${kind}`;
-  spawnSync(process.execPath, [KILN, "rm", "-f", name], { env: ENV, stdio: "ignore" });
-  const started = JSON.parse(
-    kiln(
-      [
-        "run",
-        join(ROOT, "examples", "httpd"),
-        "--kernel",
-        kind,
-        "-d",
-        "--json",
-        "--name",
-        name,
-        "-p",
-        `${port}:8080`,
-      ],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    ),
-  );
-  kiln(["rm", "-f", name]);
-  return started.image;
 }
 
 const accel = qemuCommand(images.stock).accel;
