@@ -490,6 +490,27 @@ static void test_config(void) {
 
 /* ---- cmdline ---- */
 
+static int xs_on(const struct kiln_cmdline *kc) { return kc->xs; }
+static int seed_taken(const struct kiln_cmdline *kc) { return kc->has_seed; }
+static int time_taken(const struct kiln_cmdline *kc) { return kc->time_s >= 0; }
+
+/* Whether no command line of `lines` makes cmdline_parse set what `taken` reads; each that does is noted. */
+static int none_taken(const char *const *lines, size_t n, int (*taken)(const struct kiln_cmdline *),
+                      const char *what) {
+  int none = 1;
+  for (size_t k = 0; k < n; k++) {
+    char line[256];
+    struct kiln_cmdline kc;
+    snprintf(line, sizeof line, "%s", lines[k]);
+    cmdline_parse(line, &kc);
+    if (taken(&kc)) {
+      note("%s %s", lines[k], what);
+      none = 0;
+    }
+  }
+  return none;
+}
+
 static void test_cmdline(void) {
   char line[512];
   struct kiln_cmdline kc;
@@ -522,14 +543,8 @@ static void test_cmdline(void) {
   cmdline_parse(line, &kc);
   check(kc.xs == 1, "cmdline finds kiln.xs=1");
   const char *xs_off[] = {"kiln.xs", "kiln.xs=0", "kiln.xs=", "kiln.xs=yes", "kiln.xs=1 kiln.xs=0", "kiln.xsx=1"};
-  int off = 1;
-  for (size_t k = 0; k < sizeof xs_off / sizeof xs_off[0]; k++) {
-    strcpy(line, xs_off[k]);
-    cmdline_parse(line, &kc);
-    if (kc.xs) note("%s turned xenstore on", xs_off[k]);
-    off &= !kc.xs;
-  }
-  check(off, "cmdline: only kiln.xs=1 turns xenstore on (a read in dom0 would block)");
+  check(none_taken(xs_off, sizeof xs_off / sizeof xs_off[0], xs_on, "turned xenstore on"),
+        "cmdline: only kiln.xs=1 turns xenstore on (a read in dom0 would block)");
 
   strcpy(line,
          "kiln.hold=1 kiln.seed=00ff10aa00000000000000000000000000000000000000000000000000000001 "
@@ -542,25 +557,13 @@ static void test_cmdline(void) {
   const char *bad_seed[] = {"kiln.seed=00", "kiln.seed=" "00FF10aa00000000000000000000000000000000000000000000000000000001",
                             "kiln.seed=00ff10aa000000000000000000000000000000000000000000000000000000011",
                             "kiln.seed", "kiln.seed=00ff10aa0000000000000000000000000000000000000000000000000000000g"};
-  int refused = 1;
-  for (size_t k = 0; k < sizeof bad_seed / sizeof bad_seed[0]; k++) {
-    strcpy(line, bad_seed[k]);
-    cmdline_parse(line, &kc);
-    if (kc.has_seed) note("%s was taken as a seed", bad_seed[k]);
-    refused &= !kc.has_seed;
-  }
-  check(refused, "cmdline: a seed is exactly 64 lower-case hex digits");
+  check(none_taken(bad_seed, sizeof bad_seed / sizeof bad_seed[0], seed_taken, "was taken as a seed"),
+        "cmdline: a seed is exactly 64 lower-case hex digits");
   const char *bad_time[] = {"kiln.time=1", "kiln.time=1.5", "kiln.time=.123456789", "kiln.time=1.1234567890",
                             "kiln.time=1234567890123.000000000", "kiln.time=-1.000000000", "kiln.time=1.12345678x",
                             "kiln.time=5.000000000 kiln.time=x"};
-  refused = 1;
-  for (size_t k = 0; k < sizeof bad_time / sizeof bad_time[0]; k++) {
-    strcpy(line, bad_time[k]);
-    cmdline_parse(line, &kc);
-    if (kc.time_s >= 0) note("%s was taken as a time", bad_time[k]);
-    refused &= kc.time_s < 0;
-  }
-  check(refused, "cmdline: a time is <seconds>.<9 digits>, and a bad last one leaves none");
+  check(none_taken(bad_time, sizeof bad_time / sizeof bad_time[0], time_taken, "was taken as a time"),
+        "cmdline: a time is <seconds>.<9 digits>, and a bad last one leaves none");
 
   strcpy(line, "kiln.config=a -- kiln.config=b kiln.debug=1");
   cmdline_parse(line, &kc);

@@ -6,7 +6,7 @@ import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { freePort, runKiln, tmpDir } from "../helpers.js";
-import { compile } from "./fixtures.js";
+import { bakeImage, compile } from "./fixtures.js";
 import { bakeImage as bakeKind, kilnCc } from "./launchFixture.js";
 
 const scratch = tmpDir("kiln-boot-state-");
@@ -49,9 +49,7 @@ const kiln = (args: string[]) => runKiln(args, { home });
 before(async () => {
   kilnCc();
   const program = await compile("boot-state-probe", SOURCE);
-  image = join(scratch.path, "probe");
-  const r = await runKiln(["bake", "qemu", image, program, "--kernel", "stock", "--quiet"]);
-  assert.equal(r.code, 0, r.stderr);
+  image = await bakeImage(join(scratch.path, "probe"), [program]);
   httpd = bakeKind(scratch.path, "httpd");
 });
 after(() => scratch.cleanup());
