@@ -15,11 +15,11 @@
  * that fails), so a failure part-way leaves the old content.
  */
 import { createHash } from "node:crypto";
-import { type BigIntStats, lstatSync, readdirSync } from "node:fs";
 import { lstat, mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { writeFileAtomic } from "./atomic.js";
 import { q, usageError } from "./errors.js";
+import { treeIdentity as identity } from "./fileIdentity.js";
 import { paths } from "./paths.js";
 import { scratchBeside } from "./scratchName.js";
 import { testPause } from "./testPause.js";
@@ -142,19 +142,4 @@ async function madeByKiln(abs: string, opts: OutputOptions): Promise<boolean> {
 
 function ledgerFile(abs: string, env?: NodeJS.ProcessEnv): string {
   return join(paths.cache(env), "outputs", `${createHash("sha256").update(abs).digest("hex")}.json`);
-}
-
-/**
- * The identity of a file or a whole tree: any change to any file in it (even the same bytes rewritten) changes it.
- * Synchronous: a walk of metadata alone, where each asynchronous call would cost a thread-pool round trip.
- */
-function identity(abs: string): string {
-  const h = createHash("sha256");
-  const walk = (p: string, rel: string): void => {
-    const s: BigIntStats = lstatSync(p, { bigint: true });
-    h.update(`${rel}\0${s.mode}\0${s.dev}\0${s.ino}\0${s.size}\0${s.mtimeNs}\0${s.ctimeNs}\n`);
-    if (s.isDirectory()) for (const n of readdirSync(p).sort()) walk(join(p, n), `${rel}/${n}`);
-  };
-  walk(abs, "");
-  return h.digest("hex");
 }

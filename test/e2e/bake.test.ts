@@ -181,21 +181,7 @@ describe("bake", () => {
     });
 
     test("a warm bake starts no process; a corrupt kernel is still caught when its digest is cached, and the store is left as it was", async () => {
-      // A private copy of the shared home, so the corruption does not leak into other tests.
-      const home = join(WORK, "corrupt-home");
-      rmSync(home, { recursive: true, force: true });
-      // Only what this bake reads: the stock kernel's pointer and tree, the toolchain, the kiln-init cache.
-      const stock = JSON.parse(readFileSync(join(sharedHome(), "components", "stock.json"), "utf8")).sha256;
-      const treeDir = readdirSync(join(sharedHome(), "store", "trees")).find((d) => d.includes(stock));
-      assert.ok(treeDir, "the stock kernel's tree is in the shared store");
-      for (const part of [
-        "components/stock.json",
-        `store/trees/${treeDir}`,
-        "toolchains",
-        "cache/kiln-init",
-      ]) {
-        cpSync(join(sharedHome(), part), join(home, part), { recursive: true });
-      }
+      const home = privateHome("corrupt-home");
       // Every child process kiln starts, recorded from inside it (test/fixtures/spawn/recordSpawns.mjs).
       const log = join(WORK, "corrupt-spawns.log");
       const recorded = async (args: string[]) => {
@@ -266,6 +252,81 @@ describe("bake", () => {
       rmSync(home, { recursive: true, force: true });
     });
 
+    test("a re-bake with nothing changed is answered from the memo and writes nothing; a changed input, a touched image or a damaged store bakes", async () => {
+      const home = privateHome("memo-home");
+      const out = join(OUT, "memo");
+      rmSync(out, { recursive: true, force: true });
+      const prog = join(WORK, "memo-hello");
+      cpSync(hello, prog);
+      const site = join(WORK, "memo-site");
+      rmSync(site, { recursive: true, force: true });
+      mkdirSync(site);
+      writeFileSync(join(site, "index.html"), "hi");
+      const args = ["bake", "qemu", out, prog, "--add", `${site}:/srv`, "--json"];
+      const bake = async (env: NodeJS.ProcessEnv = {}) => {
+        const r = await runKiln(args, { home, env });
+        assert.equal(r.code, 0, r.stderr);
+        return JSON.parse(r.stdout);
+      };
+      const files = () =>
+        readdirSync(out)
+          .sort()
+          .map((n) => {
+            const st = statSync(join(out, n), { bigint: true });
+            return `${n} ${st.ino} ${st.ctimeNs}`;
+          });
+      const cold = await bake();
+      assert.equal(cold.upToDate, false);
+      // A cold bake asked dpkg for the host's facts: what a process read is unseen, so it was not remembered.
+      const first = await bake();
+      assert.equal(first.upToDate, false, "the cold bake was not remembered");
+      const written = files();
+      const again = await bake();
+      assert.equal(again.upToDate, true, "nothing changed");
+      assert.deepEqual(files(), written, "the image was left as it was, not written again");
+      assert.deepEqual(again.manifest, first.manifest, "and the result is the one the bake gave");
+      const text = await runKiln(args.slice(0, -1), { home });
+      assert.match(text.stdout, /^baked memo-hello for qemu into .*\(up to date/);
+
+      // The same bytes written again: a new identity, so a bake (the initrd takes the program's new mtime).
+      writeFileSync(prog, readFileSync(prog));
+      const rewritten = await bake();
+      assert.equal(rewritten.upToDate, false, "the program rewritten");
+      assert.equal(rewritten.manifest.programs[0].sha256, first.manifest.programs[0].sha256);
+      // A file added to an --add directory is an input: the directory was listed.
+      writeFileSync(join(site, "new.html"), "new");
+      const added = await bake();
+      assert.equal(added.upToDate, false, "a file added to an --add directory");
+      assert.ok(added.manifest.files.some((f: { path: string }) => f.path === "/srv/new.html"));
+      // The environment is part of the request: SOURCE_DATE_EPOCH sets the initrd's times.
+      const epoch = await bake({ SOURCE_DATE_EPOCH: "1" });
+      assert.equal(epoch.upToDate, false, "another SOURCE_DATE_EPOCH");
+      assert.equal(epoch.manifest.initrd.mtime, 1);
+      assert.equal((await bake({ SOURCE_DATE_EPOCH: "1" })).upToDate, true);
+
+      // The user's file in the image: not up to date, and not kiln's to replace (as without a memo).
+      writeFileSync(join(out, "notes.txt"), "mine");
+      const refused = await runKiln(args, { home, env: { SOURCE_DATE_EPOCH: "1" } });
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stdout + refused.stderr, /KILN_EOUT_EXISTS/);
+      rmSync(join(out, "notes.txt"));
+
+      // A store damaged since (same size, mtime put back) is caught, where the memo would have answered.
+      await bake();
+      assert.equal((await bake()).upToDate, true);
+      const vmlinuz = findFile(join(home, "store", "trees"), (n) => n.startsWith("vmlinuz-"));
+      assert.ok(vmlinuz);
+      const { atime, mtime } = statSync(vmlinuz);
+      const bytes = readFileSync(vmlinuz);
+      bytes[bytes.length - 100] ^= 0xff;
+      writeFileSync(vmlinuz, bytes);
+      utimesSync(vmlinuz, atime, mtime);
+      const damaged = await runKiln(args, { home });
+      assert.equal(damaged.code, 1, damaged.stderr);
+      assert.match(damaged.stdout + damaged.stderr, /KILN_ESTORE_CORRUPT/);
+      rmSync(home, { recursive: true, force: true });
+    });
+
     test("OUT that is a directory of other files is not overwritten", async () => {
       const dir = join(WORK, "precious");
       mkdirSync(dir, { recursive: true });
@@ -275,6 +336,22 @@ describe("bake", () => {
     });
   });
 });
+
+/**
+ * A private copy of the shared home, so that a corruption does not leak into other tests: only what a bake
+ * reads (the stock kernel's pointer and tree, the toolchain, the kiln-init cache).
+ */
+function privateHome(name: string): string {
+  const home = join(WORK, name);
+  rmSync(home, { recursive: true, force: true });
+  const stock = JSON.parse(readFileSync(join(sharedHome(), "components", "stock.json"), "utf8")).sha256;
+  const treeDir = readdirSync(join(sharedHome(), "store", "trees")).find((d) => d.includes(stock));
+  assert.ok(treeDir, "the stock kernel's tree is in the shared store");
+  for (const part of ["components/stock.json", `store/trees/${treeDir}`, "toolchains", "cache/kiln-init"]) {
+    cpSync(join(sharedHome(), part), join(home, part), { recursive: true });
+  }
+  return home;
+}
 
 function findFile(dir: string, match: (name: string) => boolean): string | undefined {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { usageError } from "../../core/errors.js";
 import { type CommonOpts, progressFor, report, table, withCommon } from "../context.js";
@@ -119,100 +120,141 @@ export function register(program: Command): void {
           "Use --kernel stock or --kernel specialized.",
         );
       }
-      const { bake, parseAdd } = await import("../../bake/bake.js");
-      const { isPackageSpec, resolveProgramSpec } = await import("../../run/programSpec.js");
-      const progress = await progressFor(opts);
-      const { resolvePlatformPrograms } = await import("../../run/platformPrograms.js");
-      const platformPrograms = await resolvePlatformPrograms(platform, {
-        catalogues: opts.catalogue,
-        progress,
-      });
-      // deb:NAME and pkg:NAME bring their closure with them (and a recipe may ask for a shell).
-      const resolved = await Promise.all(
-        programs.map(async (p) =>
-          isPackageSpec(p)
-            ? await resolveProgramSpec(p, {
-                progress,
-                ...(opts.include.length ? { files: opts.include } : {}),
-              })
-            : p,
-        ),
-      );
-      let firewall: { file: string; program: import("../../bake/bake.js").ProgramInput } | undefined;
-      if (opts.firewall) {
-        const { checkRuleset, resolveNft } = await import("../../run/firewall.js");
-        const nft = await resolveNft({ progress });
-        progress.step(`checking firewall ruleset ${opts.firewall}`);
-        await checkRuleset(opts.firewall, nft);
-        progress.done();
-        firewall = { file: opts.firewall, program: nft };
+      const { isPackageSpec } = await import("../../run/programSpec.js");
+      // Bakes that resolve Debian packages are not remembered: a mirror's index changes off this disk.
+      const memoable =
+        !programs.some(isPackageSpec) && !opts.firewall && !opts.shell && opts.include.length === 0;
+      const { bakeKey, recallBake, rememberBake } = await import("../../bake/bakeMemo.js");
+      const { json: _json, quiet: _quiet, ...asked } = opts;
+      const key = memoable ? bakeKey({ platform, out: resolve(out), programs, asked }) : undefined;
+      const say = (notice?: string) => {
+        if (notice && !opts.quiet && !opts.json) process.stderr.write(`${notice}\n`);
+      };
+      const recalled = key ? recallBake<BakeReport>(key, out) : undefined;
+      if (recalled) {
+        say(recalled.notice);
+        return report(opts, { ...recalled.result, upToDate: true }, bakeText);
       }
-      const { FIREWALL_COMPONENTS } = await import("../../bake/bake.js");
-      // A recipe's components (PostgreSQL's ipc.sysv) and a firewall's join the command line's.
-      const components = [
-        ...new Set([
-          ...opts.component,
-          ...resolved.flatMap((r) => (typeof r === "string" ? [] : (r.defaults?.components ?? []))),
-          ...(firewall ? FIREWALL_COMPONENTS : []),
-        ]),
-      ];
-      const { chooseKernel, kernelNotice } = await import("../../components/kernelChoice.js");
-      // A platform or catalogue that cannot be read is bake's to report, in the order of its own checks.
-      const kernel = await chooseKernel({
-        platform,
-        ...(opts.kernel ? { requested: opts.kernel } : {}),
-        catalogues: opts.catalogue,
-        components,
-      }).catch(() => ({
-        kind: "stock" as const,
-        chosen: "default" as const,
-        reason: "the platform did not resolve",
-        couldSpecialize: false,
-      }));
-      const notice = kernelNotice(kernel);
-      if (notice && !opts.quiet && !opts.json) process.stderr.write(`${notice}\n`);
-      const shell = opts.shell || resolved.some((r) => typeof r !== "string" && r.defaults?.shell);
-      const { resolveShell } = await import("../../run/shellTool.js");
-      const baked = await bake({
-        platform,
-        out,
-        platformPrograms,
-        ...(shell ? { tools: [await resolveShell({ progress })] } : {}),
-        programs: resolved.map((r) => (typeof r === "string" ? r : r.input)),
-        kernel: kernel.kind,
-        add: opts.add.map(parseAdd),
-        ...(opts.config ? { configFile: opts.config } : {}),
-        ...(firewall ? { firewall } : {}),
-        ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
-        catalogues: opts.catalogue,
-        components,
-        ...(opts.name ? { name: opts.name } : {}),
-        ...(opts.policy ? { policyFile: opts.policy } : {}),
-        allowLicenseViolations: opts.allowLicenseViolations ?? false,
-        ...(opts.force ? { force: true } : {}),
-        progress,
-      });
-      const r = { ...baked, kernel };
-      report(opts, r, (x) =>
-        [
-          `baked ${x.manifest.name} for ${x.manifest.platform} into ${x.out}`,
-          ...(x.manifest.hypervisor
-            ? [
-                `  hypervisor ${x.manifest.hypervisor.name} ${x.manifest.hypervisor.version} (${mb(x.manifest.hypervisor.size)})`,
-              ]
-            : []),
-          `  kernel  ${x.manifest.kernel.kind}${x.manifest.kernel.flavour ? ` (${x.manifest.kernel.flavour})` : ""} ${x.manifest.kernel.release} (${mb(x.sizes.kernel)})`,
-          `  initrd  ${x.manifest.initrd.entries} entries, ${x.manifest.modules.length} modules (${mb(x.sizes.initrd)})`,
-          `  programs ${x.manifest.programs.map((p) => p.path).join(", ") || "(none: kernel plane)"}`,
-          ...(x.manifest.firewall
-            ? [
-                `  firewall ${x.manifest.firewall.path} (loaded by ${x.manifest.firewall.nft} before anything runs)`,
-              ]
-            : []),
-        ].join("\n"),
-      );
+      const { trackReads } = await import("../../core/readTracker.js");
+      const stop = key ? trackReads() : undefined;
+      let made: Awaited<ReturnType<typeof bakeNow>>;
+      let tracked: import("../../core/readTracker.js").Tracked | undefined;
+      try {
+        made = await bakeNow(platform, out, programs, opts);
+      } finally {
+        tracked = stop?.();
+      }
+      say(made.notice);
+      report(opts, made.result, bakeText);
+      if (key && tracked && made.memoable) {
+        const { notice, result } = made;
+        await rememberBake(key, out, tracked, { result, ...(notice ? { notice } : {}) }).catch(
+          () => undefined,
+        );
+      }
     },
   );
+}
+
+type BakeReport = Awaited<ReturnType<typeof bakeNow>>["result"];
+
+/** The whole bake as asked on the command line: its result, the kernel notice, and whether to remember it. */
+async function bakeNow(platform: string, out: string, programs: string[], opts: BakeCliOpts) {
+  const { bake, parseAdd } = await import("../../bake/bake.js");
+  const { isPackageSpec, resolveProgramSpec } = await import("../../run/programSpec.js");
+  const progress = await progressFor(opts);
+  const { resolvePlatformPrograms } = await import("../../run/platformPrograms.js");
+  const platformPrograms = await resolvePlatformPrograms(platform, {
+    catalogues: opts.catalogue,
+    progress,
+  });
+  // deb:NAME and pkg:NAME bring their closure with them (and a recipe may ask for a shell).
+  const resolved = await Promise.all(
+    programs.map(async (p) =>
+      isPackageSpec(p)
+        ? await resolveProgramSpec(p, {
+            progress,
+            ...(opts.include.length ? { files: opts.include } : {}),
+          })
+        : p,
+    ),
+  );
+  let firewall: { file: string; program: import("../../bake/bake.js").ProgramInput } | undefined;
+  if (opts.firewall) {
+    const { checkRuleset, resolveNft } = await import("../../run/firewall.js");
+    const nft = await resolveNft({ progress });
+    progress.step(`checking firewall ruleset ${opts.firewall}`);
+    await checkRuleset(opts.firewall, nft);
+    progress.done();
+    firewall = { file: opts.firewall, program: nft };
+  }
+  const { FIREWALL_COMPONENTS } = await import("../../bake/bake.js");
+  // A recipe's components (PostgreSQL's ipc.sysv) and a firewall's join the command line's.
+  const components = [
+    ...new Set([
+      ...opts.component,
+      ...resolved.flatMap((r) => (typeof r === "string" ? [] : (r.defaults?.components ?? []))),
+      ...(firewall ? FIREWALL_COMPONENTS : []),
+    ]),
+  ];
+  const { chooseKernel, kernelNotice } = await import("../../components/kernelChoice.js");
+  // A platform or catalogue that cannot be read is bake's to report, in the order of its own checks.
+  const kernel = await chooseKernel({
+    platform,
+    ...(opts.kernel === "stock" || opts.kernel === "specialized" ? { requested: opts.kernel } : {}),
+    catalogues: opts.catalogue,
+    components,
+  }).catch(() => ({
+    kind: "stock" as const,
+    chosen: "default" as const,
+    reason: "the platform did not resolve",
+    couldSpecialize: false,
+  }));
+  const notice = kernelNotice(kernel);
+  const shell = opts.shell || resolved.some((r) => typeof r !== "string" && r.defaults?.shell);
+  const { resolveShell } = await import("../../run/shellTool.js");
+  const baked = await bake({
+    platform,
+    out,
+    platformPrograms,
+    ...(shell ? { tools: [await resolveShell({ progress })] } : {}),
+    programs: resolved.map((r) => (typeof r === "string" ? r : r.input)),
+    kernel: kernel.kind,
+    add: opts.add.map(parseAdd),
+    ...(opts.config ? { configFile: opts.config } : {}),
+    ...(firewall ? { firewall } : {}),
+    ...(opts.cmdline ? { cmdline: opts.cmdline } : {}),
+    catalogues: opts.catalogue,
+    components,
+    ...(opts.name ? { name: opts.name } : {}),
+    ...(opts.policy ? { policyFile: opts.policy } : {}),
+    allowLicenseViolations: opts.allowLicenseViolations ?? false,
+    ...(opts.force ? { force: true } : {}),
+    progress,
+  });
+  return {
+    result: { ...baked, kernel, upToDate: false },
+    ...(notice ? { notice } : {}),
+    memoable: platformPrograms.length === 0 && !shell && !firewall,
+  };
+}
+
+/** A bake for people; one the memo answered says so, since nothing was written. */
+function bakeText(x: BakeReport & { upToDate: boolean }): string {
+  return [
+    `baked ${x.manifest.name} for ${x.manifest.platform} into ${x.out}${x.upToDate ? " (up to date: nothing it reads changed since)" : ""}`,
+    ...(x.manifest.hypervisor
+      ? [
+          `  hypervisor ${x.manifest.hypervisor.name} ${x.manifest.hypervisor.version} (${mb(x.manifest.hypervisor.size)})`,
+        ]
+      : []),
+    `  kernel  ${x.manifest.kernel.kind}${x.manifest.kernel.flavour ? ` (${x.manifest.kernel.flavour})` : ""} ${x.manifest.kernel.release} (${mb(x.sizes.kernel)})`,
+    `  initrd  ${x.manifest.initrd.entries} entries, ${x.manifest.modules.length} modules (${mb(x.sizes.initrd)})`,
+    `  programs ${x.manifest.programs.map((p) => p.path).join(", ") || "(none: kernel plane)"}`,
+    ...(x.manifest.firewall
+      ? [`  firewall ${x.manifest.firewall.path} (loaded by ${x.manifest.firewall.nft} before anything runs)`]
+      : []),
+  ].join("\n");
 }
 
 /** `bake --describe` for people: what each component is on the stock kernel, and the modules a bake loads. */

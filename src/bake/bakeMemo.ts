@@ -1,0 +1,149 @@
+/**
+ * Bake's memo. A bake is a function of what it reads (bakes are deterministic: same inputs, same bytes).
+ * When the same bake runs again (the same request, environment and kiln), every file it read is as it
+ * was, and the image it wrote is still there as it left it, it would write those same bytes again: the memo
+ * answers it with the result it gave then, and writes nothing. That is `make`'s "nothing to do", keyed
+ * by identities instead of times, and what makes a warm re-bake cost little more than kiln's start.
+ *
+ * What a bake read is recorded as it reads (src/core/readTracker.ts), never listed by hand. Identities are
+ * those of the digest cache (a write changes a file's ctime, which no user can set back), so a store
+ * damaged through the file system is a changed input: the bake runs and reports KILN_ESTORE_CORRUPT.
+ *
+ * Not remembered: a bake that started a process (what it read is out of sight), one whose inputs changed
+ * while it ran, and bakes that resolve Debian packages (the caller's rule: an archive's index changes on
+ * the mirror, not on this disk). What the bake wrote itself (its image, the digest cache, the output
+ * ledger, the directories it wrote into) is not an input: the image is checked whole instead.
+ */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  contentIdentity,
+  type Identity,
+  identityOf,
+  treeIdentity as outputIdentity,
+} from "../core/fileIdentity.js";
+import { paths } from "../core/paths.js";
+import type { Tracked } from "../core/readTracker.js";
+
+const FORMAT = 1;
+/** Memos kept (the newest written); each is about the size of the image's manifest. */
+const KEEP = 64;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export interface Recalled<T> {
+  result: T;
+  /** What the bake said on stderr beside its result (the kernel it chose). */
+  notice?: string;
+}
+
+interface MemoFile<T> extends Recalled<T> {
+  v: typeof FORMAT;
+  key: string;
+  out: string;
+  output: string;
+  inputs: [string, Identity][];
+}
+
+function memoFile(key: string, env?: NodeJS.ProcessEnv): string {
+  return join(paths.cache(env), "bakes", `${key}.json`);
+}
+
+/**
+ * The kiln that runs: node, and kiln's startup snapshot (which holds all its code) or, started from the
+ * modules, every built module. Its data files (the catalogue, kiln-init's sources) are read, so tracked.
+ */
+function codeIdentity(): string {
+  const parts = [
+    process.version,
+    identityOf(process.execPath),
+    identityOf(join(ROOT, "package.json")),
+    // The one package required at run time rather than bundled (scripts/snapshot.mjs): npm ci rewrites this.
+    identityOf(join(ROOT, "node_modules", ".package-lock.json")),
+  ];
+  const i = process.execArgv.indexOf("--snapshot-blob");
+  const blob = i >= 0 ? process.execArgv[i + 1] : undefined;
+  parts.push(blob ? identityOf(resolve(blob)) : outputIdentity(join(ROOT, "dist")));
+  return parts.join("\n");
+}
+
+/** The memo's key: what was asked, where, with which environment, of which kiln. */
+export function bakeKey(request: unknown, env: NodeJS.ProcessEnv = process.env): string {
+  const vars = Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1));
+  return createHash("sha256")
+    .update(JSON.stringify({ v: FORMAT, request, cwd: process.cwd(), uid: process.getuid?.(), vars }))
+    .update(codeIdentity())
+    .digest("hex");
+}
+
+/** The remembered result, when everything the bake read and the image it wrote are as they were. */
+export function recallBake<T>(key: string, out: string, env?: NodeJS.ProcessEnv): Recalled<T> | undefined {
+  let memo: MemoFile<T>;
+  try {
+    memo = JSON.parse(readFileSync(memoFile(key, env), "utf8")) as MemoFile<T>;
+  } catch {
+    return undefined;
+  }
+  if (memo.v !== FORMAT || memo.key !== key || memo.out !== resolve(out)) return undefined;
+  for (const [path, id] of memo.inputs) if (identityOf(path) !== id) return undefined;
+  let output: string;
+  try {
+    output = outputIdentity(memo.out);
+  } catch {
+    return undefined;
+  }
+  if (output !== memo.output) return undefined;
+  return { result: memo.result, ...(memo.notice ? { notice: memo.notice } : {}) };
+}
+
+/**
+ * Remember a finished bake of `out` from what tracking saw. Returns why it was not remembered, if it was not:
+ * the bake's result stands either way.
+ */
+export async function rememberBake<T>(
+  key: string,
+  out: string,
+  tracked: Tracked,
+  recalled: Recalled<T>,
+  env?: NodeJS.ProcessEnv,
+): Promise<string | undefined> {
+  if (tracked.spawned.length) return `it started ${tracked.spawned.join(", ")}`;
+  const abs = resolve(out);
+  const wroteInto = new Set([...tracked.wrote].map((w) => dirname(w)));
+  const ours = (p: string) =>
+    p === abs || p.startsWith(`${abs}/`) || tracked.wrote.has(p) || wroteInto.has(p);
+  // Kernel state, not files: nothing to compare by identity, and what a bake takes from there (a scratch
+  // name's boot id and process start time) is not in the image.
+  const state = (p: string) => /^\/(proc|sys|dev)\//.test(p);
+  const inputs: [string, Identity][] = [];
+  for (const [path, first] of tracked.inputs) {
+    if (ours(path) || state(path)) continue;
+    const now = identityOf(path);
+    // Changed while baking (by someone else: links of our own move only ctimes): the image may hold either.
+    if (contentIdentity(now) !== contentIdentity(first)) return `${path} changed while it was read`;
+    inputs.push([path, now]);
+  }
+  const memo: MemoFile<T> = { v: FORMAT, key, out: abs, output: outputIdentity(abs), inputs, ...recalled };
+  const file = memoFile(key, env);
+  const { writeFileAtomic } = await import("../core/atomic.js");
+  await writeFileAtomic(file, `${JSON.stringify(memo)}\n`);
+  prune(dirname(file));
+  return undefined;
+}
+
+/** Keep the newest KEEP memos: one per output path and request, so old ones only cost disk. */
+function prune(dir: string): void {
+  const names = readdirSync(dir).filter((n) => n.endsWith(".json"));
+  if (names.length <= KEEP) return;
+  const byAge = names
+    .map((n) => ({ n, t: statSync(join(dir, n), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
+    .sort((a, b) => b.t - a.t);
+  for (const { n } of byAge.slice(KEEP)) {
+    try {
+      unlinkSync(join(dir, n));
+    } catch {
+      // A concurrent kiln pruned it first.
+    }
+  }
+}
