@@ -37,9 +37,11 @@ function setup(t: { after(fn: () => void): void }) {
       mkdirSync(out);
       writeFileSync(join(out, "initrd"), bytes);
       readFileSync(join(out, "initrd"));
-    } finally {
-      return stop();
+    } catch (e) {
+      stop();
+      throw e;
     }
+    return stop();
   };
   return { dir, env, input, out, work };
 }
