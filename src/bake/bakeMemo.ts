@@ -68,13 +68,25 @@ function codeIdentity(): string {
   return parts.join("\n");
 }
 
-/** The memo's key: what was asked, where, with which environment, of which kiln. */
+/** The memo's key: what was asked, where, by whom, with which environment, of which kiln. */
 export function bakeKey(request: unknown, env: NodeJS.ProcessEnv = process.env): string {
   const vars = Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1));
-  return createHash("sha256")
-    .update(JSON.stringify({ v: FORMAT, request, cwd: process.cwd(), uid: process.getuid?.(), vars }))
-    .update(codeIdentity())
-    .digest("hex");
+  return (
+    createHash("sha256")
+      // The umask sets the image's files' modes.
+      .update(
+        JSON.stringify({
+          v: FORMAT,
+          request,
+          cwd: process.cwd(),
+          uid: process.getuid?.(),
+          umask: process.umask(),
+          vars,
+        }),
+      )
+      .update(codeIdentity())
+      .digest("hex")
+  );
 }
 
 /** The remembered result, when everything the bake read and the image it wrote are as they were. */

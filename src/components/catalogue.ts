@@ -98,6 +98,9 @@ export const BUILTIN_CATALOGUE_FILES = [
   fileURLToPath(new URL("../../data/platforms.toml", import.meta.url)),
 ];
 
+/** Catalogues this process has read, by their files' names and contents (the cache file's key). */
+const loaded = new Map<string, CachedCatalogue>();
+
 export async function loadCatalogue(opts: CatalogueOptions = {}): Promise<Catalogue> {
   const files = [...BUILTIN_CATALOGUE_FILES, ...(opts.extraFiles ?? []).map((f) => resolve(f))];
   const texts = await Promise.all(
@@ -113,9 +116,14 @@ export async function loadCatalogue(opts: CatalogueOptions = {}): Promise<Catalo
     ),
   );
   const key = sha256(JSON.stringify([CACHE_FORMAT, files, texts]));
+  // A bake resolves its platform more than once (its own programs, the kernel choice, the components).
+  const seen = loaded.get(key);
+  if (seen) return fromJSON(seen);
   const cacheFile = join(paths.cache(opts.env), "catalogue", `${key}.json`);
   try {
-    return fromJSON(JSON.parse(await readFile(cacheFile, "utf8")) as CachedCatalogue);
+    const cached = JSON.parse(await readFile(cacheFile, "utf8")) as CachedCatalogue;
+    loaded.set(key, cached);
+    return fromJSON(cached);
   } catch {}
   const { parseCatalogueFiles } = await import("./catalogueSchema.js");
   const cat = await parseCatalogueFiles(files.map((f, i) => ({ path: f, text: texts[i]! })));
