@@ -121,7 +121,8 @@ export function register(program: Command): void {
         );
       }
       const { isPackageSpec } = await import("../../run/programSpec.js");
-      // Bakes that resolve Debian packages are not remembered: a mirror's index changes off this disk.
+      // Bakes that resolve Debian packages are not remembered: a mirror's index changes off this disk
+      // (--shell and --firewall bring Debian's dash and nft).
       const memoable =
         !programs.some(isPackageSpec) && !opts.firewall && !opts.shell && opts.include.length === 0;
       const { bakeKey, recallBake, rememberBake } = await import("../../bake/bakeMemo.js");
@@ -158,7 +159,7 @@ export function register(program: Command): void {
 
 type BakeReport = Awaited<ReturnType<typeof bakeNow>>["result"];
 
-/** The whole bake as asked on the command line: its result, the kernel notice, and whether to remember it. */
+/** The whole bake as asked on the command line: its result, the kernel notice, and whether it may be remembered. */
 async function bakeNow(platform: string, out: string, programs: string[], opts: BakeCliOpts) {
   const { bake, parseAdd } = await import("../../bake/bake.js");
   const { isPackageSpec, resolveProgramSpec } = await import("../../run/programSpec.js");
@@ -235,7 +236,8 @@ async function bakeNow(platform: string, out: string, programs: string[], opts: 
   return {
     result: { ...baked, kernel, upToDate: false },
     ...(notice ? { notice } : {}),
-    memoable: platformPrograms.length === 0 && !shell && !firewall,
+    // What the caller could not tell before: a platform's own programs come from Debian packages too.
+    memoable: platformPrograms.length === 0,
   };
 }
 
