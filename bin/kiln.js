@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-const { guardStdout, answeredVersion } = await import("../dist/cli/entry.js");
+const { guardStdout, answeredFromMemo, answeredVersion } = await import("../dist/cli/entry.js");
 guardStdout();
 const words = process.argv.slice(2);
-if (!answeredVersion(words)) {
+if (!answeredVersion(words) && !(await answeredFromMemo(words))) {
   const { main } = await import("../dist/cli/main.js");
   process.exitCode = await main(words);
 }

@@ -50,15 +50,15 @@ var require = function (id) {
 };`;
 
 const ENTRY = `import { startupSnapshot } from "node:v8";
-import { answeredVersion, guardStdout } from "./dist/cli/entry.js";
+import { answeredFromMemo, answeredVersion, guardStdout } from "./dist/cli/entry.js";
 import { main } from "./dist/cli/main.js";
 startupSnapshot.setDeserializeMainFunction(() => {
   guardStdout();
   // bin/kiln ends node's options with "--", which node takes out: process.argv is [node, ...words].
   const words = process.argv.slice(1);
   if (answeredVersion(words)) return;
-  main(words).then((code) => {
-    process.exitCode = code;
+  answeredFromMemo(words).then(async (answered) => {
+    if (!answered) process.exitCode = await main(words);
   });
 });
 `;

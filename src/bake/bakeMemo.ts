@@ -1,8 +1,9 @@
 /**
  * Bake's memo. A bake is a function of what it reads (bakes are deterministic: same inputs, same bytes).
- * When the same bake runs again (the same request, environment and kiln), every file it read is as it
+ * When the same bake runs again (the same command, environment and kiln), every file it read is as it
  * was, and the image it wrote is still there as it left it, it would write those same bytes again: the memo
- * answers it with the result it gave then, and writes nothing. That is `make`'s "nothing to do", keyed
+ * answers it with what it printed then (marked up to date), and writes nothing. It is asked before kiln's
+ * CLI loads (src/cli/entry.ts), like --version. That is `make`'s "nothing to do", keyed
  * by identities instead of times, and what makes a warm re-bake cost little more than kiln's start.
  *
  * What a bake read is recorded as it reads (src/core/readTracker.ts), never listed by hand. Identities are
@@ -32,13 +33,14 @@ const FORMAT = 1;
 const KEEP = 64;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-export interface Recalled<T> {
-  result: T;
-  /** What the bake said on stderr beside its result (the kernel it chose). */
-  notice?: string;
+/** What a bake answered by the memo prints: its result as the bake that ran printed it, marked up to date. */
+export interface Said {
+  stdout: string;
+  /** The kernel choice's notice, where the bake showed one. */
+  stderr: string;
 }
 
-interface MemoFile<T> extends Recalled<T> {
+interface MemoFile extends Said {
   v: typeof FORMAT;
   key: string;
   out: string;
@@ -68,8 +70,11 @@ function codeIdentity(): string {
   return parts.join("\n");
 }
 
-/** The memo's key: what was asked, where, by whom, with which environment, of which kiln. */
-export function bakeKey(request: unknown, env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The memo's key: what was asked (the command's words: spelled otherwise, it is only a miss), where, by
+ * whom, with which environment, of which kiln.
+ */
+export function bakeKey(words: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
   const vars = Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1));
   return (
     createHash("sha256")
@@ -77,7 +82,7 @@ export function bakeKey(request: unknown, env: NodeJS.ProcessEnv = process.env):
       .update(
         JSON.stringify({
           v: FORMAT,
-          request,
+          words,
           cwd: process.cwd(),
           uid: process.getuid?.(),
           umask: process.umask(),
@@ -89,15 +94,15 @@ export function bakeKey(request: unknown, env: NodeJS.ProcessEnv = process.env):
   );
 }
 
-/** The remembered result, when everything the bake read and the image it wrote are as they were. */
-export function recallBake<T>(key: string, out: string, env?: NodeJS.ProcessEnv): Recalled<T> | undefined {
-  let memo: MemoFile<T>;
+/** What to print, when everything the bake read and the image it wrote are as they were. */
+export function recallBake(key: string, env?: NodeJS.ProcessEnv): Said | undefined {
+  let memo: MemoFile;
   try {
-    memo = JSON.parse(readFileSync(memoFile(key, env), "utf8")) as MemoFile<T>;
+    memo = JSON.parse(readFileSync(memoFile(key, env), "utf8")) as MemoFile;
   } catch {
     return undefined;
   }
-  if (memo.v !== FORMAT || memo.key !== key || memo.out !== resolve(out)) return undefined;
+  if (memo.v !== FORMAT || memo.key !== key || typeof memo.stdout !== "string") return undefined;
   for (const [path, id] of memo.inputs) if (identityOf(path) !== id) return undefined;
   let output: string;
   try {
@@ -106,18 +111,18 @@ export function recallBake<T>(key: string, out: string, env?: NodeJS.ProcessEnv)
     return undefined;
   }
   if (output !== memo.output) return undefined;
-  return { result: memo.result, ...(memo.notice ? { notice: memo.notice } : {}) };
+  return { stdout: memo.stdout, stderr: memo.stderr ?? "" };
 }
 
 /**
  * Remember a finished bake of `out` from what tracking saw. Returns why it was not remembered, if it was not:
  * the bake's result stands either way.
  */
-export async function rememberBake<T>(
+export async function rememberBake(
   key: string,
   out: string,
   tracked: Tracked,
-  recalled: Recalled<T>,
+  said: Said,
   env?: NodeJS.ProcessEnv,
 ): Promise<string | undefined> {
   if (tracked.spawned.length) return `it started ${tracked.spawned.join(", ")}`;
@@ -136,7 +141,7 @@ export async function rememberBake<T>(
     if (contentIdentity(now) !== contentIdentity(first)) return `${path} changed while it was read`;
     inputs.push([path, now]);
   }
-  const memo: MemoFile<T> = { v: FORMAT, key, out: abs, output: outputIdentity(abs), inputs, ...recalled };
+  const memo: MemoFile = { v: FORMAT, key, out: abs, output: outputIdentity(abs), inputs, ...said };
   const file = memoFile(key, env);
   const { writeFileAtomic } = await import("../core/atomic.js");
   await writeFileAtomic(file, `${JSON.stringify(memo)}\n`);
@@ -144,7 +149,7 @@ export async function rememberBake<T>(
   return undefined;
 }
 
-/** Keep the newest KEEP memos: one per output path and request, so old ones only cost disk. */
+/** Keep the newest KEEP memos: one per command, so old ones only cost disk. */
 function prune(dir: string): void {
   const names = readdirSync(dir).filter((n) => n.endsWith(".json"));
   if (names.length <= KEEP) return;

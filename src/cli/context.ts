@@ -14,7 +14,7 @@ export function withCommon(cmd: Command): Command {
 }
 
 /** Set by actions that hand on a status of their own (the program's exit status for `run`). */
-export const cliState = { exitCode: 0 };
+export const cliState = { exitCode: 0, words: [] as readonly string[] };
 
 export async function progressFor(opts: CommonOpts): Promise<Progress> {
   if (opts.json || opts.quiet) return silentProgress;
@@ -23,11 +23,15 @@ export async function progressFor(opts: CommonOpts): Promise<Progress> {
 
 /** The one place where results become text: JSON for scripts, the human rendering otherwise. */
 export function report<T>(opts: CommonOpts, data: T, human: (d: T) => string): void {
-  if (opts.json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
-  else {
-    const text = human(data);
-    if (text) process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
-  }
+  const text = rendered(opts, data, human);
+  if (text) process.stdout.write(text);
+}
+
+/** What report prints. */
+export function rendered<T>(opts: CommonOpts, data: T, human: (d: T) => string): string {
+  if (opts.json) return `${JSON.stringify(data, null, 2)}\n`;
+  const text = human(data);
+  return !text || text.endsWith("\n") ? text : `${text}\n`;
 }
 
 /** Aligned two-column rows for human output. */

@@ -18,3 +18,22 @@ export function answeredVersion(words: readonly string[]): boolean {
   process.stdout.write(`${KILN_VERSION}\n`);
   return true;
 }
+
+/**
+ * `kiln bake` answered by its memo (src/bake/bakeMemo.ts) without the CLI: the same command ran before and
+ * nothing it read or wrote changed since, so it prints what it printed then, marked up to date. A memo
+ * that cannot be read is only a miss: the CLI bakes.
+ */
+export async function answeredFromMemo(words: readonly string[]): Promise<boolean> {
+  if (words[0] !== "bake") return false;
+  try {
+    const { bakeKey, recallBake } = await import("../bake/bakeMemo.js");
+    const said = recallBake(bakeKey(words));
+    if (!said) return false;
+    if (said.stderr) process.stderr.write(said.stderr);
+    process.stdout.write(said.stdout);
+    return true;
+  } catch {
+    return false;
+  }
+}

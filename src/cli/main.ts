@@ -49,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   const json = argv.includes("--json");
   try {
     cliState.exitCode = 0;
+    cliState.words = argv;
     await program.parseAsync(argv, { from: "user" });
     return cliState.exitCode;
   } catch (e) {

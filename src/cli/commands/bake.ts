@@ -1,7 +1,6 @@
-import { resolve } from "node:path";
 import type { Command } from "commander";
 import { usageError } from "../../core/errors.js";
-import { type CommonOpts, progressFor, report, table, withCommon } from "../context.js";
+import { type CommonOpts, cliState, progressFor, rendered, report, table, withCommon } from "../context.js";
 
 interface BakeCliOpts extends CommonOpts {
   kernel?: string;
@@ -125,17 +124,9 @@ export function register(program: Command): void {
       // (--shell and --firewall bring Debian's dash and nft).
       const memoable =
         !programs.some(isPackageSpec) && !opts.firewall && !opts.shell && opts.include.length === 0;
-      const { bakeKey, recallBake, rememberBake } = await import("../../bake/bakeMemo.js");
-      const { json: _json, quiet: _quiet, ...asked } = opts;
-      const key = memoable ? bakeKey({ platform, out: resolve(out), programs, asked }) : undefined;
-      const say = (notice?: string) => {
-        if (notice && !opts.quiet && !opts.json) process.stderr.write(`${notice}\n`);
-      };
-      const recalled = key ? recallBake<BakeReport>(key, out) : undefined;
-      if (recalled) {
-        say(recalled.notice);
-        return report(opts, { ...recalled.result, upToDate: true }, bakeText);
-      }
+      // An unchanged bake was answered before the CLI loaded (src/cli/entry.ts); this one bakes.
+      const { bakeKey, rememberBake } = await import("../../bake/bakeMemo.js");
+      const key = memoable ? bakeKey(cliState.words) : undefined;
       const { trackReads } = await import("../../core/readTracker.js");
       const stop = key ? trackReads() : undefined;
       let made: Awaited<ReturnType<typeof bakeNow>>;
@@ -145,13 +136,12 @@ export function register(program: Command): void {
       } finally {
         tracked = stop?.();
       }
-      say(made.notice);
+      const notice = made.notice && !opts.quiet && !opts.json ? `${made.notice}\n` : "";
+      process.stderr.write(notice);
       report(opts, made.result, bakeText);
       if (key && tracked && made.memoable) {
-        const { notice, result } = made;
-        await rememberBake(key, out, tracked, { result, ...(notice ? { notice } : {}) }).catch(
-          () => undefined,
-        );
+        const stdout = rendered(opts, { ...made.result, upToDate: true }, bakeText);
+        await rememberBake(key, out, tracked, { stdout, stderr: notice }).catch(() => undefined);
       }
     },
   );
