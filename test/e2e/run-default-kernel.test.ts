@@ -97,6 +97,10 @@ describe("the default kernel", { timeout: 60 * 60_000 }, () => {
     assert.equal(manifestOf(out).kernel.kind, "specialized");
     const human = await runKiln(["bake", "qemu", out, hello, "--force"]);
     assert.match(human.stderr, NOTICE);
+    // Answered by bake's memo the second time: the same notice, before the same result.
+    const again = await runKiln(["bake", "qemu", out, hello, "--force"]);
+    assert.match(again.stdout, /\(up to date: nothing it reads changed since\)/);
+    assert.match(again.stderr, NOTICE);
     // A component outside the built kernel's set: stock, which has it as a module.
     const more = join(scratch.path, "vsock");
     const v = await runKiln(["bake", "qemu", more, hello, "--component", "virtio.vsock", "--json"]);

@@ -136,12 +136,10 @@ export function register(program: Command): void {
       } finally {
         tracked = stop?.();
       }
-      const notice = made.notice && !opts.quiet && !opts.json ? `${made.notice}\n` : "";
-      process.stderr.write(notice);
       report(opts, made.result, bakeText);
       if (key && tracked && made.memoable) {
         const stdout = rendered(opts, { ...made.result, upToDate: true }, bakeText);
-        await rememberBake(key, out, tracked, { stdout, stderr: notice }).catch(() => undefined);
+        await rememberBake(key, out, tracked, { stdout, stderr: made.notice }).catch(() => undefined);
       }
     },
   );
@@ -149,7 +147,10 @@ export function register(program: Command): void {
 
 type BakeReport = Awaited<ReturnType<typeof bakeNow>>["result"];
 
-/** The whole bake as asked on the command line: its result, the kernel notice, and whether it may be remembered. */
+/**
+ * The whole bake as asked on the command line: its result, the kernel notice it showed, and whether it may be
+ * remembered.
+ */
 async function bakeNow(platform: string, out: string, programs: string[], opts: BakeCliOpts) {
   const { bake, parseAdd } = await import("../../bake/bake.js");
   const { isPackageSpec, resolveProgramSpec } = await import("../../run/programSpec.js");
@@ -201,7 +202,10 @@ async function bakeNow(platform: string, out: string, programs: string[], opts: 
     reason: "the platform did not resolve",
     couldSpecialize: false,
   }));
-  const notice = kernelNotice(kernel);
+  // Shown before the bake's progress; what was shown is what its memo shows again.
+  const line = kernelNotice(kernel);
+  const notice = line && !opts.quiet && !opts.json ? `${line}\n` : "";
+  process.stderr.write(notice);
   const shell = opts.shell || resolved.some((r) => typeof r !== "string" && r.defaults?.shell);
   const { resolveShell } = await import("../../run/shellTool.js");
   const baked = await bake({
@@ -225,7 +229,7 @@ async function bakeNow(platform: string, out: string, programs: string[], opts: 
   });
   return {
     result: { ...baked, kernel, upToDate: false },
-    ...(notice ? { notice } : {}),
+    notice,
     // What the caller could not tell before: a platform's own programs come from Debian packages too.
     memoable: platformPrograms.length === 0,
   };
