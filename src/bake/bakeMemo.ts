@@ -16,7 +16,7 @@
  * ledger, the directories it wrote into) is not an input: the image is checked whole instead.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -145,22 +145,8 @@ export async function rememberBake(
   const file = memoFile(key, env);
   const { writeFileAtomic } = await import("../core/atomic.js");
   await writeFileAtomic(file, `${JSON.stringify(memo)}\n`);
-  prune(dirname(file));
+  // One per command: old ones only cost disk.
+  const { keepNewest } = await import("../core/keepNewest.js");
+  await keepNewest(dirname(file), { suffix: ".json", keep: KEEP });
   return undefined;
-}
-
-/** Keep the newest KEEP memos: one per command, so old ones only cost disk. */
-function prune(dir: string): void {
-  const names = readdirSync(dir).filter((n) => n.endsWith(".json"));
-  if (names.length <= KEEP) return;
-  const byAge = names
-    .map((n) => ({ n, t: statSync(join(dir, n), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
-    .sort((a, b) => b.t - a.t);
-  for (const { n } of byAge.slice(KEEP)) {
-    try {
-      unlinkSync(join(dir, n));
-    } catch {
-      // A concurrent kiln pruned it first.
-    }
-  }
 }

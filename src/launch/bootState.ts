@@ -20,12 +20,13 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, utimes } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
 import { sha256 } from "../core/digest.js";
 import { fileDigest } from "../core/digestCache.js";
 import { which } from "../core/exec.js";
+import { keepNewest } from "../core/keepNewest.js";
 import { paths } from "../core/paths.js";
 import { scratchBeside } from "../core/scratchName.js";
 import { spawnChild } from "../core/spawnChild.js";
@@ -192,7 +193,8 @@ export async function bootState(
     const d = await fileDigest(join(work, "state"), i.env ? { env: i.env } : {});
     await rename(join(work, "state"), state);
     await writeFileAtomic(join(dir, `${key}.json`), `${JSON.stringify({ v: FORMAT, sha256: d.sha256 })}\n`);
-    await prune(dir);
+    // Each holds the guest's memory (~60 MB for the stock kernel); used is marked on the digest file.
+    await keepNewest(dir, { suffix: ".state", keep: KEEP, usedBy: metaPath, remove: forgetBootState });
     return { use: { cmdline, args: restoreArgs(state, i), state, saved: true } };
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -277,17 +279,4 @@ function stop(child: ChildProcess): void {
 export async function forgetBootState(state: string): Promise<void> {
   await rm(state, { force: true });
   await rm(metaPath(state), { force: true });
-}
-
-/**
- * Keep the KEEP most recently used states (each holds the guest's memory: ~60 MB for the stock kernel),
- * by their digest files' times.
- */
-async function prune(dir: string): Promise<void> {
-  const names = (await readdir(dir)).filter((n) => n.endsWith(".state"));
-  if (names.length <= KEEP) return;
-  const used = async (n: string) => (await stat(metaPath(join(dir, n))).catch(() => undefined))?.mtimeMs ?? 0;
-  const aged = await Promise.all(names.map(async (n) => ({ n, t: await used(n) })));
-  aged.sort((a, b) => b.t - a.t);
-  await Promise.all(aged.slice(KEEP).map((a) => forgetBootState(join(dir, a.n))));
 }

@@ -7,12 +7,13 @@
  * Cache: cache/kernels/<sha256 of the bzImage, from the manifest>.elf, written atomically; a file whose size
  * is not the one the bzImage records is made again. Only the most recently used few are kept.
  */
-import { readdir, readFile, rm, stat, utimes } from "node:fs/promises";
+import { readFile, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/atomic.js";
 import { bzImageElf, bzImageRecordedSize } from "../core/bzImage.js";
 import { parseElf } from "../core/elf.js";
 import type { KilnError } from "../core/errors.js";
+import { keepNewest } from "../core/keepNewest.js";
 import { paths } from "../core/paths.js";
 import type { Image } from "../manifest/imageManifest.js";
 
@@ -56,17 +57,7 @@ export async function directKernel(image: Image, env?: NodeJS.ProcessEnv): Promi
     return undefined;
   }
   await writeFileAtomic(cached, elf);
-  await prune(dir);
+  // Each is tens of MB for the stock kernel.
+  await keepNewest(dir, { suffix: ".elf", keep: KEEP });
   return cached;
-}
-
-/** Keep the KEEP most recently used kernels (each is tens of MB for the stock kernel). */
-async function prune(dir: string): Promise<void> {
-  const names = (await readdir(dir)).filter((n) => n.endsWith(".elf"));
-  if (names.length <= KEEP) return;
-  const aged = await Promise.all(
-    names.map(async (n) => ({ n, t: (await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })),
-  );
-  aged.sort((a, b) => b.t - a.t);
-  await Promise.all(aged.slice(KEEP).map((a) => rm(join(dir, a.n), { force: true })));
 }
