@@ -7,9 +7,8 @@
 // (src/bake/bakeMemo.ts); the "program touched" row is the full bake a changed input costs (touch gives the
 // program a new identity, so the memo misses, and the bake reads, checks and writes everything).
 // Rounds are interleaved. Usage: node bench/bake.mjs [runs]
-import { copyFileSync, utimesSync } from "node:fs";
 import { join } from "node:path";
-import { HOME, helloSetup, KILN_BIN, kiln, ROOT, repeat, row, timeSync } from "./lib.mjs";
+import { HOME, helloSetup, KILN_BIN, kiln, ROOT, repeat, row, timeSync, touchedBake } from "./lib.mjs";
 
 const runs = Number(process.argv[2] ?? 15);
 const work = join(HOME, "bench-bake");
@@ -18,12 +17,11 @@ const img = join(work, "img");
 // Each way of starting has its own output: a bake from the other would change the image under its memo.
 const args = ["bake", "qemu", img, hello, "--quiet"];
 const modulesArgs = ["bake", "qemu", join(work, "img-modules"), hello, "--quiet"];
-// A copy of the program of its own: touching it must not change the other rows' input.
-const helloTouched = join(work, "hello-touched");
-copyFileSync(hello, helloTouched);
-const touchedArgs = ["bake", "qemu", join(work, "img-touched"), helloTouched, "--quiet"];
+const touchedBakeOf = touchedBake(hello, work);
+const touchedOut = join(work, "img-touched");
 // warm: kiln-init built, host facts and digests cached, the memos written
-for (const a of [args, modulesArgs, touchedArgs]) kiln(a);
+for (const a of [args, modulesArgs]) kiln(a);
+touchedBakeOf(touchedOut);
 timeSync(KILN_BIN, args);
 const node = [];
 const cp = [];
@@ -35,9 +33,7 @@ await repeat(runs, () => {
   cp.push(timeSync("cp", [join(img, "kernel"), join(work, "kcopy")]));
   bake.push(timeSync(KILN_BIN, args));
   modules.push(timeSync(process.execPath, [join(ROOT, "bin", "kiln.js"), ...modulesArgs]));
-  const now = new Date();
-  utimesSync(helloTouched, now, now);
-  touched.push(timeSync(KILN_BIN, touchedArgs));
+  touched.push(touchedBakeOf(touchedOut));
 });
 const floor = row("baseline: node -e ''", node);
 row("cp of the kernel", cp, floor);

@@ -1,9 +1,9 @@
 // Shared by the benchmarks: repeat, take medians, print ratios against a baseline measured in the same run.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, utimesSync } from "node:fs";
 import { createServer } from "node:net";
 import { loadavg } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -59,6 +59,21 @@ export function httpdImage(kernel, name, port) {
   const started = JSON.parse(kiln(args, { stdio: ["ignore", "pipe", "inherit"] }));
   kiln(["rm", "-f", name]);
   return started.image;
+}
+
+/**
+ * Bakes that bake's memo (src/bake/bakeMemo.ts) cannot answer: of a copy of PROGRAM (WORK/NAME-touched, so
+ * that other bakes' memos of PROGRAM stand) whose times are set to now before each bake, an input rewritten.
+ * Returns a function that times one such bake (bin/kiln) into OUT, with EXTRA arguments.
+ */
+export function touchedBake(program, work) {
+  const copy = join(work, `${basename(program)}-touched`);
+  copyFileSync(program, copy);
+  return (out, extra = []) => {
+    const now = new Date();
+    utimesSync(copy, now, now);
+    return timeSync(KILN_BIN, ["bake", "qemu", out, copy, ...extra, "--quiet"]);
+  };
 }
 
 /** Compile one C file with the bench home's default kiln toolchain (written if missing); returns `out`. */

@@ -19,7 +19,7 @@
 //     [--httpd-port 80] [--httpd-path /] [--hello-append JSON] [--httpd-append JSON] (Rumprun's configuration,
 //     default: DHCP on vioif0) [--no-specialized] [--load-below 0.7] [--load-wait 120]
 import { spawnSync } from "node:child_process";
-import { copyFileSync, readFileSync, statSync, utimesSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
   ENV,
@@ -38,6 +38,7 @@ import {
   timeSync,
   timeToAnswer,
   timeToLine,
+  touchedBake,
 } from "./lib.mjs";
 
 const argv = process.argv.slice(2);
@@ -58,9 +59,7 @@ const work = join(HOME, "bench-rumprun");
 const hello = helloSetup(work);
 const images = {};
 const httpd = {};
-// The program touched before each of its bakes: a copy of its own, so that the other bakes' memos stand.
-const helloTouched = join(work, "hello-touched");
-copyFileSync(hello, helloTouched);
+const touchedBakeOf = touchedBake(hello, work);
 for (const kind of kinds) {
   images[kind] = join(work, `hello-${kind}`);
   // The specialized kernel is built once if missing (minutes); every later bake is warm.
@@ -110,12 +109,7 @@ const columns = [
   ...kinds.map((kind) => ({
     name: `kiln ${kind}`,
     bake: () => timeSync(KILN_BIN, ["bake", "qemu", images[kind], hello, "--kernel", kind, "--quiet"]),
-    bakeTouched: () => {
-      const now = new Date();
-      utimesSync(helloTouched, now, now);
-      const out = `${images[kind]}-touched`;
-      return timeSync(KILN_BIN, ["bake", "qemu", out, helloTouched, "--kernel", kind, "--quiet"]);
-    },
+    bakeTouched: () => touchedBakeOf(`${images[kind]}-touched`, ["--kernel", kind]),
     hello: () => {
       const { cmd } = qemuCommand(images[kind]);
       return timeToLine(cmd[0], cmd.slice(1), /Hello from kiln!/);
