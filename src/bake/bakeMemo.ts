@@ -55,8 +55,15 @@ function memoFile(key: string, env?: NodeJS.ProcessEnv): string {
 /**
  * The kiln that runs: node, and kiln's startup snapshot (which holds all its code) or, started from the
  * modules, every built module. Its data files (the catalogue, kiln-init's sources) are read, so tracked.
+ * Taken once a process: a bake the memo cannot answer asks for its key twice (the entry, then the CLI).
  */
+let code: string | undefined;
 function codeIdentity(): string {
+  code ??= takeCodeIdentity();
+  return code;
+}
+
+function takeCodeIdentity(): string {
   const parts = [
     process.version,
     identityOf(process.execPath),
